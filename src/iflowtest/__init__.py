@@ -1,0 +1,51 @@
+"""iflowtest: a pytest harness for SAP Cloud Integration iFlow endpoints."""
+
+from importlib.metadata import PackageNotFoundError, version
+
+from .clients import ClientRegistry
+from .errors import (
+    ClientRejectedError,
+    ConfigError,
+    CsrfError,
+    IflowCallError,
+    IflowtestError,
+    ServiceKeyError,
+    TokenEndpointError,
+    TokenError,
+)
+from .iflow import CallRecord, IflowClient, mpl_id_of, record_of
+from .redaction import Secret, redact_text
+from .servicekey import ServiceKey
+from .settings import ClientSpec, Settings, resolve_settings
+from .tokens import BasicClientAuth, BearerAuth, OAuthToken
+
+try:
+    __version__ = version("iflowtest")
+except PackageNotFoundError:  # running from a source tree that was never installed
+    __version__ = "0+unknown"
+
+__all__ = [
+    "BasicClientAuth",
+    "BearerAuth",
+    "CallRecord",
+    "ClientRegistry",
+    "ClientRejectedError",
+    "ClientSpec",
+    "ConfigError",
+    "CsrfError",
+    "IflowCallError",
+    "IflowClient",
+    "IflowtestError",
+    "OAuthToken",
+    "Secret",
+    "ServiceKey",
+    "ServiceKeyError",
+    "Settings",
+    "TokenEndpointError",
+    "TokenError",
+    "__version__",
+    "mpl_id_of",
+    "record_of",
+    "redact_text",
+    "resolve_settings",
+]

@@ -1,0 +1,179 @@
+"""The `iflowtest` command: a thin shell over `pytest.main` and the library.
+
+    iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
+    iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
+
+A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import threading
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from . import __version__
+from .clients import load_configured_key
+from .errors import IflowtestError
+from .settings import Settings, find_project_root, resolve_settings
+
+USAGE_ERROR = 2
+_PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> Any:  # argparse exits 2 already; keep our one-line style
+        self.exit(USAGE_ERROR, f"iflowtest: error: {message} (see iflowtest {self.prog.split()[-1]} --help)\n")
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `iflowtest` script."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    parser = _Parser(prog="iflowtest", description="Test SAP Cloud Integration iFlows with pytest.")
+    parser.add_argument("--version", action="version", version=f"iflowtest {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+    run = commands.add_parser(
+        "run",
+        help="run suites against the target and write reports/latest/",
+        description="Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest.",
+    )
+    run.add_argument("rest", nargs=argparse.REMAINDER, help="suites and pytest options (e.g. -k, -n auto, --iflow-env)")
+    emulator = commands.add_parser("emulator", help="run the emulated tenant in the foreground")
+    emulator.add_argument("--host", default="127.0.0.1", help="loopback address to bind (default 127.0.0.1)")
+    emulator.add_argument("--port", type=int, default=0, help="port (default: a free one)")
+    emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
+    emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
+    emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+
+    if not args:
+        parser.print_help()
+        return USAGE_ERROR
+    if args[0] == "run":
+        # argparse would swallow pytest's own options; everything after `run` belongs to pytest.
+        if args[1:2] in (["-h"], ["--help"]):
+            run.print_help()
+            return 0
+        return run_suites(args[1:])
+    parsed = parser.parse_args(args)
+    if parsed.command == "emulator":
+        return run_emulator(parsed)
+    parser.print_help()
+    return USAGE_ERROR
+
+
+def _preflight_options(args: Sequence[str]) -> dict[str, str]:
+    found: dict[str, str] = {}
+    for index, arg in enumerate(args):
+        name, _, value = arg.partition("=")
+        if name in _PREFLIGHT_OPTIONS:
+            if not value and index + 1 < len(args):
+                value = args[index + 1]
+            found[_PREFLIGHT_OPTIONS[name]] = value
+    return found
+
+
+def _fail(message: str) -> int:
+    print(f"iflowtest: error: {message}", file=sys.stderr)
+    return USAGE_ERROR
+
+
+def run_suites(args: list[str], cwd: Path | None = None) -> int:
+    """`iflowtest run`: resolve settings, run pytest with reports, print where they are."""
+    root = find_project_root(cwd or Path.cwd())
+    try:
+        settings = resolve_settings(root, _preflight_options(args))
+        if settings.target == "tenant":
+            for spec in settings.clients.values():
+                load_configured_key(spec, settings)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    suites = [a for a in args if not a.startswith("-") and Path(a.split("::")[0]).exists()]
+    if not suites:
+        suites = [str(root / s) for s in settings.suites]
+        missing = [s for s in suites if not Path(s).exists()]
+        if missing:
+            return _fail(
+                f"suite folder {missing[0]} does not exist: create it, pass suites on the command line, or set "
+                "suites in [tool.iflowtest]"
+            )
+        args = [*args, *suites]
+    latest = settings.reports_dir / "latest"
+    latest.mkdir(parents=True, exist_ok=True)
+    html, junit = latest / "report.html", latest / "junit.xml"
+    code = pytest.main(
+        [
+            f"--rootdir={root}",
+            *args,
+            f"--html={html}",
+            "--self-contained-html",
+            f"--junitxml={junit}",
+        ]
+    )
+    if code == pytest.ExitCode.USAGE_ERROR:
+        return USAGE_ERROR
+    if html.exists():
+        print(f"iflowtest: report {html}")
+        print(f"iflowtest: junit  {junit}")
+    return int(code)
+
+
+def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:
+    """`iflowtest emulator`: serve until Ctrl-C, with keys for the declared clients written to a folder."""
+    from .emulator import Emulator
+
+    try:
+        settings: Settings | None = resolve_settings(find_project_root(Path.cwd()), {})
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    if parsed.host not in ("127.0.0.1", "localhost", "::1") and not parsed.host.startswith("127."):
+        return _fail(f"--host {parsed.host} is not a loopback address: the emulator only serves this machine")
+    assert settings is not None
+    lifetime = parsed.token_lifetime or settings.emulator.token_lifetime
+    emu = Emulator(
+        parsed.host,
+        parsed.port,
+        token_lifetime=lifetime,
+        mpl_header=settings.emulator.mpl_header,
+        tls=not parsed.no_tls,
+    )
+    try:
+        emu.start()
+    except OSError as exc:
+        return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
+    try:
+        folder: Path = parsed.keys_dir
+        folder.mkdir(parents=True, exist_ok=True)
+        print(f"iflowtest emulator: runtime   {emu.url}")
+        print(f"iflowtest emulator: token url {emu.url}/oauth/token")
+        print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
+        if not parsed.no_tls:
+            print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
+        for spec in settings.clients.values():
+            key = emu.issue_service_key(
+                spec.name,
+                plan=spec.plan,
+                roles=spec.roles,
+                grant_types=spec.grant_types,
+                token_validity=spec.token_validity,
+            )
+            path = folder / f"{spec.name}.json"
+            path.write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
+            path.chmod(0o600)
+            print(f"iflowtest emulator: key of client {spec.name!r} ({', '.join(spec.roles)}) -> {path}")
+        print("iflowtest emulator: press Ctrl-C to stop", flush=True)
+        (stop or threading.Event()).wait()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        emu.stop()
+    return 0
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

@@ -1,0 +1,165 @@
+"""The run's named OAuth clients: their service keys, their one token each, and iFlow clients built on them.
+
+Keys come from a `KeyProvider`: loaded from the profile for a real tenant (`load_configured_key`), or issued
+by the emulated tenant. Either way the rest of the harness sees the same `ServiceKey` and takes the same
+code path to the token endpoint and the runtime.
+"""
+
+from __future__ import annotations
+
+import threading
+from urllib.parse import urlsplit
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import requests
+from requests.auth import AuthBase
+
+from .errors import ConfigError, ServiceKeyError
+from .iflow import IflowClient
+from .servicekey import ServiceKey
+from .settings import ClientSpec, Settings
+from .tokens import BasicClientAuth, BearerAuth, OAuthToken
+
+KeyProvider = Callable[[ClientSpec], ServiceKey]
+
+
+def load_configured_key(spec: ClientSpec, settings: Settings) -> ServiceKey:
+    """Load a client's key from `IFLOWTEST_CLIENT_<NAME>_KEY` or its table's `service_key`."""
+    if not spec.service_key:
+        raise ConfigError(
+            f"client {spec.name!r} has no service key: set {spec.env_var} in .env.<profile> to the key JSON or "
+            f"its file path, or set service_key in {spec.table}"
+        )
+    key = ServiceKey.from_reference(spec.service_key, spec.service_key_origin or spec.env_var, base=settings.root)
+    check_key_fits(spec, key)
+    return key
+
+
+def check_key_fits(spec: ClientSpec, key: ServiceKey) -> None:
+    """Refuse keys that cannot work the way the client is declared (plan or auth mode mismatch)."""
+    if spec.plan == "integration-flow" and key.is_api_plan:
+        raise ServiceKeyError(
+            f"client {spec.name!r}: the key from {key.source} belongs to the 'api' plan (client id "
+            f"{key.masked_clientid}), whose url is the API host, not the iFlow runtime: use a key of an "
+            "'integration-flow' instance, or set plan = 'api' in " + spec.table
+        )
+    if spec.auth in ("basic", "oauth") and key.clientsecret is None:
+        raise ServiceKeyError(
+            f"client {spec.name!r} uses auth = {spec.auth!r} but the key from {key.source} is a {key.key_type} key "
+            f"without clientsecret: set auth = 'certificate' in {spec.table} or create a ClientId/Secret key"
+        )
+    if spec.auth == "certificate":
+        raise ConfigError(
+            f"client {spec.name!r}: certificate (mTLS) calls arrive with client provisioning; until then use "
+            f"auth = 'oauth' or 'basic' in {spec.table}"
+        )
+
+
+@dataclass
+class ResolvedClient:
+    """A declared client with its key and, for OAuth, its token."""
+
+    spec: ClientSpec
+    key: ServiceKey
+    token: OAuthToken | None
+
+    def auth(self) -> AuthBase:
+        """The requests auth object for calls to the runtime."""
+        if self.spec.auth == "basic":
+            return BasicClientAuth(self.key)
+        assert self.token is not None
+        return BearerAuth(self.token)
+
+
+class ClientRegistry:
+    """Resolves declared clients lazily, once each, and hands out iFlow clients for them."""
+
+    def __init__(self, settings: Settings, provide_key: KeyProvider, *, verify: bool | str = True) -> None:
+        self.settings = settings
+        self._provide_key = provide_key
+        self.verify = verify
+        self._lock = threading.Lock()
+        self._resolved: dict[str, ResolvedClient] = {}
+        self._bases: dict[str, IflowClient] = {}
+
+    def resolve(self, name: str | None = None) -> ResolvedClient:
+        """The client `name` (default client when None), its key loaded or issued on first use."""
+        spec = self.settings.client(name)
+        with self._lock:
+            found = self._resolved.get(spec.name)
+            if found is None:
+                key = self._provide_key(spec)
+                token = None
+                if spec.auth == "oauth":
+                    token = OAuthToken(
+                        key,
+                        spec.name,
+                        verify=self.verify,
+                        timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    )
+                found = self._resolved[spec.name] = ResolvedClient(spec, key, token)
+            return found
+
+    def iflow_client(self, name: str | None = None, iflow: str | None = None) -> IflowClient:
+        """An IflowClient for client `name`, tagged with `iflow`; all of a client's share one connection pool."""
+        resolved = self.resolve(name)
+        with self._lock:
+            base = self._bases.get(resolved.spec.name)
+            if base is None:
+                base = self._bases[resolved.spec.name] = IflowClient(
+                    resolved.key.url,
+                    resolved.auth(),
+                    client_name=resolved.spec.name,
+                    timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                    verify=self.verify,
+                    explain=lambda response, flow: self.explain(response, flow, resolved.spec),
+                )
+        address = self.settings.iflow(iflow).address if iflow else None
+        return base.for_iflow(iflow, address)
+
+    def tokens_fetched(self) -> dict[str, int]:
+        """How many tokens each resolved OAuth client fetched in this process."""
+        with self._lock:
+            return {n: r.token.fetch_count for n, r in self._resolved.items() if r.token is not None}
+
+    def close(self) -> None:
+        """Close every connection pool handed out."""
+        with self._lock:
+            bases, self._bases = list(self._bases.values()), {}
+        for base in bases:
+            base.close()
+
+    def explain(self, response: requests.Response, iflow: str | None, spec: ClientSpec) -> str | None:
+        """A one-line diagnosis of an error answer in the terms of the declared client and iFlow."""
+        status = response.status_code
+        flow = f"iFlow {iflow!r}" if iflow else "the iFlow"
+        path = urlsplit(response.url).path
+        if status == 401:
+            how = "its clientid/clientsecret (Basic)" if spec.auth == "basic" else "its token, even after one refresh"
+            return (
+                f"401 from {path}: the runtime did not accept client {spec.name!r} ({how}): check that the key "
+                "belongs to this tenant and was not deleted"
+            )
+        if status == 403:
+            required = self.settings.iflow(iflow).role if iflow else None
+            if required and required not in spec.roles:
+                return (
+                    f"403 from {path}: client {spec.name!r} (roles {', '.join(spec.roles)}) lacks role {required} "
+                    f"required by {flow}: add it to roles of {spec.table} and re-provision"
+                )
+            return (
+                f"403 from {path}: client {spec.name!r} (roles {', '.join(spec.roles)}) is not authorized for {flow}: "
+                "the instance lacks the role of its sender adapter (declare role in [tool.iflowtest.iflows.NAME] "
+                "to have it named here)"
+            )
+        if status == 404:
+            return (
+                f"404 from {path}: no iFlow is deployed at this address: check the address (case-insensitive; "
+                "/http for HTTPS, /cxf for SOAP and IDoc senders) and that the iFlow is deployed and started"
+            )
+        if status == 500 and "text/plain" in response.headers.get("Content-Type", ""):
+            return f"500 from {path}: {flow} failed at runtime; open its MPL in the message monitor"
+        if status == 503:
+            return f"503 from {path}: the runtime is not available for {flow} (starting, or not deployed)"
+        return None

@@ -1,0 +1,47 @@
+"""Errors raised by iflowtest.
+
+Every message says what happened, what was expected and how to fix it, and never carries a secret.
+
+IflowtestError
+├── ConfigError              a setting, profile or pyproject table is invalid
+│   └── ServiceKeyError      a service key is missing, not JSON, or lacks a field
+├── TokenError               the token endpoint refused the client or answered nonsense
+│   ├── ClientRejectedError  401 unauthorized / unauthorized_client / invalid_client
+│   └── TokenEndpointError   unreachable, not JSON, or no access_token in the answer
+└── IflowCallError           an iFlow call could not be completed as the harness expects
+    └── CsrfError            the CSRF handshake did not yield a usable token
+"""
+
+from __future__ import annotations
+
+
+class IflowtestError(Exception):
+    """Base of every error iflowtest raises on purpose."""
+
+
+class ConfigError(IflowtestError):
+    """Raised when settings from the command line, environment or pyproject are invalid."""
+
+
+class ServiceKeyError(ConfigError):
+    """Raised when a service key cannot be read or lacks a required field."""
+
+
+class TokenError(IflowtestError):
+    """Raised when no access token can be obtained for a client."""
+
+
+class ClientRejectedError(TokenError):
+    """Raised when the token endpoint rejects the client id or secret."""
+
+
+class TokenEndpointError(TokenError):
+    """Raised when the token endpoint is unreachable or its answer is not a token."""
+
+
+class IflowCallError(IflowtestError):
+    """Raised when an iFlow call fails below the HTTP level (connection, timeout, handshake)."""
+
+
+class CsrfError(IflowCallError):
+    """Raised when an endpoint demands a CSRF token and the handshake cannot provide one."""

@@ -1,0 +1,255 @@
+"""Calling deployed iFlows: a `requests.Session` bound to a runtime URL, with CSRF and MPL ids handled.
+
+Paths are relative to the key's runtime `url`: `/http/<address>` (HTTPS sender), `/cxf/<address>` (SOAP,
+IDoc) and `/gw/odata/...` (OData sender). A CSRF-protected endpoint answers a modifying call without a
+token with 403 and `X-CSRF-Token: Required`; the client then fetches a token (`X-CSRF-Token: Fetch`, which
+does not run the flow), resends with the token and the session cookies, and refetches once when a cached
+token is rejected later. Every call is timed and recorded as a `CallRecord` for the report.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final
+
+import requests
+from requests.auth import AuthBase
+
+from .errors import CsrfError, IflowCallError
+from .redaction import Secret, redact_text
+
+MPL_HEADER: Final = "SAP_MessageProcessingLogID"
+_MPL_IN_BODY = re.compile(r"The MPL ID for the failed message is\s*:\s*([A-Za-z0-9_\-]+)")
+_MODIFYING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
+
+
+@dataclass(frozen=True)
+class CallRecord:
+    """One iFlow call as the report shows it."""
+
+    method: str
+    url: str
+    status: int
+    elapsed_ms: float
+    mpl_id: str | None
+    client: str
+    iflow: str | None
+    hint: str | None = None
+
+
+def mpl_id_of(response: requests.Response) -> str | None:
+    """The MPL id from the `SAP_MessageProcessingLogID` header (any case) or a plain-text 500 body."""
+    header = response.headers.get(MPL_HEADER)  # CaseInsensitiveDict: any spelling matches
+    if header:
+        return header.strip()
+    if response.status_code >= 500 and "text/plain" in response.headers.get("Content-Type", "text/plain"):
+        match = _MPL_IN_BODY.search(response.text[:4000])
+        if match:
+            return match.group(1)
+    return None
+
+
+Listener = Callable[[CallRecord, requests.Response], None]
+Explainer = Callable[[requests.Response, str | None], str | None]
+
+
+class IflowClient:
+    """Calls iFlows of one runtime as one client; thread-safe for concurrent calls of one test."""
+
+    def __init__(
+        self,
+        base_url: str,
+        auth: AuthBase,
+        *,
+        client_name: str = "default",
+        iflow: str | None = None,
+        default_path: str | None = None,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        verify: bool | str = True,
+        session: requests.Session | None = None,
+        explain: Explainer | None = None,
+    ) -> None:
+        self.base_url = base_url.rstrip("/")
+        self.client_name = client_name
+        self.iflow = iflow
+        self.default_path = default_path
+        self.timeout = timeout
+        self.session = session or requests.Session()
+        self.session.auth = auth
+        self.session.verify = verify
+        self._explain = explain
+        self._listeners: list[Listener] = []
+        self._csrf = _CsrfState()
+        self.records: list[CallRecord] = []
+
+    def __enter__(self) -> IflowClient:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    def add_listener(self, listener: Listener) -> None:
+        """Call `listener(record, response)` after every call (the plugin collects records this way)."""
+        self._listeners.append(listener)
+
+    def for_iflow(self, iflow: str | None, default_path: str | None) -> IflowClient:
+        """A view sharing this client's session, token and CSRF state, tagged with another iFlow.
+
+        Views are cheap: tests get one each while connections (and TLS sessions) are reused across tests.
+        """
+        clone = IflowClient.__new__(IflowClient)
+        clone.__dict__.update(self.__dict__)
+        clone.iflow, clone.default_path = iflow, default_path
+        clone._listeners = list(self._listeners)
+        clone.records = []
+        return clone
+
+    def url_for(self, path: str | None) -> str:
+        """The absolute URL of `path` (absolute URLs pass through; None means the iFlow's own address)."""
+        if path is None or path == "":
+            if not self.default_path:
+                raise IflowCallError(
+                    f"no path given and iFlow {self.iflow!r} has no address: pass a path such as '/http/costcenters' "
+                    "or declare address in [tool.iflowtest.iflows.NAME]"
+                )
+            path = self.default_path
+        if path.startswith(("http://", "https://")):
+            return path
+        if not path.startswith("/"):
+            path = "/" + path
+        return self.base_url + path
+
+    # ------------------------------------------------------------------ verbs
+    def get(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """GET an iFlow path."""
+        return self.request("GET", path, **kwargs)
+
+    def post(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """POST to an iFlow path (CSRF handled)."""
+        return self.request("POST", path, **kwargs)
+
+    def put(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """PUT to an iFlow path (CSRF handled)."""
+        return self.request("PUT", path, **kwargs)
+
+    def patch(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """PATCH an iFlow path (CSRF handled)."""
+        return self.request("PATCH", path, **kwargs)
+
+    def delete(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """DELETE an iFlow path (CSRF handled)."""
+        return self.request("DELETE", path, **kwargs)
+
+    def head(self, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """HEAD an iFlow path."""
+        return self.request("HEAD", path, **kwargs)
+
+    def request(self, method: str, path: str | None = None, **kwargs: Any) -> requests.Response:
+        """Send one call; handle the CSRF handshake; record status, elapsed time and MPL id."""
+        method = method.upper()
+        url = self.url_for(path)
+        kwargs.setdefault("timeout", self.timeout)
+        headers = dict(kwargs.pop("headers", None) or {})
+        started = time.perf_counter()
+        modifying = method in _MODIFYING and not _has_header(headers, "X-CSRF-Token")
+        if modifying and self._csrf.token is not None:
+            headers["X-CSRF-Token"] = self._csrf.token.reveal()
+        response = self._send(method, url, headers, kwargs)
+        if modifying and _csrf_required(response):
+            # First demand, or the cached token was rejected: fetch once and resend.
+            token = self._fetch_csrf(url, rejected=headers.get("X-CSRF-Token"))
+            headers["X-CSRF-Token"] = token
+            response.close()
+            response = self._send(method, url, headers, kwargs)
+            if _csrf_required(response):
+                raise CsrfError(
+                    f"{method} {_display(url)} still demands a CSRF token after a fresh fetch: the endpoint does "
+                    "not keep the session cookies; check that no proxy strips JSESSIONID"
+                )
+        elapsed_ms = (time.perf_counter() - started) * 1000.0
+        self._record(method, url, response, elapsed_ms)
+        return response
+
+    # ------------------------------------------------------------------ internals
+    def _send(self, method: str, url: str, headers: dict[str, str], kwargs: Mapping[str, Any]) -> requests.Response:
+        try:
+            return self.session.request(method, url, headers=headers, **kwargs)
+        except requests.exceptions.Timeout as exc:
+            raise IflowCallError(
+                f"{method} {_display(url)} timed out (limits: connect {self.timeout[0]} s, read {self.timeout[1]} s; "
+                f"{type(exc).__name__}): raise IFLOWTEST_READ_TIMEOUT if the iFlow is slow by design"
+            ) from None
+        except requests.exceptions.ConnectionError as exc:
+            raise IflowCallError(
+                f"{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the runtime "
+                "url of the service key and that the tenant is reachable"
+            ) from None
+
+    def _fetch_csrf(self, url: str, rejected: str | None) -> str:
+        with self._csrf.lock:
+            current = self._csrf.token.reveal() if self._csrf.token is not None else None
+            if current is not None and current != rejected:
+                return current  # another thread refreshed it meanwhile
+            fetch = self.session.get(url, headers={"X-CSRF-Token": "Fetch"}, timeout=self.timeout)
+            fetch.close()
+            token = fetch.headers.get("X-CSRF-Token", "")
+            if fetch.status_code >= 400 or not token or token.lower() in ("required", "fetch"):
+                raise CsrfError(
+                    f"{_display(url)} demands a CSRF token but GET with 'X-CSRF-Token: Fetch' answered "
+                    f"{fetch.status_code} without one: check that the client may call this iFlow (role) and that "
+                    "the sender adapter's CSRF protection is configured as expected"
+                )
+            self._csrf.token = Secret(token)
+            return token
+
+    def _record(self, method: str, url: str, response: requests.Response, elapsed_ms: float) -> None:
+        hint = self._explain(response, self.iflow) if self._explain and response.status_code >= 400 else None
+        record = CallRecord(
+            method=method,
+            url=_display(url),
+            status=response.status_code,
+            elapsed_ms=round(elapsed_ms, 2),
+            mpl_id=mpl_id_of(response),
+            client=self.client_name,
+            iflow=self.iflow,
+            hint=hint,
+        )
+        response.iflowtest_record = record  # type: ignore[attr-defined]
+        self.records.append(record)
+        for listener in self._listeners:
+            listener(record, response)
+
+
+class _CsrfState:
+    """The CSRF token of one session, shared by all views of a client."""
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.token: Secret | None = None
+
+
+def record_of(response: requests.Response) -> CallRecord | None:
+    """The CallRecord of a response returned by an IflowClient."""
+    return getattr(response, "iflowtest_record", None)
+
+
+def _has_header(headers: Mapping[str, str], name: str) -> bool:
+    lowered = name.lower()
+    return any(k.lower() == lowered for k in headers)
+
+
+def _csrf_required(response: requests.Response) -> bool:
+    return response.status_code == 403 and response.headers.get("X-CSRF-Token", "").lower() == "required"
+
+
+def _display(url: str) -> str:
+    # Query strings can carry secrets (api keys); the report shows the path and a redacted query.
+    return redact_text(url)

@@ -1,0 +1,138 @@
+"""The pytest plugin: options, markers and fixtures. The work lives in plain modules."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Generator
+from typing import Any
+
+import pytest
+
+from .clients import ClientRegistry
+from .errors import IflowtestError
+from .iflow import CallRecord, IflowClient
+from .report import CALLS_KEY, ReportColumns, attach_calls
+from .settings import Settings, find_project_root, resolve_settings
+from .target import TargetSession
+
+SETTINGS_KEY = pytest.StashKey[Settings]()
+TARGET_KEY = pytest.StashKey[TargetSession]()
+
+IflowClientFactory = Callable[..., IflowClient]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("iflowtest", "SAP Cloud Integration iFlow tests")
+    group.addoption("--iflow-env", dest="iflow_env", metavar="NAME", help="profile: load .env.NAME over .env")
+    group.addoption(
+        "--iflow-target",
+        dest="iflow_target",
+        choices=("emulator", "tenant", "auto"),
+        help="emulator (bundled, default when no key is configured) or tenant",
+    )
+    group.addoption(
+        "--iflow-client", dest="iflow_client", metavar="NAME", help="default client for the `iflow` fixture"
+    )
+    group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
+    group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    config.addinivalue_line("markers", "iflow(name): the iFlow a test calls (report column, default address)")
+    config.addinivalue_line("markers", "client(name): the declared OAuth client the `iflow` fixture calls as")
+    options = {
+        "env": config.getoption("iflow_env"),
+        "target": config.getoption("iflow_target"),
+        "client": config.getoption("iflow_client"),
+        "connect_timeout": config.getoption("iflow_connect_timeout"),
+        "read_timeout": config.getoption("iflow_read_timeout"),
+    }
+    try:
+        settings = resolve_settings(find_project_root(config.rootpath), options)
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    config.stash[SETTINGS_KEY] = settings
+    config.stash[TARGET_KEY] = TargetSession(settings)
+    # The HTML report is built on the controller only (xdist workers send their reports there).
+    if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    settings = session.config.stash[SETTINGS_KEY]
+    if settings.target == "tenant":
+        try:
+            session.config.stash[TARGET_KEY].start()
+        except IflowtestError as exc:
+            raise pytest.UsageError(f"iflowtest: {exc}") from None
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    target = config.stash.get(TARGET_KEY, None)
+    if target is not None:
+        target.close()
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    report = yield
+    if call.when == "call" or (call.when == "setup" and report.failed):
+        attach_calls(item, report, item.stash.get(CALLS_KEY, []))
+    return report
+
+
+# ---------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def iflow_settings(pytestconfig: pytest.Config) -> Settings:
+    """The resolved settings of this run."""
+    return pytestconfig.stash[SETTINGS_KEY]
+
+
+@pytest.fixture(scope="session")
+def iflow_target(pytestconfig: pytest.Config) -> TargetSession:
+    """The run's target (emulator started on first use)."""
+    target = pytestconfig.stash[TARGET_KEY]
+    try:
+        return target.start()
+    except IflowtestError as exc:
+        pytest.fail(str(exc), pytrace=False)
+
+
+@pytest.fixture(scope="session")
+def iflow_clients(iflow_target: TargetSession) -> ClientRegistry:
+    """The declared OAuth clients: keys and one cached token each."""
+    return iflow_target.registry
+
+
+@pytest.fixture(scope="session")
+def iflow_emulator(iflow_target: TargetSession) -> Any:
+    """The emulated tenant (skips the test when the target is a real tenant)."""
+    if iflow_target.emulator is None:
+        pytest.skip("needs the emulated tenant (target is 'tenant')")
+    return iflow_target.emulator
+
+
+@pytest.fixture
+def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> IflowClientFactory:
+    """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
+    records: list[CallRecord] = request.node.stash.setdefault(CALLS_KEY, [])
+
+    def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
+        try:
+            client = iflow_clients.iflow_client(name, iflow)
+        except IflowtestError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        client.add_listener(lambda record, _response: records.append(record))
+        return client
+
+    return make
+
+
+@pytest.fixture
+def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> IflowClient:
+    """An iFlow client for the `client` marker's client (default client otherwise), tagged by the `iflow` marker."""
+    flow = request.node.get_closest_marker("iflow")
+    chosen = request.node.get_closest_marker("client")
+    return iflow_client(
+        chosen.args[0] if chosen and chosen.args else None,
+        flow.args[0] if flow and flow.args else None,
+    )

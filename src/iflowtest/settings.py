@@ -1,0 +1,389 @@
+"""Settings, resolved in one place and one order.
+
+Order, first wins:
+1. the command line (`--iflow-*` options),
+2. the environment: the process environment, then `.env.<profile>`, then `.env` (python-dotenv; the
+   profile comes from `--iflow-env` or `IFLOWTEST_ENV`),
+3. `[tool.iflowtest]` in pyproject.toml,
+4. defaults.
+
+Every variable is documented in `.env.example`. Credentials use the service-key names the SAP docs use;
+a client's key is given as `IFLOWTEST_CLIENT_<NAME>_KEY` (the key's JSON, or a path to its file).
+"""
+
+from __future__ import annotations
+
+import difflib
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Final, Literal
+
+from dotenv import dotenv_values
+
+from .errors import ConfigError
+
+Target = Literal["emulator", "tenant"]
+AuthMode = Literal["basic", "oauth", "certificate"]
+
+PLANS: Final = ("integration-flow", "api")
+AUTH_MODES: Final = ("basic", "oauth", "certificate")
+KEY_TYPES: Final = ("secret", "certificate")
+_ROLE = re.compile(r"^[A-Za-z0-9_.]+$")
+_CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+
+_TOP_KEYS: Final = {
+    "target": str,
+    "suites": list,
+    "reports": str,
+    "default_client": str,
+    "connect_timeout": (int, float),
+    "read_timeout": (int, float),
+    "ca_bundle": str,
+    "clients": dict,
+    "iflows": dict,
+    "emulator": dict,
+}
+_CLIENT_KEYS: Final = {
+    "plan": str,
+    "roles": list,
+    "grant_types": list,
+    "key_type": str,
+    "auth": str,
+    "service_key": str,
+    "token_validity": int,
+}
+_IFLOW_KEYS: Final = {"address": str, "role": str}
+_EMULATOR_KEYS: Final = {"token_lifetime": int, "mpl_header": bool, "tls": bool}
+
+
+@dataclass(frozen=True)
+class ClientSpec:
+    """One named OAuth client, as declared in `[tool.iflowtest.clients.NAME]`."""
+
+    name: str
+    plan: str = "integration-flow"
+    roles: tuple[str, ...] = ("ESBMessaging.send",)
+    grant_types: tuple[str, ...] = ("client_credentials",)
+    key_type: str = "secret"
+    auth: AuthMode = "oauth"
+    service_key: str | None = None
+    service_key_origin: str | None = None
+    token_validity: int | None = None
+
+    @property
+    def env_var(self) -> str:
+        """The variable that holds this client's service key."""
+        return client_key_variable(self.name)
+
+    @property
+    def table(self) -> str:
+        """Where the client is declared, for messages."""
+        return f"[tool.iflowtest.clients.{self.name}]"
+
+
+@dataclass(frozen=True)
+class IflowSpec:
+    """What the harness knows of a deployed iFlow: its address and the role its sender adapter requires."""
+
+    name: str
+    address: str | None = None
+    role: str | None = None
+
+
+@dataclass(frozen=True)
+class EmulatorOptions:
+    """How the bundled emulated tenant is started."""
+
+    token_lifetime: int = 3599
+    mpl_header: bool = True
+    tls: bool = True
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a run needs to know, resolved once."""
+
+    root: Path
+    profile: str | None
+    target: Target
+    clients: Mapping[str, ClientSpec]
+    default_client: str
+    iflows: Mapping[str, IflowSpec]
+    suites: tuple[str, ...]
+    reports_dir: Path
+    connect_timeout: float
+    read_timeout: float
+    ca_bundle: str | None
+    emulator: EmulatorOptions
+    variables: Mapping[str, str] = field(repr=False)
+    origins: Mapping[str, str] = field(default_factory=dict)
+
+    def client(self, name: str | None = None) -> ClientSpec:
+        """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
+        wanted = name or self.default_client
+        try:
+            return self.clients[wanted]
+        except KeyError:
+            raise ConfigError(
+                f"unknown client {wanted!r}: declared clients are {', '.join(sorted(self.clients))}; "
+                f"declare it as [tool.iflowtest.clients.{wanted}] in pyproject.toml" + _suggest(wanted, self.clients)
+            ) from None
+
+    def iflow(self, name: str) -> IflowSpec:
+        """What is declared about iFlow `name` (an empty spec when nothing is)."""
+        return self.iflows.get(name) or IflowSpec(name)
+
+
+def client_key_variable(name: str) -> str:
+    """`IFLOWTEST_CLIENT_<NAME>_KEY`, with dashes turned into underscores."""
+    return f"IFLOWTEST_CLIENT_{name.upper().replace('-', '_')}_KEY"
+
+
+def find_project_root(start: Path) -> Path:
+    """The nearest folder at or above `start` holding a pyproject.toml (or `start` itself)."""
+    start = start.resolve()
+    for folder in (start, *start.parents):
+        if (folder / "pyproject.toml").is_file():
+            return folder
+    return start
+
+
+def load_pyproject_table(root: Path) -> dict[str, Any]:
+    """The `[tool.iflowtest]` table of root/pyproject.toml ({} when absent)."""
+    path = root / "pyproject.toml"
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            document = tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path} is not valid TOML ({exc}): fix the syntax and run again") from None
+    table = document.get("tool", {}).get("iflowtest", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"{path}: [tool.iflowtest] must be a table")
+    return table
+
+
+def load_environment(root: Path, profile: str | None, environ: Mapping[str, str]) -> dict[str, str]:
+    """Merge `.env`, `.env.<profile>` and the process environment (later wins)."""
+    merged: dict[str, str] = {}
+    base = root / ".env"
+    if base.is_file():
+        merged.update({k: v for k, v in dotenv_values(base).items() if v is not None})
+    if profile:
+        if not re.fullmatch(r"[A-Za-z0-9_.-]+", profile):
+            raise ConfigError(f"profile name {profile!r} is not a plain name: use letters, digits, '-', '_' or '.'")
+        named = root / f".env.{profile}"
+        if not named.is_file():
+            raise ConfigError(
+                f"profile {profile!r} was requested but {named} does not exist: "
+                f"copy .env.example to .env.{profile} and fill in its values"
+            )
+        merged.update({k: v for k, v in dotenv_values(named).items() if v is not None})
+    merged.update(environ)
+    return merged
+
+
+def resolve_settings(
+    root: Path, options: Mapping[str, Any] | None = None, environ: Mapping[str, str] | None = None
+) -> Settings:
+    """Resolve every setting from the command line `options`, the environment and pyproject."""
+    options = {k: v for k, v in (options or {}).items() if v is not None}
+    environ = os.environ if environ is None else environ
+    table = load_pyproject_table(root)
+    _check_keys(table, _TOP_KEYS, "[tool.iflowtest]")
+    profile = options.get("env") or environ.get("IFLOWTEST_ENV") or _dotenv_profile(root) or None
+    env = load_environment(root, profile, environ)
+    origins: dict[str, str] = {}
+
+    def pick(option: str, variable: str, key: str, default: Any) -> Any:
+        if option in options:
+            origins[key] = f"--iflow-{option.replace('_', '-')}"
+            return options[option]
+        if env.get(variable, "") != "":
+            origins[key] = variable
+            return env[variable]
+        if key in table:
+            origins[key] = f"[tool.iflowtest] {key}"
+            return table[key]
+        origins[key] = "default"
+        return default
+
+    clients = _parse_clients(table.get("clients", {}), env)
+    iflows = _parse_iflows(table.get("iflows", {}))
+    default_client = str(pick("client", "IFLOWTEST_CLIENT", "default_client", next(iter(clients))))
+    if default_client not in clients:
+        raise ConfigError(
+            f"default client {default_client!r} ({origins['default_client']}) is not declared: declared clients "
+            f"are {', '.join(sorted(clients))}" + _suggest(default_client, clients)
+        )
+    target = _parse_target(pick("target", "IFLOWTEST_TARGET", "target", "auto"), origins["target"], clients)
+    suites = pick("suites", "IFLOWTEST_SUITES", "suites", ["suites"])
+    if isinstance(suites, str):
+        suites = [s for s in re.split(r"[,\s]+", suites) if s]
+    emulator = _parse_emulator(table.get("emulator", {}), env)
+    return Settings(
+        root=root,
+        profile=profile,
+        target=target,
+        clients=clients,
+        default_client=default_client,
+        iflows=iflows,
+        suites=tuple(str(s) for s in suites),
+        reports_dir=root / str(pick("reports", "IFLOWTEST_REPORTS", "reports", "reports")),
+        connect_timeout=_positive(
+            pick("connect_timeout", "IFLOWTEST_CONNECT_TIMEOUT", "connect_timeout", 10), origins["connect_timeout"]
+        ),
+        read_timeout=_positive(
+            pick("read_timeout", "IFLOWTEST_READ_TIMEOUT", "read_timeout", 60), origins["read_timeout"]
+        ),
+        ca_bundle=pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None),
+        emulator=emulator,
+        variables=env,
+        origins=origins,
+    )
+
+
+def _dotenv_profile(root: Path) -> str | None:
+    # The profile itself may be chosen in `.env` (a developer's usual tenant).
+    base = root / ".env"
+    return dotenv_values(base).get("IFLOWTEST_ENV") if base.is_file() else None
+
+
+def _parse_target(value: Any, origin: str, clients: Mapping[str, ClientSpec]) -> Target:
+    if value == "auto":
+        return "tenant" if any(c.service_key for c in clients.values()) else "emulator"
+    if value not in ("emulator", "tenant"):
+        raise ConfigError(f"target {value!r} ({origin}) is not one of: emulator, tenant, auto")
+    target: Target = value
+    if target == "tenant":
+        missing = [c for c in clients.values() if not c.service_key]
+        if missing:
+            lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in missing)
+            raise ConfigError(
+                f"target 'tenant' needs a service key for every declared client, missing for {lines}. "
+                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table"
+            )
+    return target
+
+
+def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
+    if not isinstance(raw, dict):
+        raise ConfigError("[tool.iflowtest.clients] must be a table of tables, one per client name")
+    if not raw:
+        raw = {"default": {}}
+    clients: dict[str, ClientSpec] = {}
+    for name, body in raw.items():
+        where = f"[tool.iflowtest.clients.{name}]"
+        if not _CLIENT_NAME.match(name):
+            raise ConfigError(f"{where}: client names start with a letter and use letters, digits, '-' or '_' (max 32)")
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a table")
+        _check_keys(body, _CLIENT_KEYS, where)
+        plan = _choice(body.get("plan", "integration-flow"), PLANS, f"{where} plan")
+        auth = _choice(body.get("auth", "oauth"), AUTH_MODES, f"{where} auth")
+        key_type = _choice(
+            body.get("key_type", "certificate" if auth == "certificate" else "secret"), KEY_TYPES, f"{where} key_type"
+        )
+        if auth == "certificate" and key_type != "certificate":
+            raise ConfigError(f"{where}: auth = 'certificate' needs key_type = 'certificate'")
+        roles = tuple(
+            _strings(
+                body.get("roles", ["MonitoringDataRead"] if plan == "api" else ["ESBMessaging.send"]), f"{where} roles"
+            )
+        )
+        for role in roles:
+            if not _ROLE.match(role):
+                raise ConfigError(f"{where}: role {role!r} may only use letters, digits, '_' and '.'")
+        grant_types = tuple(_strings(body.get("grant_types", ["client_credentials"]), f"{where} grant_types"))
+        variable = client_key_variable(name)
+        key, origin = (
+            (env[variable], variable) if env.get(variable) else (body.get("service_key"), f"{where} service_key")
+        )
+        clients[name] = ClientSpec(
+            name=name,
+            plan=plan,
+            roles=roles,
+            grant_types=grant_types,
+            key_type=key_type,
+            auth=auth,  # type: ignore[arg-type]  # checked by _choice
+            service_key=key or None,
+            service_key_origin=origin if key else None,
+            token_validity=body.get("token_validity"),
+        )
+    return clients
+
+
+def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:
+    if not isinstance(raw, dict):
+        raise ConfigError("[tool.iflowtest.iflows] must be a table of tables, one per iFlow name")
+    iflows: dict[str, IflowSpec] = {}
+    for name, body in raw.items():
+        where = f"[tool.iflowtest.iflows.{name}]"
+        if not isinstance(body, dict):
+            raise ConfigError(f"{where} must be a table")
+        _check_keys(body, _IFLOW_KEYS, where)
+        address = body.get("address")
+        if address is not None and not address.startswith("/"):
+            raise ConfigError(f"{where}: address must start with '/' (e.g. '/http/costcenters'), got {address!r}")
+        iflows[name] = IflowSpec(name=name, address=address, role=body.get("role"))
+    return iflows
+
+
+def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
+    _check_keys(raw, _EMULATOR_KEYS, "[tool.iflowtest.emulator]")
+    lifetime = env.get("IFLOWTEST_EMULATOR_TOKEN_LIFETIME") or raw.get("token_lifetime", 3599)
+    try:
+        lifetime = int(lifetime)
+    except ValueError:
+        raise ConfigError(f"IFLOWTEST_EMULATOR_TOKEN_LIFETIME must be whole seconds, got {lifetime!r}") from None
+    if lifetime < 1:
+        raise ConfigError(f"emulator token lifetime must be at least 1 second, got {lifetime}")
+    return EmulatorOptions(
+        token_lifetime=lifetime,
+        mpl_header=bool(raw.get("mpl_header", True)),
+        tls=bool(raw.get("tls", True)),
+    )
+
+
+def _check_keys(table: Mapping[str, Any], known: Mapping[str, Any], where: str) -> None:
+    for key, value in table.items():
+        if key not in known:
+            raise ConfigError(
+                f"unknown key {key!r} in {where}" + _suggest(key, known) + f"; known keys: {', '.join(known)}"
+            )
+        if not isinstance(value, known[key]):
+            expected = known[key]
+            names = " or ".join(t.__name__ for t in expected) if isinstance(expected, tuple) else expected.__name__
+            raise ConfigError(f"{where} {key} must be a {names}, got {type(value).__name__} {value!r}")
+
+
+def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
+    if value not in allowed:
+        raise ConfigError(f"{where} = {value!r} is not one of: {', '.join(allowed)}" + _suggest(str(value), allowed))
+    return str(value)
+
+
+def _strings(value: Any, where: str) -> list[str]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where} must be a list of non-empty strings, got {value!r}")
+    return list(value)
+
+
+def _positive(value: Any, origin: str) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        raise ConfigError(f"{origin} must be a number of seconds, got {value!r}") from None
+    if number <= 0:
+        raise ConfigError(f"{origin} must be greater than 0, got {value!r}")
+    return number
+
+
+def _suggest(word: str, candidates: Any) -> str:
+    close = difflib.get_close_matches(word, list(candidates), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""

@@ -1,0 +1,68 @@
+"""Secrets are masked in repr/str, removed from text and logs, and headers are redacted by name."""
+
+from __future__ import annotations
+
+import logging
+import pickle
+
+import pytest
+
+from iflowtest.redaction import MASK, RedactingFilter, Secret, mask_id, redact_headers, redact_text
+
+
+def test_secret_masks_itself() -> None:
+    secret = Secret("s3cr3t-value-for-redaction")
+    assert repr(secret) == "Secret('***')"
+    assert str(secret) == f"{secret}" == f"{secret:>30}" == MASK
+    assert secret.reveal() == "s3cr3t-value-for-redaction"
+    assert Secret(secret) == secret
+
+
+def test_secret_refuses_pickling() -> None:
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(Secret("another-secret-value"))
+
+
+def test_known_secrets_bearer_and_jwt_are_removed_from_text() -> None:
+    Secret("known-secret-0001")
+    text = (
+        "error: known-secret-0001 rejected; Authorization: Bearer abc.def-ghi_jkl "
+        "token eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl"
+    )
+    cleaned = redact_text(text)
+    assert "known-secret-0001" not in cleaned
+    assert "abc.def-ghi_jkl" not in cleaned
+    assert "eyJhbGciOiJIUzI1NiJ9" not in cleaned
+    assert cleaned.startswith("error: *** rejected; Authorization: Bearer ***")
+
+
+def test_headers_are_redacted_by_name_keeping_csrf_protocol_words() -> None:
+    headers = {
+        "Authorization": "Basic Zm9vOmJhcg==",
+        "Cookie": "JSESSIONID=abc",
+        "X-CSRF-Token": "Fetch",
+        "x-csrf-token": "a1b2c3d4e5",
+        "Content-Type": "application/json",
+    }
+    assert redact_headers(headers) == {
+        "Authorization": MASK,
+        "Cookie": MASK,
+        "X-CSRF-Token": "Fetch",
+        "x-csrf-token": MASK,
+        "Content-Type": "application/json",
+    }
+
+
+def test_log_filter_scrubs_messages(caplog: pytest.LogCaptureFixture) -> None:
+    Secret("logged-secret-42")
+    logger = logging.getLogger("iflowtest.test")
+    caplog.handler.addFilter(RedactingFilter())
+    with caplog.at_level(logging.INFO, logger="iflowtest.test"):
+        logger.info("calling with %s", "logged-secret-42")
+    assert "logged-secret-42" not in caplog.text
+    assert "calling with ***" in caplog.text
+
+
+def test_mask_id_keeps_head_and_tail() -> None:
+    assert mask_id("sb-3f0c2d7e-1a2b!b123456|it-rt-acme!b196") == "sb-3f0…b196"
+    assert mask_id("short") == "sh…"

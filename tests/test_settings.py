@@ -1,0 +1,134 @@
+"""Settings come from one resolver, in the documented order: command line, environment, pyproject, defaults."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from iflowtest import ConfigError
+from iflowtest.settings import client_key_variable, find_project_root, resolve_settings
+
+KEY = (Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys" / "FAKE-integration-flow-key.json").read_text()
+
+
+def project(tmp_path: Path, table: str = "", env: str | None = None, **profiles: str) -> Path:
+    (tmp_path / "pyproject.toml").write_text('[project]\nname = "x"\n' + table, encoding="utf-8")
+    if env is not None:
+        (tmp_path / ".env").write_text(env, encoding="utf-8")
+    for name, content in profiles.items():
+        (tmp_path / f".env.{name}").write_text(content, encoding="utf-8")
+    return tmp_path
+
+
+def test_defaults_without_any_configuration(tmp_path: Path) -> None:
+    settings = resolve_settings(project(tmp_path), environ={})
+    assert settings.target == "emulator"
+    assert list(settings.clients) == ["default"]
+    assert settings.client().roles == ("ESBMessaging.send",)
+    assert settings.client().auth == "oauth"
+    assert settings.suites == ("suites",)
+    assert settings.reports_dir == tmp_path / "reports"
+    assert (settings.connect_timeout, settings.read_timeout) == (10.0, 60.0)
+    assert settings.origins["target"] == "default"
+
+
+def test_order_command_line_then_environment_then_pyproject(tmp_path: Path) -> None:
+    root = project(tmp_path, "[tool.iflowtest]\nread_timeout = 30\nconnect_timeout = 3\n", env="IFLOWTEST_READ_TIMEOUT=40\n")
+    assert resolve_settings(root, environ={}).read_timeout == 40
+    assert resolve_settings(root, environ={"IFLOWTEST_READ_TIMEOUT": "50"}).read_timeout == 50
+    settings = resolve_settings(root, {"read_timeout": 60}, environ={"IFLOWTEST_READ_TIMEOUT": "50"})
+    assert settings.read_timeout == 60
+    assert settings.origins["read_timeout"] == "--iflow-read-timeout"
+    assert settings.connect_timeout == 3
+    assert settings.origins["connect_timeout"] == "[tool.iflowtest] connect_timeout"
+
+
+def test_profile_file_overrides_dotenv_and_selects_tenant(tmp_path: Path) -> None:
+    variable = client_key_variable("default")
+    root = project(tmp_path, env="IFLOWTEST_READ_TIMEOUT=11\n", dev=f"IFLOWTEST_READ_TIMEOUT=22\n{variable}='{KEY.replace(chr(10), '')}'\n")
+    assert resolve_settings(root, environ={}).target == "emulator"
+    settings = resolve_settings(root, {"env": "dev"}, environ={})
+    assert settings.profile == "dev"
+    assert settings.read_timeout == 22
+    assert settings.target == "tenant"
+    assert settings.client().service_key_origin == "IFLOWTEST_CLIENT_DEFAULT_KEY"
+    assert resolve_settings(root, environ={"IFLOWTEST_ENV": "dev"}).profile == "dev"
+
+
+def test_missing_profile_file_says_what_to_do(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(project(tmp_path), {"env": "qa"}, environ={})
+    assert str(info.value) == (
+        f"profile 'qa' was requested but {tmp_path / '.env.qa'} does not exist: "
+        "copy .env.example to .env.qa and fill in its values"
+    )
+
+
+def test_clients_from_pyproject(tmp_path: Path) -> None:
+    table = """
+[tool.iflowtest]
+default_client = "sender"
+[tool.iflowtest.clients.sender]
+roles = ["ESBMessaging.send", "ESBMessaging_DE"]
+auth = "basic"
+[tool.iflowtest.clients.monitor]
+plan = "api"
+"""
+    settings = resolve_settings(project(tmp_path, table), environ={})
+    assert settings.client().name == "sender"
+    assert settings.client().roles == ("ESBMessaging.send", "ESBMessaging_DE")
+    assert settings.client().auth == "basic"
+    assert settings.client("monitor").roles == ("MonitoringDataRead",)
+    with pytest.raises(ConfigError, match=r"unknown client 'sendr'.*\(did you mean 'sender'\?\)"):
+        settings.client("sendr")
+
+
+@pytest.mark.parametrize(
+    ("table", "message"),
+    [
+        ('[tool.iflowtest]\ntarget = "prod"\n', "target 'prod' ([tool.iflowtest] target) is not one of: emulator, tenant, auto"),
+        ('[tool.iflowtest]\nsuits = ["x"]\n', "unknown key 'suits' in [tool.iflowtest] (did you mean 'suites'?)"),
+        ("[tool.iflowtest]\nread_timeout = 'slow'\n", "[tool.iflowtest] read_timeout must be a int or float, got str 'slow'"),
+        ('[tool.iflowtest.clients.a]\nplan = "integration"\n', "[tool.iflowtest.clients.a] plan = 'integration' is not one of: integration-flow, api (did you mean 'integration-flow'?)"),
+        ('[tool.iflowtest.clients.a]\nroles = ["ESB Messaging"]\n', "role 'ESB Messaging' may only use letters, digits, '_' and '.'"),
+        ('[tool.iflowtest.clients.a]\nrole = ["x"]\n', "unknown key 'role' in [tool.iflowtest.clients.a] (did you mean 'roles'?)"),
+        ('[tool.iflowtest.iflows.Read]\naddress = "http/x"\n', "address must start with '/'"),
+        ("[tool.iflowtest\n", "is not valid TOML"),
+        ('[tool.iflowtest]\ntarget = "tenant"\n', "target 'tenant' needs a service key for every declared client, missing for default: set IFLOWTEST_CLIENT_DEFAULT_KEY"),
+    ],
+)
+def test_invalid_pyproject_settings(tmp_path: Path, table: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(project(tmp_path, table), environ={})
+    assert message in str(info.value)
+
+
+def test_bad_environment_values(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    with pytest.raises(ConfigError, match="IFLOWTEST_CONNECT_TIMEOUT must be a number of seconds, got 'ten'"):
+        resolve_settings(root, environ={"IFLOWTEST_CONNECT_TIMEOUT": "ten"})
+    with pytest.raises(ConfigError, match="IFLOWTEST_READ_TIMEOUT must be greater than 0"):
+        resolve_settings(root, environ={"IFLOWTEST_READ_TIMEOUT": "0"})
+    with pytest.raises(ConfigError, match="IFLOWTEST_TARGET"):
+        resolve_settings(root, environ={"IFLOWTEST_TARGET": "cloud"})
+
+
+def test_find_project_root_walks_up(tmp_path: Path) -> None:
+    project(tmp_path)
+    nested = tmp_path / "suites" / "costcenters"
+    nested.mkdir(parents=True)
+    assert find_project_root(nested) == tmp_path
+
+
+def test_env_example_documents_every_variable() -> None:
+    root = Path(__file__).resolve().parents[1]
+    documented = (root / ".env.example").read_text(encoding="utf-8")
+    source = (root / "src" / "iflowtest" / "settings.py").read_text(encoding="utf-8")
+    import re
+
+    used = set(re.findall(r'"(IFLOWTEST_[A-Z_]+)"', source))
+    assert used, "no variables found in settings.py"
+    for variable in used:
+        assert variable in documented, f"{variable} is not documented in .env.example"
+    assert "IFLOWTEST_CLIENT_<NAME>_KEY" in documented
