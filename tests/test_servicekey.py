@@ -117,12 +117,18 @@ def test_not_json_names_file_line_and_column(tmp_path: Path) -> None:
         ("[]", "is a JSON list, expected an object with an 'oauth' member"),
         ('{"clientsecret": "x"}', "has no 'oauth' object"),
         ("", "is empty"),
-        ('{"oauth": {"clientid": "a", "url": "ftp://x", "tokenurl": "https://t/oauth/token", "clientsecret": "s"}}',
-         "field 'oauth.url' must be an http(s) URL, got 'ftp://x'"),
-        ('{"oauth": {"clientid": "a", "url": "https://x", "tokenurl": "https://t/oauth/token"}}',
-         "has neither 'clientsecret' nor 'certificate'"),
-        ('{"oauth": {"clientid": "", "url": "https://x", "tokenurl": "https://t", "clientsecret": "s"}}',
-         "field 'oauth.clientid' must be a non-empty string, got an empty string"),
+        (
+            '{"oauth": {"clientid": "a", "url": "ftp://x", "tokenurl": "https://t/oauth/token", "clientsecret": "s"}}',
+            "field 'oauth.url' must be an http(s) URL, got 'ftp://x'",
+        ),
+        (
+            '{"oauth": {"clientid": "a", "url": "https://x", "tokenurl": "https://t/oauth/token"}}',
+            "has neither 'clientsecret' nor 'certificate'",
+        ),
+        (
+            '{"oauth": {"clientid": "", "url": "https://x", "tokenurl": "https://t", "clientsecret": "s"}}',
+            "field 'oauth.clientid' must be a non-empty string, got an empty string",
+        ),
     ],
 )
 def test_malformed_keys(tmp_path: Path, content: str, expected: str) -> None:

@@ -34,7 +34,9 @@ def test_defaults_without_any_configuration(tmp_path: Path) -> None:
 
 
 def test_order_command_line_then_environment_then_pyproject(tmp_path: Path) -> None:
-    root = project(tmp_path, "[tool.iflowtest]\nread_timeout = 30\nconnect_timeout = 3\n", env="IFLOWTEST_READ_TIMEOUT=40\n")
+    root = project(
+        tmp_path, "[tool.iflowtest]\nread_timeout = 30\nconnect_timeout = 3\n", env="IFLOWTEST_READ_TIMEOUT=40\n"
+    )
     assert resolve_settings(root, environ={}).read_timeout == 40
     assert resolve_settings(root, environ={"IFLOWTEST_READ_TIMEOUT": "50"}).read_timeout == 50
     settings = resolve_settings(root, {"read_timeout": 60}, environ={"IFLOWTEST_READ_TIMEOUT": "50"})
@@ -46,7 +48,11 @@ def test_order_command_line_then_environment_then_pyproject(tmp_path: Path) -> N
 
 def test_profile_file_overrides_dotenv_and_selects_tenant(tmp_path: Path) -> None:
     variable = client_key_variable("default")
-    root = project(tmp_path, env="IFLOWTEST_READ_TIMEOUT=11\n", dev=f"IFLOWTEST_READ_TIMEOUT=22\n{variable}='{KEY.replace(chr(10), '')}'\n")
+    root = project(
+        tmp_path,
+        env="IFLOWTEST_READ_TIMEOUT=11\n",
+        dev=f"IFLOWTEST_READ_TIMEOUT=22\n{variable}='{KEY.replace(chr(10), '')}'\n",
+    )
     assert resolve_settings(root, environ={}).target == "emulator"
     settings = resolve_settings(root, {"env": "dev"}, environ={})
     assert settings.profile == "dev"
@@ -87,15 +93,33 @@ plan = "api"
 @pytest.mark.parametrize(
     ("table", "message"),
     [
-        ('[tool.iflowtest]\ntarget = "prod"\n', "target 'prod' ([tool.iflowtest] target) is not one of: emulator, tenant, auto"),
+        (
+            '[tool.iflowtest]\ntarget = "prod"\n',
+            "target 'prod' ([tool.iflowtest] target) is not one of: emulator, tenant, auto",
+        ),
         ('[tool.iflowtest]\nsuits = ["x"]\n', "unknown key 'suits' in [tool.iflowtest] (did you mean 'suites'?)"),
-        ("[tool.iflowtest]\nread_timeout = 'slow'\n", "[tool.iflowtest] read_timeout must be a int or float, got str 'slow'"),
-        ('[tool.iflowtest.clients.a]\nplan = "integration"\n', "[tool.iflowtest.clients.a] plan = 'integration' is not one of: integration-flow, api (did you mean 'integration-flow'?)"),
-        ('[tool.iflowtest.clients.a]\nroles = ["ESB Messaging"]\n', "role 'ESB Messaging' may only use letters, digits, '_' and '.'"),
-        ('[tool.iflowtest.clients.a]\nrole = ["x"]\n', "unknown key 'role' in [tool.iflowtest.clients.a] (did you mean 'roles'?)"),
+        (
+            "[tool.iflowtest]\nread_timeout = 'slow'\n",
+            "[tool.iflowtest] read_timeout must be a int or float, got str 'slow'",
+        ),
+        (
+            '[tool.iflowtest.clients.a]\nplan = "integration"\n',
+            "[tool.iflowtest.clients.a] plan = 'integration' is not one of: integration-flow, api (did you mean 'integration-flow'?)",
+        ),
+        (
+            '[tool.iflowtest.clients.a]\nroles = ["ESB Messaging"]\n',
+            "role 'ESB Messaging' may only use letters, digits, '_' and '.'",
+        ),
+        (
+            '[tool.iflowtest.clients.a]\nrole = ["x"]\n',
+            "unknown key 'role' in [tool.iflowtest.clients.a] (did you mean 'roles'?)",
+        ),
         ('[tool.iflowtest.iflows.Read]\naddress = "http/x"\n', "address must start with '/'"),
         ("[tool.iflowtest\n", "is not valid TOML"),
-        ('[tool.iflowtest]\ntarget = "tenant"\n', "target 'tenant' needs a service key for every declared client, missing for default: set IFLOWTEST_CLIENT_DEFAULT_KEY"),
+        (
+            '[tool.iflowtest]\ntarget = "tenant"\n',
+            "target 'tenant' needs a service key for every declared client, missing for default: set IFLOWTEST_CLIENT_DEFAULT_KEY",
+        ),
     ],
 )
 def test_invalid_pyproject_settings(tmp_path: Path, table: str, message: str) -> None:

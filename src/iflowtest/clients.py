@@ -8,9 +8,9 @@ code path to the token endpoint and the runtime.
 from __future__ import annotations
 
 import threading
-from urllib.parse import urlsplit
 from collections.abc import Callable
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import requests
 from requests.auth import AuthBase

@@ -157,6 +157,8 @@ class IflowClient:
         method = method.upper()
         url = self.url_for(path)
         kwargs.setdefault("timeout", self.timeout)
+        # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
+        kwargs.setdefault("verify", self.session.verify)
         headers = dict(kwargs.pop("headers", None) or {})
         started = time.perf_counter()
         modifying = method in _MODIFYING and not _has_header(headers, "X-CSRF-Token")
@@ -198,7 +200,9 @@ class IflowClient:
             current = self._csrf.token.reveal() if self._csrf.token is not None else None
             if current is not None and current != rejected:
                 return current  # another thread refreshed it meanwhile
-            fetch = self.session.get(url, headers={"X-CSRF-Token": "Fetch"}, timeout=self.timeout)
+            fetch = self.session.get(
+                url, headers={"X-CSRF-Token": "Fetch"}, timeout=self.timeout, verify=self.session.verify
+            )
             fetch.close()
             token = fetch.headers.get("X-CSRF-Token", "")
             if fetch.status_code >= 400 or not token or token.lower() in ("required", "fetch"):
@@ -214,7 +218,7 @@ class IflowClient:
         hint = self._explain(response, self.iflow) if self._explain and response.status_code >= 400 else None
         record = CallRecord(
             method=method,
-            url=_display(url),
+            url=_display(response.url or url),
             status=response.status_code,
             elapsed_ms=round(elapsed_ms, 2),
             mpl_id=mpl_id_of(response),

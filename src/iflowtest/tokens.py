@@ -71,6 +71,11 @@ class OAuthToken:
                 self._value = None
 
     def _fetch(self) -> None:
+        if not self.key.tokenurl.lower().startswith("https://"):
+            raise self._endpoint_error(
+                "uses plain http: client secrets are only sent over https",
+                "use the tokenurl of the service key as issued",
+            )
         session = OAuth2Session(client=BackendApplicationClient(client_id=self.key.clientid))
         session.verify = self._verify
         session.register_compliance_hook("access_token_response", self._check_response)
@@ -83,6 +88,8 @@ class OAuthToken:
                 include_client_id=False,
                 timeout=self._timeout,
                 headers={"Accept": "application/json"},
+                # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
+                verify=self._verify,
             )
         except requests.exceptions.SSLError as exc:
             raise self._endpoint_error(

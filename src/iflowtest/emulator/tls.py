@@ -49,7 +49,9 @@ def _name(common_name: str) -> x509.Name:
     )
 
 
-def create_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"), directory: Path | None = None) -> EmulatorTls:
+def create_tls(
+    hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"), directory: Path | None = None
+) -> EmulatorTls:
     """Generate a CA and a server certificate for `hosts`, valid for two days, written under `directory`."""
     folder = directory or Path(tempfile.mkdtemp(prefix="iflowtest-tls-"))
     folder.mkdir(parents=True, exist_ok=True)
@@ -103,9 +105,7 @@ def create_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"), direc
         .add_extension(x509.SubjectAlternativeName(names), critical=False)
         .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
         .add_extension(x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False)
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False
-        )
+        .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()), critical=False)
         .sign(ca_key, hashes.SHA256())
     )
 
@@ -115,8 +115,6 @@ def create_tls(hosts: tuple[str, ...] = ("127.0.0.1", "localhost", "::1"), direc
     key_file = folder / "emulator-server.key"
     ca_file.write_bytes(ca_cert.public_bytes(pem))
     cert_file.write_bytes(leaf_cert.public_bytes(pem))
-    key_file.write_bytes(
-        leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
-    )
+    key_file.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     key_file.chmod(0o600)
     return EmulatorTls(folder, ca_file, cert_file, key_file)

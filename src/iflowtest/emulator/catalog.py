@@ -1,0 +1,209 @@
+"""The iFlows deployed on the emulated tenant, read from a YAML catalog (`iflows.yaml` by default).
+
+Each entry names a flow, its sender address, the methods and role it accepts, whether CSRF protection is
+on, and which behaviour from `flows.BEHAVIOURS` runs it. The file is validated as a whole on load, and
+every problem names the file, the flow and the key.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+from typing import Any, Final
+
+import yaml
+
+from iflowtest.emulator.flows import BEHAVIOURS
+from iflowtest.errors import ConfigError
+
+DEFAULT_CATALOG: Final = "iflows.yaml"
+METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
+_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
+_ROLE = re.compile(r"[A-Za-z0-9_.]+")
+# Allowed characters per sender adapter; HTTPS allows `*` only as a last `/*` segment.
+_ADDRESS = {
+    "http": re.compile(r"(?i:/http)(/[A-Za-z0-9_~.$-]+)+(/\*)?"),
+    "cxf": re.compile(r"(?i:/cxf)(/[A-Za-z0-9_~.$-]+)+"),
+    "odata": re.compile(r"(?i:/gw/odata)(/[A-Za-z0-9_~.$;=,-]+)+"),
+}
+_KEYS: Final = ("name", "address", "methods", "role", "csrf", "behaviour", "options")
+
+
+class CatalogError(ConfigError):
+    """Raised when an iFlow catalog file cannot be read or describes an impossible flow."""
+
+
+@dataclass(frozen=True)
+class FlowSpec:
+    """One deployed iFlow as the runtime sees it."""
+
+    name: str
+    address: str
+    methods: frozenset[str]
+    role: str
+    behaviour: str
+    csrf: bool = True
+    options: Mapping[str, Any] = field(default_factory=dict)
+
+    @property
+    def adapter(self) -> str:
+        """``http``, ``cxf`` or ``odata``: the sender adapter the address belongs to."""
+        return adapter_of(self.address) or ""
+
+    def allows(self, method: str) -> bool:
+        """Whether the flow accepts ``method`` (HEAD rides along with GET, as in any servlet)."""
+        return method in self.methods or (method == "HEAD" and "GET" in self.methods)
+
+
+@dataclass(frozen=True)
+class FlowMatch:
+    """A flow found for a request path, with what follows its address."""
+
+    flow: FlowSpec
+    subpath: str
+
+
+def adapter_of(path: str) -> str | None:
+    """The sender adapter whose servlet serves ``path``, or None."""
+    lowered = path.lower()
+    if lowered.startswith("/http/"):
+        return "http"
+    if lowered.startswith("/cxf/"):
+        return "cxf"
+    if lowered.startswith("/gw/odata/"):
+        return "odata"
+    return None
+
+
+class Catalog:
+    """The flows of one tenant and the address lookup of its runtime."""
+
+    def __init__(self, flows: Iterable[FlowSpec]) -> None:
+        self._flows = tuple(flows)
+
+    @property
+    def flows(self) -> tuple[FlowSpec, ...]:
+        """Every flow, in catalog order."""
+        return self._flows
+
+    def get(self, name: str) -> FlowSpec | None:
+        """The flow called ``name``, or None."""
+        return next((flow for flow in self._flows if flow.name == name), None)
+
+    def match(self, path: str) -> FlowMatch | None:
+        """The flow serving ``path``: an exact address first, then the longest matching prefix."""
+        lowered = path.lower()
+        best: FlowMatch | None = None
+        best_length = -1
+        for flow in self._flows:
+            address = flow.address.lower()
+            if flow.adapter == "http" and not address.endswith("/*"):
+                if lowered == address:
+                    return FlowMatch(flow, "")
+                continue
+            # `/x/*` (HTTPS) and every SOAP or OData address also serve what lies below them.
+            base = address.removesuffix("/*")
+            if (lowered == base or lowered.startswith(base + "/")) and len(base) > best_length:
+                best, best_length = FlowMatch(flow, path[len(base) :]), len(base)
+        return best
+
+    @classmethod
+    def load(cls, path: Path | None = None) -> Catalog:
+        """Read and validate a catalog file; the bundled sample catalog when ``path`` is None."""
+        if path is None:
+            source = DEFAULT_CATALOG
+            text = resources.files(__package__).joinpath(DEFAULT_CATALOG).read_text(encoding="utf-8")
+        else:
+            source = str(path)
+            try:
+                text = path.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CatalogError(f"cannot read iFlow catalog {source}: {exc.strerror}") from exc
+        try:
+            data = yaml.safe_load(text)
+        except yaml.YAMLError as exc:
+            raise CatalogError(f"{source}: not valid YAML: {exc}") from exc
+        return cls.from_data(data, source=source)
+
+    @classmethod
+    def from_data(cls, data: Any, *, source: str = "catalog") -> Catalog:
+        """Validate already-parsed catalog data (a mapping with an ``iflows`` list)."""
+        if not isinstance(data, dict) or not isinstance(data.get("iflows"), list):
+            raise CatalogError(f"{source}: expected a mapping with an 'iflows' list of flows at the top level")
+        flows = [_flow(entry, index, source) for index, entry in enumerate(data["iflows"])]
+        seen_names: set[str] = set()
+        seen_addresses: dict[str, str] = {}
+        for flow in flows:
+            if flow.name in seen_names:
+                raise CatalogError(f"{source}: flow {flow.name!r}, key 'name': the name is used by another flow")
+            seen_names.add(flow.name)
+            # CPI refuses to start a flow whose address another flow already has (case-insensitively).
+            other = seen_addresses.setdefault(flow.address.lower().removesuffix("/*"), flow.name)
+            if other != flow.name:
+                raise CatalogError(
+                    f"{source}: flow {flow.name!r}, key 'address': {flow.address} is already the address of "
+                    f"flow {other!r}; addresses must be unique across the tenant (case-insensitive)"
+                )
+        return cls(flows)
+
+
+def _flow(entry: Any, index: int, source: str) -> FlowSpec:
+    label = f"{source}: flow #{index + 1}"
+    if not isinstance(entry, dict):
+        raise CatalogError(f"{label}: expected a mapping with keys {', '.join(_KEYS)}")
+    name = entry.get("name")
+    if not isinstance(name, str) or not _NAME.fullmatch(name):
+        raise CatalogError(f"{label}, key 'name': expected an iFlow name such as ReadCostCenters, got {name!r}")
+
+    def problem(key: str, text: str) -> CatalogError:
+        return CatalogError(f"{source}: flow {name!r}, key {key!r}: {text}")
+
+    unknown = sorted(set(entry) - set(_KEYS))
+    if unknown:
+        raise problem(unknown[0], f"unknown key; allowed keys are {', '.join(_KEYS)}")
+    address = entry.get("address")
+    adapter = adapter_of(address) if isinstance(address, str) else None
+    if not isinstance(address, str) or adapter is None or not _ADDRESS[adapter].fullmatch(address):
+        raise problem(
+            "address",
+            f"expected a sender address such as /http/costcenters, /http/orders/*, /cxf/orders or "
+            f"/gw/odata/SAP/Orders;v=1 (letters, digits and _ ~ - . $ only, '*' only as a last '/*'), got {address!r}",
+        )
+    methods = entry.get("methods")
+    if (
+        not isinstance(methods, list)
+        or not methods
+        or not all(isinstance(m, str) and m.upper() in METHODS for m in methods)
+    ):
+        raise problem("methods", f"expected a list of HTTP methods from {', '.join(METHODS)}, got {methods!r}")
+    role = entry.get("role")
+    if not isinstance(role, str) or not _ROLE.fullmatch(role):
+        raise problem("role", f"expected a role name of letters, digits, '_' and '.', got {role!r}")
+    csrf = entry.get("csrf", True)
+    if not isinstance(csrf, bool):
+        raise problem("csrf", f"expected true or false, got {csrf!r}")
+    behaviour = entry.get("behaviour")
+    if not isinstance(behaviour, str) or behaviour not in BEHAVIOURS:
+        raise problem("behaviour", f"expected one of {', '.join(sorted(BEHAVIOURS))}, got {behaviour!r}")
+    options = entry.get("options") or {}
+    if not isinstance(options, dict):
+        raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
+    allowed = BEHAVIOURS[behaviour].options
+    for option, value in options.items():
+        if option not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise problem(f"options.{option}", f"behaviour {behaviour!r} has no such option (it takes: {known})")
+        if not isinstance(value, allowed[option]):
+            raise problem(f"options.{option}", f"expected a {allowed[option].__name__}, got {value!r}")
+    return FlowSpec(
+        name=name,
+        address=address,
+        methods=frozenset(m.upper() for m in methods),
+        role=role,
+        behaviour=behaviour,
+        csrf=csrf,
+        options=dict(options),
+    )

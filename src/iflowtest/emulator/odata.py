@@ -1,0 +1,464 @@
+"""A small read-only OData V2 engine over in-memory rows.
+
+An emulated service describes its entity sets (``ServiceModel``) and hands over its rows as plain
+mappings of Python values (strings, aware UTC datetimes, ints, Decimals, booleans, None);
+``ODataService`` answers GET/HEAD requests below the service root the way an SAP Gateway service
+does: the service document, ``$metadata``, entity sets with ``$filter``/``$orderby``/``$top``/
+``$skip``/``$select``/``$expand``/``$inlinecount``/``$format``, ``/$count``, single entities by key
+and navigation. Mistakes of the caller come back as OData V2 error bodies, never as exceptions.
+
+This module holds the model, the query pipeline, JSON rendering and the service; the ``$filter``
+and key-predicate language (and ``ODataError``) live in ``odata_filter``, the Atom and EDMX
+writing in ``odata_atom``.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+from urllib.parse import quote, urlencode
+
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+
+from iflowtest.emulator.odata_atom import METADATA_NS, AtomWriter, metadata, service_document, xml_bytes
+from iflowtest.emulator.odata_filter import (
+    Expr,
+    ODataError,
+    bad_request,
+    evaluate,
+    format_key_predicate,
+    parse_filter,
+    parse_key_predicate,
+    unknown_property,
+    xml_datetime,
+)
+
+__all__ = [
+    "EntitySet",
+    "Expr",
+    "Navigation",
+    "ODataError",
+    "ODataService",
+    "Property",
+    "QueryOptions",
+    "ServiceModel",
+    "ServiceResponse",
+    "bad_request",
+    "evaluate",
+    "format_key_predicate",
+    "json_value",
+    "negotiate_format",
+    "parse_filter",
+    "parse_key_predicate",
+    "unknown_property",
+]
+
+JSON_TYPE = "application/json;charset=utf-8"
+XML_TYPE = "application/xml;charset=utf-8"
+FEED_TYPE = "application/atom+xml;type=feed;charset=utf-8"
+ENTRY_TYPE = "application/atom+xml;type=entry;charset=utf-8"
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class ServiceResponse:
+    """One HTTP answer of an emulated service."""
+
+    status: int
+    headers: dict[str, str]
+    body: bytes
+
+
+@dataclass(frozen=True)
+class Property:
+    """One structural property; ``sap`` holds the ``sap:*`` annotations written into $metadata."""
+
+    name: str
+    edm_type: str = "Edm.String"
+    max_length: int | None = None
+    nullable: bool = True
+    precision: int | None = None
+    sap: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class Navigation:
+    """A navigation property: target rows are those whose ``join`` target fields equal ours."""
+
+    name: str
+    target_set: str
+    join: tuple[tuple[str, str], ...]
+    many: bool = True
+
+
+@dataclass(frozen=True)
+class EntitySet:
+    """An entity set, its entity type and its key."""
+
+    name: str
+    entity_type: str
+    keys: tuple[str, ...]
+    properties: tuple[Property, ...]
+    navigations: tuple[Navigation, ...] = ()
+    label: str = ""
+
+    def property(self, name: str) -> Property | None:
+        """The property called ``name``, or None."""
+        return next((p for p in self.properties if p.name == name), None)
+
+    def navigation(self, name: str) -> Navigation | None:
+        """The navigation property called ``name``, or None."""
+        return next((n for n in self.navigations if n.name == name), None)
+
+
+@dataclass(frozen=True)
+class ServiceModel:
+    """The schema of one service: namespace, container and entity sets."""
+
+    namespace: str
+    entity_sets: tuple[EntitySet, ...]
+    container: str = ""
+
+    def entity_set(self, name: str) -> EntitySet | None:
+        """The entity set called ``name``, or None."""
+        return next((s for s in self.entity_sets if s.name == name), None)
+
+
+# ---------------------------------------------------------------- query options
+_SYSTEM_OPTIONS = (
+    "$filter",
+    "$orderby",
+    "$top",
+    "$skip",
+    "$skiptoken",
+    "$select",
+    "$expand",
+    "$inlinecount",
+    "$format",
+)
+_PATH_SAFE = "/()',=$"
+_PATH = re.compile(r"(?P<set>[A-Za-z_]\w*)(?:\((?P<keys>(?:[^'()]|'(?:[^']|'')*')*)\))?(?:/(?P<rest>.+))?")
+
+
+@dataclass(frozen=True)
+class QueryOptions:
+    """The system query options of one request, checked against the entity set they address."""
+
+    filter: Expr | None = None
+    orderby: tuple[tuple[str, bool], ...] = ()  # (property, descending)
+    top: int | None = None
+    skip: int = 0
+    select: frozenset[str] | None = None  # None: every property and navigation
+    expand: tuple[str, ...] = ()
+    inlinecount: bool = False
+
+    @classmethod
+    def parse(cls, query: Mapping[str, str], entity_set: EntitySet, model: ServiceModel | None = None) -> QueryOptions:
+        """Validate ``query``; unknown ``$`` options, properties or bad numbers raise ODataError (400)."""
+        for name in query:
+            # Custom options (sap-client, sap-language) are the caller's business; unknown $ ones are not.
+            if name.startswith("$") and name not in _SYSTEM_OPTIONS:
+                raise bad_request("InvalidQueryOption", f"System query option '{name}' is not supported")
+        members = {p.name for p in entity_set.properties} | {n.name for n in entity_set.navigations}
+        select = None
+        if "$select" in query:
+            select = frozenset(_names(query["$select"], "$select", entity_set, members | {"*"}, model))
+        orderby = []
+        for item in _split(query.get("$orderby", "")):
+            name, _, direction = item.partition(" ")
+            if direction.strip() not in ("", "asc", "desc"):
+                raise bad_request("InvalidQueryOption", f"Invalid $orderby direction {direction.strip()!r}")
+            _names(name, "$orderby", entity_set, {p.name for p in entity_set.properties}, model)
+            orderby.append((name, direction.strip() == "desc"))
+        inlinecount = query.get("$inlinecount", "none")
+        if inlinecount not in ("allpages", "none"):
+            raise bad_request("InvalidQueryOption", f"$inlinecount must be allpages or none, not {inlinecount!r}")
+        return cls(
+            filter=parse_filter(query["$filter"], entity_set, model) if query.get("$filter", "").strip() else None,
+            orderby=tuple(orderby),
+            top=_count_option(query, "$top"),
+            skip=(_count_option(query, "$skip") or 0) + (_count_option(query, "$skiptoken") or 0),
+            select=select,
+            expand=tuple(
+                _names(query.get("$expand", ""), "$expand", entity_set, {n.name for n in entity_set.navigations}, model)
+            ),
+            inlinecount=inlinecount == "allpages",
+        )
+
+    def shows(self, member: str) -> bool:
+        """Whether ``$select`` keeps the property or navigation ``member``."""
+        return self.select is None or "*" in self.select or member in self.select or member in self.expand
+
+
+def _sort_key(name: str) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
+    def key(row: Mapping[str, Any]) -> tuple[bool, Any]:
+        value = row.get(name)
+        return (value is None, 0 if value is None else value)  # nulls last, never compared to values
+
+    return key
+
+
+def _split(text: str) -> list[str]:
+    return [" ".join(item.split()) for item in text.split(",") if item.strip()]
+
+
+def _names(text: str, option: str, entity_set: EntitySet, allowed: set[str], model: ServiceModel | None) -> list[str]:
+    names = _split(text)
+    for name in names:
+        if name not in allowed:
+            raise unknown_property(name, option, entity_set, allowed, model)
+    return names
+
+
+def _count_option(query: Mapping[str, str], name: str) -> int | None:
+    if name not in query:
+        return None
+    text = query[name].strip()
+    if not text.isascii() or not text.isdigit():
+        raise bad_request(
+            "InvalidQueryOption", f"Invalid value {query[name]!r} for {name}: expected a whole number ≥ 0"
+        )
+    return int(text)
+
+
+def negotiate_format(query: Mapping[str, str], accept: str | None) -> str:
+    """``json`` or ``xml``: ``$format`` wins, then Accept.
+
+    Without either, answer JSON: a real S/4 Gateway defaults to Atom, but every CPI flow this harness
+    drives asks for JSON, and a JSON default keeps a forgotten header from turning into an XML puzzle.
+    """
+    if "$format" in query:
+        wanted = query["$format"].strip().lower()
+        if wanted in ("json", "application/json"):
+            return "json"
+        if wanted in ("xml", "atom", "application/xml", "application/atom+xml"):
+            return "xml"
+        raise bad_request("InvalidFormat", f"Unsupported $format {query['$format']!r}: use json or xml")
+    accept = (accept or "").lower()
+    if "json" in accept:
+        return "json"
+    return "xml" if "xml" in accept else "json"
+
+
+# ---------------------------------------------------------------- JSON values
+def json_value(value: Any, edm_type: str) -> Any:
+    """A Python value as OData V2 verbose JSON writes it (dates as /Date(ms)/, Int64/Decimal as text)."""
+    if value is None:
+        return None
+    if isinstance(value, datetime):
+        millis = (value - _EPOCH) // timedelta(milliseconds=1)
+        return f"/Date({millis}+0000)/" if edm_type == "Edm.DateTimeOffset" else f"/Date({millis})/"
+    if edm_type in ("Edm.Int64", "Edm.Decimal"):
+        return str(value)
+    if edm_type in ("Edm.Byte", "Edm.Int16", "Edm.Int32"):
+        return int(value)
+    if edm_type == "Edm.Double":
+        return float(value)
+    return value if isinstance(value, str | bool) else str(value)
+
+
+# ---------------------------------------------------------------- the service
+class ODataService:
+    """Answers read requests for ``model`` over ``rows`` (entity-set name → rows in key order)."""
+
+    def __init__(
+        self,
+        model: ServiceModel,
+        rows: Mapping[str, Sequence[Mapping[str, Any]]],
+        *,
+        page_size: int | None = None,
+        updated: datetime = datetime(2024, 1, 1, tzinfo=UTC),
+    ) -> None:
+        self.model = model
+        # Server-side paging: above page_size rows without $top, answer one page and a __next link.
+        self.page_size = page_size
+        # Atom needs an <updated>; a fixed one keeps answers byte-identical between runs.
+        self.updated = xml_datetime(updated, "Edm.DateTimeOffset")
+        self._rows = {s.name: tuple(rows.get(s.name, ())) for s in model.entity_sets}
+        self._by_key = {
+            s.name: {tuple(row.get(k) for k in s.keys): row for row in self._rows[s.name]} for s in model.entity_sets
+        }
+        self._joins: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[Mapping[str, Any]]]] = {}
+        self._atom = AtomWriter(model, self.updated, self.related)
+
+    def rows(self, entity_set: str) -> Sequence[Mapping[str, Any]]:
+        """All rows of one entity set."""
+        return self._rows[entity_set]
+
+    def find(self, entity_set: str, key: Sequence[Any]) -> Mapping[str, Any] | None:
+        """The row with ``key`` (values in key order), or None."""
+        return self._by_key[entity_set].get(tuple(key))
+
+    def handle(
+        self, method: str, subpath: str, query: Mapping[str, str], *, accept: str | None, service_root: str
+    ) -> ServiceResponse:
+        """Answer one request; ``subpath`` is relative to ``service_root`` and already URL-decoded."""
+        try:
+            fmt = negotiate_format(query, accept)
+        except ODataError as error:
+            return self.error_response(error, "json")
+        try:
+            if method.upper() not in ("GET", "HEAD"):
+                target = _PATH.match(subpath.strip("/"))
+                what = f"entity set '{target.group('set')}'" if target else "this service"
+                raise ODataError(
+                    405,
+                    "MethodNotAllowed",
+                    f"{method.upper()} is not allowed: {what} is read-only "
+                    "(sap:creatable, sap:updatable and sap:deletable are false); use GET",
+                )
+            response = self._route(subpath.strip("/"), query, fmt, service_root.rstrip("/"))
+        except ODataError as error:
+            response = self.error_response(error, fmt)
+        if method.upper() == "HEAD":
+            return ServiceResponse(response.status, response.headers, b"")
+        return response
+
+    def error_response(self, error: ODataError, fmt: str) -> ServiceResponse:
+        """The OData V2 error body for ``error``, as JSON or XML."""
+        headers = {"dataserviceversion": "1.0"}
+        if error.status == 405:
+            headers["Allow"] = "GET, HEAD"
+        if fmt == "xml":
+            root = etree.Element(f"{{{METADATA_NS}}}error", nsmap={None: METADATA_NS})
+            etree.SubElement(root, f"{{{METADATA_NS}}}code").text = error.code
+            message = etree.SubElement(root, f"{{{METADATA_NS}}}message")
+            message.set("{http://www.w3.org/XML/1998/namespace}lang", "en")
+            message.text = error.message
+            return ServiceResponse(error.status, {"Content-Type": XML_TYPE, **headers}, xml_bytes(root))
+        body = {"error": {"code": error.code, "message": {"lang": "en", "value": error.message}}}
+        return ServiceResponse(error.status, {"Content-Type": JSON_TYPE, **headers}, _json_bytes(body))
+
+    def _route(self, path: str, query: Mapping[str, str], fmt: str, root: str) -> ServiceResponse:
+        if path == "":
+            return self._service_document(fmt, root)
+        if path == "$metadata":
+            return _ok("application/xml;charset=utf-8", xml_bytes(metadata(self.model)))
+        match = _PATH.fullmatch(path)
+        entity_set = self.model.entity_set(match.group("set")) if match else None
+        if match is None or entity_set is None:
+            raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{path.split('(')[0]}'")
+        rest = match.group("rest") or ""
+        if match.group("keys") is None:
+            if rest in ("", "$count"):
+                return self._collection(entity_set, self._rows[entity_set.name], path, query, fmt, root, rest)
+            raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{rest}'")
+        key = parse_key_predicate(match.group("keys"), entity_set)
+        row = self.find(entity_set.name, key)
+        if row is None:
+            segment = f"{entity_set.name}({match.group('keys')})"
+            raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{segment}'")
+        if rest == "":
+            return self._single(entity_set, row, query, fmt, root)
+        nav_name, _, tail = rest.partition("/")
+        nav = entity_set.navigation(nav_name)
+        target = self.model.entity_set(nav.target_set) if nav else None
+        if nav is None or target is None:
+            raise ODataError(
+                404,
+                "ResourceNotFound",
+                f"Resource segment '{nav_name}' not found in '{entity_set.entity_type}'",
+            )
+        related = self.related(nav, row)
+        if nav.many and tail in ("", "$count"):
+            return self._collection(target, related, path, query, fmt, root, tail)
+        if nav.many or tail or not related:
+            raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{rest}'")
+        return self._single(target, related[0], query, fmt, root)
+
+    def related(self, nav: Navigation, row: Mapping[str, Any]) -> list[Mapping[str, Any]]:
+        """The rows ``nav`` leads to from ``row``."""
+        target_fields = tuple(target for _, target in nav.join)
+        index = self._joins.get((nav.target_set, target_fields))
+        if index is None:
+            index = {}
+            for candidate in self._rows[nav.target_set]:
+                index.setdefault(tuple(candidate.get(f) for f in target_fields), []).append(candidate)
+            self._joins[(nav.target_set, target_fields)] = index
+        return index.get(tuple(row.get(source) for source, _ in nav.join), [])
+
+    def _collection(
+        self,
+        entity_set: EntitySet,
+        rows: Sequence[Mapping[str, Any]],
+        path: str,
+        query: Mapping[str, str],
+        fmt: str,
+        root: str,
+        tail: str,
+    ) -> ServiceResponse:
+        options = QueryOptions.parse(query, entity_set, self.model)
+        matched = [row for row in rows if options.filter is None or evaluate(options.filter, row) is True]
+        for name, descending in reversed(options.orderby):  # stable sorts, last key first
+            matched.sort(key=_sort_key(name), reverse=descending)
+        page = matched[options.skip :]
+        if options.top is not None:
+            page = page[: options.top]
+        if tail == "$count":
+            return _ok("text/plain;charset=utf-8", str(len(page)).encode())
+        next_link = None
+        if options.top is None and self.page_size is not None and len(page) > self.page_size:
+            page = page[: self.page_size]
+            kept = {k: v for k, v in query.items() if k not in ("$skip", "$skiptoken")}
+            next_query = urlencode({**kept, "$skiptoken": options.skip + self.page_size})
+            next_link = f"{root}/{quote(path, safe=_PATH_SAFE)}?{next_query}"
+        count = len(matched) if options.inlinecount else None
+        if fmt == "xml":
+            feed = self._atom.feed(None, entity_set, page, path, options, root, count, next_link)
+            return _ok(FEED_TYPE, xml_bytes(feed))
+        body: dict[str, Any] = {} if count is None else {"__count": str(count)}
+        body["results"] = [self._json_entity(entity_set, row, options, root) for row in page]
+        if next_link:
+            body["__next"] = next_link
+        return _ok(JSON_TYPE, _json_bytes({"d": body}))
+
+    def _single(
+        self, entity_set: EntitySet, row: Mapping[str, Any], query: Mapping[str, str], fmt: str, root: str
+    ) -> ServiceResponse:
+        # Collection options ($filter, $top, ...) mean nothing for one entity: SAP Gateway ignores them too.
+        kept = {k: v for k, v in query.items() if k in ("$select", "$expand", "$format")}
+        options = QueryOptions.parse(kept, entity_set, self.model)
+        if fmt == "xml":
+            return _ok(ENTRY_TYPE, xml_bytes(self._atom.entry(None, entity_set, row, options, root)))
+        return _ok(JSON_TYPE, _json_bytes({"d": self._json_entity(entity_set, row, options, root)}))
+
+    def _uri(self, entity_set: EntitySet, row: Mapping[str, Any]) -> str:
+        return entity_set.name + format_key_predicate(entity_set, row)
+
+    def _json_entity(
+        self, entity_set: EntitySet, row: Mapping[str, Any], options: QueryOptions, root: str
+    ) -> dict[str, Any]:
+        uri = f"{root}/{self._uri(entity_set, row)}"
+        entity: dict[str, Any] = {
+            "__metadata": {"id": uri, "uri": uri, "type": f"{self.model.namespace}.{entity_set.entity_type}"}
+        }
+        for prop in entity_set.properties:
+            if options.shows(prop.name):
+                entity[prop.name] = json_value(row.get(prop.name), prop.edm_type)
+        for nav in entity_set.navigations:
+            target = self.model.entity_set(nav.target_set)
+            if nav.name in options.expand and target is not None:
+                inner = [self._json_entity(target, r, QueryOptions(), root) for r in self.related(nav, row)]
+                entity[nav.name] = {"results": inner} if nav.many else (inner[0] if inner else None)
+            elif options.shows(nav.name):
+                entity[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
+        return entity
+
+    def _service_document(self, fmt: str, root: str) -> ServiceResponse:
+        names = [s.name for s in self.model.entity_sets]
+        if fmt == "json":
+            return _ok(JSON_TYPE, _json_bytes({"d": {"EntitySets": names}}))
+        return _ok("application/atomsvc+xml;charset=utf-8", xml_bytes(service_document(names, root)))
+
+
+def _json_bytes(document: Any) -> bytes:
+    return json.dumps(document, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def _ok(content_type: str, body: bytes) -> ServiceResponse:
+    return ServiceResponse(200, {"Content-Type": content_type, "dataserviceversion": "2.0"}, body)

@@ -1,0 +1,359 @@
+"""`Emulator`: one emulated CPI tenant served over real HTTP on loopback.
+
+Modelled on pytest-httpserver: port 0 by default, `start()` returns only after a real request has been
+answered, usable as a `with` block, and an exception raised while handling a request is kept and
+re-raised in the caller's thread by `check_errors()` (the client meanwhile gets a 500 "emulator bug").
+
+Real tenants only speak HTTPS, so the emulator serves TLS by default with a throw-away CA of its own
+(`ca_file`, for `verify=`); `tls=False` serves plain HTTP for tools without a CA option.
+
+One WSGI app serves every host the service keys name (runtime, API, token URL), because their paths
+never collide: `/_emulator/*` for the emulator's own use, `/oauth/token`, the S/4 backend under
+`/sap/opu/odata/...`, and the runtime for everything else.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import re
+import socket
+import ssl
+import tempfile
+import threading
+from collections.abc import Iterable, Sequence
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any, Final
+
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.wrappers import Request, Response
+
+from iflowtest.emulator.catalog import Catalog
+from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
+from iflowtest.emulator.runtime import Runtime
+from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
+from iflowtest.emulator.tls import EmulatorTls, create_tls
+from iflowtest.emulator.xsuaa import TOKEN_PATH, TokenEndpoint
+
+if TYPE_CHECKING:
+    from _typeshed.wsgi import StartResponse, WSGIEnvironment
+
+HEALTH_PATH: Final = "/_emulator/health"
+COUNTERS_PATH: Final = "/_emulator/counters"
+_SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
+# How often the serving loop looks for a shutdown request: it bounds how long stop() takes (tests stop
+# hundreds of emulators), against 50 idle wake-ups a second.
+_POLL_INTERVAL: Final = 0.02
+_READY_TIMEOUT: Final = 5.0
+
+
+class Emulator:
+    """An emulated tenant: XSUAA token endpoint, iFlow runtime and the S/4 backend behind the flows."""
+
+    def __init__(
+        self,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        token_lifetime: int = 3599,
+        mpl_header: bool = True,
+        catalog: Path | None = None,
+        subdomain: str = "emulated-tenant",
+        tls: bool = True,
+    ) -> None:
+        if not _SUBDOMAIN.fullmatch(subdomain):
+            raise ValueError(
+                f"invalid subdomain {subdomain!r}: use lower-case letters, digits and '-' (at most 63 characters)"
+            )
+        self._host = host
+        self._port = port
+        self._tenant = Tenant(subdomain, token_lifetime=_lifetime(token_lifetime), mpl_header=mpl_header)
+        self._tokens = TokenEndpoint(self._tenant)
+        self._backend = CostCenterService()
+        self._runtime = Runtime(self._tenant, Catalog.load(catalog), self._tokens, self._backend)
+        self._server: BaseWSGIServer | None = None
+        self._thread: threading.Thread | None = None
+        self._url: str | None = None
+        self._lifecycle = threading.Lock()
+        self._errors: list[Exception] = []
+        self._errors_lock = threading.Lock()
+        self._log_requests = False
+        self._stopped = threading.Event()
+        self._stopped.set()
+        self._tls: EmulatorTls | None = None
+        if tls:
+            # Owned by this object: the directory goes when the emulator is garbage-collected or at exit.
+            self._tls_dir = tempfile.TemporaryDirectory(prefix="iflowtest-tls-")
+            self._tls = create_tls(_certificate_hosts(host), Path(self._tls_dir.name))
+
+    def __repr__(self) -> str:
+        return f"<Emulator {self._url or 'not started'}>"
+
+    # ------------------------------------------------------------ lifecycle
+    @property
+    def url(self) -> str:
+        """Base URL of the tenant, such as ``https://127.0.0.1:50123``."""
+        if self._url is None:
+            raise RuntimeError("the emulator has not been started: call start() or use it in a with block")
+        return self._url
+
+    def start(self) -> Emulator:
+        """Serve in a background thread; returns once the server has answered a health check."""
+        with self._lifecycle:
+            if self._server is not None:
+                raise RuntimeError(f"the emulator is already running at {self._url}")
+            server = self._bind()
+            thread = threading.Thread(
+                target=server.serve_forever,
+                kwargs={"poll_interval": _POLL_INTERVAL},
+                name=f"iflowtest-emulator-{server.port}",
+                daemon=True,
+            )
+            self._thread = thread
+            self._stopped.clear()
+            thread.start()
+        try:
+            self._wait_until_ready(server)
+        except BaseException:
+            self.stop()
+            raise
+        return self
+
+    def stop(self) -> None:
+        """Shut the server down and wait for its thread; calling it again does nothing."""
+        with self._lifecycle:
+            server, thread = self._server, self._thread
+            self._server = self._thread = None
+        if server is None:
+            return
+        server.shutdown()
+        if thread is not None:
+            thread.join()
+        server.server_close()
+        self._stopped.set()
+
+    def serve_forever(self) -> None:
+        """Serve with an access log until Ctrl-C or `stop()` from another thread.
+
+        Starts the emulator unless it was started before, so a caller can start it, print its URL and
+        issue keys, then block here. Serving stays in the background thread either way, so `stop()` and
+        Ctrl-C behave the same in both cases.
+        """
+        self._log_requests = True
+        if self._url is None:
+            self.start()
+        try:
+            self._stopped.wait()
+        except KeyboardInterrupt:
+            pass
+        finally:
+            self.stop()
+
+    def __enter__(self) -> Emulator:
+        return self.start()
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.stop()
+
+    def _bind(self) -> BaseWSGIServer:
+        # Bound here, not by Werkzeug, which answers a taken port with sys.exit(1) instead of OSError.
+        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
+        listener = socket.create_server((self._host, self._port), family=family)
+        try:
+            server = make_server(
+                self._host,
+                self._port,
+                self._wsgi_app,
+                threaded=True,
+                request_handler=_request_handler(self),
+                ssl_context=self._tls.server_context() if self._tls else None,
+                fd=listener.fileno(),
+            )
+        finally:
+            listener.close()  # Werkzeug serves a duplicate of the descriptor
+        self._server = server
+        host = f"[{self._host}]" if ":" in self._host else self._host
+        self._url = f"{'https' if self._tls else 'http'}://{host}:{server.port}"
+        return server
+
+    def _wait_until_ready(self, server: BaseWSGIServer) -> None:
+        # Connect to loopback even when bound to a wildcard address (a lookup, not a bind).
+        host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self._host, self._host)  # noqa: S104
+        connection: http.client.HTTPConnection
+        if self._tls:
+            context = ssl.create_default_context(cafile=str(self._tls.ca_file))
+            connection = http.client.HTTPSConnection(host, server.port, timeout=_READY_TIMEOUT, context=context)
+        else:
+            connection = http.client.HTTPConnection(host, server.port, timeout=_READY_TIMEOUT)
+        try:
+            connection.request("GET", HEALTH_PATH)
+            status = connection.getresponse().status
+        except OSError as exc:
+            raise RuntimeError(f"the emulator at {self._url} did not answer its health check: {exc}") from exc
+        finally:
+            connection.close()
+        if status != 200:
+            raise RuntimeError(f"the emulator at {self._url} answered its health check with HTTP {status}")
+
+    @property
+    def ca_file(self) -> Path:
+        """The CA certificate that signed the server certificate: pass it to `requests` as ``verify=``."""
+        if self._tls is None:
+            raise RuntimeError("this emulator serves plain HTTP (tls=False): there is no CA file to trust")
+        return self._tls.ca_file
+
+    # ------------------------------------------------------------ errors raised in the server thread
+    def check_errors(self) -> None:
+        """Re-raise the oldest unexpected exception a request handler raised; each is raised once."""
+        with self._errors_lock:
+            error = self._errors.pop(0) if self._errors else None
+        if error is not None:
+            raise error
+
+    def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+        request = Request(environ)
+        try:
+            response = self._dispatch(request)
+        except Exception as exc:
+            with self._errors_lock:
+                self._errors.append(exc)
+            response = Response(
+                f"emulator bug: {type(exc).__name__}: {exc}\n"
+                "The exception is re-raised by Emulator.check_errors() in the thread that owns the emulator.\n",
+                status=500,
+                content_type="text/plain;charset=UTF-8",
+            )
+        return response(environ, start_response)
+
+    def _dispatch(self, request: Request) -> Response:
+        path = request.path
+        if path == HEALTH_PATH:
+            return Response("ok", content_type="text/plain")
+        if path == COUNTERS_PATH:
+            return Response(json.dumps(self.counters.snapshot()), content_type="application/json")
+        if path == TOKEN_PATH:
+            return self._tokens.handle(request)
+        if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
+            return self._serve_backend(request)
+        return self._runtime.handle(request)
+
+    def _serve_backend(self, request: Request) -> Response:
+        answer = self._backend.handle(
+            request.method,
+            request.path[len(SERVICE_PATH) :].lstrip("/"),
+            dict(request.args.items()),
+            accept=request.headers.get("Accept"),
+            service_root=request.host_url.rstrip("/") + SERVICE_PATH,
+        )
+        return Response(answer.body, status=answer.status, headers=answer.headers)
+
+    # ------------------------------------------------------------ clients
+    def issue_service_key(
+        self,
+        name: str,
+        *,
+        plan: str = "integration-flow",
+        roles: Sequence[str] = ("ESBMessaging.send",),
+        grant_types: Sequence[str] = ("client_credentials",),
+        key_type: str = "secret",
+        token_validity: int | None = None,
+    ) -> dict[str, Any]:
+        """Create a service instance called ``name`` with one key and return the key as CPI shows it."""
+        url = self.url
+        client = self._tenant.clients.issue(
+            name,
+            plan=plan,
+            roles=roles,
+            grant_types=grant_types,
+            key_type=key_type,
+            token_validity=token_validity,
+            created=self._tenant.clock.now_utc(),
+        )
+        return {
+            "oauth": {
+                "clientid": client.clientid,
+                "clientsecret": client.clientsecret,
+                "url": url,
+                "createdate": client.created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "tokenurl": url + TOKEN_PATH,
+            }
+        }
+
+    def set_roles(self, clientid: str, roles: Sequence[str]) -> None:
+        """Give a client new roles; they apply to its next call (real tenants cache them up to an hour)."""
+        self._tenant.clients.set_roles(clientid, roles)
+
+    def revoke_client(self, clientid: str) -> None:
+        """Delete a client's instance: its token requests, Basic calls and tokens are refused from now on."""
+        self._tenant.clients.revoke(clientid)
+
+    # ------------------------------------------------------------ knobs and observations
+    @property
+    def token_lifetime(self) -> int:
+        """``expires_in`` of tokens issued from now on to clients without their own token validity."""
+        return self._tenant.token_lifetime
+
+    @token_lifetime.setter
+    def token_lifetime(self, seconds: int) -> None:
+        self._tenant.token_lifetime = _lifetime(seconds)
+
+    @property
+    def mpl_header(self) -> bool:
+        """Whether flow responses carry ``SAP_MessageProcessingLogID`` (real tenants do not promise it)."""
+        return self._tenant.mpl_header
+
+    @mpl_header.setter
+    def mpl_header(self, enabled: bool) -> None:
+        self._tenant.mpl_header = bool(enabled)
+
+    def advance_clock(self, seconds: float) -> None:
+        """Move the emulator's now (token expiry, message times) without sleeping."""
+        self._tenant.clock.advance(seconds)
+
+    def invalidate_csrf_tokens(self) -> None:
+        """Make every CSRF token handed out so far invalid, as a session timeout would."""
+        self._tenant.csrf.invalidate_all()
+
+    @property
+    def tenant(self) -> Tenant:
+        """The tenant's state (clients, clock, CSRF sessions, message log), for later API layers and tests."""
+        return self._tenant
+
+    @property
+    def counters(self) -> Counters:
+        """What the tenant has served so far."""
+        return self._tenant.counters
+
+    @property
+    def messages(self) -> list[MessageRecord]:
+        """The message processing log, oldest first (a copy)."""
+        return self._tenant.messages.records()
+
+
+def _lifetime(seconds: int) -> int:
+    if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
+        raise ValueError(f"token_lifetime must be a whole number of seconds ≥ 1, got {seconds!r}")
+    return seconds
+
+
+def _certificate_hosts(host: str) -> tuple[str, ...]:
+    loopback = ("127.0.0.1", "localhost", "::1")
+    if host in ("", "0.0.0.0", "::") or host in loopback:  # noqa: S104 (names, not a bind)
+        return loopback
+    return (host, *loopback)
+
+
+def _request_handler(emulator: Emulator) -> type[WSGIRequestHandler]:
+    class _Handler(WSGIRequestHandler):
+        # Headers and body go out as separate TLS records; with Nagle on, the second waits for an ACK.
+        disable_nagle_algorithm = True
+
+        # Quiet under tests; `serve_forever` (the CLI) turns the access log on.
+        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+            if emulator._log_requests:
+                super().log_request(code, size)
+
+    return _Handler

@@ -1,0 +1,183 @@
+"""The XSUAA token endpoint (`POST /oauth/token`) and the check of the bearer tokens it issues.
+
+Only the client-credentials grant is served. Wording and shapes follow UAA as SAP runs it: errors are
+`{"error": ..., "error_description": ...}`, a bad client is 401 "Bad credentials" with the older
+`WWW-Authenticate` header, a token answer is never cached.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Any, Final
+from urllib.parse import unquote
+
+import jwt
+from werkzeug.wrappers import Request, Response
+
+from iflowtest.emulator.tenant import IssuedClient, Tenant
+
+TOKEN_PATH: Final = "/oauth/token"
+_ALGORITHM: Final = "HS256"
+_BAD_CREDENTIALS: Final = "Bad credentials"
+
+
+@dataclass(frozen=True)
+class IssuedToken:
+    """A freshly signed access token with the fields the token answer repeats."""
+
+    access_token: str
+    jti: str
+    expires_in: int
+
+
+class TokenEndpoint:
+    """Issues HS256 JWTs to the clients of one tenant and verifies them on the runtime."""
+
+    def __init__(self, tenant: Tenant) -> None:
+        self._tenant = tenant
+
+    def handle(self, request: Request) -> Response:
+        """Answer one request to the token endpoint."""
+        if request.method != "POST":
+            return _error(
+                405,
+                "method_not_allowed",
+                f"Request method '{request.method}' not supported",
+                headers={"Allow": "POST"},
+            )
+        clientid, clientsecret = _client_credentials(request)
+        if clientid is None:
+            self._tenant.counters.count_token_request(None, issued=False)
+            return _error(
+                401,
+                "unauthorized",
+                "Full authentication is required to access this resource",
+                headers={"WWW-Authenticate": 'Basic realm="UAA/client"'},
+            )
+        client = self._authenticate(clientid, clientsecret or "")
+        if client is None:
+            self._tenant.counters.count_token_request(clientid, issued=False)
+            return _error(
+                401,
+                "unauthorized",
+                _BAD_CREDENTIALS,
+                headers={
+                    "WWW-Authenticate": (
+                        f'Basic realm="UAA/client", error="unauthorized", error_description="{_BAD_CREDENTIALS}"'
+                    )
+                },
+            )
+        response = self._grant(request, client)
+        self._tenant.counters.count_token_request(client.clientid, issued=response.status_code == 200)
+        return response
+
+    def _authenticate(self, clientid: str, clientsecret: str) -> IssuedClient | None:
+        client = self._tenant.clients.authenticate(clientid, clientsecret)
+        if client is None:
+            # RFC 6749 asks clients to form-encode id and secret before Basic encoding; UAA accepts both.
+            client = self._tenant.clients.authenticate(unquote(clientid), unquote(clientsecret))
+        return client
+
+    def _grant(self, request: Request, client: IssuedClient) -> Response:
+        grant_type = request.args.get("grant_type") or request.form.get("grant_type")
+        if not grant_type:
+            return _error(400, "invalid_request", "Missing grant type")
+        if grant_type != "client_credentials":
+            return _error(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
+        if "client_credentials" not in client.grant_types:
+            return _error(401, "invalid_client", "Unauthorized grant type: client_credentials")
+        token = self.issue_token(client, issuer=request.base_url)
+        body = {
+            "access_token": token.access_token,
+            "token_type": "bearer",
+            "expires_in": token.expires_in,
+            "scope": " ".join(client.scopes()),
+            "jti": token.jti,
+        }
+        return _json(200, body)
+
+    def issue_token(self, client: IssuedClient, *, issuer: str) -> IssuedToken:
+        """A signed access token for ``client``."""
+        # The instance's validity is what XSUAA rounds down by a second (3600 -> 3599, 43200 -> 43199).
+        if client.token_validity is not None:
+            expires_in = max(client.token_validity - 1, 1)
+        else:
+            expires_in = self._tenant.token_lifetime
+        issued_at = int(self._tenant.clock.now())
+        jti = uuid.uuid4().hex
+        claims: dict[str, Any] = {
+            "jti": jti,
+            "ext_attr": {
+                "enhancer": "XSUAA",
+                "subaccountid": self._tenant.zone_id,
+                "zdn": self._tenant.subdomain,
+                "serviceinstanceid": client.instance_id,
+            },
+            "sub": client.clientid,
+            "scope": client.scopes(),
+            "client_id": client.clientid,
+            "cid": client.clientid,
+            "azp": client.clientid,
+            "grant_type": "client_credentials",
+            "iat": issued_at,
+            "exp": issued_at + expires_in,
+            "iss": issuer,
+            "zid": self._tenant.zone_id,
+            "aud": sorted({client.xsappname, client.clientid}),
+        }
+        access_token = jwt.encode(claims, self._tenant.signing_key, algorithm=_ALGORITHM)
+        return IssuedToken(access_token=access_token, jti=jti, expires_in=expires_in)
+
+    def verify(self, token: str) -> IssuedClient | None:
+        """The live client a token was issued to, or None if it is forged, expired or revoked."""
+        try:
+            claims = jwt.decode(
+                token,
+                self._tenant.signing_key,
+                algorithms=[_ALGORITHM],
+                # Time claims are checked against the emulator's clock below, not the wall clock.
+                options={
+                    "verify_exp": False,
+                    "verify_iat": False,
+                    "verify_nbf": False,
+                    "verify_aud": False,
+                    "require": ["exp", "cid"],
+                },
+            )
+        except jwt.InvalidTokenError:
+            return None
+        exp = claims["exp"]
+        if not isinstance(exp, int | float) or self._tenant.clock.now() >= exp:
+            return None
+        client = self._tenant.clients.get(str(claims["cid"]))
+        if client is None or client.revoked:
+            return None
+        return client
+
+
+def _client_credentials(request: Request) -> tuple[str | None, str | None]:
+    auth = request.authorization
+    if auth is not None and auth.type == "basic" and auth.username:
+        return auth.username, auth.password
+    clientid = request.form.get("client_id")
+    if clientid:
+        return clientid, request.form.get("client_secret")
+    return None, None
+
+
+def _error(status: int, error: str, description: str, *, headers: dict[str, str] | None = None) -> Response:
+    return _json(status, {"error": error, "error_description": description}, headers=headers)
+
+
+def _json(status: int, body: dict[str, Any], *, headers: dict[str, str] | None = None) -> Response:
+    response = Response(
+        json.dumps(body),
+        status=status,
+        content_type="application/json;charset=UTF-8",
+        headers=headers,
+    )
+    response.headers["Cache-Control"] = "no-store"
+    response.headers["Pragma"] = "no-cache"
+    return response

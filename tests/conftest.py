@@ -1,0 +1,36 @@
+"""Shared fixtures of the project's own tests: emulated tenants over real HTTPS on loopback."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+
+from iflowtest import ServiceKey
+from iflowtest.emulator import Emulator
+
+
+@pytest.fixture(scope="session")
+def emulator() -> Iterator[Emulator]:
+    """One emulated tenant for the whole test session (TLS, like a real tenant)."""
+    with Emulator() as emu:
+        yield emu
+
+
+@pytest.fixture
+def fresh_emulator() -> Iterator[Emulator]:
+    """An emulated tenant of this test alone, for tests that move its clock or change its settings."""
+    with Emulator() as emu:
+        yield emu
+        emu.check_errors()
+
+
+@pytest.fixture
+def issue_key() -> Callable[..., ServiceKey]:
+    """Factory: issue a client on an emulator and parse its key as the harness would."""
+
+    def issue(emu: Emulator, name: str = "sender", **options: Any) -> ServiceKey:
+        return ServiceKey.from_mapping(emu.issue_service_key(name, **options), f"emulator key of {name}")
+
+    return issue

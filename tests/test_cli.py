@@ -1,0 +1,152 @@
+"""The `iflowtest` command as the README documents it, run as a real process."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from iflowtest import OAuthToken, ServiceKey
+from iflowtest.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "suites", tmp_path / "suites")
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    return tmp_path
+
+
+def iflowtest(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ.update(env or {})
+    return subprocess.run(
+        [IFLOWTEST, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, check=False
+    )
+
+
+def test_run_against_the_emulator_writes_the_reports(project: Path) -> None:
+    result = iflowtest("run", cwd=project)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    html = project / "reports" / "latest" / "report.html"
+    junit = project / "reports" / "latest" / "junit.xml"
+    assert f"iflowtest: report {html}" in result.stdout
+    assert f"iflowtest: junit  {junit}" in result.stdout
+    page = html.read_text()
+    assert "iflowtest: emulator" in page
+    assert "ReadCostCentersDE" in page and "MPL id" in page
+    assert re.search(r'<testsuite [^>]*failures="0"', junit.read_text())
+
+
+def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> None:
+    # The emulated tenant stands in for a real one: keys come from .env.<profile>, as a user configures them.
+    with Emulator() as emu:
+        keys = {
+            name: emu.issue_service_key(name, roles=["ESBMessaging.send", "ESBMessaging_DE"])
+            for name in ("sender", "sender_basic")
+        }
+        keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
+        lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
+        lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
+        (project / ".env.nightly").write_text("\n".join(lines) + "\n")
+
+        result = iflowtest("run", "--iflow-env", "nightly", "-p", "no:randomly", cwd=project)
+        tokens_issued = emu.counters.tokens_issued()
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert tokens_issued == 2  # sender and sender_no_de use OAuth; sender_basic sends its secret directly
+    written = [p.read_text(errors="replace") for p in (project / "reports").rglob("*") if p.is_file()]
+    written += [result.stdout, result.stderr]
+    secrets = [k["oauth"]["clientsecret"] for k in keys.values()]
+    for text in written:
+        for secret in secrets:
+            assert secret not in text
+        assert not re.search(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ", text), "a JWT reached the reports"
+    page = (project / "reports" / "latest" / "report.html").read_text()
+    assert "iflowtest: tenant, profile nightly" in page
+
+
+def test_bad_profile_is_one_line_and_exit_2(project: Path) -> None:
+    result = iflowtest("run", "--iflow-env", "nope", cwd=project)
+
+    assert result.returncode == 2
+    assert result.stderr == (
+        f"iflowtest: error: profile 'nope' was requested but {project / '.env.nope'} does not exist: "
+        "copy .env.example to .env.nope and fill in its values\n"
+    )
+
+
+def test_broken_key_in_profile_names_the_variable_and_field(project: Path) -> None:
+    (project / ".env.dev").write_text('IFLOWTEST_CLIENT_SENDER_KEY=\'{"oauth": {"clientid": "x"}}\'\n')
+
+    result = iflowtest("run", "--iflow-env", "dev", cwd=project)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr
+    assert "service key from IFLOWTEST_CLIENT_SENDER_KEY: field 'oauth.url' is missing" in result.stderr
+
+
+def test_bad_options_are_exit_2(project: Path) -> None:
+    bad_target = iflowtest("run", "--iflow-target", "cloud", cwd=project)
+    unknown = iflowtest("run", "--no-such-option", cwd=project)
+
+    assert bad_target.returncode == 2
+    assert (
+        bad_target.stderr == "iflowtest: error: target 'cloud' (--iflow-target) is not one of: emulator, tenant, auto\n"
+    )
+    assert unknown.returncode == 2
+    assert "unrecognized arguments: --no-such-option" in unknown.stderr
+
+
+def test_help_and_version(project: Path) -> None:
+    assert iflowtest("run", "--help", cwd=project).returncode == 0
+    version = iflowtest("--version", cwd=project)
+    assert version.returncode == 0 and version.stdout.startswith("iflowtest ")
+    assert iflowtest(cwd=project).returncode == 2
+
+
+def test_emulator_command_serves_and_writes_keys(project: Path) -> None:
+    keys = project / "keys"
+    process = subprocess.Popen(
+        [IFLOWTEST, "emulator", "--keys-dir", str(keys)],
+        cwd=project,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # readiness: the command prints its URLs once it serves
+            lines.append(line)
+            if "press Ctrl-C to stop" in line:
+                break
+        output = "".join(lines)
+        ca_file = re.search(r"CA file\s+(\S+)", output)
+        assert ca_file, output
+        key = ServiceKey.from_file(keys / "sender.json")
+        assert OAuthToken(key, "sender", verify=ca_file.group(1)).get()
+        assert f"key of client 'sender_no_de' (ESBMessaging.send) -> {keys / 'sender_no_de.json'}" in output
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
+def test_emulator_refuses_a_non_loopback_host(project: Path) -> None:
+    result = iflowtest("emulator", "--host", "0.0.0.0", cwd=project)
+    assert result.returncode == 2
+    assert "is not a loopback address" in result.stderr

@@ -1,0 +1,175 @@
+"""The iFlow client over real HTTPS: CSRF handshake, MPL ids, timing, timeouts and redirects."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterator
+
+import pytest
+import requests
+from werkzeug.wrappers import Request, Response
+
+from iflowtest import CsrfError, IflowCallError, IflowClient, ServiceKey, mpl_id_of, record_of
+from iflowtest.emulator import Emulator
+from iflowtest.tokens import BasicClientAuth, BearerAuth, OAuthToken
+
+from .servers import serve
+
+IssueKey = Callable[..., ServiceKey]
+CHANGE = "/http/costcenters/changerequest"
+
+
+def change_request(cost_center: str) -> bytes:
+    return (
+        "<CostCenterChangeRequest><ControllingArea>A000</ControllingArea>"
+        f"<CostCenter>{cost_center}</CostCenter><ValidFrom>2026-01-01</ValidFrom>"
+        '<Changes><Field name="CostCtrResponsiblePersonName">J. Smith</Field></Changes>'
+        "</CostCenterChangeRequest>"
+    ).encode()
+
+
+@pytest.fixture
+def client(fresh_emulator: Emulator, issue_key: IssueKey) -> Iterator[IflowClient]:
+    key = issue_key(fresh_emulator, "sender")
+    token = OAuthToken(key, "sender", verify=str(fresh_emulator.ca_file))
+    with IflowClient(key.url, BearerAuth(token), client_name="sender", verify=str(fresh_emulator.ca_file)) as c:
+        yield c
+
+
+@pytest.fixture
+def cost_center(client: IflowClient) -> str:
+    rows = client.get("/http/costcenters", params={"companyCode": "1010", "$top": "1"}).json()["d"]["results"]
+    return str(rows[0]["CostCenter"])
+
+
+def test_csrf_handshake_is_transparent(client: IflowClient, fresh_emulator: Emulator, cost_center: str) -> None:
+    first = client.post(CHANGE, data=change_request(cost_center))
+    second = client.post(CHANGE, data=change_request(cost_center))
+
+    assert (first.status_code, second.status_code) == (200, 200)
+    assert fresh_emulator.counters.csrf_fetches() == 1  # the token is cached for later calls
+    assert fresh_emulator.counters.calls("ChangeCostCenter", 403) == 1  # only the very first call was refused
+    assert [r.status for r in client.records[-2:]] == [200, 200]
+
+
+def test_rejected_csrf_token_is_refetched_once(client: IflowClient, fresh_emulator: Emulator, cost_center: str) -> None:
+    assert client.post(CHANGE, data=change_request(cost_center)).status_code == 200
+    fresh_emulator.invalidate_csrf_tokens()
+
+    response = client.post(CHANGE, data=change_request(cost_center))
+
+    assert response.status_code == 200
+    assert fresh_emulator.counters.csrf_fetches() == 2
+
+
+def test_csrf_that_never_sticks_is_a_clear_error(
+    fresh_emulator: Emulator, issue_key: IssueKey, cost_center: str
+) -> None:
+    key = issue_key(fresh_emulator, "nocookies")
+
+    class DropCookies(requests.Session):
+        def request(self, *args: object, **kwargs: object) -> requests.Response:  # type: ignore[override]
+            self.cookies.clear()  # a proxy that strips JSESSIONID
+            return super().request(*args, **kwargs)  # type: ignore[arg-type]
+
+    client = IflowClient(key.url, BasicClientAuth(key), verify=str(fresh_emulator.ca_file), session=DropCookies())
+    with pytest.raises(
+        CsrfError, match=r"POST .*/http/costcenters/changerequest still demands a CSRF token after a fresh fetch"
+    ):
+        client.post(CHANGE, data=change_request(cost_center))
+
+
+def test_mpl_id_from_header_and_from_the_500_body(fresh_emulator: Emulator, client: IflowClient) -> None:
+    ok = client.get("/http/costcenters", params={"companyCode": "1010"})
+    failed = client.get("/http/failing")
+    assert mpl_id_of(ok) == ok.headers["SAP_MessageProcessingLogID"]
+    assert mpl_id_of(failed) == failed.headers["sap_messageprocessinglogid"]
+
+    fresh_emulator.mpl_header = False
+    ok = client.get("/http/costcenters", params={"companyCode": "1010"})
+    failed = client.get("/http/failing")
+
+    assert mpl_id_of(ok) is None
+    record = record_of(failed)
+    assert record is not None and record.mpl_id is not None
+    assert f"The MPL ID for the failed message is : {record.mpl_id}" in failed.text
+    assert record.mpl_id in {m.message_guid for m in fresh_emulator.messages}
+
+
+def test_every_call_is_timed_and_recorded(client: IflowClient) -> None:
+    seen = []
+    client.add_listener(lambda record, response: seen.append((record, response.status_code)))
+
+    client.get("/http/costcenters", params={"companyCode": "1010"})
+    client.get("/http/does-not-exist")
+
+    assert [(r.method, r.status) for r, _ in seen] == [("GET", 200), ("GET", 404)]
+    assert all(r.elapsed_ms > 0 for r, _ in seen)
+    assert seen[0][0].url.endswith("/http/costcenters?companyCode=1010")
+
+
+def test_views_share_session_and_csrf_state(client: IflowClient, fresh_emulator: Emulator, cost_center: str) -> None:
+    view = client.for_iflow("ChangeCostCenter", CHANGE)
+    other = client.for_iflow("ChangeCostCenter", CHANGE)
+
+    assert view.post(data=change_request(cost_center)).status_code == 200
+    assert other.post(data=change_request(cost_center)).status_code == 200
+
+    assert fresh_emulator.counters.csrf_fetches() == 1
+    assert view.session is client.session
+    assert [r.iflow for r in other.records] == ["ChangeCostCenter"]
+    assert [r.method for r in client.records] == ["GET"]  # the fixture's read; each view keeps its own records
+
+
+def test_path_is_required_without_an_iflow_address(client: IflowClient) -> None:
+    with pytest.raises(IflowCallError, match="no path given and iFlow None has no address"):
+        client.get()
+
+
+def test_authorization_is_not_forwarded_across_hosts() -> None:
+    seen: dict[str, str | None] = {}
+
+    def target(request: Request) -> Response:
+        seen["authorization"] = request.headers.get("Authorization")
+        return Response("ok")
+
+    with serve(target) as other_host:
+
+        def redirect(request: Request) -> Response:
+            seen["first"] = request.headers.get("Authorization")
+            return Response(status=302, headers={"Location": other_host + "/landing"})
+
+        with serve(redirect) as first_host:
+            auth = requests.auth.HTTPBasicAuth("client", "secret-basic-password")
+            client = IflowClient(first_host, auth)
+            response = client.get("/http/moved")
+
+    assert response.status_code == 200
+    assert seen["first"] is not None and seen["first"].startswith("Basic ")
+    assert seen["authorization"] is None
+
+
+def test_read_timeout_names_the_limit_and_fix() -> None:
+    release = threading.Event()
+
+    def hang(_request: Request) -> Response:
+        release.wait(10)
+        return Response("late")
+
+    with serve(hang) as url:
+        client = IflowClient(url, requests.auth.HTTPBasicAuth("a", "b"), timeout=(2.0, 0.3))
+        try:
+            with pytest.raises(
+                IflowCallError,
+                match=r"GET .*/http/slow timed out \(limits: connect 2.0 s, read 0.3 s; ReadTimeout\): raise IFLOWTEST_READ_TIMEOUT",
+            ):
+                client.get("/http/slow")
+        finally:
+            release.set()
+
+
+def test_mpl_header_lookup_is_case_insensitive() -> None:
+    response = requests.Response()
+    response.status_code = 200
+    response.headers["sap_messageprocessinglogid"] = "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"
+    assert mpl_id_of(response) == "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"

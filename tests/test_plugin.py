@@ -1,0 +1,155 @@
+"""The plugin, run with pytester against the emulated tenant: the sample suite, tokens, hints and options."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from iflowtest.plugin import TARGET_KEY
+from iflowtest.target import TargetSession
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class TargetSpy:
+    """Keeps the run's TargetSession so the test can read the emulator's counters afterwards."""
+
+    target: TargetSession | None = None
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        self.target = session.config.stash[TARGET_KEY]
+
+
+def sample_project(pytester: pytest.Pytester) -> Path:
+    shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
+    shutil.copytree(ROOT / "suites", pytester.path / "suites")
+    shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
+    return pytester.path
+
+
+def run(pytester: pytest.Pytester, *args: str) -> tuple[pytest.RunResult, Any]:
+    spy = TargetSpy()
+    result = pytester.runpytest_inprocess(*args, plugins=[spy])
+    assert spy.target is not None and spy.target.emulator is not None
+    return result, spy.target.emulator
+
+
+def test_sample_suite_fetches_exactly_one_token_per_client(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+
+    result, emulator = run(pytester, "suites", "-p", "no:randomly")
+
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()[-3000:]
+    assert outcomes["passed"] >= 30
+    issued = emulator.counters.snapshot()
+    by_client = {client.name: client for client in emulator.tenant.clients.all()}
+    assert emulator.counters.tokens_issued(by_client["sender"].clientid) == 1
+    assert emulator.counters.tokens_issued(by_client["sender_no_de"].clientid) == 1
+    assert emulator.counters.tokens_issued(by_client["sender_basic"].clientid) == 0, issued
+
+
+def test_token_expiring_mid_run_is_refreshed_without_failures(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makeconftest(
+        """
+        import pytest
+
+        @pytest.fixture(autouse=True)
+        def age_the_tenant(iflow_emulator):
+            yield
+            iflow_emulator.advance_clock(2000)  # every second test finds the cached token expired
+        """
+    )
+
+    result, emulator = run(pytester, "suites/costcenters/test_read_costcenters.py")
+
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
+    sender = next(c for c in emulator.tenant.clients.all() if c.name == "sender")
+    assert emulator.counters.tokens_issued(sender.clientid) > 3
+    assert emulator.counters.calls("ReadCostCenters", 401) > 0
+
+
+def test_failure_names_the_missing_role(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(
+        test_forbidden="""
+        import pytest
+
+        @pytest.mark.iflow("ReadCostCentersDE")
+        @pytest.mark.client("sender_no_de")
+        def test_reads_german_cost_centers(iflow):
+            assert iflow.get(params={"companyCode": "1010"}).status_code == 200
+        """
+    )
+
+    result, _ = run(pytester, "test_forbidden.py")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*iflow calls*",
+            "GET */http/de/costcenters?companyCode=1010 -> 403 in * ms as sender_no_de*",
+        ]
+    )
+    assert (
+        "    hint: 403 from /http/de/costcenters: client 'sender_no_de' (roles ESBMessaging.send) lacks role "
+        "ESBMessaging_DE required by iFlow 'ReadCostCentersDE': add it to roles of "
+        "[tool.iflowtest.clients.sender_no_de] and re-provision"
+    ) in result.stdout.lines
+
+
+def test_unknown_client_marker_is_a_clear_failure(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(
+        test_typo="""
+        import pytest
+
+        @pytest.mark.client("sendr")
+        def test_typo(iflow):
+            pass
+        """
+    )
+
+    result, _ = run(pytester, "test_typo.py")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        ["*unknown client 'sendr': declared clients are sender, sender_basic, sender_no_de*(did you mean 'sender'?)"]
+    )
+    assert "Traceback" not in result.stdout.str()
+
+
+def test_bad_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(test_x="def test_x(): pass")
+
+    result = pytester.runpytest_inprocess("test_x.py", "--iflow-target", "tenant")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    result.stderr.fnmatch_lines(
+        ["*iflowtest: target 'tenant' needs a service key for every declared client*IFLOWTEST_CLIENT_SENDER_KEY*"]
+    )
+
+
+def test_markers_are_registered(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    result = pytester.runpytest_inprocess("--markers")
+    result.stdout.fnmatch_lines(["@pytest.mark.iflow(name):*", "@pytest.mark.client(name):*"])
+
+
+def test_junit_carries_iflow_properties(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    junit = pytester.path / "junit.xml"
+
+    run(pytester, "suites/costcenters/test_failing_flow.py", f"--junitxml={junit}")
+
+    text = junit.read_text()
+    assert '<property name="iflowtest.iflow" value="FailingFlow"' in text
+    assert '<property name="iflowtest.http_status" value="500"' in text
+    assert '<property name="iflowtest.mpl_id" value="AG' in text
