@@ -64,11 +64,12 @@ def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> N
         lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
         (project / ".env.nightly").write_text("\n".join(lines) + "\n")
 
-        result = iflowtest("run", "--iflow-env", "nightly", "-p", "no:randomly", cwd=project)
+        result = iflowtest("run", "--iflow-env", "nightly", "--log-cli-level=DEBUG", cwd=project)
         tokens_issued = emu.counters.tokens_issued()
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert tokens_issued == 2  # sender and sender_no_de use OAuth; sender_basic sends its secret directly
+    assert "Request headers were" in result.stdout  # requests-oauthlib's DEBUG lines were logged, scrubbed
     written = [p.read_text(errors="replace") for p in (project / "reports").rglob("*") if p.is_file()]
     written += [result.stdout, result.stderr]
     secrets = [k["oauth"]["clientsecret"] for k in keys.values()]

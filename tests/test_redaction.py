@@ -7,7 +7,15 @@ import pickle
 
 import pytest
 
-from iflowtest.redaction import MASK, RedactingFilter, Secret, mask_id, redact_headers, redact_text
+from iflowtest.redaction import (
+    MASK,
+    RedactingFilter,
+    Secret,
+    install_log_redaction,
+    mask_id,
+    redact_headers,
+    redact_text,
+)
 
 
 def test_secret_masks_itself() -> None:
@@ -66,3 +74,23 @@ def test_log_filter_scrubs_messages(caplog: pytest.LogCaptureFixture) -> None:
 def test_mask_id_keeps_head_and_tail() -> None:
     assert mask_id("sb-3f0c2d7e-1a2b!b123456|it-rt-acme!b196") == "sb-3f0…b196"
     assert mask_id("short") == "sh…"
+
+
+def test_token_fields_are_masked_in_json_and_forms() -> None:
+    text = '{"access_token":"abc.def.ghi","token_type":"bearer","refresh_token": "r-123"} client_secret=xyz&a=1'
+    assert redact_text(text) == '{"access_token":"***","token_type":"bearer","refresh_token": "***"} client_secret=***&a=1'
+
+
+def test_record_factory_scrubs_records_of_every_logger(caplog: pytest.LogCaptureFixture) -> None:
+    before = logging.getLogRecordFactory()
+    undo = install_log_redaction()
+    try:
+        with caplog.at_level(logging.DEBUG):
+            logging.getLogger("requests_oauthlib.oauth2_session").debug(
+                "Request headers were %s", {"Authorization": "Basic c2VjcmV0OnNlY3JldA=="}
+            )
+    finally:
+        undo()
+    assert "c2VjcmV0OnNlY3JldA==" not in caplog.text
+    assert "'Authorization': 'Basic ***'" in caplog.text
+    assert logging.getLogRecordFactory() is before

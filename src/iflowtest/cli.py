@@ -109,6 +109,10 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
     code = pytest.main(
         [
             f"--rootdir={root}",
+            # This command imported iflowtest before pytest could mark it for assertion rewriting; the
+            # plugin has no asserts to rewrite, so the warning would only confuse users.
+            "-W",
+            "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             *args,
             f"--html={html}",
             "--self-contained-html",

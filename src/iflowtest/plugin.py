@@ -10,11 +10,13 @@ import pytest
 from .clients import ClientRegistry
 from .errors import IflowtestError
 from .iflow import CallRecord, IflowClient
+from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
+UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_KEY = pytest.StashKey[TargetSession]()
 
 IflowClientFactory = Callable[..., IflowClient]
@@ -37,6 +39,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    config.stash[UNDO_REDACTION_KEY] = install_log_redaction()
     config.addinivalue_line("markers", "iflow(name): the iFlow a test calls (report column, default address)")
     config.addinivalue_line("markers", "client(name): the declared OAuth client the `iflow` fixture calls as")
     options = {
@@ -68,15 +71,21 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     target = config.stash.get(TARGET_KEY, None)
-    if target is not None:
-        target.close()
+    try:
+        if target is not None:
+            target.close()
+    finally:
+        undo = config.stash.get(UNDO_REDACTION_KEY, None)
+        if undo is not None:
+            undo()
 
 
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
     if call.when == "call" or (call.when == "setup" and report.failed):
-        attach_calls(item, report, item.stash.get(CALLS_KEY, []))
+        marker = item.get_closest_marker("iflow")
+        attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
     return report
 
 

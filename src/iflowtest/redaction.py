@@ -11,8 +11,7 @@ from __future__ import annotations
 import logging
 import re
 import threading
-import weakref
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final
 
 MASK: Final = "***"
@@ -26,6 +25,11 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
+_TOKEN_FIELDS = re.compile(
+    r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret)["']?\s*[:=]\s*["']?)"""
+    r"""[^"'&\s,}]+"""
+)
 
 
 class Secret:
@@ -100,6 +104,7 @@ class Redactor:
         if pattern is not None:
             text = pattern.sub(MASK, text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         return _JWT.sub(MASK, text)
 
     def _compiled(self) -> re.Pattern[str] | None:
@@ -138,19 +143,35 @@ class RedactingFilter(logging.Filter):
     """A logging filter that scrubs secrets from every record it sees."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        message = record.getMessage()
-        cleaned = redact_text(message)
-        if cleaned != message:
-            record.msg, record.args = cleaned, None
+        _scrub(record)
         return True
 
 
-_installed: weakref.WeakSet[logging.Handler] = weakref.WeakSet()
+def _scrub(record: logging.LogRecord) -> None:
+    message = record.getMessage()
+    cleaned = redact_text(message)
+    if cleaned != message:
+        record.msg, record.args = cleaned, None
 
 
-def install_log_redaction(handlers: Iterable[logging.Handler]) -> None:
-    """Attach the redacting filter to handlers (idempotent)."""
-    for handler in handlers:
-        if handler not in _installed:
-            handler.addFilter(RedactingFilter())
-            _installed.add(handler)
+def install_log_redaction() -> Callable[[], None]:
+    """Scrub every log record of this process as it is created; returns the undo.
+
+    Handler filters would miss handlers added later (pytest adds one per test phase) and logger filters
+    miss child loggers (requests_oauthlib.oauth2_session logs request headers and token responses at
+    DEBUG), so the record factory is the one place every record passes through.
+    """
+    previous = logging.getLogRecordFactory()
+
+    def factory(*args: Any, **kwargs: Any) -> logging.LogRecord:
+        record = previous(*args, **kwargs)
+        _scrub(record)
+        return record
+
+    logging.setLogRecordFactory(factory)
+
+    def undo() -> None:
+        if logging.getLogRecordFactory() is factory:
+            logging.setLogRecordFactory(previous)
+
+    return undo

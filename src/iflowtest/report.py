@@ -18,22 +18,27 @@ CALLS_KEY = pytest.StashKey[list[CallRecord]]()
 PROPERTY_PREFIX: Final = "iflowtest."
 
 
-def attach_calls(item: pytest.Item, report: pytest.TestReport, records: list[CallRecord]) -> None:
-    """Put the calls of one test on its reports: last call's facts as properties, all calls as a section.
+def attach_calls(
+    item: pytest.Item, report: pytest.TestReport, records: list[CallRecord], iflow: str | None = None
+) -> None:
+    """Put the calls of one test on its reports: facts of its iFlow's last call as properties, all calls as a section.
 
-    Properties go on the item so the teardown report (which JUnit XML reads) carries them too.
+    `iflow` is the test's own iFlow (its marker); calls to other flows (a fixture reading data first) are
+    listed in the section but do not set the columns. Properties go on the item so the teardown report,
+    which JUnit XML reads, carries them too.
     """
     if not records:
         return
-    last = records[-1]
-    iflows = sorted({r.iflow for r in records if r.iflow})
+    own = [r for r in records if r.iflow == iflow] if iflow else records
+    last = (own or records)[-1]
+    iflows = [iflow] if iflow else sorted({r.iflow for r in records if r.iflow})
     properties = [
         (PROPERTY_PREFIX + "iflow", ", ".join(iflows)),
         (PROPERTY_PREFIX + "client", last.client),
         (PROPERTY_PREFIX + "http_status", str(last.status)),
-        (PROPERTY_PREFIX + "latency_ms", f"{sum(r.elapsed_ms for r in records):.1f}"),
+        (PROPERTY_PREFIX + "latency_ms", f"{sum(r.elapsed_ms for r in own or records):.1f}"),
         (PROPERTY_PREFIX + "calls", str(len(records))),
-        (PROPERTY_PREFIX + "mpl_id", next((r.mpl_id for r in reversed(records) if r.mpl_id), "")),
+        (PROPERTY_PREFIX + "mpl_id", next((r.mpl_id for r in reversed(own or records) if r.mpl_id), "")),
     ]
     item.user_properties.extend(properties)
     if report.user_properties is not item.user_properties:
