@@ -47,7 +47,8 @@ def test_sample_suite_fetches_exactly_one_token_per_client(pytester: pytest.Pyte
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()[-3000:]
     assert outcomes["passed"] >= 30
     issued = emulator.counters.snapshot()
-    by_client = {client.name: client for client in emulator.tenant.clients.all()}
+    # Instances are named iflowtest-<run id>-<client>.
+    by_client = {client.name.split("-", 2)[2]: client for client in emulator.tenant.clients.all()}
     assert emulator.counters.tokens_issued(by_client["sender"].clientid) == 1
     assert emulator.counters.tokens_issued(by_client["sender_no_de"].clientid) == 1
     assert emulator.counters.tokens_issued(by_client["sender_basic"].clientid) == 0, issued
@@ -70,7 +71,7 @@ def test_token_expiring_mid_run_is_refreshed_without_failures(pytester: pytest.P
 
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
-    sender = next(c for c in emulator.tenant.clients.all() if c.name == "sender")
+    sender = next(c for c in emulator.tenant.clients.all() if c.name.endswith("-sender"))
     assert emulator.counters.tokens_issued(sender.clientid) > 3
     assert emulator.counters.calls("ReadCostCenters", 401) > 0
 

@@ -90,7 +90,8 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
         settings = resolve_settings(root, _preflight_options(args))
         if settings.target == "tenant":
             for spec in settings.clients.values():
-                load_configured_key(spec, settings)
+                if spec.source == "load":  # provisioned clients are created at session start
+                    load_configured_key(spec, settings)
     except IflowtestError as exc:
         return _fail(str(exc))
     suites = [a for a in args if not a.startswith("-") and Path(a.split("::")[0]).exists()]

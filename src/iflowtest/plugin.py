@@ -36,6 +36,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
     group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+    group.addoption(
+        "--iflow-keep-clients",
+        dest="iflow_keep_clients",
+        action="store_true",
+        default=None,
+        help="keep provisioned service instances and keys after the run (for debugging)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -48,6 +55,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "client": config.getoption("iflow_client"),
         "connect_timeout": config.getoption("iflow_connect_timeout"),
         "read_timeout": config.getoption("iflow_read_timeout"),
+        "keep_clients": config.getoption("iflow_keep_clients"),
     }
     try:
         settings = resolve_settings(find_project_root(config.rootpath), options)

@@ -402,7 +402,10 @@ class CloudFoundry:
             raise CfError(401, 10002, "CF-NotAuthenticated", "Authentication error")
         try:
             claims = jwt.decode(
-                token, self._signing_key, algorithms=[_ALGORITHM], options={"verify_exp": False, "require": ["exp"]}
+                token,
+                self._signing_key,
+                algorithms=[_ALGORITHM],
+                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["exp"]},
             )
         except jwt.InvalidTokenError:
             raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token") from None
