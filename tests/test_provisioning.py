@@ -334,7 +334,7 @@ def test_unknown_org_and_space(fresh_emulator: Emulator) -> None:
 
     with pytest.raises(
         ProvisioningError,
-        match="organization 'nope' was not found at .* or user 'developer@example.com' cannot see it: check IFLOWTEST_CF_ORG",
+        match=r"organization 'nope' was not found at .* or user 'developer@example.com' cannot see it: check IFLOWTEST_CF_ORG",
     ):
         wrong_org.space_guid()
     with pytest.raises(
