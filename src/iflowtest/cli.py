@@ -2,6 +2,7 @@
 
     iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
+    iflowtest provision create|list|delete|cleanup manage OAuth clients through the Cloud Foundry API
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 """
@@ -10,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -21,7 +23,10 @@ import pytest
 from . import __version__
 from .clients import load_configured_key
 from .errors import IflowtestError
-from .settings import Settings, find_project_root, resolve_settings
+from .provisioncli import add_parser as add_provision_parser
+from .provisioncli import run_provision
+from .runkeys import RunKeys, emulator_provisioner
+from .settings import ClientSpec, Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
@@ -50,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+    add_provision_parser(commands, _Parser)
 
     if not args:
         parser.print_help()
@@ -63,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "emulator":
         return run_emulator(parsed)
+    if parsed.command == "provision":
+        return run_provision(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -159,25 +167,67 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
-        for spec in settings.clients.values():
-            key = emu.issue_service_key(
-                spec.name,
-                plan=spec.plan,
-                roles=spec.roles,
-                grant_types=spec.grant_types,
-                token_validity=spec.token_validity,
-            )
+        for spec, credentials in _emulator_keys(emu, settings, tls=not parsed.no_tls):
             path = folder / f"{spec.name}.json"
-            path.write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
-            path.chmod(0o600)
+            _write_private(path, json.dumps(credentials, indent=2) + "\n")
             print(f"iflowtest emulator: key of client {spec.name!r} ({', '.join(spec.roles)}) -> {path}")
+        if not parsed.no_tls:
+            profile = folder / "cf.env"
+            _write_private(profile, _cf_profile(emu))
+            print(f"iflowtest emulator: cf api    {emu.cf_api} (copy {profile} to .env.<profile> to provision here)")
         print("iflowtest emulator: press Ctrl-C to stop", flush=True)
         (stop or threading.Event()).wait()
     except KeyboardInterrupt:
         pass
+    except IflowtestError as exc:
+        return _fail(str(exc))
     finally:
         emu.stop()
     return 0
+
+
+def _emulator_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
+    if not tls:
+        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
+        # issued in-process (the broker's own primitive).
+        return [
+            (
+                spec,
+                emu.issue_service_key(
+                    spec.name,
+                    plan=spec.plan,
+                    roles=spec.roles,
+                    grant_types=spec.grant_types,
+                    token_validity=spec.token_validity,
+                ),
+            )
+            for spec in settings.clients.values()
+        ]
+    # Provisioned through the emulator's own CF API, as every run does.
+    keys = RunKeys(settings, emulator_provisioner(emu, settings))
+    keys.prepare(settings.clients.values(), provision_all=True)
+    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
+
+
+def _write_private(path: Path, text: str) -> None:
+    path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text)
+
+
+def _cf_profile(emu: Any) -> str:
+    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
+    landscape = emu.cloud_foundry
+    return (
+        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
+        f"IFLOWTEST_CF_API={emu.cf_api}\n"
+        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
+        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
+        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
+        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
+        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover
