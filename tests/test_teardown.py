@@ -79,3 +79,32 @@ def test_clients_are_deleted_after_sigint(tmp_path: Path, fresh_emulator: Emulat
     assert fresh_emulator.cloud_foundry.instance_names() == [], stderr
     assert fresh_emulator.cloud_foundry.key_count() == 0
     assert fresh_emulator.cloud_foundry.password not in stdout + stderr
+
+
+def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Path, fresh_emulator: Emulator) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "test_quick.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', range(4))\n"
+        "def test_call(iflow, n):\n"
+        "    assert iflow.get('/http/costcenters', params={'companyCode': '1010'}).status_code == 200\n"
+    )
+    profile_for(fresh_emulator, tmp_path, "live")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ["CF_HOME"] = str(tmp_path)
+
+    result = subprocess.run(
+        [IFLOWTEST, "run", "--iflow-env", "live", "-n", "2"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # Each of the two workers provisions the three declared clients; the controller, which runs no test, none.
+    assert len(fresh_emulator.tenant.clients.all()) == 6
+    assert fresh_emulator.cloud_foundry.instance_names() == []

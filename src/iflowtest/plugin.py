@@ -70,7 +70,8 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     settings = session.config.stash[SETTINGS_KEY]
-    if settings.target == "tenant":
+    # An xdist controller runs no tests: only its workers provision (or load) the clients they call.
+    if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
         try:
             session.config.stash[TARGET_KEY].start()
         except IflowtestError as exc:
