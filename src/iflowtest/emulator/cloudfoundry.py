@@ -11,23 +11,19 @@ Instance and key requests go to the it-rt broker (`broker.py`); its refusals fai
 from __future__ import annotations
 
 import json
-import secrets
 import threading
 import uuid
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import Any, Final
 
-import jwt
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.broker import OFFERING, BrokerError, ProcessIntegrationBroker
+from iflowtest.emulator.cfuaa import CfError, CfUaa, json_response
 from iflowtest.emulator.tenant import PLANS, Clock
 
 CF_PREFIX: Final = "/cf"
-UAA_PREFIX: Final = CF_PREFIX + "/uaa"
-CF_CLIENT: Final = "cf"
-_ALGORITHM: Final = "HS256"
 _PER_PAGE: Final = 50
 
 
@@ -60,14 +56,6 @@ class _Binding:
     created: datetime
 
 
-class CfError(Exception):
-    """One V3 error answer."""
-
-    def __init__(self, status: int, code: int, title: str, detail: str, headers: dict[str, str] | None = None):
-        super().__init__(detail)
-        self.status, self.code, self.title, self.detail, self.headers = status, code, title, detail, headers or {}
-
-
 def _not_found(what: str) -> CfError:
     return CfError(404, 10010, "CF-ResourceNotFound", f"{what} not found")
 
@@ -82,22 +70,17 @@ class CloudFoundry:
     def __init__(self, clock: Clock, broker: ProcessIntegrationBroker, signing_key: bytes) -> None:
         self._clock = clock
         self.broker = broker
-        self._signing_key = signing_key
         self._lock = threading.RLock()
         self.org_name, self.org_guid = "iflowtest-org", str(uuid.uuid4())
         self.space_name, self.space_guid = "dev", str(uuid.uuid4())
-        self.username = "developer@example.com"
-        self.password = secrets.token_urlsafe(12)
-        self._users: dict[str, tuple[str, bool]] = {self.username: (self.password, True)}
-        self._refresh_tokens: dict[str, str] = {}
-        self._revoked_tokens: set[str] = set()
+        self.uaa = CfUaa(clock, signing_key)
+        self.username, self.password = self.uaa.username, self.uaa.password
         self._plans = {name: str(uuid.uuid4()) for name in PLANS}
         self.offering_guid = str(uuid.uuid4())
         self.entitled_plans: set[str] = set(PLANS)
         self.services_quota: int | None = None
         self.space_services_quota: int | None = None
         self.job_delay = 0.0
-        self.token_lifetime = 1199  # cf CLI tokens live about 20 minutes
         self._rate_limited = 0
         self._retry_after = 1
         self._instances: dict[str, _Instance] = {}
@@ -107,8 +90,11 @@ class CloudFoundry:
     # ------------------------------------------------------------ knobs and observations
     def add_user(self, username: str, password: str, *, space_developer: bool = True) -> None:
         """Another CF user (without Space Developer, writes are refused with 403)."""
-        with self._lock:
-            self._users[username] = (password, space_developer)
+        self.uaa.add_user(username, password, space_developer=space_developer)
+
+    def issue_refresh_token(self, username: str | None = None) -> str:
+        """A refresh token for `username` (default: the space developer), as a cf session would hold one."""
+        return self.uaa.issue_refresh_token(username)
 
     def rate_limit(self, requests: int, retry_after: int = 1) -> None:
         """Answer the next `requests` V3 requests with 429 and `Retry-After: retry_after`."""
@@ -139,12 +125,12 @@ class CloudFoundry:
         path = request.path[len(CF_PREFIX) :].rstrip("/")
         try:
             if path == "":
-                return _json(200, _root(base))
+                return json_response(200, _root(base))
             if path == "/uaa/oauth/token":
-                return self._token(request)
+                return self.uaa.token(request)
             if not path.startswith("/v3/"):
                 raise CfError(404, 10000, "CF-NotFound", "Unknown request")
-            user = self._authenticate(request)
+            user = self.uaa.authenticate(request)
             with self._lock:
                 if self._rate_limited > 0:
                     self._rate_limited -= 1
@@ -157,7 +143,7 @@ class CloudFoundry:
                     )
                 return self._v3(request, path[len("/v3") :], base, user)
         except CfError as exc:
-            return _json(
+            return json_response(
                 exc.status, {"errors": [{"code": exc.code, "title": exc.title, "detail": exc.detail}]}, exc.headers
             )
 
@@ -193,7 +179,7 @@ class CloudFoundry:
             job = self._jobs.get(parts[1])
             if job is None:
                 raise _not_found("Job")
-            return _json(200, self._job(job, base))
+            return json_response(200, self._job(job, base))
         if resource == "service_instances":
             return self._service_instances(request, parts[1:], base)
         if resource == "service_credential_bindings":
@@ -212,7 +198,7 @@ class CloudFoundry:
         if instance is None:
             raise _not_found("Service instance")
         if len(rest) == 1 and method == "GET":
-            return _json(200, self._instance(instance, base))
+            return json_response(200, self._instance(instance, base))
         if len(rest) == 1 and method == "DELETE":
             for binding in [b for b in self._bindings.values() if b.instance == instance.guid]:
                 self._delete_binding(binding)
@@ -269,9 +255,11 @@ class CloudFoundry:
         if binding is None:
             raise _not_found("Service credential binding")
         if len(rest) == 2 and rest[1] == "details" and method == "GET":
-            return _json(200, {"credentials": binding.credentials, "syslog_drain_url": None, "volume_mounts": []})
+            return json_response(
+                200, {"credentials": binding.credentials, "syslog_drain_url": None, "volume_mounts": []}
+            )
         if len(rest) == 1 and method == "GET":
-            return _json(200, self._binding(binding, base))
+            return json_response(200, self._binding(binding, base))
         if len(rest) == 1 and method == "DELETE":
             self._delete_binding(binding)
             return self._accepted(self._new_job("service_keys.delete", None, binding.guid), base)
@@ -314,7 +302,7 @@ class CloudFoundry:
         return job
 
     def _accepted(self, job: _Job, base: str) -> Response:
-        return _json(202, {}, {"Location": f"{base}/v3/jobs/{job.guid}"})
+        return json_response(202, {}, {"Location": f"{base}/v3/jobs/{job.guid}"})
 
     def _job(self, job: _Job, base: str) -> dict[str, Any]:
         elapsed = self._clock.now() - job.created
@@ -335,87 +323,6 @@ class CloudFoundry:
             "warnings": [],
             "links": {"self": {"href": f"{base}/v3/jobs/{job.guid}"}},
         }
-
-    # ------------------------------------------------------------ UAA
-    def _token(self, request: Request) -> Response:
-        if request.method != "POST":
-            return _json(405, {"error": "method_not_allowed", "error_description": "Request method not supported"})
-        auth = request.authorization
-        client = auth.username if auth is not None and auth.type == "basic" else request.form.get("client_id")
-        if client != CF_CLIENT:
-            return _json(401, {"error": "unauthorized", "error_description": "Bad credentials"})
-        grant = request.form.get("grant_type")
-        with self._lock:
-            if grant == "password":
-                user = self._users.get(request.form.get("username", ""))
-                if user is None or not secrets.compare_digest(user[0], request.form.get("password", "")):
-                    return _json(401, {"error": "unauthorized", "error_description": "Bad credentials"})
-                username = request.form["username"]
-            elif grant == "refresh_token":
-                refresh = request.form.get("refresh_token", "")
-                found = self._refresh_tokens.get(refresh)
-                if found is None:
-                    return _json(401, {"error": "invalid_token", "error_description": "Invalid refresh token"})
-                username = found
-            else:
-                return _json(
-                    400, {"error": "unsupported_grant_type", "error_description": f"Unsupported grant type: {grant}"}
-                )
-            now = int(self._clock.now())
-            access = jwt.encode(
-                {
-                    "user_name": username,
-                    "client_id": CF_CLIENT,
-                    "iat": now,
-                    "exp": now + self.token_lifetime,
-                    "jti": uuid.uuid4().hex,
-                    "scope": ["cloud_controller.read", "cloud_controller.write"],
-                },
-                self._signing_key,
-                algorithm=_ALGORITHM,
-            )
-            refresh_token = secrets.token_hex(16) + "-r"
-            self._refresh_tokens[refresh_token] = username
-        return _json(
-            200,
-            {
-                "access_token": access,
-                "token_type": "bearer",
-                "refresh_token": refresh_token,
-                "expires_in": self.token_lifetime - 1,
-                "scope": "cloud_controller.read cloud_controller.write",
-                "jti": uuid.uuid4().hex,
-            },
-        )
-
-    def issue_refresh_token(self, username: str | None = None) -> str:
-        """A refresh token for `username` (default: the space developer), as a cf session would hold one."""
-        token = secrets.token_hex(16) + "-r"
-        with self._lock:
-            self._refresh_tokens[token] = username or self.username
-        return token
-
-    def _authenticate(self, request: Request) -> tuple[str, bool]:
-        auth = request.headers.get("Authorization", "")
-        scheme, _, token = auth.partition(" ")
-        if scheme.lower() != "bearer" or not token:
-            raise CfError(401, 10002, "CF-NotAuthenticated", "Authentication error")
-        try:
-            claims = jwt.decode(
-                token,
-                self._signing_key,
-                algorithms=[_ALGORITHM],
-                options={"verify_exp": False, "verify_iat": False, "verify_nbf": False, "require": ["exp"]},
-            )
-        except jwt.InvalidTokenError:
-            raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token") from None
-        if self._clock.now() >= claims["exp"]:
-            raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
-        with self._lock:
-            user = self._users.get(str(claims.get("user_name")))
-        if user is None:
-            raise CfError(401, 1000, "CF-InvalidAuthToken", "Invalid Auth Token")
-        return str(claims["user_name"]), user[1]
 
     # ------------------------------------------------------------ representations
     def _org(self, base: str) -> dict[str, Any]:
@@ -523,7 +430,7 @@ class CloudFoundry:
             },
             "resources": resources[(page - 1) * per_page : page * per_page],
         }
-        return _json(200, body)
+        return json_response(200, body)
 
 
 def _root(base: str) -> dict[str, Any]:
@@ -551,10 +458,3 @@ def _body(request: Request) -> dict[str, Any]:
 
 def _stamp(when: datetime) -> str:
     return when.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _json(status: int, body: dict[str, Any], headers: dict[str, str] | None = None) -> Response:
-    response = Response(json.dumps(body), status=status, content_type="application/json; charset=utf-8")
-    for name, value in (headers or {}).items():
-        response.headers[name] = value
-    return response
