@@ -197,3 +197,14 @@ def test_cleanup_deletes_run_prefixed_leftovers_by_age(project: Path) -> None:
     assert old.returncode == 0, old.stderr
     assert old.stdout.endswith("3 leftover instance(s) older than 0s deleted\n")
     assert [n for n in instance_names(project) if n.startswith("iflowtest-")] == []
+
+
+def test_usage_mistakes_are_exit_2(tmp_path: Path) -> None:
+    no_action, no_out = iflowtest_concurrently(["provision"], ["provision", "create", "x"], cwd=tmp_path)
+
+    assert no_action.returncode == 2 and no_action.stderr == (
+        "iflowtest: error: choose one of: create, list, delete, cleanup (see iflowtest provision --help)\n"
+    )
+    assert no_out.returncode == 2 and no_out.stderr.endswith(
+        "iflowtest: error: the following arguments are required: --out (see iflowtest provision create --help)\n"
+    )

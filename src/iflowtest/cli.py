@@ -34,7 +34,7 @@ _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 already; keep our one-line style
-        self.exit(USAGE_ERROR, f"iflowtest: error: {message} (see iflowtest {self.prog.split()[-1]} --help)\n")
+        self.exit(USAGE_ERROR, f"iflowtest: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -1,7 +1,7 @@
 """The Cloud Foundry V3 API of the emulated landscape, under `/cf`, with its UAA under `/cf/uaa`.
 
 Just what provisioning a Process Integration Runtime client takes (cpi-facts §6): the root document with
-its login/uaa links, the password and refresh-token grants of the `cf` client, one org with one space,
+its login/uaa links, the UAA of the `cf` client (`cfuaa.py`), one org with one space,
 `service_plans` with their filters, managed `service_instances`, `jobs` that move PROCESSING → POLLING →
 COMPLETE|FAILED after a configurable delay, `service_credential_bindings` of type key with `/details`, and
 deletes. Errors use the V3 envelope `{"errors": [{"code", "title", "detail"}]}` with Cloud Controller's texts.
