@@ -78,6 +78,14 @@ def pytest_sessionstart(session: pytest.Session) -> None:
             raise pytest.UsageError(f"iflowtest: {exc}") from None
 
 
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Here, not in unconfigure: an xdist worker reports "finished" right after this hook, and its
+    # controller may end the worker before unconfigure has deleted what the worker provisioned.
+    target = session.config.stash.get(TARGET_KEY, None)
+    if target is not None:
+        target.release_clients()
+
+
 def pytest_unconfigure(config: pytest.Config) -> None:
     target = config.stash.get(TARGET_KEY, None)
     try:

@@ -60,16 +60,20 @@ class TargetSession:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
         return facts
 
-    def close(self) -> None:
-        """Close connections, delete provisioned clients and stop the emulator; safe to call twice."""
+    def release_clients(self) -> None:
+        """Close connections, remove certificate files and delete provisioned clients; safe to call twice."""
         try:
             if self._registry is not None:
                 self._registry.close()
         finally:
-            try:
-                if self.keys is not None:
-                    for problem in self.keys.close():
-                        print(f"iflowtest: {problem}", file=sys.stderr)
-            finally:
-                if self.emulator is not None:
-                    self.emulator.stop()
+            if self.keys is not None:
+                for problem in self.keys.close():
+                    print(f"iflowtest: {problem}", file=sys.stderr)
+
+    def close(self) -> None:
+        """Release the clients and stop the emulator; safe to call twice."""
+        try:
+            self.release_clients()
+        finally:
+            if self.emulator is not None:
+                self.emulator.stop()
