@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import threading
 from collections.abc import Sequence
@@ -23,10 +22,11 @@ import pytest
 from . import __version__
 from .clients import load_configured_key
 from .errors import IflowtestError
+from .mtls import write_private
 from .provisioncli import add_parser as add_provision_parser
 from .provisioncli import run_provision
-from .runkeys import RunKeys, emulator_provisioner
-from .settings import ClientSpec, Settings, find_project_root, resolve_settings
+from .runkeys import emulator_cf_profile, emulator_service_keys
+from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
@@ -167,13 +167,13 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
-        for spec, credentials in _emulator_keys(emu, settings, tls=not parsed.no_tls):
+        for spec, credentials in emulator_service_keys(emu, settings, tls=not parsed.no_tls):
             path = folder / f"{spec.name}.json"
-            _write_private(path, json.dumps(credentials, indent=2) + "\n")
+            write_private(path, json.dumps(credentials, indent=2) + "\n", replace=True)
             print(f"iflowtest emulator: key of client {spec.name!r} ({', '.join(spec.roles)}) -> {path}")
         if not parsed.no_tls:
             profile = folder / "cf.env"
-            _write_private(profile, _cf_profile(emu))
+            write_private(profile, emulator_cf_profile(emu), replace=True)
             print(f"iflowtest emulator: cf api    {emu.cf_api} (copy {profile} to .env.<profile> to provision here)")
         print("iflowtest emulator: press Ctrl-C to stop", flush=True)
         (stop or threading.Event()).wait()
@@ -184,50 +184,6 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     finally:
         emu.stop()
     return 0
-
-
-def _emulator_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
-    if not tls:
-        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
-        # issued in-process (the broker's own primitive).
-        return [
-            (
-                spec,
-                emu.issue_service_key(
-                    spec.name,
-                    plan=spec.plan,
-                    roles=spec.roles,
-                    grant_types=spec.grant_types,
-                    token_validity=spec.token_validity,
-                ),
-            )
-            for spec in settings.clients.values()
-        ]
-    # Provisioned through the emulator's own CF API, as every run does.
-    keys = RunKeys(settings, emulator_provisioner(emu, settings))
-    keys.prepare(settings.clients.values(), provision_all=True)
-    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
-
-
-def _write_private(path: Path, text: str) -> None:
-    path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text)
-
-
-def _cf_profile(emu: Any) -> str:
-    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
-    landscape = emu.cloud_foundry
-    return (
-        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
-        f"IFLOWTEST_CF_API={emu.cf_api}\n"
-        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
-        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
-        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
-        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
-        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
-    )
 
 
 if __name__ == "__main__":  # pragma: no cover

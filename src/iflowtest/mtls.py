@@ -41,8 +41,8 @@ class CertificateFiles:
         folder = Path(tempfile.mkdtemp(prefix=f"iflowtest-{client}-"))  # mkdtemp creates it with mode 0700
         certificate = folder / "certificate.pem"
         private_key = folder / "key.pem"
-        _write_private(certificate, key.certificate)
-        _write_private(private_key, key.key.reveal())
+        write_private(certificate, key.certificate)
+        write_private(private_key, key.key.reveal())
         return cls(folder, certificate, private_key)
 
     def remove(self) -> None:
@@ -50,8 +50,10 @@ class CertificateFiles:
         shutil.rmtree(self.folder, ignore_errors=True)
 
 
-def _write_private(path: Path, text: str) -> None:
-    # Created with 0600 from the start: no moment in which another user could read the key.
+def write_private(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write `text` to a file created with mode 0600 (no moment in which another user could read it)."""
+    if replace:
+        path.unlink(missing_ok=True)
     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
         handle.write(text if text.endswith("\n") else text + "\n")

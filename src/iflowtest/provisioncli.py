@@ -14,13 +14,13 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from .errors import IflowtestError, ProvisioningError
+from .mtls import write_private
 from .provisioning import PLANS, ClientRequest, Provisioner, parse_duration
 from .runkeys import client_request, provisioner_from_settings
 from .settings import find_project_root, resolve_settings
@@ -103,10 +103,7 @@ def _create(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
         where="the command line" + (f" and {base.where}" if declared else ""),
     )
     created = provisioner.provision(request, parsed.name)
-    descriptor = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        json.dump(created.credentials, handle, indent=2)
-        handle.write("\n")
+    write_private(out, json.dumps(created.credentials, indent=2) + "\n")
     print(
         f"iflowtest: created service instance {created.instance_name!r} (plan {request.plan}, roles "
         f"{', '.join(request.roles)}, {request.key_type} key) and its key; key written to {out} (mode 0600)"

@@ -134,3 +134,46 @@ class RunKeys:
             if self.provisioner is not None:
                 self.provisioner.cf.close()
         return problems
+
+
+def emulator_service_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
+    """Keys for every declared client of a standing emulator (`iflowtest emulator`), as CPI shows them."""
+    if not tls:
+        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
+        # issued in-process (the broker's own primitive).
+        return [
+            (
+                spec,
+                emu.issue_service_key(
+                    spec.name,
+                    plan=spec.plan,
+                    roles=spec.roles,
+                    grant_types=spec.grant_types,
+                    token_validity=spec.token_validity,
+                ),
+            )
+            for spec in settings.clients.values()
+        ]
+    # Provisioned through the emulator's own CF API, as every run does.
+    # They stay until the emulator stops, so nothing deletes them here.
+    provisioner = emulator_provisioner(emu, settings)
+    keys = RunKeys(settings, provisioner)
+    try:
+        keys.prepare(settings.clients.values(), provision_all=True)
+    finally:
+        provisioner.cf.close()
+    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
+
+
+def emulator_cf_profile(emu: Any) -> str:
+    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
+    landscape = emu.cloud_foundry
+    return (
+        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
+        f"IFLOWTEST_CF_API={emu.cf_api}\n"
+        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
+        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
+        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
+        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
+        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
+    )
