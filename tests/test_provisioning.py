@@ -341,3 +341,18 @@ def test_unknown_org_and_space(fresh_emulator: Emulator) -> None:
         ProvisioningError, match=r"space 'prod' was not found .*check IFLOWTEST_CF_SPACE \(`cf spaces` lists yours\)"
     ):
         wrong_space.space_guid()
+
+
+def test_token_refused_even_after_a_refresh_says_to_log_in(landscape: Landscape) -> None:
+    landscape.provisioner.space_guid()  # logged in
+    landscape.emulator.cloud_foundry.uaa.remove_user("developer@example.com")
+
+    with pytest.raises(CloudFoundryError) as caught:
+        landscape.provisioner.provision(SENDER, "iflowtest-abc123-sender")
+
+    api = landscape.emulator.cf_api
+    assert str(caught.value) == (
+        f"GET {api}/v3/service_plans answered 401 CF-InvalidAuthToken: Invalid Auth Token: the token of user "
+        f"'developer@example.com' was refused: log in again with `cf login -a {api}`, or check "
+        "IFLOWTEST_CF_USERNAME/IFLOWTEST_CF_PASSWORD"
+    )

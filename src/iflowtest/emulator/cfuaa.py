@@ -47,6 +47,11 @@ class CfUaa:
         with self._lock:
             self._users[username] = (password, space_developer)
 
+    def remove_user(self, username: str) -> None:
+        """Delete a user: tokens already handed out stop working."""
+        with self._lock:
+            self._users.pop(username, None)
+
     def token(self, request: Request) -> Response:
         """Answer `POST /cf/uaa/oauth/token` (password and refresh_token grants of client `cf`)."""
         if request.method != "POST":
