@@ -8,12 +8,13 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
+import requests
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
-from iflowtest import ClientRejectedError, OAuthToken, ServiceKey, ServiceKeyError, TokenEndpointError
+from iflowtest import ClientRejectedError, OAuthToken, ServiceKey, ServiceKeyError, TokenEndpointError, record_of
 from iflowtest.emulator import Emulator
 from iflowtest.mtls import CertificateFiles
 from iflowtest.provisioning import ClientRequest
@@ -64,6 +65,14 @@ def test_certificate_clients_get_tokens_over_mtls_and_call_iflows(target: Target
         assert resolved.key.key_type == "certificate" and resolved.key.certificatedetails is not None
         assert modes == [0o600, 0o600]
         assert stat.S_IMODE(files.folder.stat().st_mode) == 0o700
+
+        emu.revoke_client(resolved.key.clientid)
+        refused = registry.iflow_client("cert_only").get("/http/costcenters", params={"companyCode": "1010"})
+        assert refused.status_code == 401
+        assert record_of(refused).hint == (
+            "401 from /http/costcenters: the runtime did not accept client 'cert_only' (its client certificate): "
+            "check that the key belongs to this tenant and was not deleted"
+        )
     finally:
         target.close()
 
@@ -135,8 +144,13 @@ def test_certificate_of_a_deleted_key_is_rejected(fresh_emulator: Emulator, tmp_
         token = OAuthToken(created.key, "gone", verify=str(fresh_emulator.ca_file), cert=files.pair)
         with pytest.raises(ClientRejectedError) as caught:
             token.get()
+        direct = requests.get(
+            fresh_emulator.url + "/http/costcenters", cert=files.pair, verify=str(fresh_emulator.ca_file), timeout=10
+        )
     finally:
         files.remove()
+
+    assert direct.status_code == 401  # the runtime no longer accepts the certificate either
 
     assert (
         f"was rejected by {fresh_emulator.url}/oauth/token (401 invalid_client: Either the client certificate is "

@@ -154,7 +154,10 @@ class ClientRegistry:
         flow = f"iFlow {iflow!r}" if iflow else "the iFlow"
         path = urlsplit(response.url).path
         if status == 401:
-            how = "its clientid/clientsecret (Basic)" if spec.auth == "basic" else "its token, even after one refresh"
+            how = {
+                "basic": "its clientid/clientsecret (Basic)",
+                "certificate": "its client certificate",
+            }.get(spec.auth, "its token, even after one refresh")
             return (
                 f"401 from {path}: the runtime did not accept client {spec.name!r} ({how}): check that the key "
                 "belongs to this tenant and was not deleted"
