@@ -189,3 +189,22 @@ def test_client_the_broker_refuses_fails_the_tests_with_its_text(pytester: pytes
     )
     assert "Traceback" not in result.stdout.str()
     assert emulator.cloud_foundry.instance_names() == []
+
+
+def test_emulator_landscape_knobs_from_pyproject(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    with (pytester.path / "pyproject.toml").open("a") as handle:
+        handle.write("\n[tool.iflowtest.emulator]\nservices_quota = 2\njob_delay = 0.05\n")
+    pytester.makepyfile(test_x="def test_x(iflow): pass")
+
+    result, emulator = run(pytester, "test_x.py")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*service instance 'iflowtest-*-sender_no_de' for client 'sender_no_de' could not be created (*422 "
+            "CF-UnprocessableEntity: You have exceeded your organization's services limit.): the org or space quota*"
+        ]
+    )
+    assert emulator.cloud_foundry.job_delay == 0.05
+    assert emulator.cloud_foundry.instance_names() == []

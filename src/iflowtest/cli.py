@@ -159,6 +159,8 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         emu.start()
     except OSError as exc:
         return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
+    emu.cloud_foundry.job_delay = settings.emulator.job_delay
+    emu.cloud_foundry.services_quota = settings.emulator.services_quota
     try:
         folder: Path = parsed.keys_dir
         folder.mkdir(parents=True, exist_ok=True)

@@ -67,7 +67,13 @@ _CLIENT_KEYS: Final = {
 }
 _CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
 _IFLOW_KEYS: Final = {"address": str, "role": str}
-_EMULATOR_KEYS: Final = {"token_lifetime": int, "mpl_header": bool, "tls": bool}
+_EMULATOR_KEYS: Final = {
+    "token_lifetime": int,
+    "mpl_header": bool,
+    "tls": bool,
+    "job_delay": (int, float),
+    "services_quota": int,
+}
 
 
 @dataclass(frozen=True)
@@ -114,6 +120,8 @@ class EmulatorOptions:
     token_lifetime: int = 3599
     mpl_header: bool = True
     tls: bool = True
+    job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
+    services_quota: int | None = None  # service instances the emulated org allows
 
 
 @dataclass(frozen=True)
@@ -424,6 +432,8 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         token_lifetime=lifetime,
         mpl_header=bool(raw.get("mpl_header", True)),
         tls=bool(raw.get("tls", True)),
+        job_delay=float(raw.get("job_delay", 0.0)),
+        services_quota=raw.get("services_quota"),
     )
 
 

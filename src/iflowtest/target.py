@@ -39,6 +39,8 @@ class TargetSession:
                 token_lifetime=options.token_lifetime, mpl_header=options.mpl_header, tls=options.tls
             ).start()
             verify: bool | str = str(self.emulator.ca_file) if options.tls else True
+            self.emulator.cloud_foundry.job_delay = options.job_delay
+            self.emulator.cloud_foundry.services_quota = options.services_quota
             # Every default run provisions its clients through the emulator's CF API, over HTTP.
             self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))
             issued = self.keys.prepare(self.settings.clients.values(), provision_all=True)
