@@ -356,3 +356,13 @@ def test_token_refused_even_after_a_refresh_says_to_log_in(landscape: Landscape)
         f"'developer@example.com' was refused: log in again with `cf login -a {api}`, or check "
         "IFLOWTEST_CF_USERNAME/IFLOWTEST_CF_PASSWORD"
     )
+
+
+def test_missing_org_and_space_name_the_settings(landscape: Landscape) -> None:
+    with pytest.raises(ProvisioningError) as caught:
+        Provisioner(landscape.cf, org=None, space=None).space_guid()
+
+    assert str(caught.value) == (
+        "no Cloud Foundry org and space to provision in: set IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE, or choose them "
+        "with `cf target -o ORG -s SPACE`"
+    )
