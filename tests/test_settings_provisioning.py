@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from iflowtest import ConfigError
+from iflowtest.runkeys import cloud_foundry_from_settings
 from iflowtest.settings import resolve_settings
 
 KEY = (Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys" / "FAKE-integration-flow-key.json").read_text()
@@ -125,3 +126,26 @@ def test_keep_clients_must_be_a_flag(tmp_path: Path) -> None:
 def test_unknown_source(tmp_path: Path) -> None:
     with pytest.raises(ConfigError, match="source = 'provisioned' is not one of: provision, load"):
         resolve_settings(project(tmp_path, '[tool.iflowtest.clients.x]\nsource = "provisioned"\n'), environ={})
+
+
+@pytest.mark.parametrize(
+    ("environ", "message"),
+    [
+        (
+            {"IFLOWTEST_CF_API": "https://api.cf.example.com", "IFLOWTEST_CF_USERNAME": "someone@example.com"},
+            "set both IFLOWTEST_CF_USERNAME and IFLOWTEST_CF_PASSWORD, or neither (cf CLI session)",
+        ),
+        (
+            {"IFLOWTEST_CF_API": "https://api.cf.example.com"},
+            "no Cloud Foundry login for https://api.cf.example.com: set IFLOWTEST_CF_USERNAME and "
+            "IFLOWTEST_CF_PASSWORD in the environment, or log in with `cf login`",
+        ),
+    ],
+)
+def test_incomplete_cf_login_is_named(tmp_path: Path, environ: dict[str, str], message: str) -> None:
+    settings = resolve_settings(project(tmp_path, ""), {}, {**environ, "CF_HOME": str(tmp_path)})
+
+    with pytest.raises(ConfigError) as caught:
+        cloud_foundry_from_settings(settings)
+
+    assert str(caught.value) == message
