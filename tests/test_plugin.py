@@ -208,3 +208,20 @@ def test_emulator_landscape_knobs_from_pyproject(pytester: pytest.Pytester) -> N
     )
     assert emulator.cloud_foundry.job_delay == 0.05
     assert emulator.cloud_foundry.instance_names() == []
+
+
+def test_emulator_without_tls_issues_keys_in_process(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    with (pytester.path / "pyproject.toml").open("a") as handle:
+        handle.write("\n[tool.iflowtest.emulator]\ntls = false\n")
+    pytester.makepyfile(
+        test_x="""
+        def test_basic_over_http(iflow_client):
+            assert iflow_client("sender_basic").get("/http/costcenters", params={"companyCode": "1010"}).ok
+        """
+    )
+
+    result, emulator = run(pytester, "test_x.py")
+
+    result.assert_outcomes(passed=1)
+    assert emulator.url.startswith("http://") and emulator.cloud_foundry.instance_names() == []

@@ -177,3 +177,13 @@ def emulator_cf_profile(emu: Any) -> str:
         f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
         f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
     )
+
+
+def keys_issued_in_process(emu: Any, settings: Settings) -> dict[str, ServiceKey]:
+    """Keys of an emulator without TLS (requests-oauthlib refuses the CF password grant over plain HTTP)."""
+    keys = {}
+    for spec, credentials in emulator_service_keys(emu, settings, tls=False):
+        key = ServiceKey.from_mapping(credentials, f"emulator key of client {spec.name!r}")
+        check_key_fits(spec, key)
+        keys[spec.name] = key
+    return keys

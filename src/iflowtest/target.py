@@ -6,7 +6,7 @@ import sys
 from typing import Any
 
 from .clients import ClientRegistry
-from .runkeys import RunKeys, emulator_provisioner, provisioner_from_settings
+from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
 from .settings import Settings
 
 
@@ -41,9 +41,12 @@ class TargetSession:
             verify: bool | str = str(self.emulator.ca_file) if options.tls else True
             self.emulator.cloud_foundry.job_delay = options.job_delay
             self.emulator.cloud_foundry.services_quota = options.services_quota
-            # Every default run provisions its clients through the emulator's CF API, over HTTP.
-            self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))
-            issued = self.keys.prepare(self.settings.clients.values(), provision_all=True)
+            if options.tls:
+                # Every default run provisions its clients through the emulator's CF API, over HTTP.
+                self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))
+                issued = self.keys.prepare(self.settings.clients.values(), provision_all=True)
+            else:
+                issued = keys_issued_in_process(self.emulator, self.settings)
             self._registry = ClientRegistry(self.settings, lambda spec: issued[spec.name], verify=verify)
         else:
             # Provision or parse every key before the first test so a broken profile fails the run at once.
