@@ -6,12 +6,15 @@ from collections.abc import Callable, Generator
 from typing import Any
 
 import pytest
+import requests
 
 from .clients import ClientRegistry
 from .errors import IflowtestError
 from .iflow import CallRecord, IflowClient
+from .mpl import MplClient, mpl_client
 from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
+from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
 
@@ -86,6 +89,12 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" or (call.when == "setup" and report.failed):
         marker = item.get_closest_marker("iflow")
         attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
+        target = item.config.stash.get(TARGET_KEY, None)
+        emulator_url = target.emulator.url if target is not None and target.emulator is not None else None
+        attach_mpl(
+            item, report, item.stash.get(MPL_KEY, []), item.config.stash[SETTINGS_KEY].monitor_url or emulator_url
+        )
+        attach_exchanges(report, item.stash.get(RESPONSES_KEY, []))
     return report
 
 
@@ -124,6 +133,7 @@ def iflow_emulator(iflow_target: TargetSession) -> Any:
 def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> IflowClientFactory:
     """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
     records: list[CallRecord] = request.node.stash.setdefault(CALLS_KEY, [])
+    responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
         try:
@@ -131,6 +141,7 @@ def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) 
         except IflowtestError as exc:
             pytest.fail(str(exc), pytrace=False)
         client.add_listener(lambda record, _response: records.append(record))
+        client.add_listener(lambda _record, response: responses.append(response))
         return client
 
     return make
@@ -145,3 +156,15 @@ def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> I
         chosen.args[0] if chosen and chosen.args else None,
         flow.args[0] if flow and flow.args else None,
     )
+
+
+@pytest.fixture
+def mpl(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> Generator[MplClient, None, None]:
+    """Message-log checks through the first 'api'-plan client: `mpl.expect_status(response, "COMPLETED")`."""
+    try:
+        client = mpl_client(iflow_clients)
+    except IflowtestError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    client.checked = request.node.stash.setdefault(MPL_KEY, [])
+    yield client
+    client.close()

@@ -46,6 +46,7 @@ _TOP_KEYS: Final = {
     "clients": dict,
     "iflows": dict,
     "emulator": dict,
+    "monitor_url": str,
 }
 _CLIENT_KEYS: Final = {
     "plan": str,
@@ -121,6 +122,8 @@ class Settings:
     emulator: EmulatorOptions
     variables: Mapping[str, str] = field(repr=False)
     origins: Mapping[str, str] = field(default_factory=dict)
+    # The Integration Suite web UI host, for message monitor links of messages the report did not look up.
+    monitor_url: str | None = None
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -245,6 +248,7 @@ def resolve_settings(
         emulator=emulator,
         variables=env,
         origins=origins,
+        monitor_url=pick("monitor_url", "IFLOWTEST_MONITOR_URL", "monitor_url", None),
     )
 
 
