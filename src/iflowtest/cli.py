@@ -1,9 +1,11 @@
 """The `iflowtest` command: a thin shell over `pytest.main` and the library.
 
-    iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
+    iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/<run id>/ and latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
+`iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors and 3 when the
+tenant or its token endpoint could not be reached (see nightly.py).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import pytest
 from . import __version__
 from .clients import load_configured_key
 from .errors import IflowtestError
+from .nightly import NightlyRun
 from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
@@ -103,9 +106,9 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
                 "suites in [tool.iflowtest]"
             )
         args = [*args, *suites]
-    latest = settings.reports_dir / "latest"
-    latest.mkdir(parents=True, exist_ok=True)
-    html, junit = latest / "report.html", latest / "junit.xml"
+    nightly = NightlyRun.prepare(settings.reports_dir)
+    latest = nightly.latest
+    html, junit = nightly.html, nightly.junit
     code = pytest.main(
         [
             f"--rootdir={root}",
@@ -117,14 +120,16 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
             f"--html={html}",
             "--self-contained-html",
             f"--junitxml={junit}",
+            *nightly.pytest_options(args),
         ]
     )
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
+    exit_code = nightly.finish(int(code))
     if html.exists():
-        print(f"iflowtest: report {html}")
-        print(f"iflowtest: junit  {junit}")
-    return int(code)
+        print(f"iflowtest: report {latest / html.name}")
+        print(f"iflowtest: junit  {latest / junit.name}")
+    return exit_code
 
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:

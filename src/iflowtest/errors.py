@@ -8,8 +8,11 @@ IflowtestError
 ├── TokenError               the token endpoint refused the client or answered nonsense
 │   ├── ClientRejectedError  401 unauthorized / unauthorized_client / invalid_client
 │   └── TokenEndpointError   unreachable, not JSON, or no access_token in the answer
-└── IflowCallError           an iFlow call could not be completed as the harness expects
-    └── CsrfError            the CSRF handshake did not yield a usable token
+│       └── TokenEndpointUnreachableError (also an UnreachableError)
+├── IflowCallError           an iFlow call could not be completed as the harness expects
+│   ├── CsrfError            the CSRF handshake did not yield a usable token
+│   └── RuntimeUnreachableError (also an UnreachableError)
+└── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
 """
 
 from __future__ import annotations
@@ -45,3 +48,15 @@ class IflowCallError(IflowtestError):
 
 class CsrfError(IflowCallError):
     """Raised when an endpoint demands a CSRF token and the handshake cannot provide one."""
+
+
+class UnreachableError(IflowtestError):
+    """Raised when the tenant or its token endpoint cannot be reached at all (a nightly run exits 3)."""
+
+
+class TokenEndpointUnreachableError(TokenEndpointError, UnreachableError):
+    """Raised when no connection to the token endpoint can be made."""
+
+
+class RuntimeUnreachableError(IflowCallError, UnreachableError):
+    """Raised when no connection to the iFlow runtime can be made."""

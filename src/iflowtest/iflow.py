@@ -19,7 +19,7 @@ from typing import Any, Final
 import requests
 from requests.auth import AuthBase
 
-from .errors import CsrfError, IflowCallError
+from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from .redaction import Secret, redact_text
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -192,7 +192,7 @@ class IflowClient:
                 f"{type(exc).__name__}): raise IFLOWTEST_READ_TIMEOUT if the iFlow is slow by design"
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise IflowCallError(
+            raise RuntimeUnreachableError(
                 f"{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the runtime "
                 "url of the service key and that the tenant is reachable"
             ) from None

@@ -25,7 +25,7 @@ import requests
 from requests.auth import AuthBase
 
 from .clients import ClientRegistry
-from .errors import ConfigError, IflowtestError
+from .errors import ConfigError, IflowtestError, UnreachableError
 from .iflow import CallRecord, record_of
 from .redaction import redact_text
 from .settings import ClientSpec
@@ -42,6 +42,10 @@ _ODATA_DATE = re.compile(r"/Date\((-?\d+)")
 
 class MplError(IflowtestError):
     """Raised when the message log API cannot be read (refused, unreachable, unexpected answer)."""
+
+
+class MplUnreachableError(MplError, UnreachableError):
+    """Raised when no connection to the message log API of the tenant can be made."""
 
 
 class MplNotFoundError(MplError):
@@ -262,7 +266,8 @@ class MplClient:
             # Explicit verify: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
             return self.session.get(url, params=params, headers=headers, timeout=self._timeout, verify=self._verify)
         except requests.exceptions.RequestException as exc:
-            raise MplError(
+            error = MplUnreachableError if isinstance(exc, requests.exceptions.ConnectionError) else MplError
+            raise error(
                 f"cannot reach the message log API {self.base_url} ({type(exc).__name__}: "
                 f"{redact_text(str(exc))[:200]}): check the url of the 'api'-plan key of client {self.client_name!r}"
             ) from None

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
 import requests
 
 from .clients import ClientRegistry
-from .errors import IflowtestError
+from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
+from .errors import IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
 from .mpl import MplClient, mpl_client
 from .redaction import install_log_redaction
@@ -39,6 +41,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
     group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+    group.addoption(
+        "--iflow-history", dest="iflow_history", metavar="PATH", help="append this run to a history file (trends)"
+    )
+    group.addoption("--iflow-run-id", dest="iflow_run_id", metavar="ID", help="run id in history and summary.json")
+    group.addoption(
+        "--iflow-progress", dest="iflow_progress", type=float, metavar="S", help="print a progress line every S seconds"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -61,6 +70,15 @@ def pytest_configure(config: pytest.Config) -> None:
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
+        history = config.getoption("iflow_history")
+        dashboard = RunDashboard(
+            config,
+            settings,
+            history=Path(history) if history else None,
+            run_id=config.getoption("iflow_run_id"),
+            progress_every=config.getoption("iflow_progress"),
+        )
+        config.pluginmanager.register(dashboard, "iflowtest-dashboard")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -86,6 +104,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, UnreachableError):
+        report.user_properties.append((UNREACHABLE_PROPERTY, "1"))
     if call.when == "call" or (call.when == "setup" and report.failed):
         marker = item.get_closest_marker("iflow")
         attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
