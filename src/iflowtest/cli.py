@@ -120,7 +120,7 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
             f"--html={html}",
             "--self-contained-html",
             f"--junitxml={junit}",
-            *nightly.pytest_options(args),
+            *nightly.pytest_options(args, in_order=any(i.in_order for i in settings.iflows.values())),
         ]
     )
     if code == pytest.ExitCode.USAGE_ERROR:

@@ -80,17 +80,18 @@ class RunDashboard:
         self._total = len(ids)
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
         facts = properties_of(report)
         if facts:
-            self._facts.setdefault(report.nodeid, {}).update(facts)
+            self._facts.setdefault(nodeid, {}).update(facts)
         if facts.get("unreachable"):
-            self._unreachable.add(report.nodeid)
+            self._unreachable.add(nodeid)
         outcome = _outcome(report)
         # setup decides skips and errors, call the rest; a failing teardown turns a pass into an error
         if outcome is not None and not (
-            report.when == "teardown" and self._outcomes.get(report.nodeid) in ("failed", "error")
+            report.when == "teardown" and self._outcomes.get(nodeid) in ("failed", "error")
         ):
-            self._outcomes[report.nodeid] = outcome
+            self._outcomes[nodeid] = outcome
         if report.when == "teardown":
             self._maybe_show_progress()
 

@@ -11,6 +11,7 @@ collected no tests), 3 the tenant or its token endpoint could not be reached.
 from __future__ import annotations
 
 import shutil
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -66,15 +67,18 @@ class NightlyRun:
         """`reports/latest/`."""
         return self.reports / "latest"
 
-    def pytest_options(self, args: Sequence[str]) -> list[str]:
-        """History, run id and progress for the plugin; `--dist loadgroup` with `-n` so in-order iFlows stay together."""
+    def pytest_options(self, args: Sequence[str], *, in_order: bool = False) -> list[str]:
+        """History, run id and progress for the plugin; with `-n` and iFlows declared in_order, `--dist loadfile`.
+
+        loadfile keeps each file's cases on one worker, in order. xdist's loadgroup would be finer, but it
+        stopped grouping on pytest 9.2 (pytest-xdist issue 1386), silently.
+        """
         given = {a.split("=")[0] for a in args}
         options = [f"--iflow-history={self.reports / HISTORY_FILE}", f"--iflow-run-id={self.run_id}"]
         if "--iflow-progress" not in given:
             options.append(f"--iflow-progress={PROGRESS_EVERY:g}")
-        parallel = any(_asks_for_workers(a) for a in args)
-        if parallel and "--dist" not in given and "-d" not in given:
-            options.append("--dist=loadgroup")
+        if in_order and any(_asks_for_workers(a) for a in args) and "--dist" not in given and "-d" not in given:
+            options.append("--dist=loadfile")
         return options
 
     def finish(self, pytest_code: int) -> int:
@@ -88,6 +92,11 @@ class NightlyRun:
         for produced in self.folder.iterdir():
             if produced.is_file():
                 shutil.copy2(produced, self.latest / produced.name)
+        if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED:
+            print(
+                "iflowtest: error: no test was selected: check the suite paths and the -k/-m expressions",
+                file=sys.stderr,
+            )
         summary = read_summary(self.folder / SUMMARY_FILE)
         if summary is not None:
             print(one_line(summary))

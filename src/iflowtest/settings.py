@@ -57,7 +57,7 @@ _CLIENT_KEYS: Final = {
     "service_key": str,
     "token_validity": int,
 }
-_IFLOW_KEYS: Final = {"address": str, "role": str}
+_IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool}
 _EMULATOR_KEYS: Final = {"token_lifetime": int, "mpl_header": bool, "tls": bool}
 
 
@@ -93,6 +93,7 @@ class IflowSpec:
     name: str
     address: str | None = None
     role: str | None = None
+    in_order: bool = False  # its cases share state: `iflowtest run -n` keeps each file's cases on one worker
 
 
 @dataclass(frozen=True)
@@ -334,7 +335,9 @@ def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:
         address = body.get("address")
         if address is not None and not address.startswith("/"):
             raise ConfigError(f"{where}: address must start with '/' (e.g. '/http/costcenters'), got {address!r}")
-        iflows[name] = IflowSpec(name=name, address=address, role=body.get("role"))
+        iflows[name] = IflowSpec(
+            name=name, address=address, role=body.get("role"), in_order=body.get("in_order", False)
+        )
     return iflows
 
 
