@@ -2,6 +2,7 @@
 
     iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/<run id>/ and latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
+    iflowtest screenshot [REPORT] [-o PNG]        a PNG of the report, taken by headless Chromium
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 `iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors and 3 when the
@@ -54,6 +55,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
 
+    screenshot = commands.add_parser(
+        "screenshot",
+        help="save a PNG of an HTML report (headless Chromium)",
+        description="Render a report in headless Chromium and save the top of it as a PNG.",
+    )
+    screenshot.add_argument("report", nargs="?", type=Path, default=None, help="default: reports/latest/report.html")
+    screenshot.add_argument("--output", "-o", type=Path, default=None, help="default: next to the report, .png")
+    screenshot.add_argument("--width", type=int, default=1280, help="window width in pixels (default 1280)")
+    screenshot.add_argument("--height", type=int, default=1800, help="window height in pixels (default 1800)")
+    screenshot.add_argument("--browser", default=None, help="Chromium executable (default: chromium on PATH)")
+
     if not args:
         parser.print_help()
         return USAGE_ERROR
@@ -66,6 +78,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "emulator":
         return run_emulator(parsed)
+    if parsed.command == "screenshot":
+        return run_screenshot(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -130,6 +144,22 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
         print(f"iflowtest: report {latest / html.name}")
         print(f"iflowtest: junit  {latest / junit.name}")
     return exit_code
+
+
+def run_screenshot(parsed: argparse.Namespace) -> int:
+    """`iflowtest screenshot`: a PNG of the latest (or a given) report."""
+    from .screenshot import take_screenshot
+
+    try:
+        report = (
+            parsed.report or resolve_settings(find_project_root(Path.cwd()), {}).reports_dir / "latest" / "report.html"
+        )
+        output = parsed.output or report.with_suffix(".png")
+        take_screenshot(report, output, width=parsed.width, height=parsed.height, browser=parsed.browser)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    print(f"iflowtest: screenshot {output}")
+    return 0
 
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:

@@ -82,8 +82,9 @@ class RunRecord:
 class HistoryStore:
     """The history file: read every run, append one atomically."""
 
-    def __init__(self, path: Path) -> None:
+    def __init__(self, path: Path, keep: int = KEEP_RUNS) -> None:
         self.path = path
+        self.keep = keep
 
     def runs(self) -> list[RunRecord]:
         """Every stored run, oldest first; unreadable lines (a hand edit) are a ConfigError naming the line."""
@@ -103,8 +104,8 @@ class HistoryStore:
         return runs
 
     def append(self, run: RunRecord) -> list[RunRecord]:
-        """Add a run (keeping the last KEEP_RUNS) and return the stored runs, this one last."""
-        runs = [*self.runs(), run][-KEEP_RUNS:]
+        """Add a run (keeping the last `keep`) and return the stored runs, this one last."""
+        runs = [*self.runs(), run][-self.keep :]
         self.path.parent.mkdir(parents=True, exist_ok=True)
         handle, temporary = tempfile.mkstemp(prefix=".history-", suffix=".tmp", dir=self.path.parent)
         os.chmod(temporary, 0o644)  # mkstemp makes it private; the history is meant to be read
@@ -128,8 +129,8 @@ class Changes:
     flaky: tuple[str, ...]
 
     def as_dict(self) -> dict[str, Any]:
-        """JSON-ready form for summary.json."""
-        return asdict(self)
+        """JSON-ready form for summary.json (lists, as JSON reads them back)."""
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in asdict(self).items()}
 
 
 def changes(runs: Sequence[RunRecord]) -> Changes:
