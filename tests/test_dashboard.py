@@ -111,6 +111,10 @@ def test_report_shows_iflows_changes_flaky_cases_trends_and_monitor_links(pytest
     data = json.loads(html.unescape(re.findall(r'data-jsonblob="(.*?)"', page, re.S)[0]))
     cells = [c for rows in data["tests"].values() for row in rows for c in row["resultsTableRow"] if "col-mpl" in c]
     assert len(cells) == 4
+    # The FailingFlow row carries its message's status and error text from the message log.
+    failing = next(row for rows in data["tests"].values() for row in rows if "failing_flow" in row["testId"])
+    assert re.search(r"message log -+\n\S+ of FailingFlow: FAILED  https://", failing["log"])
+    assert "error: com.sap.it.rt.adapter.http.api.exception.HttpResponseException" in failing["log"]
     assert all(
         re.search(r'<a href="https://127\.0\.0\.1:\d+/shell/monitoring/Messages/%7B%22identifier%22%3A%22AG', c)
         for c in cells

@@ -90,7 +90,9 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-1000:]
     assert ", 1 unreachable, 0 skipped;" in result.stdout
     assert "token endpoint https://127.0.0.1:9/oauth/token for client 'sender'" in result.stdout
-    assert "not-a-secret" not in result.stdout + (project / "reports" / "latest" / "report.html").read_text()
+    page = (project / "reports" / "latest" / "report.html").read_text()
+    assert "not-a-secret" not in result.stdout + page
+    assert "Tenant hosts" in page and "127.0.0.1" in page
 
 
 def test_nothing_selected_is_a_usage_error(project: Path) -> None:  # noqa: F811

@@ -120,7 +120,9 @@ def test_unknown_client_marker_is_a_clear_failure(pytester: pytest.Pytester) -> 
 
     result.assert_outcomes(errors=1)
     result.stdout.fnmatch_lines(
-        ["*unknown client 'sendr': declared clients are monitor, sender, sender_basic, sender_no_de*(did you mean 'sender'?)"]
+        [
+            "*unknown client 'sendr': declared clients are monitor, sender, sender_basic, sender_no_de*(did you mean 'sender'?)"
+        ]
     )
     assert "Traceback" not in result.stdout.str()
 

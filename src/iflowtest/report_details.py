@@ -103,10 +103,16 @@ def attach_mpl(
 
 
 def attach_exchanges(report: pytest.TestReport, responses: list[requests.Response]) -> None:
-    """The exchanges of a failed test as a section (passed tests get none, to keep the report light)."""
-    if not responses or not report.failed:
+    """The exchanges of a failed test as a section (passed tests get none, to keep the report light).
+
+    Empties `responses` afterwards: items live for the whole session, and 2000 kept response bodies would
+    hold hundreds of megabytes.
+    """
+    kept = list(responses)
+    responses.clear()
+    if not kept or not report.failed:
         return
-    exchanges = [capture_exchange(response) for response in responses]
+    exchanges = [capture_exchange(response) for response in kept]
     parts = [f"{exchange.request}\n\n{exchange.response}" for exchange in exchanges[-5:]]
     skipped = f"({len(exchanges) - 5} earlier exchanges not shown)\n\n" if len(exchanges) > 5 else ""
     report.sections.append(("iflow exchanges", skipped + "\n\n".join(parts)))
