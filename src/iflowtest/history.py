@@ -11,7 +11,7 @@ import itertools
 import json
 import os
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
@@ -187,8 +187,3 @@ def trends(runs: Sequence[RunRecord], last: int = TREND_RUNS) -> dict[str, list[
             rate = 100.0 * sum(1 for c in cases if c.outcome == "passed") / len(cases) if cases else None
             series[name].append(TrendPoint(run.run_id, rate, percentile(latencies, 95)))
     return series
-
-
-def iflows_of(cases: Iterable[CaseResult]) -> list[str]:
-    """The iFlow names in `cases`, sorted, cases without one as ''."""
-    return sorted({c.iflow for c in cases})
