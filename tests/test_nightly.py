@@ -144,3 +144,37 @@ def test_run_folders_options_and_codes(tmp_path: Path) -> None:
     assert junit_classname("suites.costcenters.test_read", "ReadCostCenters") == "costcenters/ReadCostCenters"
     assert junit_classname("suites.costcenters.test_read.TestGroup", "") == "costcenters/test_read"
     assert junit_classname("tests.test_x", "") == "tests/test_x"
+
+
+def test_damaged_history_is_a_usage_error(project: Path) -> None:  # noqa: F811
+    (project / "reports").mkdir()
+    (project / "reports" / "history.jsonl").write_text("{broken\n")
+
+    result = iflowtest("run", "suites/costcenters/test_failing_flow.py", cwd=project)
+
+    assert result.returncode == 2
+    assert "Traceback" not in result.stderr + result.stdout
+    assert (
+        f"iflowtest: line 1 of the run history {project / 'reports' / 'history.jsonl'} is not a run record: remove "
+        "the line (or the file to start a new history)"
+    ) in result.stderr
+
+
+def test_in_order_iflow_runs_file_by_file_with_workers(project: Path) -> None:  # noqa: F811
+    with (project / "pyproject.toml").open("a") as pyproject:
+        pyproject.write('\n[tool.iflowtest.iflows.Sequence]\naddress = "/http/costcenters"\nin_order = true\n')
+    (project / "suites" / "sequence").mkdir()
+    (project / "suites" / "sequence" / "test_steps.py").write_text(
+        "import os\nimport pytest\n\n\n@pytest.mark.iflow('Sequence')\n@pytest.mark.parametrize('step', range(6))\n"
+        "def test_step(step, record_property):\n    record_property('worker', os.environ['PYTEST_XDIST_WORKER'])\n"
+    )
+    (project / "suites" / "sequence" / "test_other.py").write_text(
+        "import pytest\n\n\n@pytest.mark.parametrize('n', range(6))\ndef test_other(n):\n    pass\n"
+    )
+
+    result = iflowtest("run", "suites/sequence", "-n", "2", cwd=project)
+
+    assert result.returncode == 0, result.stdout[-2000:]
+    junit = etree.parse(str(project / "reports" / "latest" / "junit.xml"))
+    workers = [p.get("value") for p in junit.iter("property") if p.get("name") == "worker"]
+    assert len(workers) == 6 and len(set(workers)) == 1

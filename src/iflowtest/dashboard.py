@@ -71,6 +71,11 @@ class RunDashboard:
         self._total: int | None = None
         self.summary: dict[str, Any] | None = None
 
+    def check_history(self) -> None:
+        """Read the history once before the run, so a damaged file is a usage error, not a crash at the end."""
+        if self.history is not None:
+            self.history.runs()
+
     # ------------------------------------------------------------ collecting
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         self._total = len(session.items)

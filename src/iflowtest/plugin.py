@@ -78,6 +78,10 @@ def pytest_configure(config: pytest.Config) -> None:
             run_id=config.getoption("iflow_run_id"),
             progress_every=config.getoption("iflow_progress"),
         )
+        try:
+            dashboard.check_history()
+        except IflowtestError as exc:
+            raise pytest.UsageError(f"iflowtest: {exc}") from None
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
 
 
