@@ -155,3 +155,21 @@ def test_environment_names_commit_versions_and_no_history_hint(pytester: pytest.
 
 def test_git_commit_of_this_checkout() -> None:
     assert re.fullmatch(r"[0-9a-f]{7,}( \+changes)?|\(not a git checkout\)|\(git not available\)", git_commit(ROOT))
+
+
+def test_monitor_url_setting_links_messages_no_test_looked_up(
+    pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    suite = project(pytester)
+    monkeypatch.setenv("IFLOWTEST_MONITOR_URL", "https://acme.integrationsuite.cfapps.eu10.hana.ondemand.com")
+
+    run(pytester, suite, [], "20261101T010000Z")
+
+    page = html.unescape((pytester.path / "out" / "report.html").read_text())
+    links = re.findall(r'<a href=\\"([^"\\]+)\\"', page)
+    assert any(
+        link.startswith("https://acme.integrationsuite.cfapps.eu10.hana.ondemand.com/shell/monitoring/Messages/%7B")
+        for link in links
+    )
+    # A message the test looked up keeps CPI's own AlternateWebLink (here: the emulator's).
+    assert any(link.startswith("https://127.0.0.1:") for link in links)

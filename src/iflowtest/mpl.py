@@ -57,7 +57,7 @@ class MplTimeoutError(MplError):
 
 
 class MplStatusError(MplError, AssertionError):
-    """Raised by `expect_status` when a message ends in another status than the one expected."""
+    """Raised when a message ends in another status than the one `expect_status` was told to expect."""
 
 
 @dataclass(frozen=True)
