@@ -55,17 +55,6 @@ def test_nightly_run_writes_dated_folders_latest_summary_and_one_line(project: P
     assert ("costcenters/FailingFlow", "test_failure_carries_the_mpl_id") in junit
 
 
-def test_failures_exit_1_and_are_counted(project: Path) -> None:  # noqa: F811
-    (project / "suites" / "costcenters" / "test_broken.py").write_text(FAILING_CASE)
-
-    result = iflowtest(
-        "run", "suites/costcenters/test_broken.py", "suites/costcenters/test_failing_flow.py", cwd=project
-    )
-
-    assert result.returncode == 1
-    assert "iflowtest: 2 tests, 1 passed, 1 failed, 0 skipped; 2 iFlows, 1 failing: ReadCostCenters;" in result.stdout
-
-
 def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
     # Nothing listens on the discard port of loopback: the token endpoint cannot be reached.
     down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.1:9"}
@@ -102,7 +91,7 @@ def test_nothing_selected_is_a_usage_error(project: Path) -> None:  # noqa: F811
     assert "iflowtest: error: no test was selected: check the suite paths and the -k/-m expressions\n" in result.stderr
 
 
-def test_four_workers_give_the_serial_outcomes_and_one_report(project: Path) -> None:  # noqa: F811
+def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_report(project: Path) -> None:  # noqa: F811
     (project / "suites" / "costcenters" / "test_broken.py").write_text(FAILING_CASE)
 
     serial = iflowtest("run", cwd=project)
@@ -112,7 +101,12 @@ def test_four_workers_give_the_serial_outcomes_and_one_report(project: Path) -> 
     parallel_junit = junit_outcomes(project / "reports" / "latest" / "junit.xml")
     parallel_summary = json.loads((project / "reports" / "latest" / "summary.json").read_text())
 
-    assert serial.returncode == parallel.returncode == 1
+    assert serial.returncode == parallel.returncode == 1  # failures
+    assert re.search(
+        r"^iflowtest: 34 tests, 33 passed, 1 failed, 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
+        serial.stdout,
+        re.M,
+    )
     assert "4 workers" in parallel.stdout
     assert parallel_junit == serial_junit
     for key in ("tests", "passed", "failed", "skipped"):
