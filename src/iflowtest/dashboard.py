@@ -22,7 +22,7 @@ import pytest
 
 from . import __version__
 from .charts import latency_chart, pass_rate_chart
-from .history import CaseResult, Changes, HistoryStore, RunRecord, changes, trends
+from .history import TREND_RUNS, CaseResult, Changes, HistoryStore, RunRecord, changes, trends
 from .redaction import redact_text
 from .report import PROPERTY_PREFIX, properties_of
 from .settings import Settings
@@ -219,7 +219,7 @@ def render_overview(run: RunRecord, found: Changes, runs: list[RunRecord], *, hi
     series = trends(runs)
     charts = [pass_rate_chart(series), latency_chart(series)] if len(runs) > 1 else []
     if any(charts):
-        parts += [f"<h2>Trends (last {len(series and next(iter(series.values())))} runs)</h2>", '<div class="charts">']
+        parts += [f"<h2>Trends (last {min(len(runs), TREND_RUNS)} runs)</h2>", '<div class="charts">']
         parts += [chart for chart in charts if chart]
         parts.append("</div>")
     parts.append("</div>")
