@@ -25,6 +25,7 @@ from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
+_RECORDING_FLAGS = {"--record": "--iflow-record", "--offline": "--iflow-offline"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -86,9 +87,11 @@ def _fail(message: str) -> int:
 def run_suites(args: list[str], cwd: Path | None = None) -> int:
     """`iflowtest run`: resolve settings, run pytest with reports, print where they are."""
     root = find_project_root(cwd or Path.cwd())
+    # `iflowtest run --record/--offline` are the plugin's --iflow-record/--iflow-offline.
+    args = [_RECORDING_FLAGS.get(a, a) for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
-        if settings.target == "tenant":
+        if settings.target == "tenant" and "--iflow-offline" not in args:
             for spec in settings.clients.values():
                 load_configured_key(spec, settings)
     except IflowtestError as exc:

@@ -8,8 +8,9 @@ IflowtestError
 ├── TokenError               the token endpoint refused the client or answered nonsense
 │   ├── ClientRejectedError  401 unauthorized / unauthorized_client / invalid_client
 │   └── TokenEndpointError   unreachable, not JSON, or no access_token in the answer
-└── IflowCallError           an iFlow call could not be completed as the harness expects
-    └── CsrfError            the CSRF handshake did not yield a usable token
+├── IflowCallError           an iFlow call could not be completed as the harness expects
+│   └── CsrfError            the CSRF handshake did not yield a usable token
+└── CassetteError            a recorded cassette cannot answer a replayed request
 """
 
 from __future__ import annotations
@@ -45,3 +46,7 @@ class IflowCallError(IflowtestError):
 
 class CsrfError(IflowCallError):
     """Raised when an endpoint demands a CSRF token and the handshake cannot provide one."""
+
+
+class CassetteError(IflowtestError):
+    """Raised when a replayed request has no recorded answer (missing cassette or interaction)."""

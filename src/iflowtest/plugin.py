@@ -7,9 +7,11 @@ from typing import Any
 
 import pytest
 
+from .cassette_options import recording_mode
 from .clients import ClientRegistry
 from .errors import IflowtestError
 from .iflow import CallRecord, IflowClient
+from .recording import install_recording
 from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
 from .settings import Settings, find_project_root, resolve_settings
@@ -36,6 +38,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
     group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+    group.addoption(
+        "--iflow-record", dest="iflow_record", action="store_true", help="call live and rewrite each test's cassette"
+    )
+    group.addoption(
+        "--iflow-offline",
+        dest="iflow_offline",
+        action="store_true",
+        help="replay cassettes only: network blocked, no emulator started",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +66,13 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[TARGET_KEY] = TargetSession(settings)
+    try:
+        mode = recording_mode(
+            config.getoption("iflow_record"), config.getoption("iflow_offline"), config.getoption("record_mode", None)
+        )
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    install_recording(config, settings, mode, config.stash[TARGET_KEY])
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")

@@ -107,6 +107,11 @@ class Redactor:
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         return _JWT.sub(MASK, text)
 
+    def replace_known(self, text: str, placeholder: str) -> str:
+        """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""
+        pattern = self._compiled()
+        return text if pattern is None else pattern.sub(placeholder, text)
+
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:
             if self._pattern is None and self._values:

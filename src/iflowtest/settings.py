@@ -46,6 +46,7 @@ _TOP_KEYS: Final = {
     "clients": dict,
     "iflows": dict,
     "emulator": dict,
+    "cassettes": dict,  # read by cassettes.CassetteOptions
 }
 _CLIENT_KEYS: Final = {
     "plan": str,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .clients import ClientRegistry, check_key_fits, load_configured_key
+from .clients import ClientRegistry, KeyProvider, check_key_fits, load_configured_key
 from .servicekey import ServiceKey
 from .settings import ClientSpec, Settings
 
@@ -16,6 +16,8 @@ class TargetSession:
         self.settings = settings
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
+        # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
+        self.offline_keys: KeyProvider | None = None
 
     @property
     def registry(self) -> ClientRegistry:
@@ -28,6 +30,9 @@ class TargetSession:
     def start(self) -> TargetSession:
         """Start the emulator (emulator target) or check every configured key (tenant target)."""
         if self._registry is not None:
+            return self
+        if self.offline_keys is not None:
+            self._registry = ClientRegistry(self.settings, self.offline_keys)
             return self
         if self.settings.target == "emulator":
             from .emulator import Emulator  # imported lazily: a tenant run never loads the emulator
@@ -64,6 +69,8 @@ class TargetSession:
         facts = {"Target": self.settings.target, "Profile": self.settings.profile or "(none)"}
         if self.emulator is not None:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
+        if self.offline_keys is not None:
+            facts["Tenant"] = "offline: answers replayed from cassettes"
         return facts
 
     def close(self) -> None:
