@@ -2,6 +2,7 @@
 
     iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
+    iflowtest cassettes check [--max-age DAYS]    find orphaned, missing, old or leaking cassettes
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 """
@@ -51,6 +52,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+    cassettes = commands.add_parser("cassettes", help="inspect recorded cassettes")
+    cassette_actions = cassettes.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = cassette_actions.add_parser(
+        "check", help="cassettes without a test, tests without a cassette, old cassettes, secrets"
+    )
+    check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
+    check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
 
     if not args:
         parser.print_help()
@@ -64,6 +72,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "emulator":
         return run_emulator(parsed)
+    if parsed.command == "cassettes":
+        return check_cassettes_command(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -180,6 +190,36 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     finally:
         emu.stop()
     return 0
+
+
+def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
+    """`iflowtest cassettes check`: one line per problem; exit 1 when there are any, 0 when clean."""
+    from .cassette_check import check_cassettes, collect_tests
+    from .cassette_options import CassetteOptions
+    from .settings import load_pyproject_table
+
+    root = find_project_root(cwd or Path.cwd())
+    try:
+        settings = resolve_settings(root, {})
+        options = CassetteOptions.from_table(root, load_pyproject_table(root).get("cassettes", {}))
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    if parsed.max_age is not None and parsed.max_age < 1:
+        return _fail(f"--max-age must be a whole number of days ≥ 1, got {parsed.max_age}")
+    suites = parsed.suites or [str(root / s) for s in settings.suites]
+    missing = [s for s in suites if not Path(s).exists()]
+    if missing:
+        return _fail(f"suite {missing[0]} does not exist: pass existing suite folders or files")
+    tests, failure = collect_tests(settings, options, suites)
+    if failure:
+        return _fail("the suites cannot be collected, so cassettes cannot be checked:\n" + failure.strip())
+    problems = check_cassettes(settings, options, tests, parsed.max_age or options.max_age_days)
+    for problem in problems:
+        print(f"iflowtest cassettes: {problem}")
+    verdict = f"{len(problems)} problem(s)" if problems else "no problems"
+    where = options.folder.relative_to(root) if options.folder.is_relative_to(root) else options.folder
+    print(f"iflowtest cassettes: {len(tests)} tests checked against {where}/: {verdict}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":  # pragma: no cover
