@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 import shutil
+import tomllib
 from pathlib import Path
 
 import pytest
 
+from iflowtest.cassette_options import CassetteOptions
 from tests.test_cli import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -75,3 +77,12 @@ def test_bad_max_age_is_exit_2(project: Path) -> None:
 
     assert result.returncode == 2
     assert result.stderr.strip() == "iflowtest: error: --max-age must be a whole number of days ≥ 1, got 0"
+
+
+def test_the_readme_cassettes_table_is_valid() -> None:
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = next(b for b in re.findall(r"```toml\n(.*?)```", readme, flags=re.S) if "cassettes]" in b)
+
+    options = CassetteOptions.from_table(ROOT, tomllib.loads(block)["tool"]["iflowtest"]["cassettes"])
+
+    assert options.max_age_days == 90 and options.rules.ignore_fields == {"RequestId"}

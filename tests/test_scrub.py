@@ -149,3 +149,11 @@ def test_unknown_placeholder_is_refused() -> None:
 def test_binary_bodies_pass_unchanged(hosts: HostMap) -> None:
     blob = bytes(range(256))
     assert scrub_response(response(blob, "application/octet-stream"), hosts)["body"]["string"] == blob
+
+
+def test_placeholders_replayed_as_secrets_stay_placeholders(hosts: HostMap) -> None:
+    Secret("{access_token}")  # what an offline run's token is
+
+    scrubbed = scrub_response(response(b'{"access_token": "x", "note": "{access_token}"}'), hosts)
+
+    assert json.loads(scrubbed["body"]["string"]) == {"access_token": "{access_token}", "note": "{access_token}"}
