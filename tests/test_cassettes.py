@@ -244,3 +244,64 @@ def test_iflowtest_run_offline_passes_in_a_fresh_clone(tmp_path: Path) -> None:
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     assert "31 passed" in result.stdout
     assert "offline: answers replayed from cassettes" in (tmp_path / "reports/latest/report.html").read_text()
+
+
+def test_offline_blocks_the_network_and_skips_emulator_tests(pytester: pytest.Pytester) -> None:
+    sample_project(pytester, cassettes=True)
+    pytester.makepyfile(
+        **{
+            "suites/test_network": """
+            import socket
+
+            import pytest
+
+            def test_no_socket_reaches_anything():
+                with pytest.raises(RuntimeError, match="Network is disabled for host '127.0.0.1'"):
+                    socket.create_connection(("127.0.0.1", 9), timeout=1)
+
+            def test_needs_the_emulator(iflow_emulator):
+                pass
+            """
+        }
+    )
+
+    result, _ = run(pytester, "suites/test_network.py", "--iflow-offline", "-rs")
+
+    result.assert_outcomes(passed=1, skipped=1)
+    result.stdout.fnmatch_lines(["*needs the emulated tenant (offline replay)*"])
+
+
+def test_a_failed_token_request_stays_in_the_tests_own_cassette(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(
+        **{
+            "suites/costcenters/test_a_revoked": """
+            import pytest
+
+            from iflowtest import ClientRejectedError
+
+            def test_revoked_client_is_rejected(iflow_clients, iflow_target):
+                client = iflow_clients.resolve("sender_no_de")
+                if iflow_target.emulator is not None:
+                    iflow_target.emulator.revoke_client(client.key.clientid)
+                with pytest.raises(ClientRejectedError, match="was rejected by"):
+                    client.token.get()
+            """
+        }
+    )
+    good, _ = run(pytester, "suites/costcenters/test_read_costcenters_de.py", "--iflow-record")
+    revoked, _ = run(pytester, "suites/costcenters/test_a_revoked.py", "--iflow-record")
+    good.assert_outcomes(passed=5)
+    revoked.assert_outcomes(passed=1)
+    cassette = pytester.path / "cassettes/costcenters/test_a_revoked/test_revoked_client_is_rejected.yaml"
+    assert "uri: '{tokenurl}'" in cassette.read_text() and "code: 401" in cassette.read_text()
+
+    # The revoked test runs first (file order): its 401 comes from its cassette, the good token from the store.
+    replayed, _ = run(
+        pytester,
+        "suites/costcenters/test_a_revoked.py",
+        "suites/costcenters/test_read_costcenters_de.py",
+        "--iflow-offline",
+    )
+
+    replayed.assert_outcomes(passed=6)

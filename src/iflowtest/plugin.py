@@ -134,7 +134,8 @@ def iflow_clients(iflow_target: TargetSession) -> ClientRegistry:
 def iflow_emulator(iflow_target: TargetSession) -> Any:
     """The emulated tenant (skips the test when the target is a real tenant)."""
     if iflow_target.emulator is None:
-        pytest.skip("needs the emulated tenant (target is 'tenant')")
+        reason = "offline replay" if iflow_target.offline_keys is not None else "target is 'tenant'"
+        pytest.skip(f"needs the emulated tenant ({reason})")
     return iflow_target.emulator
 
 

@@ -60,7 +60,9 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
 
     def append(self, request: Any, response: Any) -> None:
         """Store a recorded interaction and index it; handshakes go to the shared store instead."""
-        if not self._loading:
+        if not self._loading and response["status"]["code"] < 400:
+            # A failed handshake (a rejected client, a role missing) is what its test is about: it stays in
+            # the test's own cassette and is played from there.
             handshake = self.session.handshakes.kind(request)
             if handshake is not None:
                 self.session.handshakes.save(handshake, request, response)
@@ -99,7 +101,7 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
 
     def can_play_response_for(self, request: Any) -> bool:
         """Whether a recorded answer exists; raises CassetteError where vcrpy would refuse the request."""
-        if self.write_protected and self.session.handshakes.kind(request) is not None:
+        if self._from_store(request):
             return True
         playable = (
             request in self and self.record_mode != RecordMode.ALL and (self.rewound or self.allow_playback_repeats)
@@ -110,10 +112,10 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
 
     def play_response(self, request: Any) -> Any:
         """The next unplayed answer recorded for this request (the last one again with playback repeats)."""
-        if self.write_protected:
+        if self._from_store(request):
             handshake = self.session.handshakes.kind(request)
-            if handshake is not None:
-                return self.session.handshakes.answer(handshake, request, self.nodeid)
+            assert handshake is not None
+            return self.session.handshakes.answer(handshake, request, self.nodeid)
         request = self._before_record_request(request)
         key = self.key(request)
         index = self._next_index(key)
@@ -124,6 +126,10 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
             self._played_interactions.append(self.data[index])  # for vcrpy's drop_unused_requests
         self.play_counts[index] += 1
         return self.data[index][1]
+
+    def _from_store(self, request: Any) -> bool:
+        # Replaying, a handshake comes from the shared store unless the test recorded its own (a failed one).
+        return bool(self.write_protected and self.session.handshakes.kind(request) and request not in self)
 
     def rewind(self) -> None:
         """Play every interaction again from the first."""
