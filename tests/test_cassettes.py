@@ -305,3 +305,22 @@ def test_a_failed_token_request_stays_in_the_tests_own_cassette(pytester: pytest
     )
 
     replayed.assert_outcomes(passed=6)
+
+
+def test_offline_with_a_real_tenant_profile_uses_placeholder_keys(pytester: pytest.Pytester) -> None:
+    sample_project(pytester, cassettes=True)
+    key = (
+        '{"oauth":{"clientid":"sb-1!b1|it-rt-acme!b196","clientsecret":"never-sent-anywhere",'
+        '"url":"https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com",'
+        '"tokenurl":"https://acme.authentication.eu10.hana.ondemand.com/oauth/token"}}'
+    )
+    names = ("SENDER", "SENDER_BASIC", "SENDER_NO_DE")
+    (pytester.path / ".env.dev").write_text("".join(f"IFLOWTEST_CLIENT_{n}_KEY='{key}'\n" for n in names))
+
+    result, target = run(
+        pytester, "suites/costcenters/test_change_costcenter.py", "--iflow-env", "dev", "--iflow-offline"
+    )
+
+    result.assert_outcomes(passed=2)
+    assert target.settings.target == "tenant" and target.emulator is None
+    assert target.registry.resolve("sender").key.url == "https://runtime.offline.invalid"

@@ -43,7 +43,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser(
         "run",
         help="run suites against the target and write reports/latest/",
-        description="Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest.",
+        description=(
+            "Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest. "
+            "--record calls live and rewrites each test's cassette; --offline replays cassettes only."
+        ),
     )
     run.add_argument("rest", nargs=argparse.REMAINDER, help="suites and pytest options (e.g. -k, -n auto, --iflow-env)")
     emulator = commands.add_parser("emulator", help="run the emulated tenant in the foreground")
