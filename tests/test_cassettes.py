@@ -245,6 +245,12 @@ def test_iflowtest_run_offline_passes_in_a_fresh_clone(tmp_path: Path) -> None:
     assert "31 passed" in result.stdout
     assert "offline: answers replayed from cassettes" in (tmp_path / "reports/latest/report.html").read_text()
 
+    cassette = tmp_path / "cassettes/costcenters/test_failing_flow/test_failure_carries_the_mpl_id.yaml"
+    before = cassette.read_text()
+    recorded = iflowtest("run", "--record", "suites/costcenters/test_failing_flow.py", cwd=tmp_path)
+    assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
+    assert cassette.read_text() != before  # a new MPL id and recording date: the cassette was rewritten
+
 
 def test_offline_blocks_the_network_and_skips_emulator_tests(pytester: pytest.Pytester) -> None:
     sample_project(pytester, cassettes=True)
