@@ -77,7 +77,32 @@ def run(project: Path, *options: str) -> PhaseTimes:
     return times
 
 
-def measure(calls: int, folder: Path) -> dict[str, Any]:
+def stock_vcrpy_replay(cassette: Path, calls: int) -> float:
+    """Seconds for vcrpy's own Cassette (linear scan per request) to replay the same cassette and calls."""
+    import requests
+    from vcr import VCR
+
+    from iflowtest import cassette_yaml
+    from iflowtest.cassette_options import OFFLINE_URLS
+    from iflowtest.scrub import HostMap, restore_request, restore_response
+
+    hosts = HostMap()
+    hosts.add("{runtime}", OFFLINE_URLS["{runtime}"])
+    vcr = VCR(record_mode="none", match_on=("method", "path", "query"))
+    vcr.register_serializer("yaml", cassette_yaml)  # the same file, read the same way
+    codes = ["1010", "1020", "1030", "1210", "1710", "1720", "1110", "1510"]
+    session = requests.Session()
+    started = time.perf_counter()
+    with vcr.use_cassette(
+        str(cassette), after_load_interaction=lambda q, r: (restore_request(q, hosts), restore_response(r, hosts))
+    ):
+        for i in range(calls):
+            params = {"companyCode": codes[i % len(codes)], "$top": "1", "call": str(i)}
+            session.get(OFFLINE_URLS["{runtime}"] + "/http/costcenters", params=params, timeout=10)
+    return time.perf_counter() - started
+
+
+def measure(calls: int, folder: Path, stock: bool = False) -> dict[str, Any]:
     project = folder / "project"
     shutil.rmtree(project / "cassettes", ignore_errors=True)
     (project / "suites" / "bench").mkdir(parents=True, exist_ok=True)
@@ -92,8 +117,10 @@ def measure(calls: int, folder: Path) -> dict[str, Any]:
     cassette = next((project / "cassettes").rglob("test_many_calls.yaml"))
     live_s = live.phases["call"]
     replay_s = sum(replayed.phases.values())
+    stock_s = stock_vcrpy_replay(cassette, calls) if stock else None
     return {
         "calls": calls,
+        "stock_vcrpy_s": None if stock_s is None else round(stock_s, 3),
         "live_s": round(live_s, 3),
         "record_s": round(recorded.phases["call"], 3),
         "record_wall_s": round(record_wall, 3),
@@ -110,9 +137,10 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--calls", type=int, nargs="+", default=[200, 2000])
     parser.add_argument("--json", type=Path, help="also write the rows as JSON here")
+    parser.add_argument("--stock", action="store_true", help="also replay with vcrpy's own Cassette (slow: quadratic)")
     args = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="iflowtest-bench-") as folder:
-        rows = [measure(calls, Path(folder)) for calls in args.calls]
+        rows = [measure(calls, Path(folder), args.stock) for calls in args.calls]
     print(
         "| calls | live (s) | replay incl. load (s) | of which load (s) | live ms/call | replay ms/call | replay/live | cassette KB |"
     )
@@ -122,6 +150,11 @@ def main(argv: list[str] | None = None) -> int:
             f"| {r['calls']} | {r['live_s']} | {r['replay_s']} | {r['replay_load_s']} | {r['live_ms_per_call']} | "
             f"{r['replay_ms_per_call']} | {r['replay_vs_live']} | {r['cassette_kb']} |"
         )
+    if args.stock:
+        print("\n| calls | vcrpy's own Cassette, same cassette and calls (s) | ms/call |")
+        print("|---:|---:|---:|")
+        for r in rows:
+            print(f"| {r['calls']} | {r['stock_vcrpy_s']} | {round(1000 * r['stock_vcrpy_s'] / r['calls'], 3)} |")
     if len(rows) >= 2:
         growth = rows[-1]["replay_ms_per_call"] / rows[0]["replay_ms_per_call"]
         print(f"\nreplay time per call at {rows[-1]['calls']} vs {rows[0]['calls']}: {growth:.2f}x (target ≤ 1.5x)")
