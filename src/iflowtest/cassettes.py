@@ -179,7 +179,9 @@ class CassetteSession:
 
     def key(self, request: Any) -> RequestKey:
         """The matching key of a vcrpy request under this run's rules."""
-        return request_key(request.method, request.uri, request.headers, request.body, self.rules)
+        # body_bytes: a file or iterator body compares by its content, not by the object holding it.
+        body = getattr(request, "body_bytes", request.body)
+        return request_key(request.method, request.uri, request.headers, body, self.rules)
 
 
 class AtomicPersister(FilesystemPersister):  # type: ignore[misc]  # vcrpy ships no type hints
