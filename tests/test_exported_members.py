@@ -8,6 +8,7 @@ PUBLIC = {
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
+    "CassetteError",
     "ClientRegistry",
     "ClientRejectedError",
     "ClientSpec",

@@ -4,6 +4,7 @@ from importlib.metadata import PackageNotFoundError, version
 
 from .clients import ClientRegistry
 from .errors import (
+    CassetteError,
     ClientRejectedError,
     CloudFoundryError,
     ConfigError,
@@ -30,6 +31,7 @@ __all__ = [
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
+    "CassetteError",
     "ClientRegistry",
     "ClientRejectedError",
     "ClientSpec",
