@@ -2,13 +2,20 @@
 
 from __future__ import annotations
 
+import os
+import re
 import shutil
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 CASES = """
 import pytest
@@ -120,3 +127,31 @@ def test_a_down_token_endpoint_fails_its_client_once_and_spares_the_others(pytes
     assert "circuit open" not in causes[0]
     assert all("[circuit open for client 'sender': the token request failed" in c for c in causes[1:])
     assert cases["test_other_client"].find("failure") is None
+
+
+def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")]
+    command += ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # readiness: the command prints its URLs once it serves
+            lines.append(line)
+            if "press Ctrl-C to stop" in line:
+                break
+        output = "".join(lines)
+        assert "iflowtest emulator: fault     ReadCostCenters: status=503,share=0.05\n" in output
+        assert "iflowtest emulator: fault     token: status=429,retry_after=5,times=3\n" in output
+        url = re.search(r"token url\s+(\S+)", output)
+        ca_file = re.search(r"CA file\s+(\S+)", output)
+        assert url and ca_file, output
+        answer = requests.post(
+            url.group(1), data={"grant_type": "client_credentials"}, verify=ca_file.group(1), timeout=10
+        )
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "5"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0

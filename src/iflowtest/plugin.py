@@ -157,6 +157,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             item, report, item.stash.get(MPL_KEY, []), item.config.stash[SETTINGS_KEY].monitor_url or emulator_url
         )
         attach_exchanges(report, item.stash.get(RESPONSES_KEY, []))
+    if call.when == "teardown":
+        # The report holds what it needs; items live until the session ends, so let their responses go.
+        item.stash[CALLS_KEY], item.stash[RESPONSES_KEY], item.stash[MPL_KEY] = [], [], []
     return report
 
 

@@ -7,7 +7,8 @@ TCP RST on the socket, over TLS too), or hang until the plan is cleared. `redepl
 answers 404 until the emulator clock has moved past the redeployment, as an undeployed flow does.
 
 Shares are exact and deterministic (every 1/share-th matching call, Bresenham style), not random, so a
-test that injects 5 % of 503s gets exactly 5 in 100 calls.
+test that injects 5 % of 503s gets exactly 5 in 100 calls. Faults of one target are tried in the order they
+were injected; the first that fires acts alone and the later ones do not count that request.
 """
 
 from __future__ import annotations
@@ -134,26 +135,28 @@ class FaultPlan:
             if until is not None and self._now() >= until:
                 del self._undeployed[target]
                 until = None
-            fired = [f for f in self._faults.get(target, ()) if f.hits(request.method, client)]
+            # The first fault that fires acts alone; the later ones do not see this request.
+            fired = next((f for f in self._faults.get(target, ()) if f.hits(request.method, client)), None)
         if until is not None:
             from iflowtest.emulator.runtime import tomcat_page  # runtime imports nothing from here
 
             return tomcat_page(404, f"The requested resource [{request.path}] is not available")
-        for fault in fired:
-            if fault.hang:
-                self._release.wait()
-            elif fault.latency:
-                self._release.wait(fault.latency)  # waits in the server thread; clear() cuts it short
-            if fault.reset:
-                reset_connection(request.environ)
-            if fault.status is not None:
-                headers = {"Retry-After": str(fault.retry_after)} if fault.retry_after is not None else None
-                return Response(
-                    f"injected fault: HTTP {fault.status} for {target}\n",
-                    status=fault.status,
-                    content_type="text/plain;charset=UTF-8",
-                    headers=headers,
-                )
+        if fired is None:
+            return None
+        if fired.hang:
+            self._release.wait()
+        elif fired.latency:
+            self._release.wait(fired.latency)  # waits in the server thread; clear() cuts it short
+        if fired.reset:
+            reset_connection(request.environ)
+        if fired.status is not None:
+            headers = {"Retry-After": str(fired.retry_after)} if fired.retry_after is not None else None
+            return Response(
+                f"injected fault: HTTP {fired.status} for {target}\n",
+                status=fired.status,
+                content_type="text/plain;charset=UTF-8",
+                headers=headers,
+            )
         return None
 
 
