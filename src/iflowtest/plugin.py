@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Generator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,6 +15,7 @@ from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
+from .yamlsuite import UPDATE_BASELINES_KEY, YamlSuiteFile, is_suite_file
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
@@ -36,6 +38,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
     group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+    group.addoption(
+        "--iflow-update-baselines",
+        dest="iflow_update_baselines",
+        action="store_true",
+        help="(re)write baseline files from the live answers instead of comparing",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -55,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[TARGET_KEY] = TargetSession(settings)
+    config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
@@ -78,6 +87,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo = config.stash.get(UNDO_REDACTION_KEY, None)
         if undo is not None:
             undo()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_suite_file(file_path):
+        return YamlSuiteFile.from_parent(parent, path=file_path)
+    return None
 
 
 @pytest.hookimpl(wrapper=True)
