@@ -170,7 +170,17 @@ def _walk_json(expected: Any, actual: Any, where: str, out: list[str]) -> None:
             out.append(f"{where}[{index}]: not in the baseline (response has {show(actual[index], 60)})")
         return
     if type(expected) is not type(actual) or expected != actual:
-        out.append(f"{where}: expected {show(expected, 60)}, got {show(actual, 60)}")
+        out.append(f"{where}: {_pair(expected, actual)}")
+
+
+def _pair(expected: Any, actual: Any) -> str:
+    """'expected X, got Y'; long texts are shown from shortly before their first difference."""
+    if isinstance(expected, str) and isinstance(actual, str) and max(len(expected), len(actual)) > 60:
+        start = next((i for i, (a, b) in enumerate(zip(expected, actual, strict=False)) if a != b), 0)
+        start = max(0, min(start, len(expected), len(actual)) - 20)
+        if start:
+            return f"expected …{show(expected[start:], 60)}, got …{show(actual[start:], 60)} (from character {start})"
+    return f"expected {show(expected, 60)}, got {show(actual, 60)}"
 
 
 # --------------------------------------------------------------------------- XML
@@ -252,7 +262,7 @@ def _walk_xml(expected: Any, actual: Any, where: str, out: list[str]) -> None:
         if name not in expected.attrib:
             out.append(f"{where}/@{name}: not in the baseline (response has {value!r})")
     if (expected.text or "") != (actual.text or ""):
-        out.append(f"{where}: expected text {show(expected.text or '', 60)}, got {show(actual.text or '', 60)}")
+        out.append(f"{where}: text {_pair(expected.text or '', actual.text or '')}")
     seen: dict[str, int] = {}
     paths = []
     for child in expected:

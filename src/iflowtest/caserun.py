@@ -68,9 +68,17 @@ class CaseRun:
     saved: dict[str, Any] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    _own_clients: list[IflowClient] = field(default_factory=list)
 
     def run(self) -> None:
         """Run every step in order; the first unmet expectation stops the case."""
+        try:
+            self._run_steps()
+        finally:
+            for client in self._own_clients:
+                client.close()
+
+    def _run_steps(self) -> None:
         for number, step in enumerate(self.case.steps, start=1):
             exchange = Exchange(step, number)
             self.exchanges.append(exchange)
@@ -128,8 +136,26 @@ class CaseRun:
 
     # ------------------------------------------------------------------ requests
     def client_for(self, step: Step) -> IflowClient:
-        """The run's client for the step's declared client, tagged with its iFlow, reporting its calls."""
-        client = self.registry.iflow_client(step.client, step.iflow)
+        """The run's client for the step's declared client, tagged with its iFlow, reporting its calls.
+
+        `auth: none` gets a client of its own without credentials, so the call is reported as made by no
+        client and no 401 is blamed on a declared client's key.
+        """
+        if step.auth == "none":
+            resolved = self.registry.resolve(step.client)
+            settings = self.registry.settings
+            client = IflowClient(
+                resolved.key.url,
+                _NoAuth(),
+                client_name="(no credentials)",
+                iflow=step.iflow,
+                default_path=settings.iflow(step.iflow).address if step.iflow else None,
+                timeout=(settings.connect_timeout, settings.read_timeout),
+                verify=self.registry.verify,
+            )
+            self._own_clients.append(client)
+        else:
+            client = self.registry.iflow_client(step.client, step.iflow)
         if self.on_call is not None:
             client.add_listener(self.on_call)
         return client
@@ -142,8 +168,6 @@ class CaseRun:
             kwargs["params"] = {k: _text(v) for k, v in request["query"].items()}
         if "body" in request:
             self._body(request["body"], kwargs, number)
-        if step.auth == "none":
-            kwargs["auth"] = _NoAuth()
         client = self.client_for(step)
         return client.request(request.get("method", "GET"), self._path(request.get("path")), **kwargs)
 

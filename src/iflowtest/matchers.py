@@ -333,6 +333,8 @@ def _from_keyword(key: str, value: Any, spec: Mapping[str, Any]) -> Matcher:
             raise ValueError(f"'any_order' takes a list of the expected items, not {show(value)}")
         return any_order(value)
     if key == "count":
+        if isinstance(value, str) and value.isdigit():  # an untyped table cell
+            value = int(value)
         if isinstance(value, bool) or not isinstance(value, int | Mapping):
             raise ValueError(f"'count' takes a whole number or a matcher such as {{min: 1}}, not {show(value)}")
         return count(value if isinstance(value, int) else matcher(value))

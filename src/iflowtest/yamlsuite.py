@@ -15,6 +15,7 @@ from typing import Any, Final
 
 import pytest
 import requests
+from lxml import etree
 
 from .assertions import ExpectationError, elapsed_ms
 from .caseformat import SUFFIX, Case, Suite, load_suite
@@ -26,6 +27,7 @@ from .report import CALLS_KEY
 from .tables import Row, load_table, require_columns, row_id
 
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
+_PRETTY: Final = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
 BODY_EXCERPT: Final = 1500
 EXCERPT_LINES: Final = 40
 # Transport chatter that says nothing about the case.
@@ -162,9 +164,14 @@ def describe_response(response: requests.Response) -> list[str]:
     ]
     lines += [f"  {k}: {v}" for k, v in redact_headers(response.headers).items() if k.lower() not in _QUIET_HEADERS]
     text = response.text
-    if "json" in response.headers.get("Content-Type", ""):
+    kind = response.headers.get("Content-Type", "")
+    if "json" in kind:
         with contextlib.suppress(ValueError):
             text = json.dumps(response.json(), indent=1, ensure_ascii=False)
+    elif "xml" in kind:
+        with contextlib.suppress(etree.XMLSyntaxError):
+            root = etree.fromstring(response.content, _PRETTY)
+            text = etree.tostring(root, pretty_print=True, encoding="unicode")
     lines += ["  " + line for line in _excerpt(text).splitlines()]
     return lines
 
