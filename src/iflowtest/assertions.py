@@ -104,6 +104,7 @@ def query_xpath(root: Any, path: str, namespaces: Mapping[str, str] | None = Non
 
 # --------------------------------------------------------------------------- single expectations
 def _fail_if(reason: tuple[bool, str], subject: str) -> None:
+    __tracebackhide__ = True
     ok, why = reason
     if not ok:
         raise ExpectationError([f"{subject}: {why}"])
@@ -111,6 +112,7 @@ def _fail_if(reason: tuple[bool, str], subject: str) -> None:
 
 def status_matches(spec: Any, status: int) -> bool:
     """Whether `status` meets a status spec: 200, "2xx", "200-204", or a list of those."""
+    __tracebackhide__ = True  # pytest shows the user's line, not this library's
     if isinstance(spec, list):
         return any(status_matches(s, status) for s in spec)
     text = str(spec).strip()
@@ -125,6 +127,7 @@ def status_matches(spec: Any, status: int) -> bool:
 
 def expect_status(response: requests.Response, spec: Any) -> None:
     """The status is `spec`: 200, "2xx", "200-204" or a list of those."""
+    __tracebackhide__ = True
     if not status_matches(spec, response.status_code):
         shown = " or ".join(str(s) for s in spec) if isinstance(spec, list) else str(spec)
         raise ExpectationError(
@@ -134,12 +137,14 @@ def expect_status(response: requests.Response, spec: Any) -> None:
 
 def expect_header(response: requests.Response, name: str, spec: Any) -> None:
     """Header `name` (any case) meets `spec`: a value, a matcher spec, `{present: true}` or `{absent: true}`."""
+    __tracebackhide__ = True
     value = response.headers.get(name)
     _fail_if(matcher(spec)([] if value is None else [value]), f"header {name}")
 
 
 def expect_json(response: requests.Response, path: str, spec: Any) -> None:
     """The values JSONPath `path` matches in the JSON body meet `spec`."""
+    __tracebackhide__ = True
     _fail_if(matcher(spec)(query_json(response_json(response), path)), f"json {path}")
 
 
@@ -147,11 +152,13 @@ def expect_xpath(
     response: requests.Response, path: str, spec: Any, namespaces: Mapping[str, str] | None = None
 ) -> None:
     """The values XPath `path` matches in the XML body meet `spec` (prefixes from `namespaces`)."""
+    __tracebackhide__ = True
     _fail_if(matcher(spec)(query_xpath(response_xml(response), path, namespaces)), f"xpath {path}")
 
 
 def expect_text(response: requests.Response, spec: Any) -> None:
     """The body text meets `spec` (`{contains: ...}`, `{regex: ...}` or the exact text)."""
+    __tracebackhide__ = True
     _fail_if(matcher(spec)([response.text]), "text")
 
 
@@ -163,6 +170,7 @@ def elapsed_ms(response: requests.Response) -> float:
 
 def expect_max_ms(response: requests.Response, limit: float) -> None:
     """The call took at most `limit` milliseconds."""
+    __tracebackhide__ = True
     took = elapsed_ms(response)
     if took > limit:
         raise ExpectationError([f"max_ms: expected at most {limit:g} ms, took {took:.1f} ms"])
@@ -188,6 +196,7 @@ def expect_odata(
     every: Mapping[str, Any] | None = None,
 ) -> None:
     """OData conveniences: result count, `$inlinecount` total, and fields every result must meet."""
+    __tracebackhide__ = True
     document = response_json(response)
     results = odata_results(document)
     failures = []
@@ -233,6 +242,7 @@ def _load_document(spec: Any, base: Path | None, what: str) -> tuple[Any, str]:
 
 def expect_json_schema(response: requests.Response, schema: Any, *, base: Path | None = None) -> None:
     """The JSON body is valid against a JSON Schema (a mapping, or the path of a .json file)."""
+    __tracebackhide__ = True
     loaded, name = _load_document(schema, base, "JSON Schema")
     if isinstance(loaded, bytes):
         try:
@@ -257,6 +267,7 @@ def _json_location(path: Any) -> str:
 
 def expect_xsd(response: requests.Response, xsd: str | Path, *, base: Path | None = None) -> None:
     """The XML body is valid against the XSD file `xsd`."""
+    __tracebackhide__ = True
     loaded, name = _load_document(xsd, base, "XSD")
     try:
         schema = etree.XMLSchema(etree.fromstring(loaded, _XML_PARSER))
@@ -280,6 +291,7 @@ def check_response(
     Keys: status, max_ms, headers, json, xpath, text, odata, json_schema, xsd (see the README's format
     section); `base` is the folder relative schema paths start from.
     """
+    __tracebackhide__ = True
     checks: list[Callable[[], None]] = []
     for key, spec in expect.items():
         if key not in EXPECT_KEYS:

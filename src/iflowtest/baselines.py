@@ -64,6 +64,7 @@ def compare_baseline(
 
     With `update`, (re)write the baseline from the response instead and return a note saying so.
     """
+    __tracebackhide__ = True  # pytest shows the user's line, not this library's
     rules = rules or BaselineRules()
     source = Path(path)
     target = source if source.is_absolute() or base is None else base / source
@@ -230,7 +231,9 @@ def _xpath(root: Any, path: str, namespaces: dict[str, str]) -> Sequence[Any]:
         raise ConfigError(
             f"baseline rule XPath {path!r} cannot be evaluated ({exc}): check it and its prefixes"
         ) from None
-    return result if isinstance(result, list) else []
+    if not isinstance(result, list):
+        raise ConfigError(f"baseline rule XPath {path!r} must select elements or attributes, not text or numbers")
+    return result
 
 
 def _clean_text(text: str | None, precision: int | None) -> str | None:

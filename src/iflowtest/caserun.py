@@ -27,7 +27,7 @@ from .iflow import CallRecord, IflowClient
 from .matchers import show
 from .redaction import Secret
 
-_VARIABLE: Final = re.compile(r"\$(\$?)\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
+_VARIABLE: Final = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _SECRET_NAME: Final = re.compile(r"(?i)secret|password|token|key|credential")
 _TEXT_SUFFIXES: Final = frozenset({".xml", ".json", ".txt", ".csv", ".soap", ".edi", ".idoc", ".html", ".yaml"})
 _DEFAULT_TYPES: Final = {"json": "application/json", "xml": "application/xml", "text": "text/plain; charset=utf-8"}
@@ -112,8 +112,9 @@ class CaseRun:
                 Secret(value)  # registered with the redactor: reports and failure views mask it
             return value
         known = [*self.saved, *(self.row or {}), *self.case.variables]
-        close = difflib.get_close_matches(name, [*known, *self.profile], n=1)
-        hint = f" (did you mean {close[0]!r}?)" if close else ""
+        by_lower = {candidate.lower(): candidate for candidate in [*self.profile, *known]}
+        close = difflib.get_close_matches(name.lower(), by_lower, n=1)
+        hint = f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
         raise CaseVariableError(
             f"step {number} of case {self.case.name!r} uses ${{{name}}}, which is not defined{hint}: define it under "
             "variables, as a data-table column, with save in an earlier step, or in the profile (.env.<profile>)"
@@ -123,11 +124,9 @@ class CaseRun:
         """`value` with every `${NAME}` replaced (recursively through lists and mappings)."""
         if isinstance(value, str):
             whole = _VARIABLE.fullmatch(value)
-            if whole and not whole.group(1):
-                return self.lookup(whole.group(2), number)
-            return _VARIABLE.sub(
-                lambda m: m.group(0)[1:] if m.group(1) else _text(self.lookup(m.group(2), number)), value
-            )
+            if whole and whole.group(1):
+                return self.lookup(whole.group(1), number)
+            return _VARIABLE.sub(lambda m: _text(self.lookup(m.group(1), number)) if m.group(1) else "${", value)
         if isinstance(value, list):
             return [self.resolve(v, number) for v in value]
         if isinstance(value, Mapping):

@@ -165,17 +165,17 @@ def approx(expected: float, tolerance: float = 1e-9) -> Matcher:
         number = _number(value)
         return number is not None and abs(number - expected) <= tolerance
 
-    return _scalar("approx", check, f"{expected} ± {tolerance}")
+    return _scalar("approx", check, f"{expected:g} ± {tolerance:g}")
 
 
 def at_least(bound: float) -> Matcher:
     """The value is a number ≥ `bound`."""
-    return _scalar("min", lambda v: (n := _number(v)) is not None and n >= bound, f"a number ≥ {bound}")
+    return _scalar("min", lambda v: (n := _number(v)) is not None and n >= bound, f"a number ≥ {bound:g}")
 
 
 def at_most(bound: float) -> Matcher:
     """The value is a number ≤ `bound`."""
-    return _scalar("max", lambda v: (n := _number(v)) is not None and n <= bound, f"a number ≤ {bound}")
+    return _scalar("max", lambda v: (n := _number(v)) is not None and n <= bound, f"a number ≤ {bound:g}")
 
 
 def contains(expected: Any) -> Matcher:

@@ -131,8 +131,9 @@ def _csv_rows(text: str, source: Path) -> list[Row]:
     rows = []
     for number, row in enumerate(reader, start=2):
         if None in row or any(v is None for v in row.values()):
+            cells = sum(1 for k, v in row.items() if k is not None and v is not None) + len(row.get(None) or [])
             raise ConfigError(
-                f"data table {source} line {number} has {len(row) - (None in row)} cells where the header has "
+                f"data table {source} line {number} has {cells} cells where the header has "
                 f"{len(reader.fieldnames or [])}: fix the row"
             )
         clean: Row = {}

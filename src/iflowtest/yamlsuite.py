@@ -130,7 +130,10 @@ def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
     """The case as written, the request sent (redacted), an excerpt of the answer, and what failed."""
     case, run = item.case, item.run
     exchange = run.exchanges[-1] if run is not None and run.exchanges else None
-    step = f" at step {exchange.number} ({exchange.step.name})" if exchange and len(case.steps) > 1 else ""
+    step = ""
+    if exchange is not None and len(case.steps) > 1:
+        named = exchange.step.name != f"step {exchange.number}"
+        step = f" at step {exchange.number}" + (f" ({exchange.step.name})" if named else "")
     lines = [f"case {item.name!r} ({item.suite.display}:{case.line}) failed{step}", "", case.source]
     if item.row is not None:
         lines += ["", "data row: " + ", ".join(f"{k}={v!r}" for k, v in item.row.items())]
