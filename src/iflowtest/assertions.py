@@ -28,6 +28,7 @@ from lxml import etree
 from .errors import ConfigError, IflowtestError
 from .iflow import record_of
 from .matchers import Found, matcher, show
+from .settings import find_project_root
 
 _STATUS_CLASS: Final = re.compile(r"^([1-5])xx$", re.I)
 _STATUS_RANGE: Final = re.compile(r"^(\d{3})-(\d{3})$")
@@ -228,10 +229,18 @@ def expect_odata(
         raise ExpectationError(failures)
 
 
+def project_path(path: str | Path, base: Path | None = None) -> Path:
+    """A relative path taken from `base`, by default the project root (the folder with pyproject.toml)."""
+    candidate = Path(path)
+    if candidate.is_absolute():
+        return candidate
+    return (base or find_project_root(Path.cwd())) / candidate
+
+
 def _load_document(spec: Any, base: Path | None, what: str) -> tuple[Any, str]:
     if not isinstance(spec, str | Path):
         return spec, "inline schema"
-    path = Path(spec) if Path(spec).is_absolute() or base is None else base / spec
+    path = project_path(spec, base)
     try:
         return path.read_bytes(), str(spec)
     except OSError as exc:

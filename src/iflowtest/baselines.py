@@ -24,7 +24,7 @@ from typing import Any, Final
 import requests
 from lxml import etree
 
-from .assertions import ExpectationError, compile_jsonpath, response_json, response_xml
+from .assertions import ExpectationError, compile_jsonpath, project_path, response_json, response_xml
 from .errors import ConfigError
 from .matchers import show
 from .redaction import redact_text
@@ -62,12 +62,13 @@ def compare_baseline(
 ) -> str | None:
     """Raise ExpectationError with a structural diff when the response differs from the baseline at `path`.
 
-    With `update`, (re)write the baseline from the response instead and return a note saying so.
+    With `update`, (re)write the baseline from the response instead and return a note saying so. A relative
+    `path` is taken from `base`, by default the project root.
     """
     __tracebackhide__ = True  # pytest shows the user's line, not this library's
     rules = rules or BaselineRules()
     source = Path(path)
-    target = source if source.is_absolute() or base is None else base / source
+    target = project_path(source, base)
     kind = baseline_kind(target)
     if update:
         write_baseline(response, target, kind)
