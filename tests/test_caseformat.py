@@ -227,11 +227,59 @@ KEYS = st.one_of(
 DOCUMENTS = st.recursive(
     SCALARS,
     lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(KEYS, inner, max_size=5)),
-    max_leaves=25,
+    max_leaves=15,
 )
 SUITE_LIKE = st.fixed_dictionaries(
     {"cases": st.lists(st.dictionaries(KEYS, DOCUMENTS, max_size=5), max_size=3)},
     optional={"iflow": SCALARS, "headers": DOCUMENTS, "namespaces": DOCUMENTS},
+)
+
+
+NAMES = st.text(alphabet=st.characters(codec="utf-8", exclude_categories=("Cs", "Cc")), min_size=1, max_size=10)
+REQUESTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "method": st.sampled_from(["GET", "post", "FETCH"]),
+        "path": st.text(max_size=10),
+        "query": st.dictionaries(st.text(max_size=5), SCALARS, max_size=2),
+        "body": st.dictionaries(st.sampled_from(["json", "xml", "text", "form", "file"]), DOCUMENTS, max_size=2),
+    },
+)
+EXPECTS = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.one_of(st.integers(90, 610), st.sampled_from(["2xx", "200-204", "abc", "${s}"])),
+        "json": st.dictionaries(st.sampled_from(["$.a", "$..b[0]", "$.[", "$.a[?(@.x > 1)]"]), DOCUMENTS, max_size=2),
+        "xpath": st.dictionaries(st.sampled_from(["/a", "//p:b", "count(//c)", "//["]), DOCUMENTS, max_size=2),
+        "odata": st.dictionaries(st.sampled_from(["count", "every", "inlinecount", "evry"]), DOCUMENTS, max_size=2),
+        "text": DOCUMENTS,
+        "max_ms": SCALARS,
+    },
+)
+CASES = st.fixed_dictionaries(
+    {"name": NAMES, "request": REQUESTS},
+    optional={
+        "expect": EXPECTS,
+        "save": st.dictionaries(
+            st.text(max_size=4),
+            st.dictionaries(
+                st.sampled_from(["json", "xpath", "header", "regex"]),
+                st.sampled_from(["$.a", "//a", "X-A", "(", "a(b)"]),
+                max_size=2,
+            ),
+            max_size=2,
+        ),
+        "baseline": st.one_of(st.sampled_from(["a.baseline.json", "b.baseline.xml", "c.json"]), DOCUMENTS),
+        "table_ids": st.lists(st.text(max_size=4), max_size=2),
+        "tags": st.lists(st.sampled_from(["smoke", "nightly", "bad tag"]), max_size=2),
+    },
+)
+NEAR_VALID = st.fixed_dictionaries(
+    {"cases": st.lists(CASES, min_size=1, max_size=3)},
+    optional={
+        "iflow": NAMES,
+        "namespaces": st.dictionaries(st.sampled_from(["p", "q"]), st.text(max_size=8), max_size=2),
+    },
 )
 
 
@@ -245,7 +293,7 @@ def outcome(text: str) -> str:
     return "suite"
 
 
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.one_of(DOCUMENTS, SUITE_LIKE))
 def test_any_yaml_document_is_a_suite_or_a_format_error(document: Any) -> None:
     outcome(yaml.safe_dump(document, allow_unicode=True))
@@ -257,7 +305,13 @@ def test_any_text_is_a_suite_or_a_format_error(text: str) -> None:
     outcome(text)
 
 
-@settings(max_examples=100, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(SUITE_LIKE)
 def test_json_documents_too(document: Any) -> None:
     outcome(json.dumps(document))
+
+
+@settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(NEAR_VALID)
+def test_nearly_valid_suites_are_collected_or_explained(document: Any) -> None:
+    outcome(yaml.safe_dump(document, allow_unicode=True))

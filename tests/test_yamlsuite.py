@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import copy
+import os
 import shutil
+import subprocess
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -499,3 +502,24 @@ def test_the_same_checks_from_python(pytester: pytest.Pytester) -> None:
         "E       iflowtest.assertions.ExpectationError: odata every Country: result [0] of 22: expected 'DE', got 'JP'"
     ) in result.stdout.lines
     assert "def expect_odata" not in result.stdout.str()  # the user's line is shown, not the library's
+
+
+def test_iflowtest_run_exits_2_without_a_traceback_on_a_format_error(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "typo.iflow.yaml").write_text("cases:\n  - name: a\n    requst: {}\n")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "iflowtest"), "run", "-p", "no:hypothesispytest"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "unknown key 'requst' in case 'a' (suites/typo.iflow.yaml:3): did you mean 'request'?" in result.stdout
+    assert "Traceback" not in result.stdout + result.stderr

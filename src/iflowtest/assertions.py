@@ -315,7 +315,8 @@ def check_response(
         except ValueError as exc:  # a matcher spec that does not make sense
             raise ConfigError(str(exc)) from None
     if failures:
-        raise ExpectationError(failures)
+        # One unreadable body fails every json/xpath check the same way: say it once.
+        raise ExpectationError(list(dict.fromkeys(failures)))
 
 
 def _checks_for(
