@@ -523,3 +523,38 @@ def test_iflowtest_run_exits_2_without_a_traceback_on_a_format_error(tmp_path: P
     assert result.returncode == 2, result.stdout[-2000:]
     assert "unknown key 'requst' in case 'a' (suites/typo.iflow.yaml:3): did you mean 'request'?" in result.stdout
     assert "Traceback" not in result.stdout + result.stderr
+
+
+def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> None:
+    project(pytester)
+    (pytester.path / "fixtures" / "order.json").write_text('{"company": "${code}"}')
+    bodies = {
+        "json": ({"json": {"company": "${code}", "n": 1}}, "application/json", '{"company": "1010", "n": 1}'),
+        "xml": ({"xml": "<a>${code}</a>"}, "application/xml", "<a>1010</a>"),
+        "text": ({"text": "code ${code}"}, "text/plain; charset=utf-8", "code 1010"),
+        "form": ({"form": {"code": "${code}", "n": 2}}, "application/x-www-form-urlencoded", "code=1010&n=2"),
+        "file": ({"file": "fixtures/order.json"}, "application/json", '{"company": "1010"}'),
+        "typed": ({"text": "x", "content_type": "application/edi-x12"}, "application/edi-x12", "x"),
+    }
+    cases = [
+        {"name": kind, "request": {"method": "POST", "path": "failing", "body": body}, "expect": {"status": 200}}
+        for kind, (body, _, _) in bodies.items()
+    ]
+    write_suite(
+        pytester.path / "suites" / "bodies.iflow.yaml",
+        {"iflow": "FailingFlow", "base_path": "/http", "variables": {"code": "1010"}, "cases": cases},
+    )
+
+    result = run(pytester, "suites", "-p", "no:randomly")
+
+    result.assert_outcomes(failed=len(bodies))
+    for kind, (_, content_type, sent) in bodies.items():
+        result.stdout.fnmatch_lines(
+            [
+                f"case '{kind}' (suites/bodies.iflow.yaml:*) failed",
+                "request sent: POST https://127.0.0.1:*/http/failing",
+                f"  Content-Type: {content_type}",
+                "  Authorization: ***",
+                f"  {sent}",
+            ]
+        )
