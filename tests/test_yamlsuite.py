@@ -558,3 +558,35 @@ def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> 
                 f"  {sent}",
             ]
         )
+
+
+@pytest.mark.parametrize(
+    ("case", "message"),
+    [
+        (
+            {"name": "typo", "client": "sendr", "request": {}},
+            "case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are sender, sender_basic, "
+            "sender_no_de; declare it as [tool.iflowtest.clients.sendr] in pyproject.toml (did you mean 'sender'?)",
+        ),
+        (
+            {"name": "no address", "iflow": "ReadCostCenter", "request": {}},
+            "case 'no address' (suites/names.iflow.yaml:2) calls iFlow 'ReadCostCenter' without a request path, but "
+            "the iFlow has no address (did you mean 'ReadCostCenters'?): declare address in "
+            "[tool.iflowtest.iflows.ReadCostCenter] or give request.path",
+        ),
+        (
+            {"name": "nowhere", "steps": [{"request": {"path": "/http/costcenters"}}, {"request": {}}]},
+            "step 2 of case 'nowhere' (suites/names.iflow.yaml:2) has no request path and no iflow: give request.path "
+            "or an iflow with an address",
+        ),
+    ],
+    ids=["client", "iflow", "path"],
+)
+def test_unknown_names_fail_at_collection(pytester: pytest.Pytester, case: dict[str, Any], message: str) -> None:
+    project(pytester)
+    write_suite(pytester.path / "suites" / "names.iflow.yaml", {"cases": [case]})
+
+    result = run(pytester, "suites", "--collect-only")
+
+    assert result.ret == 2
+    assert message in result.stdout.lines

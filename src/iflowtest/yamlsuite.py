@@ -8,6 +8,7 @@ the request sent, an excerpt of the answer, what did not hold), never as a Pytho
 from __future__ import annotations
 
 import contextlib
+import difflib
 import json
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,7 +21,7 @@ from lxml import etree
 from .assertions import ExpectationError, elapsed_ms
 from .caseformat import SUFFIX, Case, Suite, load_suite
 from .caserun import CaseRun
-from .errors import IflowtestError
+from .errors import ConfigError, IflowtestError
 from .iflow import mpl_id_of
 from .redaction import redact_headers, redact_text
 from .report import CALLS_KEY
@@ -45,6 +46,7 @@ class YamlSuiteFile(pytest.File):
     def collect(self) -> Iterator[pytest.Item]:
         root = _project_root(self.config)
         suite = load_suite(self.path, display=_display(self.path, root))
+        _check_names(suite, self.config)
         for case in suite.cases:
             self._register_tags(case)
             if case.table is None:
@@ -184,6 +186,36 @@ def _excerpt(text: str) -> str:
     if len(short) >= len(text.rstrip()):
         return text
     return short + f"\n… ({len(text) - len(short)} more characters)"
+
+
+def _check_names(suite: Suite, config: pytest.Config) -> None:
+    """Unknown clients, and iFlows without an address where a request has no path, fail at collection."""
+    from .plugin import SETTINGS_KEY
+
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    for case in suite.cases:
+        label = f"case {case.name!r} ({suite.display}:{case.line})"
+        for number, step in enumerate(case.steps, start=1):
+            where = f"step {number} of {label}" if len(case.steps) > 1 else label
+            try:
+                settings.client(step.client)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if "path" in step.request:
+                continue
+            if step.iflow is None:
+                raise ConfigError(
+                    f"{where} has no request path and no iflow: give request.path or an iflow with an address"
+                )
+            if not settings.iflow(step.iflow).address:
+                close = difflib.get_close_matches(step.iflow, list(settings.iflows), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"{where} calls iFlow {step.iflow!r} without a request path, but the iFlow has no address{hint}: "
+                    f"declare address in [tool.iflowtest.iflows.{step.iflow}] or give request.path"
+                )
 
 
 def _project_root(config: pytest.Config) -> Path:
