@@ -405,6 +405,7 @@ def test_data_table_problems_are_collection_errors(pytester: pytest.Pytester) ->
             "cases": [
                 {
                     "name": "rows",
+                    "iflow": "ReadCostCenters",
                     "table": "fixtures/costcenters/company_codes.csv",
                     "table_ids": ["company"],
                     "request": {},
