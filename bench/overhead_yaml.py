@@ -142,18 +142,24 @@ def call(plain, row):
         assert center["ControllingArea"] == row["controlling_area"]
         assert center["CompanyCode"] == row["company_code"]
 '''
-PLAIN_PER_TEST: Final = PLAIN + '''
+PLAIN_PER_TEST: Final = (
+    PLAIN
+    + """
 
 @pytest.mark.parametrize("row", ROWS, ids=[f"{r['n']}-{r['company_code']}" for r in ROWS])
 def test_cost_centers(plain, row):
     call(plain, row)
-'''
-PLAIN_LOOP: Final = PLAIN + """
+"""
+)
+PLAIN_LOOP: Final = (
+    PLAIN
+    + """
 
 def test_cost_centers_loop(plain):
     for row in ROWS:
         call(plain, row)
 """
+)
 
 REQUEST: Final = {"query": {"controllingArea": "${controlling_area}", "companyCode": "${company_code}"}}
 EXPECT: Final = {
@@ -289,7 +295,9 @@ def markdown(runs: Sequence[Run], calls: int, rounds: int, load: str) -> str:
     for shape in SHAPES:
         yaml_ms, plain_ms = median_ms(runs, "yaml", shape, "protocol_s"), median_ms(runs, "plain", shape, "protocol_s")
         pairs = {r.round_number: r for r in runs if r.shape == shape and r.variant == "plain"}
-        ratios = [r.protocol_s / pairs[r.round_number].protocol_s for r in runs if r.shape == shape and r.variant == "yaml"]
+        ratios = [
+            r.protocol_s / pairs[r.round_number].protocol_s for r in runs if r.shape == shape and r.variant == "yaml"
+        ]
         ratio = yaml_ms / plain_ms
         lines.append(
             f"| {shape} | {yaml_ms:.0f} | {plain_ms:.0f} | {ratio:.2f}× | {'✓' if ratio <= TARGET_RATIO else '✗'} "
