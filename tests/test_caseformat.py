@@ -323,3 +323,8 @@ def test_json_documents_too(document: Any) -> None:
 @given(NEAR_VALID)
 def test_nearly_valid_suites_are_collected_or_explained(document: Any) -> None:
     outcome(yaml.safe_dump(document, allow_unicode=True))
+
+
+def test_flow_style_cases_keep_their_source_line() -> None:
+    suite = parse("cases: [{name: a, request: {}}, {name: b, request: {}}]\n")
+    assert [c.source for c in suite.cases] == ["cases: [{name: a, request: {}}, {name: b, request: {}}]"] * 2

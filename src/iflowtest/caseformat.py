@@ -323,7 +323,7 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
             step_at = (*at, "steps", number - 1) if "steps" in raw else at
             step_label = f"step {number} of {label}" if "steps" in raw else label
             steps.append(_step(step, data, raw, number, step_label, namespaces, _line_of(lines, step_at), display))
-        end = _case_end(lines, index, len(data["cases"]), len(source_lines))
+        end = max(line, _case_end(lines, index, len(data["cases"]), len(source_lines)))
         cases.append(
             Case(
                 name=name,
