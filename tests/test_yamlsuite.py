@@ -413,14 +413,23 @@ def test_data_table_problems_are_collection_errors(pytester: pytest.Pytester) ->
             ]
         },
     )
+    write_suite(
+        pytester.path / "suites" / "missing.iflow.yaml",
+        {"cases": [{"name": "gone", "iflow": "ReadCostCenters", "table": "fixtures/nope.csv", "request": {}}]},
+    )
 
     result = run(pytester, "suites")
 
+    assert result.ret == 2
+    assert (
+        "data table fixtures/costcenters/company_codes.csv has no column 'company' used by table_ids of case 'rows' "
+        "(suites/table.iflow.yaml:2); its columns are controlling_area, company_code, country, currency: add the "
+        "column or fix the name"
+    ) in result.stdout.lines
     result.stdout.fnmatch_lines(
         [
-            "data table fixtures/costcenters/company_codes.csv has no column 'company' used by table_ids of case 'rows' "
-            "(suites/table.iflow.yaml:2); its columns are controlling_area, company_code, country, currency: add the "
-            "column or fix the name (table of case 'rows' (suites/table.iflow.yaml:2))"
+            "data table fixtures/nope.csv cannot be read (No such file or directory, at */fixtures/nope.csv): check the "
+            "path (table of case 'gone' (suites/missing.iflow.yaml:2))"
         ]
     )
 

@@ -46,13 +46,16 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
     A relative path is taken from the current folder when it exists there, else from `base` (default: the
     project root), so suites name tables relative to the project whatever folder pytest was started from.
     """
-    source = Path(path)
-    if not source.is_absolute() and not source.exists():
-        source = (base or find_project_root(Path.cwd())) / source
+    source = Path(path)  # as the suite names it: messages show it so
+    location = source
+    if not location.is_absolute() and not location.exists():
+        location = (base or find_project_root(Path.cwd())) / location
     try:
-        text = source.read_text(encoding="utf-8-sig")
+        text = location.read_text(encoding="utf-8-sig")
     except OSError as exc:
-        raise ConfigError(f"data table {source} cannot be read ({exc.strerror}): check the path") from None
+        raise ConfigError(
+            f"data table {source} cannot be read ({exc.strerror}, at {location}): check the path"
+        ) from None
     suffix = source.suffix.lower()
     if suffix == ".json":
         rows = _structured_rows(_parse_json(text, source), source)

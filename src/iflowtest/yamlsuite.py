@@ -63,6 +63,8 @@ class YamlSuiteFile(pytest.File):
             columns = case.table_ids or tuple(rows[0])
             require_columns(rows, columns, case.table, used_by=f"table_ids of {label}")
         except IflowtestError as exc:
+            if label in str(exc):
+                raise
             raise type(exc)(f"{exc} (table of {label})") from None
         identities = [row_id(row, columns) for row in rows]
         # Equal ids would make pytest-xdist and -k treat two rows as one test.
