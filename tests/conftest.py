@@ -34,3 +34,9 @@ def issue_key() -> Callable[..., ServiceKey]:
         return ServiceKey.from_mapping(emu.issue_service_key(name, **options), f"emulator key of {name}")
 
     return issue
+
+
+@pytest.fixture(autouse=True)
+def no_cf_cli_session(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
+    """No test may find (and provision with) the cf CLI session of whoever runs the tests."""
+    monkeypatch.setenv("CF_HOME", str(tmp_path_factory.getbasetemp() / "no-cf-home"))

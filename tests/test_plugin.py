@@ -47,10 +47,15 @@ def test_sample_suite_fetches_exactly_one_token_per_client(pytester: pytest.Pyte
     assert outcomes.get("failed", 0) == 0 and outcomes.get("errors", 0) == 0, result.stdout.str()[-3000:]
     assert outcomes["passed"] >= 30
     issued = emulator.counters.snapshot()
-    by_client = {client.name: client for client in emulator.tenant.clients.all()}
+    # Instances are named iflowtest-<run id>-<client>.
+    by_client = {client.name.split("-", 2)[2]: client for client in emulator.tenant.clients.all()}
     assert emulator.counters.tokens_issued(by_client["sender"].clientid) == 1
     assert emulator.counters.tokens_issued(by_client["sender_no_de"].clientid) == 1
     assert emulator.counters.tokens_issued(by_client["sender_basic"].clientid) == 0, issued
+    # Provisioned through the emulator's CF API at the start, deleted at the end.
+    assert sorted(by_client) == ["sender", "sender_basic", "sender_no_de"]
+    assert all(client.revoked for client in emulator.tenant.clients.all())
+    assert emulator.cloud_foundry.instance_names() == []
 
 
 def test_token_expiring_mid_run_is_refreshed_without_failures(pytester: pytest.Pytester) -> None:
@@ -70,7 +75,7 @@ def test_token_expiring_mid_run_is_refreshed_without_failures(pytester: pytest.P
 
     outcomes = result.parseoutcomes()
     assert outcomes.get("failed", 0) == 0, result.stdout.str()[-3000:]
-    sender = next(c for c in emulator.tenant.clients.all() if c.name == "sender")
+    sender = next(c for c in emulator.tenant.clients.all() if c.name.endswith("-sender"))
     assert emulator.counters.tokens_issued(sender.clientid) > 3
     assert emulator.counters.calls("ReadCostCenters", 401) > 0
 
@@ -88,9 +93,10 @@ def test_failure_names_the_missing_role(pytester: pytest.Pytester) -> None:
         """
     )
 
-    result, _ = run(pytester, "test_forbidden.py")
+    result, emulator = run(pytester, "test_forbidden.py")
 
     result.assert_outcomes(failed=1)
+    assert emulator.cloud_foundry.instance_names() == []  # deleted after a failing run too
     result.stdout.fnmatch_lines(
         [
             "*iflow calls*",
@@ -153,3 +159,69 @@ def test_junit_carries_iflow_properties(pytester: pytest.Pytester) -> None:
     assert '<property name="iflowtest.iflow" value="FailingFlow"' in text
     assert '<property name="iflowtest.http_status" value="500"' in text
     assert '<property name="iflowtest.mpl_id" value="AG' in text
+
+
+def test_keep_clients_keeps_the_instances(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(test_x="def test_x(iflow_clients): iflow_clients.resolve('sender')")
+
+    result, emulator = run(pytester, "test_x.py", "--iflow-keep-clients")
+
+    result.assert_outcomes(passed=1)
+    names = emulator.cloud_foundry.instance_names()
+    assert len(names) == 3 and all(name.startswith("iflowtest-") for name in names)
+
+
+def test_client_the_broker_refuses_fails_the_tests_with_its_text(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    with (pytester.path / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.iflowtest.clients.sender_fr]\nroles = ["ESBMessaging_FR"]\n')
+    pytester.makepyfile(test_x="def test_x(iflow): pass")
+
+    result, emulator = run(pytester, "test_x.py")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*creating service instance 'iflowtest-*-sender_fr' for client 'sender_fr' failed (CF-ServiceBrokerBadResponse: "
+            "Service broker error: Role 'ESBMessaging_FR' does not exist in this tenant*"
+        ]
+    )
+    assert "Traceback" not in result.stdout.str()
+    assert emulator.cloud_foundry.instance_names() == []
+
+
+def test_emulator_landscape_knobs_from_pyproject(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    with (pytester.path / "pyproject.toml").open("a") as handle:
+        handle.write("\n[tool.iflowtest.emulator]\nservices_quota = 2\njob_delay = 0.05\n")
+    pytester.makepyfile(test_x="def test_x(iflow): pass")
+
+    result, emulator = run(pytester, "test_x.py")
+
+    result.assert_outcomes(errors=1)
+    result.stdout.fnmatch_lines(
+        [
+            "*service instance 'iflowtest-*-sender_no_de' for client 'sender_no_de' could not be created (*422 "
+            "CF-UnprocessableEntity: You have exceeded your organization's services limit.): the org or space quota*"
+        ]
+    )
+    assert emulator.cloud_foundry.job_delay == 0.05
+    assert emulator.cloud_foundry.instance_names() == []
+
+
+def test_emulator_without_tls_issues_keys_in_process(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    with (pytester.path / "pyproject.toml").open("a") as handle:
+        handle.write("\n[tool.iflowtest.emulator]\ntls = false\n")
+    pytester.makepyfile(
+        test_x="""
+        def test_basic_over_http(iflow_client):
+            assert iflow_client("sender_basic").get("/http/costcenters", params={"companyCode": "1010"}).ok
+        """
+    )
+
+    result, emulator = run(pytester, "test_x.py")
+
+    result.assert_outcomes(passed=1)
+    assert emulator.url.startswith("http://") and emulator.cloud_foundry.instance_names() == []

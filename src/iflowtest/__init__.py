@@ -8,10 +8,12 @@ from .caseformat import SuiteFormatError
 from .clients import ClientRegistry
 from .errors import (
     ClientRejectedError,
+    CloudFoundryError,
     ConfigError,
     CsrfError,
     IflowCallError,
     IflowtestError,
+    ProvisioningError,
     ServiceKeyError,
     TokenEndpointError,
     TokenError,
@@ -35,6 +37,7 @@ __all__ = [
     "ClientRegistry",
     "ClientRejectedError",
     "ClientSpec",
+    "CloudFoundryError",
     "ConfigError",
     "CsrfError",
     "ExpectationError",
@@ -42,6 +45,7 @@ __all__ = [
     "IflowClient",
     "IflowtestError",
     "OAuthToken",
+    "ProvisioningError",
     "Secret",
     "ServiceKey",
     "ServiceKeyError",

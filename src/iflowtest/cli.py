@@ -2,6 +2,7 @@
 
     iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
+    iflowtest provision create|list|delete|cleanup manage OAuth clients through the Cloud Foundry API
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 """
@@ -21,6 +22,10 @@ import pytest
 from . import __version__
 from .clients import load_configured_key
 from .errors import IflowtestError
+from .mtls import write_private
+from .provisioncli import add_parser as add_provision_parser
+from .provisioncli import run_provision
+from .runkeys import emulator_cf_profile, emulator_service_keys
 from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
@@ -29,7 +34,7 @@ _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> Any:  # argparse exits 2 already; keep our one-line style
-        self.exit(USAGE_ERROR, f"iflowtest: error: {message} (see iflowtest {self.prog.split()[-1]} --help)\n")
+        self.exit(USAGE_ERROR, f"iflowtest: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -50,6 +55,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+    add_provision_parser(commands, _Parser)
 
     if not args:
         parser.print_help()
@@ -63,6 +69,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parsed = parser.parse_args(args)
     if parsed.command == "emulator":
         return run_emulator(parsed)
+    if parsed.command == "provision":
+        return run_provision(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -90,7 +98,8 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
         settings = resolve_settings(root, _preflight_options(args))
         if settings.target == "tenant":
             for spec in settings.clients.values():
-                load_configured_key(spec, settings)
+                if spec.source == "load":  # provisioned clients are created at session start
+                    load_configured_key(spec, settings)
     except IflowtestError as exc:
         return _fail(str(exc))
     suites = [a for a in args if not a.startswith("-") and Path(a.split("::")[0]).exists()]
@@ -150,6 +159,8 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         emu.start()
     except OSError as exc:
         return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
+    emu.cloud_foundry.job_delay = settings.emulator.job_delay
+    emu.cloud_foundry.services_quota = settings.emulator.services_quota
     try:
         folder: Path = parsed.keys_dir
         folder.mkdir(parents=True, exist_ok=True)
@@ -158,22 +169,20 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
-        for spec in settings.clients.values():
-            key = emu.issue_service_key(
-                spec.name,
-                plan=spec.plan,
-                roles=spec.roles,
-                grant_types=spec.grant_types,
-                token_validity=spec.token_validity,
-            )
+        for spec, credentials in emulator_service_keys(emu, settings, tls=not parsed.no_tls):
             path = folder / f"{spec.name}.json"
-            path.write_text(json.dumps(key, indent=2) + "\n", encoding="utf-8")
-            path.chmod(0o600)
+            write_private(path, json.dumps(credentials, indent=2) + "\n", replace=True)
             print(f"iflowtest emulator: key of client {spec.name!r} ({', '.join(spec.roles)}) -> {path}")
+        if not parsed.no_tls:
+            profile = folder / "cf.env"
+            write_private(profile, emulator_cf_profile(emu), replace=True)
+            print(f"iflowtest emulator: cf api    {emu.cf_api} (copy {profile} to .env.<profile> to provision here)")
         print("iflowtest emulator: press Ctrl-C to stop", flush=True)
         (stop or threading.Event()).wait()
     except KeyboardInterrupt:
         pass
+    except IflowtestError as exc:
+        return _fail(str(exc))
     finally:
         emu.stop()
     return 0

@@ -17,6 +17,7 @@ from requests.auth import AuthBase
 
 from .errors import ConfigError, ServiceKeyError
 from .iflow import IflowClient
+from .mtls import CertificateFiles
 from .servicekey import ServiceKey
 from .settings import ClientSpec, Settings
 from .tokens import BasicClientAuth, BearerAuth, OAuthToken
@@ -44,15 +45,15 @@ def check_key_fits(spec: ClientSpec, key: ServiceKey) -> None:
             f"{key.masked_clientid}), whose url is the API host, not the iFlow runtime: use a key of an "
             "'integration-flow' instance, or set plan = 'api' in " + spec.table
         )
-    if spec.auth in ("basic", "oauth") and key.clientsecret is None:
+    if spec.auth == "basic" and key.clientsecret is None:
         raise ServiceKeyError(
-            f"client {spec.name!r} uses auth = {spec.auth!r} but the key from {key.source} is a {key.key_type} key "
-            f"without clientsecret: set auth = 'certificate' in {spec.table} or create a ClientId/Secret key"
+            f"client {spec.name!r} uses auth = 'basic' but the key from {key.source} is a {key.key_type} key "
+            f"without clientsecret: set auth = 'oauth' or 'certificate' in {spec.table} or create a ClientId/Secret key"
         )
-    if spec.auth == "certificate":
-        raise ConfigError(
-            f"client {spec.name!r}: certificate (mTLS) calls arrive with client provisioning; until then use "
-            f"auth = 'oauth' or 'basic' in {spec.table}"
+    if key.clientsecret is None and key.key is None:
+        raise ServiceKeyError(
+            f"client {spec.name!r}: the key from {key.source} is an external-certificate key without a private key, "
+            f"which the harness cannot use for mTLS: create a key with key type 'certificate' for {spec.table}"
         )
 
 
@@ -63,13 +64,22 @@ class ResolvedClient:
     spec: ClientSpec
     key: ServiceKey
     token: OAuthToken | None
+    certificate: CertificateFiles | None = None
 
     def auth(self) -> AuthBase:
         """The requests auth object for calls to the runtime."""
         if self.spec.auth == "basic":
             return BasicClientAuth(self.key)
-        assert self.token is not None
+        if self.token is None:
+            return _CertificateOnly()  # auth = 'certificate': the client certificate is the credential
         return BearerAuth(self.token)
+
+
+class _CertificateOnly(AuthBase):
+    """No Authorization header: the TLS client certificate authenticates the call."""
+
+    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
+        return request
 
 
 class ClientRegistry:
@@ -90,6 +100,8 @@ class ClientRegistry:
             found = self._resolved.get(spec.name)
             if found is None:
                 key = self._provide_key(spec)
+                # Certificate keys: certificate and private key go to 0600 files for requests' `cert=`.
+                files = CertificateFiles.write(key, spec.name) if key.clientsecret is None else None
                 token = None
                 if spec.auth == "oauth":
                     token = OAuthToken(
@@ -97,8 +109,9 @@ class ClientRegistry:
                         spec.name,
                         verify=self.verify,
                         timeout=(self.settings.connect_timeout, self.settings.read_timeout),
+                        cert=files.pair if files else None,
                     )
-                found = self._resolved[spec.name] = ResolvedClient(spec, key, token)
+                found = self._resolved[spec.name] = ResolvedClient(spec, key, token, files)
             return found
 
     def iflow_client(self, name: str | None = None, iflow: str | None = None) -> IflowClient:
@@ -115,6 +128,8 @@ class ClientRegistry:
                     verify=self.verify,
                     explain=lambda response, flow: self.explain(response, flow, resolved.spec),
                 )
+                if resolved.certificate is not None:
+                    base.session.cert = resolved.certificate.pair
         address = self.settings.iflow(iflow).address if iflow else None
         return base.for_iflow(iflow, address)
 
@@ -124,11 +139,14 @@ class ClientRegistry:
             return {n: r.token.fetch_count for n, r in self._resolved.items() if r.token is not None}
 
     def close(self) -> None:
-        """Close every connection pool handed out."""
+        """Close every connection pool handed out and remove the client certificates' files."""
         with self._lock:
             bases, self._bases = list(self._bases.values()), {}
+            files = [r.certificate for r in self._resolved.values() if r.certificate is not None]
         for base in bases:
             base.close()
+        for item in files:
+            item.remove()
 
     def explain(self, response: requests.Response, iflow: str | None, spec: ClientSpec) -> str | None:
         """A one-line diagnosis of an error answer in the terms of the declared client and iFlow."""
@@ -136,7 +154,10 @@ class ClientRegistry:
         flow = f"iFlow {iflow!r}" if iflow else "the iFlow"
         path = urlsplit(response.url).path
         if status == 401:
-            how = "its clientid/clientsecret (Basic)" if spec.auth == "basic" else "its token, even after one refresh"
+            how = {
+                "basic": "its clientid/clientsecret (Basic)",
+                "certificate": "its client certificate",
+            }.get(spec.auth, "its token, even after one refresh")
             return (
                 f"401 from {path}: the runtime did not accept client {spec.name!r} ({how}): check that the key "
                 "belongs to this tenant and was not deleted"

@@ -8,8 +8,10 @@ IflowtestError
 ├── TokenError               the token endpoint refused the client or answered nonsense
 │   ├── ClientRejectedError  401 unauthorized / unauthorized_client / invalid_client
 │   └── TokenEndpointError   unreachable, not JSON, or no access_token in the answer
-└── IflowCallError           an iFlow call could not be completed as the harness expects
-    └── CsrfError            the CSRF handshake did not yield a usable token
+├── IflowCallError           an iFlow call could not be completed as the harness expects
+│   └── CsrfError            the CSRF handshake did not yield a usable token
+└── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
+    └── ProvisioningError    a client's service instance or key could not be created or deleted
 """
 
 from __future__ import annotations
@@ -45,3 +47,15 @@ class IflowCallError(IflowtestError):
 
 class CsrfError(IflowCallError):
     """Raised when an endpoint demands a CSRF token and the handshake cannot provide one."""
+
+
+class CloudFoundryError(IflowtestError):
+    """Raised when the Cloud Foundry V3 API or its UAA refuses a request or cannot be reached."""
+
+    def __init__(self, message: str, *, status: int | None = None, code: int | None = None, title: str | None = None):
+        super().__init__(message)
+        self.status, self.code, self.title = status, code, title
+
+
+class ProvisioningError(CloudFoundryError):
+    """Raised when a client's service instance or service key cannot be created, read or deleted."""

@@ -44,6 +44,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="(re)write baseline files from the live answers instead of comparing",
     )
+    group.addoption(
+        "--iflow-keep-clients",
+        dest="iflow_keep_clients",
+        action="store_true",
+        default=None,
+        help="keep provisioned service instances and keys after the run (for debugging)",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -56,6 +63,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "client": config.getoption("iflow_client"),
         "connect_timeout": config.getoption("iflow_connect_timeout"),
         "read_timeout": config.getoption("iflow_read_timeout"),
+        "keep_clients": config.getoption("iflow_keep_clients"),
     }
     try:
         settings = resolve_settings(find_project_root(config.rootpath), options)
@@ -71,11 +79,20 @@ def pytest_configure(config: pytest.Config) -> None:
 
 def pytest_sessionstart(session: pytest.Session) -> None:
     settings = session.config.stash[SETTINGS_KEY]
-    if settings.target == "tenant":
+    # An xdist controller runs no tests: only its workers provision (or load) the clients they call.
+    if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
         try:
             session.config.stash[TARGET_KEY].start()
         except IflowtestError as exc:
             raise pytest.UsageError(f"iflowtest: {exc}") from None
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    # Here, not in unconfigure: an xdist worker reports "finished" right after this hook, and its
+    # controller may end the worker before unconfigure has deleted what the worker provisioned.
+    target = session.config.stash.get(TARGET_KEY, None)
+    if target is not None:
+        target.release_clients()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:

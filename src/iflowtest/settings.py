@@ -24,14 +24,18 @@ from typing import Any, Final, Literal
 
 from dotenv import dotenv_values
 
+from .cfsession import cf_config_path
 from .errors import ConfigError
+from .redaction import Secret
 
 Target = Literal["emulator", "tenant"]
 AuthMode = Literal["basic", "oauth", "certificate"]
+Source = Literal["provision", "load"]
 
 PLANS: Final = ("integration-flow", "api")
 AUTH_MODES: Final = ("basic", "oauth", "certificate")
 KEY_TYPES: Final = ("secret", "certificate")
+SOURCES: Final = ("provision", "load")
 _ROLE = re.compile(r"^[A-Za-z0-9_.]+$")
 _CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
@@ -46,6 +50,8 @@ _TOP_KEYS: Final = {
     "clients": dict,
     "iflows": dict,
     "emulator": dict,
+    "cf": dict,
+    "keep_clients": bool,
 }
 _CLIENT_KEYS: Final = {
     "plan": str,
@@ -55,9 +61,19 @@ _CLIENT_KEYS: Final = {
     "auth": str,
     "service_key": str,
     "token_validity": int,
+    "source": str,
+    "validity": int,
+    "key_length": int,
 }
+_CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
 _IFLOW_KEYS: Final = {"address": str, "role": str}
-_EMULATOR_KEYS: Final = {"token_lifetime": int, "mpl_header": bool, "tls": bool}
+_EMULATOR_KEYS: Final = {
+    "token_lifetime": int,
+    "mpl_header": bool,
+    "tls": bool,
+    "job_delay": (int, float),
+    "services_quota": int,
+}
 
 
 @dataclass(frozen=True)
@@ -73,6 +89,9 @@ class ClientSpec:
     service_key: str | None = None
     service_key_origin: str | None = None
     token_validity: int | None = None
+    source: Source = "provision"
+    validity: int = 365
+    key_length: int = 2048
 
     @property
     def env_var(self) -> str:
@@ -101,6 +120,26 @@ class EmulatorOptions:
     token_lifetime: int = 3599
     mpl_header: bool = True
     tls: bool = True
+    job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
+    services_quota: int | None = None  # service instances the emulated org allows
+
+
+@dataclass(frozen=True)
+class CfSettings:
+    """Where and as whom clients are provisioned: the Cloud Foundry API, org, space and login."""
+
+    api: str | None = None
+    org: str | None = None
+    space: str | None = None
+    username: str | None = None
+    password: Secret | None = field(default=None, repr=False)
+    config_path: Path | None = None
+    job_timeout: float = 300.0
+
+    @property
+    def configured(self) -> bool:
+        """Whether an API is given, or a cf CLI session exists to take it from."""
+        return bool(self.api) or (self.config_path is not None and self.config_path.is_file())
 
 
 @dataclass(frozen=True)
@@ -121,6 +160,8 @@ class Settings:
     emulator: EmulatorOptions
     variables: Mapping[str, str] = field(repr=False)
     origins: Mapping[str, str] = field(default_factory=dict)
+    cf: CfSettings = field(default_factory=CfSettings)
+    keep_clients: bool = False
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -221,7 +262,9 @@ def resolve_settings(
             f"default client {default_client!r} ({origins['default_client']}) is not declared: declared clients "
             f"are {', '.join(sorted(clients))}" + _suggest(default_client, clients)
         )
-    target = _parse_target(pick("target", "IFLOWTEST_TARGET", "target", "auto"), origins["target"], clients)
+    cf = _parse_cf(table.get("cf", {}), env)
+    target = _parse_target(pick("target", "IFLOWTEST_TARGET", "target", "auto"), origins["target"], clients, cf)
+    keep_clients = _flag(pick("keep_clients", "IFLOWTEST_KEEP_CLIENTS", "keep_clients", False), origins)
     suites = pick("suites", "IFLOWTEST_SUITES", "suites", ["suites"])
     if isinstance(suites, str):
         suites = [s for s in re.split(r"[,\s]+", suites) if s]
@@ -245,6 +288,8 @@ def resolve_settings(
         emulator=emulator,
         variables=env,
         origins=origins,
+        cf=cf,
+        keep_clients=keep_clients,
     )
 
 
@@ -254,21 +299,57 @@ def _dotenv_profile(root: Path) -> str | None:
     return dotenv_values(base).get("IFLOWTEST_ENV") if base.is_file() else None
 
 
-def _parse_target(value: Any, origin: str, clients: Mapping[str, ClientSpec]) -> Target:
+def _parse_target(value: Any, origin: str, clients: Mapping[str, ClientSpec], cf: CfSettings) -> Target:
     if value == "auto":
-        return "tenant" if any(c.service_key for c in clients.values()) else "emulator"
+        return "tenant" if cf.api or any(c.service_key for c in clients.values()) else "emulator"
     if value not in ("emulator", "tenant"):
         raise ConfigError(f"target {value!r} ({origin}) is not one of: emulator, tenant, auto")
     target: Target = value
     if target == "tenant":
+        loaded = [c for c in clients.values() if c.source == "load" and not c.service_key]
+        if loaded:
+            lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in loaded)
+            raise ConfigError(
+                f"clients with source = 'load' need a service key, missing for {lines}. "
+                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table"
+            )
         missing = [c for c in clients.values() if not c.service_key]
-        if missing:
+        if missing and not cf.configured:
             lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in missing)
             raise ConfigError(
                 f"target 'tenant' needs a service key for every declared client, missing for {lines}. "
-                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table"
+                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table; "
+                "or have them provisioned: set IFLOWTEST_CF_API, IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE "
+                "(or log in with `cf login` and `cf target`)"
             )
     return target
+
+
+def _parse_cf(raw: Any, env: Mapping[str, str]) -> CfSettings:
+    _check_keys(raw, _CF_KEYS, "[tool.iflowtest.cf]")
+    password = env.get("IFLOWTEST_CF_PASSWORD") or None
+    timeout = env.get("IFLOWTEST_CF_JOB_TIMEOUT") or raw.get("job_timeout", 300)
+    return CfSettings(
+        api=(env.get("IFLOWTEST_CF_API") or raw.get("api") or None),
+        org=env.get("IFLOWTEST_CF_ORG") or raw.get("org") or None,
+        space=env.get("IFLOWTEST_CF_SPACE") or raw.get("space") or None,
+        # User and password come from the environment only, never from pyproject.toml.
+        username=env.get("IFLOWTEST_CF_USERNAME") or None,
+        password=Secret(password) if password else None,
+        config_path=cf_config_path(env),
+        job_timeout=_positive(timeout, "IFLOWTEST_CF_JOB_TIMEOUT"),
+    )
+
+
+def _flag(value: Any, origins: Mapping[str, str]) -> bool:
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in ("1", "true", "yes", "on"):
+        return True
+    if text in ("0", "false", "no", "off", ""):
+        return False
+    raise ConfigError(f"{origins.get('keep_clients', 'keep_clients')} must be true or false, got {value!r}")
 
 
 def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
@@ -304,6 +385,7 @@ def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
         key, origin = (
             (env[variable], variable) if env.get(variable) else (body.get("service_key"), f"{where} service_key")
         )
+        source = _choice(body.get("source", "load" if key else "provision"), SOURCES, f"{where} source")
         clients[name] = ClientSpec(
             name=name,
             plan=plan,
@@ -314,6 +396,9 @@ def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
             service_key=key or None,
             service_key_origin=origin if key else None,
             token_validity=body.get("token_validity"),
+            source=source,  # type: ignore[arg-type]  # checked by _choice
+            validity=body.get("validity", 365),
+            key_length=body.get("key_length", 2048),
         )
     return clients
 
@@ -347,6 +432,8 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         token_lifetime=lifetime,
         mpl_header=bool(raw.get("mpl_header", True)),
         tls=bool(raw.get("tls", True)),
+        job_delay=float(raw.get("job_delay", 0.0)),
+        services_quota=raw.get("services_quota"),
     )
 
 

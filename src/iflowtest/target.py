@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import sys
 from typing import Any
 
-from .clients import ClientRegistry, check_key_fits, load_configured_key
-from .servicekey import ServiceKey
-from .settings import ClientSpec, Settings
+from .clients import ClientRegistry
+from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
+from .settings import Settings
 
 
 class TargetSession:
@@ -16,6 +17,7 @@ class TargetSession:
         self.settings = settings
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
+        self.keys: RunKeys | None = None  # the run's provisioned or loaded keys
 
     @property
     def registry(self) -> ClientRegistry:
@@ -37,27 +39,24 @@ class TargetSession:
                 token_lifetime=options.token_lifetime, mpl_header=options.mpl_header, tls=options.tls
             ).start()
             verify: bool | str = str(self.emulator.ca_file) if options.tls else True
-            self._registry = ClientRegistry(self.settings, self._emulator_key, verify=verify)
+            self.emulator.cloud_foundry.job_delay = options.job_delay
+            self.emulator.cloud_foundry.services_quota = options.services_quota
+            if options.tls:
+                # Every default run provisions its clients through the emulator's CF API, over HTTP.
+                self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))
+                issued = self.keys.prepare(self.settings.clients.values(), provision_all=True)
+            else:
+                issued = keys_issued_in_process(self.emulator, self.settings)
+            self._registry = ClientRegistry(self.settings, lambda spec: issued[spec.name], verify=verify)
         else:
-            # Parse every key before the first test so a broken profile fails the run at once.
-            keys = {name: load_configured_key(spec, self.settings) for name, spec in self.settings.clients.items()}
+            # Provision or parse every key before the first test so a broken profile fails the run at once.
+            needs_cf = any(spec.source == "provision" for spec in self.settings.clients.values())
+            self.keys = RunKeys(self.settings, provisioner_from_settings(self.settings) if needs_cf else None)
+            keys = self.keys.prepare(self.settings.clients.values())
             self._registry = ClientRegistry(
                 self.settings, lambda spec: keys[spec.name], verify=self.settings.ca_bundle or True
             )
         return self
-
-    def _emulator_key(self, spec: ClientSpec) -> ServiceKey:
-        issued = self.emulator.issue_service_key(
-            spec.name,
-            plan=spec.plan,
-            roles=spec.roles,
-            grant_types=spec.grant_types,
-            key_type=spec.key_type,
-            token_validity=spec.token_validity,
-        )
-        key = ServiceKey.from_mapping(issued, f"emulator key of client {spec.name!r}")
-        check_key_fits(spec, key)
-        return key
 
     def describe(self) -> dict[str, str]:
         """Facts for the report's environment table (never a secret)."""
@@ -66,11 +65,20 @@ class TargetSession:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
         return facts
 
-    def close(self) -> None:
-        """Close connections and stop the emulator; safe to call twice."""
+    def release_clients(self) -> None:
+        """Close connections, remove certificate files and delete provisioned clients; safe to call twice."""
         try:
             if self._registry is not None:
                 self._registry.close()
+        finally:
+            if self.keys is not None:
+                for problem in self.keys.close():
+                    print(f"iflowtest: {problem}", file=sys.stderr)
+
+    def close(self) -> None:
+        """Release the clients and stop the emulator; safe to call twice."""
+        try:
+            self.release_clients()
         finally:
             if self.emulator is not None:
                 self.emulator.stop()

@@ -39,15 +39,18 @@ class OAuthToken:
         verify: bool | str = True,
         timeout: tuple[float, float] = (10.0, 30.0),
         clock: Callable[[], float] = time.monotonic,
+        cert: tuple[str, str] | None = None,
     ) -> None:
-        if key.clientsecret is None:
+        if key.clientsecret is None and cert is None:
             raise ClientRejectedError(
                 f"client {client_name!r} ({key.masked_clientid}) has a {key.key_type} key without a clientsecret: "
                 "use auth = 'certificate' for it, or create a ClientId/Secret key"
             )
         self.key = key
         self.client_name = client_name
-        self._secret: Secret = key.clientsecret
+        self._secret: Secret | None = key.clientsecret
+        # Certificate keys: the token comes over mTLS, client_id in the form and no secret (BTPCP).
+        self._cert = cert
         self._verify = verify
         self._timeout = timeout
         self._clock = clock
@@ -81,17 +84,39 @@ class OAuthToken:
         session.register_compliance_hook("access_token_response", self._check_response)
         started = self._clock()
         try:
-            # Basic client authentication with grant_type in the body, as SAP's tooling does.
-            token: dict[str, Any] = session.fetch_token(
-                token_url=self.key.tokenurl,
-                auth=HTTPBasicAuth(self.key.clientid, self._secret.reveal()),
-                include_client_id=False,
-                timeout=self._timeout,
-                headers={"Accept": "application/json"},
-                # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
-                verify=self._verify,
-            )
-        except requests.exceptions.SSLError as exc:
+            if self._cert is not None and self._secret is None:
+                token: dict[str, Any] = session.fetch_token(
+                    token_url=self.key.tokenurl,
+                    include_client_id=True,
+                    cert=self._cert,
+                    timeout=self._timeout,
+                    headers={"Accept": "application/json"},
+                    verify=self._verify,
+                )
+            else:
+                assert self._secret is not None
+                # Basic client authentication with grant_type in the body, as SAP's tooling does.
+                token = session.fetch_token(
+                    token_url=self.key.tokenurl,
+                    auth=HTTPBasicAuth(self.key.clientid, self._secret.reveal()),
+                    include_client_id=False,
+                    timeout=self._timeout,
+                    headers={"Accept": "application/json"},
+                    # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
+                    verify=self._verify,
+                )
+        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError) as exc:
+            if self._cert is not None and self._secret is None and _refused_client_certificate(exc):
+                raise self._endpoint_error(
+                    f"refused the TLS handshake with the client certificate ({_reason(exc)})",
+                    f"the certificate in {self.key.source} was not issued by this tenant's certificate service, "
+                    "or its key was deleted: create a new certificate key (or re-provision the client)",
+                ) from None
+            if not isinstance(exc, requests.exceptions.SSLError):
+                raise self._endpoint_error(
+                    f"cannot be reached ({_reason(exc)})",
+                    "check the tokenurl of the service key, your network and HTTPS_PROXY",
+                ) from None
             raise self._endpoint_error(
                 f"TLS verification failed ({_reason(exc)})",
                 "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic",
@@ -125,6 +150,13 @@ class OAuthToken:
         error = body.get("error") if isinstance(body, dict) else None
         if response.status_code in (400, 401) and error in REJECTION_CODES:
             description = body.get("error_description", "") if isinstance(body, dict) else ""
+            if self._secret is None:
+                raise ClientRejectedError(
+                    f"client {self.client_name!r} ({self.key.masked_clientid}) was rejected by {self.key.tokenurl} "
+                    f"({response.status_code} {error}: {redact_text(str(description))}): the client certificate of "
+                    f"its key ({self.key.source}) belongs to no live service key; create a new certificate key or "
+                    "re-provision the client"
+                )
             raise ClientRejectedError(
                 f"client {self.client_name!r} ({self.key.masked_clientid}) was rejected by {self.key.tokenurl} "
                 f"({response.status_code} {error}: {redact_text(str(description))}): the clientsecret in its service "
@@ -195,6 +227,15 @@ class BasicClientAuth(HTTPBasicAuth):
 
     def __repr__(self) -> str:
         return "BasicClientAuth(***)"
+
+
+def _refused_client_certificate(exc: BaseException) -> bool:
+    # A server that refuses a client certificate ends the handshake with an alert (TLS 1.3 may only show it
+    # as a reset on the first read); a failed check of the *server's* certificate is a different problem.
+    text = str(exc)
+    if "CERTIFICATE_VERIFY_FAILED" in text:
+        return False
+    return any(sign in text for sign in ("alert", "ALERT", "reset", "EOF", "Connection aborted"))
 
 
 def _lifetime(value: Any) -> float:

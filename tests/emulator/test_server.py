@@ -196,7 +196,7 @@ def test_api_plan_key(emulator: Emulator) -> None:
         ({"plan": "standard"}, "unknown plan 'standard' for service it-rt: use one of integration-flow, api"),
         ({"roles": ["ESBMessaging send"]}, "invalid role name 'ESBMessaging send': CPI allows only letters"),
         ({"roles": "ESBMessaging.send"}, "roles must be a list of role names"),
-        ({"key_type": "certificate"}, "key type 'certificate' is not supported by the emulator yet: only 'secret'"),
+        ({"key_type": "x509"}, "unknown key type 'x509': use one of secret, certificate"),
         ({"grant_types": ["client_x509"]}, "grant type 'client_x509' is deprecated"),
         ({"grant_types": ["implicit"]}, "unknown grant type 'implicit'"),
         ({"token_validity": 0}, "token_validity must be a positive number of seconds, got 0"),

@@ -21,7 +21,7 @@ from iflowtest.emulator.catalog import Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
 from iflowtest.emulator.flows import BEHAVIOURS, FlowError, FlowRequest, FlowResponse
 from iflowtest.emulator.tenant import IssuedClient, MessageRecord, Tenant, new_message_id
-from iflowtest.emulator.xsuaa import TokenEndpoint
+from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
 CSRF_HEADER: Final = "X-CSRF-Token"
@@ -102,9 +102,14 @@ class Runtime:
             return tomcat_page(
                 405, f"HTTP method {method} is not supported by this URL", headers={"Allow": ", ".join(allowed)}
             )
-        if "Authorization" not in request.headers:
+        fingerprint = client_certificate_fingerprint(request)
+        if "Authorization" in request.headers:
+            client = self._authenticate(request)
+        elif fingerprint is not None:
+            # Client-certificate authentication: the certificate must belong to a live service key.
+            client = self._tenant.clients.authenticate_certificate(fingerprint)
+        else:
             return tomcat_page(401, "Unauthorized", headers={"WWW-Authenticate": _REALM})
-        client = self._authenticate(request)
         if client is None:
             return tomcat_page(401, "Unauthorized")
         if flow.role not in client.roles:

@@ -9,7 +9,7 @@ Real tenants only speak HTTPS, so the emulator serves TLS by default with a thro
 
 One WSGI app serves every host the service keys name (runtime, API, token URL), because their paths
 never collide: `/_emulator/*` for the emulator's own use, `/oauth/token`, the S/4 backend under
-`/sap/opu/odata/...`, and the runtime for everything else.
+`/sap/opu/odata/...`, the Cloud Foundry API and its UAA under `/cf`, and the runtime for everything else.
 """
 
 from __future__ import annotations
@@ -29,7 +29,9 @@ from typing import TYPE_CHECKING, Any, Final
 from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
+from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
+from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
@@ -71,7 +73,13 @@ class Emulator:
         self._tenant = Tenant(subdomain, token_lifetime=_lifetime(token_lifetime), mpl_header=mpl_header)
         self._tokens = TokenEndpoint(self._tenant)
         self._backend = CostCenterService()
-        self._runtime = Runtime(self._tenant, Catalog.load(catalog), self._tokens, self._backend)
+        flows = Catalog.load(catalog)
+        self._runtime = Runtime(self._tenant, flows, self._tokens, self._backend)
+        # The tenant's user roles are the ones its deployed flows require (plus the predefined ones).
+        broker = ProcessIntegrationBroker(
+            self.issue_service_key, self._tenant.clients.revoke, custom_roles=[f.role for f in flows.flows]
+        )
+        self._cloud_foundry = CloudFoundry(self._tenant.clock, broker, self._tenant.signing_key)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -236,6 +244,8 @@ class Emulator:
             return Response(json.dumps(self.counters.snapshot()), content_type="application/json")
         if path == TOKEN_PATH:
             return self._tokens.handle(request)
+        if path == CF_PREFIX or path.startswith(CF_PREFIX + "/"):
+            return self._cloud_foundry.handle(request)
         if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
             return self._serve_backend(request)
         return self._runtime.handle(request)
@@ -260,9 +270,17 @@ class Emulator:
         grant_types: Sequence[str] = ("client_credentials",),
         key_type: str = "secret",
         token_validity: int | None = None,
+        validity: int = 365,
+        key_length: int = 2048,
     ) -> dict[str, Any]:
-        """Create a service instance called ``name`` with one key and return the key as CPI shows it."""
+        """Create a service instance called ``name`` with one key and return the key as CPI shows it.
+
+        A ``certificate`` key carries a client certificate signed by the emulator's client CA (needs TLS)
+        and its private key instead of a clientsecret; ``validity`` (days) and ``key_length`` apply to it.
+        """
         url = self.url
+        if key_type == "certificate" and (self._tls is None or self._tls.client_ca is None):
+            raise ValueError("certificate keys need TLS: this emulator serves plain HTTP (tls=False)")
         client = self._tenant.clients.issue(
             name,
             plan=plan,
@@ -272,12 +290,33 @@ class Emulator:
             token_validity=token_validity,
             created=self._tenant.clock.now_utc(),
         )
+        createdate = client.created.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+        if key_type == "certificate":
+            assert self._tls is not None and self._tls.client_ca is not None
+            issued = self._tls.client_ca.issue(client.clientid, validity_days=validity, key_length=key_length)
+            self._tenant.clients.add_certificate(client.clientid, issued.fingerprint)
+            return {
+                "oauth": {
+                    "clientid": client.clientid,
+                    "certificate": issued.certificate_pem,
+                    "key": issued.private_key_pem,
+                    "url": url,
+                    "createdate": createdate,
+                    "tokenurl": url + TOKEN_PATH,
+                    "certificatedetails": {
+                        "issuerdn": issued.issuerdn,
+                        "subjectdn": issued.subjectdn,
+                        "validuntil": issued.validuntil,
+                        "serialnumber": issued.serialnumber,
+                    },
+                }
+            }
         return {
             "oauth": {
                 "clientid": client.clientid,
                 "clientsecret": client.clientsecret,
                 "url": url,
-                "createdate": client.created.isoformat(timespec="milliseconds").replace("+00:00", "Z"),
+                "createdate": createdate,
                 "tokenurl": url + TOKEN_PATH,
             }
         }
@@ -316,6 +355,16 @@ class Emulator:
     def invalidate_csrf_tokens(self) -> None:
         """Make every CSRF token handed out so far invalid, as a session timeout would."""
         self._tenant.csrf.invalidate_all()
+
+    @property
+    def cloud_foundry(self) -> CloudFoundry:
+        """The emulated Cloud Foundry landscape (org, space, user, it-rt instances and keys, knobs)."""
+        return self._cloud_foundry
+
+    @property
+    def cf_api(self) -> str:
+        """The Cloud Foundry API root (``GET`` it for the V3 and UAA links)."""
+        return self.url + CF_PREFIX
 
     @property
     def tenant(self) -> Tenant:

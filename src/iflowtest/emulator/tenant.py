@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 PLANS: Final = ("integration-flow", "api")
+KEY_TYPES: Final = ("secret", "certificate")
 # JSON spellings of the grant types SAP lists for it-rt instances (only client_credentials is
 # exercised; the others are accepted on the key so a catalog of clients can mirror a real tenant).
 GRANT_TYPES: Final = frozenset(
@@ -100,6 +101,7 @@ class ClientRegistry:
     def __init__(self, subdomain: str) -> None:
         self._subdomain = subdomain
         self._clients: dict[str, IssuedClient] = {}
+        self._certificates: dict[str, str] = {}  # SHA-256 fingerprint -> clientid
         self._lock = threading.Lock()
 
     def issue(
@@ -118,11 +120,8 @@ class ClientRegistry:
             raise ValueError(f"invalid service instance name {name!r}: use up to 32 characters from A-Z a-z 0-9 . _ -")
         if plan not in PLANS:
             raise ValueError(f"unknown plan {plan!r} for service it-rt: use one of {', '.join(PLANS)}")
-        if key_type != "secret":
-            raise ValueError(
-                f"key type {key_type!r} is not supported by the emulator yet: only 'secret' "
-                "(clientid/clientsecret) keys can be issued; certificate keys come with provisioning"
-            )
+        if key_type not in KEY_TYPES:
+            raise ValueError(f"unknown key type {key_type!r}: use one of {', '.join(KEY_TYPES)}")
         checked_roles = validate_roles(roles)
         checked_grants = self._validate_grant_types(grant_types)
         if token_validity is not None and (isinstance(token_validity, bool) or token_validity < 1):
@@ -179,6 +178,27 @@ class ClientRegistry:
         if client is None or client.revoked:
             return None
         if not hmac.compare_digest(client.clientsecret.encode(), clientsecret.encode()):
+            return None
+        return client
+
+    def add_certificate(self, clientid: str, fingerprint: str) -> None:
+        """Accept the client certificate with this SHA-256 fingerprint as ``clientid`` (a certificate key)."""
+        with self._lock:
+            if clientid not in self._clients:
+                raise ValueError(f"no client {clientid!r} was issued by this emulator")
+            self._certificates[fingerprint] = clientid
+
+    def remove_certificate(self, fingerprint: str) -> None:
+        """Forget a certificate (its service key was deleted)."""
+        with self._lock:
+            self._certificates.pop(fingerprint, None)
+
+    def authenticate_certificate(self, fingerprint: str, clientid: str | None = None) -> IssuedClient | None:
+        """The live client a certificate was issued to (and whose id is ``clientid`` when given), else None."""
+        with self._lock:
+            owner = self._certificates.get(fingerprint)
+            client = self._clients.get(owner) if owner else None
+        if client is None or client.revoked or (clientid is not None and client.clientid != clientid):
             return None
         return client
 

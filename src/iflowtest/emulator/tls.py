@@ -11,13 +11,14 @@ import datetime as dt
 import ipaddress
 import ssl
 import tempfile
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+from cryptography.hazmat.primitives.asymmetric import ec, rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 # EC keys: generating RSA-2048 costs ~50 ms per key, which every test session would pay.
 _CURVE = ec.SECP256R1()
@@ -31,13 +32,110 @@ class EmulatorTls:
     ca_file: Path
     cert_file: Path
     key_file: Path
+    client_ca: ClientCertificateAuthority | None = field(default=None, compare=False)
 
     def server_context(self) -> ssl.SSLContext:
-        """An SSL context serving the leaf certificate."""
+        """An SSL context serving the leaf certificate (and asking for, not requiring, a client certificate)."""
         context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
         context.minimum_version = ssl.TLSVersion.TLSv1_2
         context.load_cert_chain(self.cert_file, self.key_file)
+        if self.client_ca is not None:
+            # Optional at the TLS layer: secret-key clients send no certificate. A certificate that is sent
+            # must chain to the client CA; which key it belongs to is checked per request.
+            context.verify_mode = ssl.CERT_OPTIONAL
+            context.load_verify_locations(self.client_ca.ca_file)
         return context
+
+
+@dataclass(frozen=True)
+class IssuedCertificate:
+    """A client certificate of a `certificate` service key, with its private key and CPI's details block."""
+
+    certificate_pem: str
+    private_key_pem: str
+    fingerprint: str
+    issuerdn: str
+    subjectdn: str
+    validuntil: str
+    serialnumber: str
+
+
+class ClientCertificateAuthority:
+    """The emulator's stand-in for "SAP PKI Certificate Service Client CA": signs certificate-key certificates."""
+
+    def __init__(self, directory: Path) -> None:
+        self._key = ec.generate_private_key(_CURVE)
+        self._name = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "iflowtest emulated tenant (not a real CA)"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "SAP BTP Clients"),
+                x509.NameAttribute(NameOID.COMMON_NAME, "iflowtest emulator Client CA"),
+            ]
+        )
+        now = dt.datetime.now(dt.UTC)
+        self._cert = (
+            x509.CertificateBuilder()
+            .subject_name(self._name)
+            .issuer_name(self._name)
+            .public_key(self._key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=366))
+            .add_extension(x509.BasicConstraints(ca=True, path_length=0), critical=True)
+            .add_extension(x509.SubjectKeyIdentifier.from_public_key(self._key.public_key()), critical=False)
+            .sign(self._key, hashes.SHA256())
+        )
+        self.ca_file = directory / "emulator-client-ca.pem"
+        self.ca_file.write_bytes(self._cert.public_bytes(serialization.Encoding.PEM))
+        self._lock = threading.Lock()
+
+    def issue(self, common_name: str, *, validity_days: int, key_length: int) -> IssuedCertificate:
+        """A new RSA key (PKCS#1 PEM, as CPI hands it out) and a client certificate for it."""
+        key = rsa.generate_private_key(public_exponent=65537, key_size=key_length)
+        now = dt.datetime.now(dt.UTC)
+        serial = x509.random_serial_number()
+        subject = x509.Name(
+            [
+                x509.NameAttribute(NameOID.COUNTRY_NAME, "DE"),
+                x509.NameAttribute(NameOID.ORGANIZATION_NAME, "SAP SE"),
+                x509.NameAttribute(NameOID.ORGANIZATIONAL_UNIT_NAME, "SAP Cloud Platform Clients"),
+                x509.NameAttribute(NameOID.LOCALITY_NAME, "sap-uaa"),
+                x509.NameAttribute(NameOID.COMMON_NAME, common_name[:64]),
+            ]
+        )
+        not_after = now + dt.timedelta(days=validity_days)
+        with self._lock:
+            cert = (
+                x509.CertificateBuilder()
+                .subject_name(subject)
+                .issuer_name(self._name)
+                .public_key(key.public_key())
+                .serial_number(serial)
+                .not_valid_before(now - dt.timedelta(minutes=5))
+                .not_valid_after(not_after)
+                .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+                .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+                .sign(self._key, hashes.SHA256())
+            )
+        pem = serialization.Encoding.PEM
+        return IssuedCertificate(
+            certificate_pem=cert.public_bytes(pem).decode() + self._cert.public_bytes(pem).decode(),
+            private_key_pem=key.private_bytes(
+                pem, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption()
+            ).decode(),
+            fingerprint=certificate_fingerprint(cert.public_bytes(pem).decode()),
+            issuerdn=self._name.rfc4514_string(),
+            subjectdn=subject.rfc4514_string(),
+            validuntil=not_after.strftime("%Y-%m-%dT%H:%M:%S.000Z"),
+            serialnumber=f"0x{serial:X}",
+        )
+
+
+def certificate_fingerprint(pem: str) -> str:
+    """SHA-256 of the first certificate in `pem` (how the tenant recognises a client certificate)."""
+    cert = x509.load_pem_x509_certificate(pem.encode())
+    return cert.fingerprint(hashes.SHA256()).hex()
 
 
 def _name(common_name: str) -> x509.Name:
@@ -117,4 +215,4 @@ def create_tls(
     cert_file.write_bytes(leaf_cert.public_bytes(pem))
     key_file.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
     key_file.chmod(0o600)
-    return EmulatorTls(folder, ca_file, cert_file, key_file)
+    return EmulatorTls(folder, ca_file, cert_file, key_file, ClientCertificateAuthority(folder))

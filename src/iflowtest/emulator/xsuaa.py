@@ -17,10 +17,16 @@ import jwt
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.tenant import IssuedClient, Tenant
+from iflowtest.emulator.tls import certificate_fingerprint
 
 TOKEN_PATH: Final = "/oauth/token"
 _ALGORITHM: Final = "HS256"
 _BAD_CREDENTIALS: Final = "Bad credentials"
+# SAP KBA 3224701: what CPI answers when a client certificate belongs to no service key.
+CERTIFICATE_NOT_CONFIGURED: Final = (
+    "Either the client certificate is not configured exactly once in a service key of a Process Integration "
+    "Runtime service instance or client-certificate authentication was not enabled for your tenant."
+)
 
 
 @dataclass(frozen=True)
@@ -56,6 +62,16 @@ class TokenEndpoint:
                 "Full authentication is required to access this resource",
                 headers={"WWW-Authenticate": 'Basic realm="UAA/client"'},
             )
+        fingerprint = client_certificate_fingerprint(request)
+        if clientsecret is None and fingerprint is not None:
+            # mTLS (certificate keys): client_id in the form, no secret, the certificate proves the client.
+            client = self._tenant.clients.authenticate_certificate(fingerprint, clientid)
+            if client is None:
+                self._tenant.counters.count_token_request(clientid, issued=False)
+                return _error(401, "invalid_client", CERTIFICATE_NOT_CONFIGURED)
+            response = self._grant(request, client)
+            self._tenant.counters.count_token_request(client.clientid, issued=response.status_code == 200)
+            return response
         client = self._authenticate(clientid, clientsecret or "")
         if client is None:
             self._tenant.counters.count_token_request(clientid, issued=False)
@@ -155,6 +171,12 @@ class TokenEndpoint:
         if client is None or client.revoked:
             return None
         return client
+
+
+def client_certificate_fingerprint(request: Request) -> str | None:
+    """SHA-256 fingerprint of the client certificate of the TLS connection (already verified by the CA), or None."""
+    pem = request.environ.get("SSL_CLIENT_CERT")
+    return certificate_fingerprint(pem) if pem else None
 
 
 def _client_credentials(request: Request) -> tuple[str | None, str | None]:

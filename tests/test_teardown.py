@@ -1,0 +1,113 @@
+"""Provisioned clients are deleted at the end of a run, also when the run is interrupted with Ctrl-C (SIGINT).
+
+The emulated landscape lives in this test process; `iflowtest run` in a subprocess reaches its Cloud Foundry
+API through a profile, exactly as it would reach a real one, so the landscape outlives the interrupted run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from iflowtest.emulator import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
+
+BLOCKING_TEST = """
+import threading
+
+import pytest
+
+
+@pytest.mark.iflow("ReadCostCenters")
+def test_waits_for_ctrl_c(iflow):
+    assert iflow.get(params={"companyCode": "1010"}).status_code == 200
+    print("INSIDE-THE-TEST", flush=True)
+    threading.Event().wait()  # until SIGINT raises KeyboardInterrupt here
+"""
+
+
+def profile_for(emu: Emulator, project: Path, name: str) -> None:
+    landscape = emu.cloud_foundry
+    (project / f".env.{name}").write_text(
+        f"IFLOWTEST_CF_API={emu.cf_api}\n"
+        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
+        f"IFLOWTEST_CF_SPACE={landscape.space_guid}\n"
+        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
+        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
+        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
+    )
+
+
+def test_clients_are_deleted_after_sigint(tmp_path: Path, fresh_emulator: Emulator) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "test_blocking.py").write_text(BLOCKING_TEST)
+    profile_for(fresh_emulator, tmp_path, "live")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ["CF_HOME"] = str(tmp_path)
+    process = subprocess.Popen(
+        [IFLOWTEST, "run", "--iflow-env", "live", "-s", "-p", "no:randomly", "--log-cli-level=DEBUG"],
+        cwd=tmp_path,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert process.stdout is not None
+        seen = []
+        for line in process.stdout:  # blocks until the run is inside the test
+            seen.append(line)
+            if "INSIDE-THE-TEST" in line:
+                break
+        during = fresh_emulator.cloud_foundry.instance_names()
+        process.send_signal(signal.SIGINT)
+        stdout, stderr = process.communicate(timeout=60)
+    finally:
+        if process.poll() is None:
+            process.kill()
+
+    assert sorted(n.split("-", 2)[2] for n in during) == ["sender", "sender_basic", "sender_no_de"], "".join(seen)
+    assert "KeyboardInterrupt" in stdout
+    assert process.returncode == 2, stdout[-2000:] + stderr[-2000:]
+    assert fresh_emulator.cloud_foundry.instance_names() == [], stderr
+    assert fresh_emulator.cloud_foundry.key_count() == 0
+    # requests-oauthlib logs the password grant at DEBUG: the log is scrubbed.
+    output = "".join(seen) + stdout + stderr
+    assert "Request to fetch token completed" in output
+    assert fresh_emulator.cloud_foundry.password not in output
+
+
+def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Path, fresh_emulator: Emulator) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "test_quick.py").write_text(
+        "import pytest\n\n"
+        "@pytest.mark.parametrize('n', range(4))\n"
+        "def test_call(iflow, n):\n"
+        "    assert iflow.get('/http/costcenters', params={'companyCode': '1010'}).status_code == 200\n"
+    )
+    profile_for(fresh_emulator, tmp_path, "live")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ["CF_HOME"] = str(tmp_path)
+
+    result = subprocess.run(
+        [IFLOWTEST, "run", "--iflow-env", "live", "-n", "2"],
+        cwd=tmp_path,
+        env=environ,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # Each of the two workers provisions the three declared clients; the controller, which runs no test, none.
+    assert len(fresh_emulator.tenant.clients.all()) == 6
+    assert fresh_emulator.cloud_foundry.instance_names() == []
