@@ -60,6 +60,7 @@ def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> N
             for name in ("sender", "sender_basic")
         }
         keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
+        keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
         lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
         lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
         (project / ".env.nightly").write_text("\n".join(lines) + "\n")
@@ -68,7 +69,8 @@ def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> N
         tokens_issued = emu.counters.tokens_issued()
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    assert tokens_issued == 2  # sender and sender_no_de use OAuth; sender_basic sends its secret directly
+    # sender, sender_no_de and monitor use OAuth; sender_basic sends its secret directly
+    assert tokens_issued == 3
     assert "Request headers were" in result.stdout  # requests-oauthlib's DEBUG lines were logged, scrubbed
     written = [p.read_text(errors="replace") for p in (project / "reports").rglob("*") if p.is_file()]
     written += [result.stdout, result.stderr]

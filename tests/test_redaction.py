@@ -78,7 +78,9 @@ def test_mask_id_keeps_head_and_tail() -> None:
 
 def test_token_fields_are_masked_in_json_and_forms() -> None:
     text = '{"access_token":"abc.def.ghi","token_type":"bearer","refresh_token": "r-123"} client_secret=xyz&a=1'
-    assert redact_text(text) == '{"access_token":"***","token_type":"bearer","refresh_token": "***"} client_secret=***&a=1'
+    assert (
+        redact_text(text) == '{"access_token":"***","token_type":"bearer","refresh_token": "***"} client_secret=***&a=1'
+    )
 
 
 def test_record_factory_scrubs_records_of_every_logger(caplog: pytest.LogCaptureFixture) -> None:

@@ -73,9 +73,11 @@ def test_clients_are_deleted_after_sigint(tmp_path: Path, fresh_emulator: Emulat
         if process.poll() is None:
             process.kill()
 
-    assert sorted(n.split("-", 2)[2] for n in during) == ["sender", "sender_basic", "sender_no_de"], "".join(seen)
+    assert sorted(n.split("-", 2)[2] for n in during) == ["monitor", "sender", "sender_basic", "sender_no_de"], "".join(
+        seen
+    )
     assert "KeyboardInterrupt" in stdout
-    assert process.returncode == 2, stdout[-2000:] + stderr[-2000:]
+    assert process.returncode == 130, stdout[-2000:] + stderr[-2000:]
     assert fresh_emulator.cloud_foundry.instance_names() == [], stderr
     assert fresh_emulator.cloud_foundry.key_count() == 0
     # requests-oauthlib logs the password grant at DEBUG: the log is scrubbed.
@@ -108,6 +110,6 @@ def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Pat
     )
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    # Each of the two workers provisions the three declared clients; the controller, which runs no test, none.
-    assert len(fresh_emulator.tenant.clients.all()) == 6
+    # Each of the two workers provisions the four declared clients; the controller, which runs no test, none.
+    assert len(fresh_emulator.tenant.clients.all()) == 8
     assert fresh_emulator.cloud_foundry.instance_names() == []

@@ -387,7 +387,7 @@ def test_format_error_is_one_message_and_exit_2_on_the_command_line(pytester: py
 
     result = run(pytester, "suites")
 
-    assert result.ret == 2
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # `iflowtest run` makes it 2
     result.stdout.fnmatch_lines(
         [
             "*ERROR collecting suites/typo.iflow.yaml*",
@@ -420,7 +420,7 @@ def test_data_table_problems_are_collection_errors(pytester: pytest.Pytester) ->
 
     result = run(pytester, "suites")
 
-    assert result.ret == 2
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # `iflowtest run` makes it 2
     assert (
         "data table fixtures/costcenters/company_codes.csv has no column 'company' used by table_ids of case 'rows' "
         "(suites/table.iflow.yaml:2); its columns are controlling_area, company_code, country, currency: add the "
@@ -575,7 +575,7 @@ def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> 
     [
         (
             {"name": "typo", "client": "sendr", "request": {}},
-            "case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are sender, sender_basic, "
+            "case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are monitor, sender, sender_basic, "
             "sender_no_de; declare it as [tool.iflowtest.clients.sendr] in pyproject.toml (did you mean 'sender'?)",
         ),
         (
@@ -598,5 +598,5 @@ def test_unknown_names_fail_at_collection(pytester: pytest.Pytester, case: dict[
 
     result = run(pytester, "suites", "--collect-only")
 
-    assert result.ret == 2
+    assert result.ret == pytest.ExitCode.USAGE_ERROR  # `iflowtest run` makes it 2
     assert message in result.stdout.lines

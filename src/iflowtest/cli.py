@@ -1,10 +1,13 @@
 """The `iflowtest` command: a thin shell over `pytest.main` and the library.
 
-    iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/latest/
+    iflowtest run [SUITES...] [pytest options]   run suites against the target, write reports/<run id>/ and latest/
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
     iflowtest provision create|list|delete|cleanup manage OAuth clients through the Cloud Foundry API
+    iflowtest screenshot [REPORT] [-o PNG]        a PNG of the report, taken by headless Chromium
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
+`iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors and 3 when the
+tenant or its token endpoint could not be reached (see nightly.py).
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ from . import __version__
 from .clients import load_configured_key
 from .errors import IflowtestError
 from .mtls import write_private
+from .nightly import NightlyRun
 from .provisioncli import add_parser as add_provision_parser
 from .provisioncli import run_provision
 from .runkeys import emulator_cf_profile, emulator_service_keys
@@ -57,6 +61,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
     add_provision_parser(commands, _Parser)
 
+    screenshot = commands.add_parser(
+        "screenshot",
+        help="save a PNG of an HTML report (headless Chromium)",
+        description="Render a report in headless Chromium and save the top of it as a PNG.",
+    )
+    screenshot.add_argument("report", nargs="?", type=Path, default=None, help="default: reports/latest/report.html")
+    screenshot.add_argument("--output", "-o", type=Path, default=None, help="default: next to the report, .png")
+    screenshot.add_argument("--width", type=int, default=1280, help="window width in pixels (default 1280)")
+    screenshot.add_argument("--height", type=int, default=1800, help="window height in pixels (default 1800)")
+    screenshot.add_argument("--browser", default=None, help="Chromium executable (default: chromium on PATH)")
+
     if not args:
         parser.print_help()
         return USAGE_ERROR
@@ -71,6 +86,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_emulator(parsed)
     if parsed.command == "provision":
         return run_provision(parsed)
+    if parsed.command == "screenshot":
+        return run_screenshot(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -112,9 +129,9 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
                 "suites in [tool.iflowtest]"
             )
         args = [*args, *suites]
-    latest = settings.reports_dir / "latest"
-    latest.mkdir(parents=True, exist_ok=True)
-    html, junit = latest / "report.html", latest / "junit.xml"
+    nightly = NightlyRun.prepare(settings.reports_dir)
+    latest = nightly.latest
+    html, junit = nightly.html, nightly.junit
     code = pytest.main(
         [
             f"--rootdir={root}",
@@ -126,14 +143,32 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
             f"--html={html}",
             "--self-contained-html",
             f"--junitxml={junit}",
+            *nightly.pytest_options(args, in_order=any(i.in_order for i in settings.iflows.values())),
         ]
     )
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
+    exit_code = nightly.finish(int(code))
     if html.exists():
-        print(f"iflowtest: report {html}")
-        print(f"iflowtest: junit  {junit}")
-    return int(code)
+        print(f"iflowtest: report {latest / html.name}")
+        print(f"iflowtest: junit  {latest / junit.name}")
+    return exit_code
+
+
+def run_screenshot(parsed: argparse.Namespace) -> int:
+    """`iflowtest screenshot`: a PNG of the latest (or a given) report."""
+    from .screenshot import take_screenshot
+
+    try:
+        report = (
+            parsed.report or resolve_settings(find_project_root(Path.cwd()), {}).reports_dir / "latest" / "report.html"
+        )
+        output = parsed.output or report.with_suffix(".png")
+        take_screenshot(report, output, width=parsed.width, height=parsed.height, browser=parsed.browser)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    print(f"iflowtest: screenshot {output}")
+    return 0
 
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:

@@ -133,6 +133,11 @@ class ClientRegistry:
         address = self.settings.iflow(iflow).address if iflow else None
         return base.for_iflow(iflow, address)
 
+    def resolved_keys(self) -> list[ServiceKey]:
+        """The keys of the clients resolved so far (nothing is loaded or provisioned by asking)."""
+        with self._lock:
+            return [r.key for r in self._resolved.values()]
+
     def tokens_fetched(self) -> dict[str, int]:
         """How many tokens each resolved OAuth client fetched in this process."""
         with self._lock:

@@ -8,10 +8,13 @@ IflowtestError
 ├── TokenError               the token endpoint refused the client or answered nonsense
 │   ├── ClientRejectedError  401 unauthorized / unauthorized_client / invalid_client
 │   └── TokenEndpointError   unreachable, not JSON, or no access_token in the answer
+│       └── TokenEndpointUnreachableError (also an UnreachableError)
 ├── IflowCallError           an iFlow call could not be completed as the harness expects
-│   └── CsrfError            the CSRF handshake did not yield a usable token
-└── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
-    └── ProvisioningError    a client's service instance or key could not be created or deleted
+│   ├── CsrfError            the CSRF handshake did not yield a usable token
+│   └── RuntimeUnreachableError (also an UnreachableError)
+├── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
+│   └── ProvisioningError    a client's service instance or key could not be created or deleted
+└── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
 """
 
 from __future__ import annotations
@@ -59,3 +62,15 @@ class CloudFoundryError(IflowtestError):
 
 class ProvisioningError(CloudFoundryError):
     """Raised when a client's service instance or service key cannot be created, read or deleted."""
+
+
+class UnreachableError(IflowtestError):
+    """Raised when the tenant or its token endpoint cannot be reached at all (a nightly run exits 3)."""
+
+
+class TokenEndpointUnreachableError(TokenEndpointError, UnreachableError):
+    """Raised when no connection to the token endpoint can be made."""
+
+
+class RuntimeUnreachableError(IflowCallError, UnreachableError):
+    """Raised when no connection to the iFlow runtime can be made."""

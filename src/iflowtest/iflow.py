@@ -19,7 +19,7 @@ from typing import Any, Final
 import requests
 from requests.auth import AuthBase
 
-from .errors import CsrfError, IflowCallError
+from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from .redaction import Secret, redact_text
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -39,6 +39,7 @@ class CallRecord:
     client: str
     iflow: str | None
     hint: str | None = None
+    started_at: float | None = None  # wall clock (epoch seconds), to find the message by time when no MPL id
 
 
 def mpl_id_of(response: requests.Response) -> str | None:
@@ -161,6 +162,7 @@ class IflowClient:
         kwargs.setdefault("verify", self.session.verify)
         headers = dict(kwargs.pop("headers", None) or {})
         started = time.perf_counter()
+        started_at = time.time()
         modifying = method in _MODIFYING and not _has_header(headers, "X-CSRF-Token")
         if modifying and self._csrf.token is not None:
             headers["X-CSRF-Token"] = self._csrf.token.reveal()
@@ -177,7 +179,7 @@ class IflowClient:
                     "not keep the session cookies; check that no proxy strips JSESSIONID"
                 )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        self._record(method, url, response, elapsed_ms)
+        self._record(method, url, response, elapsed_ms, started_at)
         return response
 
     # ------------------------------------------------------------------ internals
@@ -190,7 +192,7 @@ class IflowClient:
                 f"{type(exc).__name__}): raise IFLOWTEST_READ_TIMEOUT if the iFlow is slow by design"
             ) from None
         except requests.exceptions.ConnectionError as exc:
-            raise IflowCallError(
+            raise RuntimeUnreachableError(
                 f"{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the runtime "
                 "url of the service key and that the tenant is reachable"
             ) from None
@@ -214,7 +216,9 @@ class IflowClient:
             self._csrf.token = Secret(token)
             return token
 
-    def _record(self, method: str, url: str, response: requests.Response, elapsed_ms: float) -> None:
+    def _record(
+        self, method: str, url: str, response: requests.Response, elapsed_ms: float, started_at: float | None = None
+    ) -> None:
         hint = self._explain(response, self.iflow) if self._explain and response.status_code >= 400 else None
         record = CallRecord(
             method=method,
@@ -225,6 +229,7 @@ class IflowClient:
             client=self.client_name,
             iflow=self.iflow,
             hint=hint,
+            started_at=started_at,
         )
         response.iflowtest_record = record  # type: ignore[attr-defined]
         self.records.append(record)

@@ -7,15 +7,19 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 
 from .clients import ClientRegistry
-from .errors import IflowtestError
+from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
+from .errors import IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
+from .mpl import MplClient, mpl_client
 from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
+from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
-from .yamlsuite import UPDATE_BASELINES_KEY, YamlSuiteFile, is_suite_file
+from .yamlsuite import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
@@ -51,6 +55,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="keep provisioned service instances and keys after the run (for debugging)",
     )
+    group.addoption(
+        "--iflow-history", dest="iflow_history", metavar="PATH", help="append this run to a history file (trends)"
+    )
+    group.addoption("--iflow-run-id", dest="iflow_run_id", metavar="ID", help="run id in history and summary.json")
+    group.addoption(
+        "--iflow-progress", dest="iflow_progress", type=float, metavar="S", help="print a progress line every S seconds"
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -72,9 +83,23 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[SETTINGS_KEY] = settings
     config.stash[TARGET_KEY] = TargetSession(settings)
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
+    config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
+        history = config.getoption("iflow_history")
+        dashboard = RunDashboard(
+            config,
+            settings,
+            history=Path(history) if history else None,
+            run_id=config.getoption("iflow_run_id"),
+            progress_every=config.getoption("iflow_progress"),
+        )
+        try:
+            dashboard.check_history()
+        except IflowtestError as exc:
+            raise pytest.UsageError(f"iflowtest: {exc}") from None
+        config.pluginmanager.register(dashboard, "iflowtest-dashboard")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
@@ -115,9 +140,17 @@ def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Col
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
     report = yield
+    if call.excinfo is not None and isinstance(call.excinfo.value, UnreachableError):
+        report.user_properties.append((UNREACHABLE_PROPERTY, "1"))
     if call.when == "call" or (call.when == "setup" and report.failed):
         marker = item.get_closest_marker("iflow")
         attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
+        target = item.config.stash.get(TARGET_KEY, None)
+        emulator_url = target.emulator.url if target is not None and target.emulator is not None else None
+        attach_mpl(
+            item, report, item.stash.get(MPL_KEY, []), item.config.stash[SETTINGS_KEY].monitor_url or emulator_url
+        )
+        attach_exchanges(report, item.stash.get(RESPONSES_KEY, []))
     return report
 
 
@@ -156,6 +189,7 @@ def iflow_emulator(iflow_target: TargetSession) -> Any:
 def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> IflowClientFactory:
     """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
     records: list[CallRecord] = request.node.stash.setdefault(CALLS_KEY, [])
+    responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
         try:
@@ -163,6 +197,7 @@ def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) 
         except IflowtestError as exc:
             pytest.fail(str(exc), pytrace=False)
         client.add_listener(lambda record, _response: records.append(record))
+        client.add_listener(lambda _record, response: responses.append(response))
         return client
 
     return make
@@ -177,3 +212,15 @@ def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> I
         chosen.args[0] if chosen and chosen.args else None,
         flow.args[0] if flow and flow.args else None,
     )
+
+
+@pytest.fixture
+def mpl(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> Generator[MplClient, None, None]:
+    """Message-log checks through the first 'api'-plan client: `mpl.expect_status(response, "COMPLETED")`."""
+    try:
+        client = mpl_client(iflow_clients)
+    except IflowtestError as exc:
+        pytest.fail(str(exc), pytrace=False)
+    client.checked = request.node.stash.setdefault(MPL_KEY, [])
+    yield client
+    client.close()

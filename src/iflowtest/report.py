@@ -109,5 +109,13 @@ class ReportColumns:
             f'<td class="col-iflow">{html.escape(facts.get("iflow", ""))}</td>',
             f'<td class="col-status">{html.escape(facts.get("http_status", ""))}</td>',
             f'<td class="col-latency">{html.escape(facts.get("latency_ms", ""))}</td>',
-            f'<td class="col-mpl">{html.escape(facts.get("mpl_id", ""))}</td>',
+            f'<td class="col-mpl">{mpl_cell(facts)}</td>',
         ]
+
+
+def mpl_cell(facts: dict[str, str]) -> str:
+    """The MPL id, linked to the message monitor when the link is known."""
+    mpl_id, link = html.escape(facts.get("mpl_id", "")), facts.get("mpl_link", "")
+    if mpl_id and link.startswith(("https://", "http://")):
+        return f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{mpl_id}</a>'
+    return mpl_id

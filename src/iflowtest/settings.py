@@ -52,6 +52,7 @@ _TOP_KEYS: Final = {
     "emulator": dict,
     "cf": dict,
     "keep_clients": bool,
+    "monitor_url": str,
 }
 _CLIENT_KEYS: Final = {
     "plan": str,
@@ -66,7 +67,7 @@ _CLIENT_KEYS: Final = {
     "key_length": int,
 }
 _CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
-_IFLOW_KEYS: Final = {"address": str, "role": str}
+_IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool}
 _EMULATOR_KEYS: Final = {
     "token_lifetime": int,
     "mpl_header": bool,
@@ -111,6 +112,7 @@ class IflowSpec:
     name: str
     address: str | None = None
     role: str | None = None
+    in_order: bool = False  # its cases share state: `iflowtest run -n` keeps each file's cases on one worker
 
 
 @dataclass(frozen=True)
@@ -162,6 +164,8 @@ class Settings:
     origins: Mapping[str, str] = field(default_factory=dict)
     cf: CfSettings = field(default_factory=CfSettings)
     keep_clients: bool = False
+    # The Integration Suite web UI host, for message monitor links of messages the report did not look up.
+    monitor_url: str | None = None
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -290,6 +294,7 @@ def resolve_settings(
         origins=origins,
         cf=cf,
         keep_clients=keep_clients,
+        monitor_url=pick("monitor_url", "IFLOWTEST_MONITOR_URL", "monitor_url", None),
     )
 
 
@@ -415,7 +420,9 @@ def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:
         address = body.get("address")
         if address is not None and not address.startswith("/"):
             raise ConfigError(f"{where}: address must start with '/' (e.g. '/http/costcenters'), got {address!r}")
-        iflows[name] = IflowSpec(name=name, address=address, role=body.get("role"))
+        iflows[name] = IflowSpec(
+            name=name, address=address, role=body.get("role"), in_order=body.get("in_order", False)
+        )
     return iflows
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 from typing import Any
+from urllib.parse import urlsplit
 
 from .clients import ClientRegistry
 from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
@@ -26,6 +27,16 @@ class TargetSession:
             self.start()
         assert self._registry is not None
         return self._registry
+
+    def known_hosts(self) -> set[str]:
+        """Hosts of the keys resolved so far, without starting or provisioning anything.
+
+        The xdist controller runs no test, so asking it to start the target only to name hosts in the
+        report would provision a set of clients for nothing.
+        """
+        if self._registry is None:
+            return set()
+        return {urlsplit(key.url).hostname or "" for key in self._registry.resolved_keys()} - {""}
 
     def start(self) -> TargetSession:
         """Start the emulator (emulator target) or check every configured key (tenant target)."""

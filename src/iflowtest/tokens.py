@@ -17,7 +17,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from .errors import ClientRejectedError, TokenEndpointError
+from .errors import ClientRejectedError, TokenEndpointError, TokenEndpointUnreachableError
 from .redaction import Secret, redact_text
 from .servicekey import ServiceKey
 
@@ -116,6 +116,7 @@ class OAuthToken:
                 raise self._endpoint_error(
                     f"cannot be reached ({_reason(exc)})",
                     "check the tokenurl of the service key, your network and HTTPS_PROXY",
+                    unreachable=True,
                 ) from None
             raise self._endpoint_error(
                 f"TLS verification failed ({_reason(exc)})",
@@ -125,6 +126,7 @@ class OAuthToken:
             raise self._endpoint_error(
                 f"cannot be reached ({_reason(exc)})",
                 "check the tokenurl of the service key, your network and HTTPS_PROXY",
+                unreachable=isinstance(exc, requests.exceptions.ConnectionError),
             ) from None
         except OAuth2Error as exc:
             raise self._endpoint_error(f"answered with OAuth error {exc.error!r}", "check the service key") from None
@@ -175,8 +177,8 @@ class OAuthToken:
             )
         return response
 
-    def _endpoint_error(self, what: str, fix: str) -> TokenEndpointError:
-        return TokenEndpointError(
+    def _endpoint_error(self, what: str, fix: str, *, unreachable: bool = False) -> TokenEndpointError:
+        return (TokenEndpointUnreachableError if unreachable else TokenEndpointError)(
             f"token endpoint {self.key.tokenurl} for client {self.client_name!r} ({self.key.masked_clientid}) "
             f"{what}: {fix}"
         )

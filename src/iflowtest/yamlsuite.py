@@ -130,6 +130,27 @@ class YamlCaseItem(pytest.Item):
         return super().repr_failure(excinfo, style=style)
 
 
+class FormatErrorExit:
+    """Ends a run whose YAML suites do not load as a usage error (pytest exit 4, `iflowtest run` exit 2).
+
+    pytest reports collection errors as INTERRUPTED (the code of Ctrl-C), pytest-xdist as failed tests; a suite
+    file with a mistake is the user's configuration error either way. Collect reports reach the xdist
+    controller too, so the decision is made there.
+    """
+
+    def __init__(self) -> None:
+        self.broken: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid.endswith(SUFFIX):
+            self.broken.append(report.nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.broken and session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
 def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
     """The case as written, the request sent (redacted), an excerpt of the answer, and what failed."""
     case, run = item.case, item.run

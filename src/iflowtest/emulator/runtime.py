@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import html
 import secrets
-from datetime import datetime
+from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
 
@@ -183,6 +183,7 @@ class Runtime:
         self, flow: FlowSpec, mpl_id: str, log_start: datetime, status: str, error: str | None, http_status: int
     ) -> None:
         clock = self._tenant.clock
+        seconds, interim = self._tenant.message_delays.get(flow.name, (0.0, "PROCESSING"))
         self._tenant.messages.add(
             MessageRecord(
                 message_guid=mpl_id,
@@ -193,6 +194,8 @@ class Runtime:
                 log_end=clock.now_utc(),
                 error_text=error,
                 http_status=http_status,
+                completes_at=clock.now_utc() + timedelta(seconds=seconds) if seconds else None,
+                interim_status=interim,
             )
         )
 

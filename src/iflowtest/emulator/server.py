@@ -9,7 +9,8 @@ Real tenants only speak HTTPS, so the emulator serves TLS by default with a thro
 
 One WSGI app serves every host the service keys name (runtime, API, token URL), because their paths
 never collide: `/_emulator/*` for the emulator's own use, `/oauth/token`, the S/4 backend under
-`/sap/opu/odata/...`, the Cloud Foundry API and its UAA under `/cf`, and the runtime for everything else.
+`/sap/opu/odata/...`, the message log API under `/api/v1`, the Cloud Foundry API and its UAA under `/cf`,
+and the runtime for everything else.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
+from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
@@ -80,6 +82,7 @@ class Emulator:
             self.issue_service_key, self._tenant.clients.revoke, custom_roles=[f.role for f in flows.flows]
         )
         self._cloud_foundry = CloudFoundry(self._tenant.clock, broker, self._tenant.signing_key)
+        self._mpl_api = MplApi(self._tenant, self._tokens)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -248,6 +251,8 @@ class Emulator:
             return self._cloud_foundry.handle(request)
         if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
             return self._serve_backend(request)
+        if path == API_ROOT or path.startswith(API_ROOT + "/"):
+            return self._mpl_api.handle(request)
         return self._runtime.handle(request)
 
     def _serve_backend(self, request: Request) -> Response:
@@ -351,6 +356,21 @@ class Emulator:
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's now (token expiry, message times) without sleeping."""
         self._tenant.clock.advance(seconds)
+
+    def delay_messages(self, iflow: str, seconds: float, interim_status: str = "PROCESSING") -> None:
+        """Keep the messages of ``iflow`` run from now on in ``interim_status`` for ``seconds`` (emulator clock).
+
+        Their final status shows once the clock has moved past it (`advance_clock`), so polling the
+        message log can be tested without sleeping. ``seconds=0`` turns the delay off.
+        """
+        if interim_status not in INTERIM_STATUSES:
+            raise ValueError(f"interim status {interim_status!r} is not one of {', '.join(INTERIM_STATUSES)}")
+        if seconds < 0:
+            raise ValueError(f"seconds must be ≥ 0, got {seconds!r}")
+        if seconds:
+            self._tenant.message_delays[iflow] = (float(seconds), interim_status)
+        else:
+            self._tenant.message_delays.pop(iflow, None)
 
     def invalidate_csrf_tokens(self) -> None:
         """Make every CSRF token handed out so far invalid, as a session timeout would."""

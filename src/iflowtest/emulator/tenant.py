@@ -353,6 +353,9 @@ class MessageRecord:
     log_end: datetime
     error_text: str | None = None
     http_status: int = 200
+    # Held messages show `interim_status` until `completes_at` (emulator clock), then `status`.
+    completes_at: datetime | None = None
+    interim_status: str = "PROCESSING"
 
 
 class MessageLog:
@@ -390,6 +393,8 @@ class Tenant:
         self.counters = Counters()
         self.csrf = CsrfSessions()
         self.messages = MessageLog()
+        # iFlow name -> (seconds a message stays in flight, interim status), see Emulator.delay_messages.
+        self.message_delays: dict[str, tuple[float, str]] = {}
         # Per emulator, so tokens of one emulator are worthless on another one.
         self.signing_key = secrets.token_bytes(32)
         self.token_lifetime = token_lifetime

@@ -1,0 +1,204 @@
+"""The harness's message-log client against the emulated tenant: reads, polling without sleep, fallbacks, wording."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from iflowtest import BearerAuth, CallRecord, IflowClient, OAuthToken, ServiceKey, resolve_settings
+from iflowtest.clients import ClientRegistry
+from iflowtest.emulator import Emulator
+from iflowtest.errors import ConfigError
+from iflowtest.mpl import (
+    MplClient,
+    MplError,
+    MplNotFoundError,
+    MplStatusError,
+    MplTimeoutError,
+    check_status,
+    monitor_link,
+    mpl_client,
+    odata_literal,
+    parse_odata_datetime,
+)
+from tests.emulator.test_mpl import add_logs
+
+KeyIssuer = Callable[..., ServiceKey]
+
+
+def client_for(emu: Emulator, issue_key: KeyIssuer, name: str = "monitor", **options: object) -> MplClient:
+    key = issue_key(emu, name, plan="api", roles=["MonitoringDataRead"])
+    token = OAuthToken(key, name, verify=str(emu.ca_file))
+    return MplClient(key.url, BearerAuth(token), client_name=name, verify=str(emu.ca_file), **options)  # type: ignore[arg-type]
+
+
+def sender(
+    emu: Emulator, issue_key: KeyIssuer, iflow: str = "ReadCostCenters", path: str = "/http/costcenters"
+) -> IflowClient:
+    key = issue_key(emu, "sender")
+    token = OAuthToken(key, "sender", verify=str(emu.ca_file))
+    return IflowClient(key.url, BearerAuth(token), iflow=iflow, default_path=path, verify=str(emu.ca_file))
+
+
+def test_expect_status_of_a_completed_call(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(emulator, issue_key)
+    response = sender(emulator, issue_key).get()
+
+    log = mpl.expect_status(response)
+
+    assert log.status == "COMPLETED" and log.iflow == "ReadCostCenters"
+    assert log.web_link == monitor_link(emulator.url, log.message_guid)
+    assert mpl.checked == [log]
+
+
+def test_a_failed_message_fails_the_check_with_its_error(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(emulator, issue_key)
+    response = sender(emulator, issue_key, "FailingFlow", "/http/failing").get()
+    guid = response.headers["SAP_MessageProcessingLogID"]
+
+    with pytest.raises(MplStatusError) as failure:
+        mpl.expect_status(response, "COMPLETED")
+
+    assert str(failure.value) == (
+        f"message {guid} of iFlow 'FailingFlow' ended FAILED, expected COMPLETED; error: "
+        "com.sap.it.rt.adapter.http.api.exception.HttpResponseException: Receiver system S4H_COSTCENTER returned "
+        f"HTTP 503 (message monitor: {monitor_link(emulator.url, guid)})"
+    )
+    assert isinstance(failure.value, AssertionError)
+
+
+def test_polling_waits_for_a_final_status_without_sleeping(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    # Each "sleep" moves the emulator's clock, so the held message finishes after a few polls.
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        fresh_emulator.advance_clock(seconds)
+
+    mpl = client_for(fresh_emulator, issue_key, poll_interval=5.0, sleep=sleep, monotonic=lambda: sum(slept))
+    fresh_emulator.delay_messages("ReadCostCenters", 12, "RETRY")
+    response = sender(fresh_emulator, issue_key).get()
+
+    log = mpl.expect_status(response, "COMPLETED", timeout=60)
+
+    assert log.status == "COMPLETED"
+    assert slept == [5.0, 5.0, 5.0]
+
+
+def test_polling_gives_up_after_the_timeout(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    slept: list[float] = []
+    mpl = client_for(fresh_emulator, issue_key, poll_interval=5.0, sleep=slept.append, monotonic=lambda: sum(slept))
+    fresh_emulator.delay_messages("ReadCostCenters", 3600)
+    guid = sender(fresh_emulator, issue_key).get().headers["SAP_MessageProcessingLogID"]
+
+    with pytest.raises(MplTimeoutError) as timeout:
+        mpl.wait_for_final(guid, timeout=10)
+
+    assert str(timeout.value) == (
+        f"message {guid} of iFlow 'ReadCostCenters' is still PROCESSING after 10 s: open it in the message monitor "
+        f"({monitor_link(fresh_emulator.url, guid)}), or raise the timeout if the iFlow retries by design"
+    )
+
+
+def test_without_mpl_id_the_message_is_found_by_name_and_time(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    fresh_emulator.mpl_header = False
+    mpl = client_for(fresh_emulator, issue_key)
+    response = sender(fresh_emulator, issue_key).get()
+    record = response.iflowtest_record  # type: ignore[attr-defined]
+    assert record.mpl_id is None
+
+    log = mpl.expect_status(response)
+
+    assert log.message_guid == fresh_emulator.messages[-1].message_guid
+
+
+def test_without_mpl_id_several_candidates_are_named(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    fresh_emulator.mpl_header = False
+    mpl = client_for(fresh_emulator, issue_key)
+    flow = sender(fresh_emulator, issue_key)
+    flow.get()
+    response = flow.get()
+
+    with pytest.raises(MplNotFoundError, match=r"the message log holds 2 messages \(AG"):
+        mpl.expect_status(response)
+
+
+def test_query_follows_skiptoken_pages(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(fresh_emulator, issue_key)
+    guids = add_logs(fresh_emulator, 1100, iflow="Nightly")
+    add_logs(fresh_emulator, 5, iflow="Other")
+
+    found = mpl.query(iflow="Nightly")
+
+    assert [log.message_guid for log in found] == guids
+
+
+def test_error_text_and_unknown_id(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(emulator, issue_key)
+    completed = sender(emulator, issue_key).get().headers["SAP_MessageProcessingLogID"]
+
+    assert mpl.error_text(completed) is None
+    with pytest.raises(MplNotFoundError, match=r"^no message processing log with id 'AGunknown' on https://127"):
+        mpl.get("AGunknown")
+
+
+def test_a_client_without_the_role_gets_the_fix(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    key = issue_key(emulator, "monitor-ro", plan="api", roles=["WorkspacePackagesRead"])
+    mpl = MplClient(
+        key.url,
+        BearerAuth(OAuthToken(key, "monitor-ro", verify=str(emulator.ca_file))),
+        client_name="monitor-ro",
+        verify=str(emulator.ca_file),
+    )
+
+    with pytest.raises(MplError) as refused:
+        mpl.get("AGx")
+
+    assert str(refused.value) == (
+        "cannot read message log AGx: client 'monitor-ro' is not allowed to read message logs (403): give its "
+        "'api'-plan instance the role MonitoringDataRead and re-provision"
+    )
+
+
+def test_unreachable_api_names_the_client(issue_key: KeyIssuer) -> None:
+    mpl = MplClient("https://127.0.0.1:9", requests.auth.HTTPBasicAuth("x", "y"), client_name="monitor", timeout=(1, 1))
+
+    with pytest.raises(
+        MplError, match=r"^cannot reach the message log API https://127.0.0.1:9/api/v1 \(ConnectionError"
+    ):
+        mpl.get("AGx")
+
+
+def test_no_api_client_declared_is_a_config_error(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.clients.sender]\nplan = "integration-flow"\n')
+    registry = ClientRegistry(resolve_settings(tmp_path, environ={}), lambda spec: pytest.fail("no key needed"))
+
+    with pytest.raises(ConfigError) as missing:
+        mpl_client(registry)
+
+    assert str(missing.value).startswith("no client of plan 'api' is declared, so message logs cannot be read: ")
+
+
+def test_check_status_is_the_declarative_assertion(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(emulator, issue_key)
+    record = sender(emulator, issue_key).get().iflowtest_record  # type: ignore[attr-defined]
+    assert isinstance(record, CallRecord)
+
+    assert check_status(mpl, record, {"status": "COMPLETED", "timeout": 5}).status == "COMPLETED"
+    with pytest.raises(Exception, match="unknown key 'state' in mpl assertion: use status and timeout"):
+        check_status(mpl, record, {"state": "COMPLETED"})
+
+
+def test_literals_and_dates() -> None:
+    from datetime import UTC, datetime, timedelta, timezone
+
+    assert (
+        odata_literal(datetime(2026, 1, 2, 4, 5, 6, tzinfo=timezone(timedelta(hours=2))))
+        == "datetime'2026-01-02T02:05:06'"
+    )
+    assert parse_odata_datetime("/Date(1765786792442)/") == datetime(2025, 12, 15, 8, 19, 52, 442000, tzinfo=UTC)
+    assert parse_odata_datetime("/Date(1765786792442+0000)/") == datetime(2025, 12, 15, 8, 19, 52, 442000, tzinfo=UTC)
+    assert parse_odata_datetime(None) is None
