@@ -628,7 +628,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     load = f"{load_before:.1f} / {os.getloadavg()[0]:.1f}"
 
     table = markdown(summarise(runs), runs, options.calls, options.rounds, load)
-    yaml_table = markdown_yaml(summarise(runs, "yaml"))
+    machine = table.splitlines()[0]  # the machine, date and load line, shared by both tables
+    yaml_table = machine + "\n\n" + markdown_yaml(summarise(runs, "yaml"))
     print(table + "\n\nYAML suite (same run, same plain runs):\n\n" + yaml_table)
     if options.write:
         write_readme(table)
