@@ -63,8 +63,13 @@ ERRORS = [
         "unknown matcher 'regx' in case 'a' (suites/costcenters/costcenters.iflow.yaml:6): did you mean 'regex'?",
     ),
     (
-        "cases:\n  - name: a\n    request: {}\n    expect: {mpl: {status: COMPLETED}}\n",
-        "suites/costcenters/costcenters.iflow.yaml:4: MPL status assertions ('mpl') are not available yet (they arrive with the message monitoring feature): remove the key for now (case 'a')",
+        "cases:\n  - name: a\n    request: {}\n    expect: {mpl: {stauts: COMPLETED}}\n",
+        "unknown key 'stauts' in case 'a' (suites/costcenters/costcenters.iflow.yaml:4): did you mean 'status'?",
+    ),
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect: {mpl: {status: DONE}}\n",
+        "key 'status' in case 'a' (suites/costcenters/costcenters.iflow.yaml:4) must be one of COMPLETED, FAILED, "
+        "ESCALATED, CANCELLED, DISCARDED, ABANDONED, got 'DONE'",
     ),
     (
         "cases:\n  - name: a\n",

@@ -167,6 +167,12 @@ KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]] = {
         "xsd fixtures/other.xsd: line *: Element 'CostCenterChangeResponse': No matching global declaration available "
         "for the validation root.",
     ),
+    "mpl status": (
+        FAILING,
+        {"status": 500, "mpl": {"status": "FAILED", "timeout": 30}},
+        {"mpl": {"status": "COMPLETED", "timeout": 30}},
+        "  message AG* of iFlow 'FailingFlow' ended FAILED, expected COMPLETED; error: *",
+    ),
     "response time": (
         {"request": LIST},
         {"max_ms": 60000},
@@ -224,7 +230,7 @@ def test_sample_suite_passes_and_reports_its_iflows(pytester: pytest.Pytester) -
 
     result = run(pytester, SAMPLE, f"--junitxml={junit}")
 
-    result.assert_outcomes(passed=23)
+    result.assert_outcomes(passed=24)
     text = junit.read_text()
     assert '<property name="iflowtest.iflow" value="ChangeCostCenter"' in text
     assert '<property name="iflowtest.calls" value="2"' in text  # the multi-step case
@@ -248,7 +254,9 @@ def test_each_assertion_kind_passes_and_fails(pytester: pytest.Pytester) -> None
     out = result.stdout
     for kind, (*_, line) in KINDS.items():
         out.fnmatch_lines([f"*::{kind} holds PASSED*"])
-        out.fnmatch_lines([f"case '{kind} fails' (suites/kinds.iflow.yaml:*) failed", "*", "failed:", f"  {line}"])
+        out.fnmatch_lines(
+            [f"case '{kind} fails' (suites/kinds.iflow.yaml:*) failed", "*", "failed:", f"  {line.strip()}"]
+        )
     assert "Traceback" not in out.str() and "runtest" not in out.str()
 
 

@@ -29,10 +29,6 @@ from .matchers import show
 SCHEMA_FILE: Final = "iflow-suite.schema.json"
 SUFFIX: Final = ".iflow.yaml"
 BODY_KINDS: Final = ("json", "xml", "text", "form", "file")
-_NOT_YET: Final = {
-    "mpl": "MPL status assertions ('mpl') are not available yet (they arrive with the message monitoring "
-    "feature): remove the key for now",
-}
 
 Path_ = tuple[str | int, ...]
 
@@ -243,8 +239,6 @@ def _explain(error: Any, data: Any, lines: Mapping[Path_, int], display: str) ->
         allowed = list(error.schema.get("properties", {}))
         unknown = next(k for k in error.instance if k not in allowed)
         where = f"{display}:{_line_of(lines, (*path, unknown))}"
-        if unknown in _NOT_YET:
-            return f"{where}: {_NOT_YET[unknown]} ({owner})"
         what = "matcher" if "regex" in allowed else "key"
         close = difflib.get_close_matches(unknown, allowed, n=1, cutoff=0.6)
         hint = f"did you mean {close[0]!r}?" if close else f"valid {what}s are {', '.join(allowed)}"
@@ -260,7 +254,7 @@ def _explain(error: Any, data: Any, lines: Mapping[Path_, int], display: str) ->
 def _expected(error: Any, keys: list[str]) -> str:
     got = show(error.instance, 60)
     rule, value = error.validator, error.validator_value
-    if keys and keys[-1] == "status":
+    if keys and keys[-1] == "status" and "mpl" not in keys:
         return f"must be a status such as 200, '2xx', '200-204' or a list of those, got {got}"
     if rule == "type":
         wanted = value if isinstance(value, list) else [value]

@@ -25,6 +25,7 @@ from .clients import ClientRegistry
 from .errors import ConfigError
 from .iflow import CallRecord, IflowClient
 from .matchers import show
+from .mpl import MplClient, check_status, mpl_client
 from .redaction import Secret
 
 _VARIABLE: Final = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
@@ -68,7 +69,9 @@ class CaseRun:
     saved: dict[str, Any] = field(default_factory=dict)
     exchanges: list[Exchange] = field(default_factory=list)
     notes: list[str] = field(default_factory=list)
+    mpl_checked: list[Any] = field(default_factory=list)  # MessageLogs for the report
     _own_clients: list[IflowClient] = field(default_factory=list)
+    _mpl: MplClient | None = None
 
     def run(self) -> None:
         """Run every step in order; the first unmet expectation stops the case."""
@@ -77,6 +80,8 @@ class CaseRun:
         finally:
             for client in self._own_clients:
                 client.close()
+            if self._mpl is not None:
+                self._mpl.close()
 
     def _run_steps(self) -> None:
         for number, step in enumerate(self.case.steps, start=1):
@@ -84,9 +89,11 @@ class CaseRun:
             self.exchanges.append(exchange)
             exchange.response = self._send(step, number)
             response = exchange.response
-            check_response(
-                response, self.resolve(step.expect, number), namespaces=self.suite.namespaces, base=self.base
-            )
+            expect = dict(self.resolve(step.expect, number))
+            mpl_expected = expect.pop("mpl", None)
+            check_response(response, expect, namespaces=self.suite.namespaces, base=self.base)
+            if mpl_expected is not None:
+                check_status(self.mpl_for_case(), response, mpl_expected)
             if step.baseline is not None:
                 note = compare_baseline(
                     response,
@@ -132,6 +139,13 @@ class CaseRun:
         if isinstance(value, Mapping):
             return {self.resolve(k, number): self.resolve(v, number) for k, v in value.items()}
         return value
+
+    def mpl_for_case(self) -> MplClient:
+        """The message-log reader (first 'api'-plan client), made on first use, its checks kept for the report."""
+        if self._mpl is None:
+            self._mpl = mpl_client(self.registry)
+            self._mpl.checked = self.mpl_checked
+        return self._mpl
 
     # ------------------------------------------------------------------ requests
     def client_for(self, step: Step) -> IflowClient:

@@ -18,13 +18,14 @@ import pytest
 import requests
 from lxml import etree
 
-from .assertions import ExpectationError, elapsed_ms
+from .assertions import elapsed_ms
 from .caseformat import SUFFIX, Case, Suite, load_suite
 from .caserun import CaseRun
 from .errors import ConfigError, IflowtestError
 from .iflow import mpl_id_of
 from .redaction import redact_headers, redact_text
 from .report import CALLS_KEY
+from .report_details import MPL_KEY
 from .tables import Row, load_table, require_columns, row_id
 
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
@@ -116,6 +117,7 @@ class YamlCaseItem(pytest.Item):
             base=settings.root,
             update_baselines=self.config.stash.get(UPDATE_BASELINES_KEY, False),
             on_call=lambda record, _response: records.append(record),
+            mpl_checked=self.stash.setdefault(MPL_KEY, []),
         )
         self.run.run()
         for note in self.run.notes:
@@ -167,7 +169,7 @@ def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
     response = exchange.response if exchange is not None else None
     if response is not None:
         lines += ["", *describe_request(response.request), "", *describe_response(response)]
-    heading = "failed:" if isinstance(error, ExpectationError) else "error:"
+    heading = "failed:" if isinstance(error, AssertionError) else "error:"
     lines += ["", heading, *(f"  {line}" for line in str(error).splitlines())]
     return redact_text("\n".join(lines))
 
