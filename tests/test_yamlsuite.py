@@ -403,6 +403,9 @@ def test_format_error_is_one_message_and_exit_2_on_the_command_line(pytester: py
         ]
     )
     assert "Traceback" not in result.stdout.str()
+    # pytest-xdist reports collection errors as failures; a broken suite is still a usage error.
+    parallel = run(pytester, "suites", "-n", "2")
+    assert parallel.ret == pytest.ExitCode.USAGE_ERROR
 
 
 def test_data_table_problems_are_collection_errors(pytester: pytest.Pytester) -> None:
