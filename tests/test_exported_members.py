@@ -9,6 +9,7 @@ PUBLIC = {
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
+    "CassetteError",
     "ClientRegistry",
     "ClientRejectedError",
     "ClientSpec",

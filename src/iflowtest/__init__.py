@@ -7,6 +7,7 @@ from .baselines import BaselineRules, compare_baseline
 from .caseformat import SuiteFormatError
 from .clients import ClientRegistry
 from .errors import (
+    CassetteError,
     ClientRejectedError,
     CloudFoundryError,
     ConfigError,
@@ -34,6 +35,7 @@ __all__ = [
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
+    "CassetteError",
     "ClientRegistry",
     "ClientRejectedError",
     "ClientSpec",

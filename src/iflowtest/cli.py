@@ -4,6 +4,7 @@
     iflowtest emulator [--host H] [--port P]      run the emulated tenant in the foreground
     iflowtest provision create|list|delete|cleanup manage OAuth clients through the Cloud Foundry API
     iflowtest screenshot [REPORT] [-o PNG]        a PNG of the report, taken by headless Chromium
+    iflowtest cassettes check [--max-age DAYS]    find orphaned, missing, old or leaking cassettes
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 `iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors and 3 when the
@@ -34,6 +35,7 @@ from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
+_RECORDING_FLAGS = {"--record": "--iflow-record", "--offline": "--iflow-offline"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -50,7 +52,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     run = commands.add_parser(
         "run",
         help="run suites against the target and write reports/latest/",
-        description="Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest.",
+        description=(
+            "Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest. "
+            "--record calls live and rewrites each test's cassette; --offline replays cassettes only."
+        ),
     )
     run.add_argument("rest", nargs=argparse.REMAINDER, help="suites and pytest options (e.g. -k, -n auto, --iflow-env)")
     emulator = commands.add_parser("emulator", help="run the emulated tenant in the foreground")
@@ -71,6 +76,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     screenshot.add_argument("--width", type=int, default=1280, help="window width in pixels (default 1280)")
     screenshot.add_argument("--height", type=int, default=1800, help="window height in pixels (default 1800)")
     screenshot.add_argument("--browser", default=None, help="Chromium executable (default: chromium on PATH)")
+    cassettes = commands.add_parser("cassettes", help="inspect recorded cassettes")
+    cassette_actions = cassettes.add_subparsers(dest="action", metavar="ACTION", required=True)
+    check = cassette_actions.add_parser(
+        "check", help="cassettes without a test, tests without a cassette, old cassettes, secrets"
+    )
+    check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
+    check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
 
     if not args:
         parser.print_help()
@@ -88,6 +100,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_provision(parsed)
     if parsed.command == "screenshot":
         return run_screenshot(parsed)
+    if parsed.command == "cassettes":
+        return check_cassettes_command(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -111,9 +125,11 @@ def _fail(message: str) -> int:
 def run_suites(args: list[str], cwd: Path | None = None) -> int:
     """`iflowtest run`: resolve settings, run pytest with reports, print where they are."""
     root = find_project_root(cwd or Path.cwd())
+    # `iflowtest run --record/--offline` are the plugin's --iflow-record/--iflow-offline.
+    args = [_RECORDING_FLAGS.get(a, a) for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
-        if settings.target == "tenant":
+        if settings.target == "tenant" and "--iflow-offline" not in args:
             for spec in settings.clients.values():
                 if spec.source == "load":  # provisioned clients are created at session start
                     load_configured_key(spec, settings)
@@ -221,6 +237,36 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     finally:
         emu.stop()
     return 0
+
+
+def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
+    """`iflowtest cassettes check`: one line per problem; exit 1 when there are any, 0 when clean."""
+    from .cassette_check import check_cassettes, collect_tests
+    from .cassette_options import CassetteOptions
+    from .settings import load_pyproject_table
+
+    root = find_project_root(cwd or Path.cwd())
+    try:
+        settings = resolve_settings(root, {})
+        options = CassetteOptions.from_table(root, load_pyproject_table(root).get("cassettes", {}))
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    if parsed.max_age is not None and parsed.max_age < 1:
+        return _fail(f"--max-age must be a whole number of days ≥ 1, got {parsed.max_age}")
+    suites = parsed.suites or [str(root / s) for s in settings.suites]
+    missing = [s for s in suites if not Path(s).exists()]
+    if missing:
+        return _fail(f"suite {missing[0]} does not exist: pass existing suite folders or files")
+    tests, failure = collect_tests(settings, options, suites)
+    if failure:
+        return _fail("the suites cannot be collected, so cassettes cannot be checked:\n" + failure.strip())
+    problems = check_cassettes(settings, options, tests, parsed.max_age or options.max_age_days)
+    for problem in problems:
+        print(f"iflowtest cassettes: {problem}")
+    verdict = f"{len(problems)} problem(s)" if problems else "no problems"
+    where = options.folder.relative_to(root) if options.folder.is_relative_to(root) else options.folder
+    print(f"iflowtest cassettes: {len(tests)} tests checked against {where}/: {verdict}")
+    return 1 if problems else 0
 
 
 if __name__ == "__main__":  # pragma: no cover

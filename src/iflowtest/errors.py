@@ -14,7 +14,8 @@ IflowtestError
 │   └── RuntimeUnreachableError (also an UnreachableError)
 ├── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
 │   └── ProvisioningError    a client's service instance or key could not be created or deleted
-└── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
+├── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
+└── CassetteError            a recorded cassette cannot answer a replayed request
 """
 
 from __future__ import annotations
@@ -74,3 +75,7 @@ class TokenEndpointUnreachableError(TokenEndpointError, UnreachableError):
 
 class RuntimeUnreachableError(IflowCallError, UnreachableError):
     """Raised when no connection to the iFlow runtime can be made."""
+
+
+class CassetteError(IflowtestError):
+    """Raised when a replayed request has no recorded answer (missing cassette or interaction)."""

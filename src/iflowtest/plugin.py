@@ -9,11 +9,13 @@ from typing import Any
 import pytest
 import requests
 
+from .cassette_options import recording_mode
 from .clients import ClientRegistry
 from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
 from .errors import IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
 from .mpl import MplClient, mpl_client
+from .recording import install_recording
 from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
 from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
@@ -62,6 +64,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--iflow-progress", dest="iflow_progress", type=float, metavar="S", help="print a progress line every S seconds"
     )
+    group.addoption(
+        "--iflow-record", dest="iflow_record", action="store_true", help="call live and rewrite each test's cassette"
+    )
+    group.addoption(
+        "--iflow-offline",
+        dest="iflow_offline",
+        action="store_true",
+        help="replay cassettes only: network blocked, no emulator started",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -84,6 +95,13 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[TARGET_KEY] = TargetSession(settings)
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
+    try:
+        mode = recording_mode(
+            config.getoption("iflow_record"), config.getoption("iflow_offline"), config.getoption("record_mode", None)
+        )
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    install_recording(config, settings, mode, config.stash[TARGET_KEY])
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
@@ -181,7 +199,8 @@ def iflow_clients(iflow_target: TargetSession) -> ClientRegistry:
 def iflow_emulator(iflow_target: TargetSession) -> Any:
     """The emulated tenant (skips the test when the target is a real tenant)."""
     if iflow_target.emulator is None:
-        pytest.skip("needs the emulated tenant (target is 'tenant')")
+        reason = "offline replay" if iflow_target.offline_keys is not None else "target is 'tenant'"
+        pytest.skip(f"needs the emulated tenant ({reason})")
     return iflow_target.emulator
 
 

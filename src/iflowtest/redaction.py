@@ -24,6 +24,7 @@ SECRET_HEADERS: Final = frozenset(
 _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
+_PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 _JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
 _TOKEN_FIELDS = re.compile(
@@ -106,6 +107,14 @@ class Redactor:
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         return _JWT.sub(MASK, text)
+
+    def replace_known(self, text: str, placeholder: str) -> str:
+        """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""
+        pattern = self._compiled()
+        if pattern is None:
+            return text
+        # A replayed run wraps placeholders such as "{access_token}" in Secrets; they stay what they are.
+        return pattern.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else placeholder, text)
 
     def _compiled(self) -> re.Pattern[str] | None:
         with self._lock:

@@ -53,6 +53,7 @@ _TOP_KEYS: Final = {
     "cf": dict,
     "keep_clients": bool,
     "monitor_url": str,
+    "cassettes": dict,  # read by cassettes.CassetteOptions
 }
 _CLIENT_KEYS: Final = {
     "plan": str,

@@ -6,7 +6,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from .clients import ClientRegistry
+from .clients import ClientRegistry, KeyProvider
 from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
 from .settings import Settings
 
@@ -19,6 +19,8 @@ class TargetSession:
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
         self.keys: RunKeys | None = None  # the run's provisioned or loaded keys
+        # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
+        self.offline_keys: KeyProvider | None = None
 
     @property
     def registry(self) -> ClientRegistry:
@@ -41,6 +43,9 @@ class TargetSession:
     def start(self) -> TargetSession:
         """Start the emulator (emulator target) or check every configured key (tenant target)."""
         if self._registry is not None:
+            return self
+        if self.offline_keys is not None:
+            self._registry = ClientRegistry(self.settings, self.offline_keys)
             return self
         if self.settings.target == "emulator":
             from .emulator import Emulator  # imported lazily: a tenant run never loads the emulator
@@ -74,6 +79,8 @@ class TargetSession:
         facts = {"Target": self.settings.target, "Profile": self.settings.profile or "(none)"}
         if self.emulator is not None:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
+        if self.offline_keys is not None:
+            facts["Tenant"] = "offline: answers replayed from cassettes"
         return facts
 
     def release_clients(self) -> None:

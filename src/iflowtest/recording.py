@@ -1,0 +1,116 @@
+"""The pytest side of cassettes: registered by plugin.py only when a run records or replays.
+
+It builds on pytest-recording: every test gets its `vcr` marker, `vcr_cassette_dir` mirrors the suite
+folders under `cassettes/`, `vcr_config` (override it in a conftest as usual) names the test for failure
+messages, and `pytest_recording_configure` hands each test's VCR instance to `CassetteSession.install`.
+Registered after pytest-recording, so these fixtures take precedence over its defaults.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Generator
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from pytest_recording.plugin import get_default_cassette_name
+
+from .cassette_options import CassetteOptions, RecordingMode, cassette_folder, offline_key
+from .clients import ClientRegistry
+from .errors import CassetteError, IflowtestError
+from .settings import Settings, load_pyproject_table
+from .target import TargetSession
+
+if TYPE_CHECKING:
+    from .cassettes import CassetteSession
+
+MODE_KEY = pytest.StashKey[RecordingMode]()
+OPTIONS_KEY = pytest.StashKey[CassetteOptions]()
+SESSION_KEY = pytest.StashKey["CassetteSession"]()
+SETTINGS_KEY = pytest.StashKey[Settings]()
+
+
+def install_recording(config: pytest.Config, settings: Settings, mode: RecordingMode, target: TargetSession) -> None:
+    """Set pytest-recording's options for `mode` and register this module; nothing happens when live."""
+    if not mode.uses_cassettes:
+        return
+    if not config.pluginmanager.hasplugin("recording"):
+        raise pytest.UsageError(
+            f"iflowtest: {mode.name} mode needs the pytest-recording plugin, which is disabled: drop -p no:recording"
+        )
+    try:
+        options = CassetteOptions.from_table(settings.root, load_pyproject_table(settings.root).get("cassettes", {}))
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    config.stash[MODE_KEY] = mode
+    config.stash[OPTIONS_KEY] = options
+    config.stash[SETTINGS_KEY] = settings
+    config.option.record_mode = mode.record_mode
+    if mode.offline:
+        config.option.block_network = True
+        target.offline_keys = offline_key
+    config.pluginmanager.register(_this_module(), "iflowtest-recording")
+
+
+def cassette_path(settings: Settings, options: CassetteOptions, test_file: Path, name: str, cls: Any) -> Path:
+    """Where the cassette of one test lives (the `cassettes check` command uses the same rule)."""
+    folder = cassette_folder(settings.root, settings.suites, options.folder, test_file)
+    return folder / f"{get_default_cassette_name(cls, name)}.yaml"
+
+
+def _this_module() -> Any:
+    import sys
+
+    return sys.modules[__name__]
+
+
+# ---------------------------------------------------------------------------------------- hooks
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every test runs in its own cassette."""
+    for item in items:
+        if item.get_closest_marker("vcr") is None:
+            item.add_marker(pytest.mark.vcr)
+
+
+def pytest_recording_configure(config: pytest.Config, vcr: Any) -> None:
+    """Each test's VCR instance gets the readable serializer, the indexed cassette and the scrubbing."""
+    config.stash[SESSION_KEY].install(vcr)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Generator[None, Any, Any]:
+    """A replay miss is shown as its message, not as a traceback through requests and vcrpy."""
+    report = yield
+    if report.failed and call.excinfo is not None and call.excinfo.errisinstance(CassetteError):
+        report.longrepr = f"iflowtest: {call.excinfo.value}"
+    return report
+
+
+# ------------------------------------------------------------------------------------- fixtures
+@pytest.fixture(scope="session")
+def iflow_cassettes(pytestconfig: pytest.Config, iflow_clients: ClientRegistry) -> CassetteSession:
+    """The run's cassette session: hosts of every declared client, handshake store, matching rules."""
+    if SESSION_KEY not in pytestconfig.stash:
+        from .cassettes import CassetteSession, host_map  # vcrpy is imported only by runs that use cassettes
+
+        mode = pytestconfig.stash[MODE_KEY]
+        try:
+            hosts = host_map(pytestconfig.stash[SETTINGS_KEY], iflow_clients, mode.offline)
+        except IflowtestError as exc:
+            pytest.fail(str(exc), pytrace=False)
+        settings = pytestconfig.stash[SETTINGS_KEY]
+        pytestconfig.stash[SESSION_KEY] = CassetteSession(settings.root, mode, pytestconfig.stash[OPTIONS_KEY], hosts)
+    return pytestconfig.stash[SESSION_KEY]
+
+
+@pytest.fixture(scope="module")
+def vcr_cassette_dir(request: pytest.FixtureRequest, iflow_cassettes: CassetteSession) -> str:
+    """`cassettes/<path under the suite folder>/<module>/`."""
+    settings = request.config.stash[SETTINGS_KEY]
+    return str(cassette_folder(settings.root, settings.suites, iflow_cassettes.options.folder, request.node.path))
+
+
+@pytest.fixture
+def vcr_config(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """Options for vcrpy's `use_cassette`; the test id lets a replay miss name the command that records it."""
+    return {"iflowtest_test": request.node.nodeid}
