@@ -46,6 +46,8 @@ class _Collector:
 
     def pytest_collection_finish(self, session: pytest.Session) -> None:
         for item in session.items:
+            if getattr(item, "uses_cassettes", True) is False:  # live-only items (YAML cases)
+                continue
             path = cassette_path(self.settings, self.options, item.path, item.name, getattr(item, "cls", None))
             self.tests.append(CollectedTest(item.nodeid, path))
 
