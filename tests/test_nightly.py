@@ -133,7 +133,8 @@ def test_run_folders_options_and_codes(tmp_path: Path) -> None:
     assert "--dist=loadfile" not in first.pytest_options(["-n", "4", "--dist", "load"], in_order=True)
     assert "--dist=loadfile" not in first.pytest_options(["-k", "nightly"], in_order=True)
     assert f"--iflow-history={tmp_path / 'history.jsonl'}" in first.pytest_options([])
-    assert [exit_code(c, False) for c in (0, 1, 2, 3, 4, 5)] == [0, 1, 130, 1, 2, 2]
+    assert [exit_code(c, False) for c in (0, 1, 2, 3, 4, 5)] == [0, 1, 2, 1, 2, 2]
+    assert exit_code(2, False, keyboard_interrupt=True) == 130
     assert exit_code(1, True) == 3
     assert junit_classname("suites.costcenters.test_read", "ReadCostCenters") == "costcenters/ReadCostCenters"
     assert junit_classname("suites.costcenters.test_read.TestGroup", "") == "costcenters/test_read"
