@@ -92,10 +92,6 @@ class YamlSuiteFile(pytest.File):
 class YamlCaseItem(pytest.Item):
     """One case (or one data row of it)."""
 
-    # Cassettes come through pytest-recording's fixtures, which items of YAML files do not take part in:
-    # these cases run live only, are skipped in recording and offline runs, and `cassettes check` passes them.
-    uses_cassettes = False
-
     def __init__(self, *, suite: Suite, case: Case, row: Row | None, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.suite, self.case, self.row = suite, case, row
@@ -108,11 +104,8 @@ class YamlCaseItem(pytest.Item):
 
     def runtest(self) -> None:
         from .plugin import SETTINGS_KEY, TARGET_KEY  # plugin imports this module: import at call time
-        from .recording import MODE_KEY
+        from .recording import item_cassette
 
-        mode = self.config.stash.get(MODE_KEY, None)
-        if mode is not None and mode.uses_cassettes:
-            pytest.skip(f"YAML suites run live only, not in {mode.name} runs (no cassettes for YAML cases yet)")
         settings = self.config.stash[SETTINGS_KEY]
         records = self.stash.setdefault(CALLS_KEY, [])
         registry = self.config.stash[TARGET_KEY].start().registry
@@ -127,7 +120,9 @@ class YamlCaseItem(pytest.Item):
             on_call=lambda record, _response: records.append(record),
             mpl_checked=self.stash.setdefault(MPL_KEY, []),
         )
-        self.run.run()
+        # Items take no fixtures, so the case opens its own cassette (a no-op in live runs).
+        with item_cassette(self, registry):
+            self.run.run()
         for note in self.run.notes:
             self.add_report_section("call", "baselines", note)
 
