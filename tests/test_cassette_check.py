@@ -72,6 +72,19 @@ def test_every_kind_of_problem_is_one_line(project: Path) -> None:
     assert re.fullmatch(r"iflowtest cassettes: \d\d+ tests checked against cassettes/: 5 problem\(s\)", lines[-1])
 
 
+def test_yaml_cases_need_their_cassettes_too(project: Path) -> None:
+    case = "suites/costcenters/costcenters.iflow.yaml::cost centers of a company code[A000-1010]"
+    cassette = "cassettes/costcenters/costcenters.iflow/cost centers of a company code[A000-1010].yaml"
+    (project / cassette).unlink()
+
+    result = iflowtest("cassettes", "check", cwd=project)
+
+    assert result.returncode == 1
+    assert result.stdout.splitlines()[0] == (
+        f"iflowtest cassettes: {case} has no cassette ({cassette}): record it with: iflowtest run --record '{case}'"
+    )
+
+
 def test_bad_max_age_is_exit_2(project: Path) -> None:
     result = iflowtest("cassettes", "check", "--max-age", "0", cwd=project)
 

@@ -176,6 +176,56 @@ def test_a_broken_interaction_names_cassette_request_near_misses_and_command(pyt
     assert "Traceback" not in result.stdout.str() and "vcr/stubs" not in result.stdout.str()
 
 
+YAML_CASE = "suites/costcenters/costcenters.iflow.yaml::unknown company code gives an empty list"
+YAML_CASSETTE = "cassettes/costcenters/costcenters.iflow/unknown company code gives an empty list.yaml"
+
+
+def test_a_yaml_case_replays_its_own_cassette(pytester: pytest.Pytester) -> None:
+    sample_project(pytester, cassettes=True)
+
+    result, target = run(pytester, YAML_CASE, "--iflow-offline")
+
+    result.assert_outcomes(passed=1)
+    assert target.emulator is None
+
+
+def test_a_broken_yaml_case_interaction_names_its_cassette_and_command(pytester: pytest.Pytester) -> None:
+    sample_project(pytester, cassettes=True)
+    cassette = pytester.path / YAML_CASSETTE
+    cassette.write_text(cassette.read_text().replace("companyCode=9999", "companyCode=9998"))
+
+    result, _ = run(pytester, YAML_CASE, "--iflow-offline")
+
+    result.assert_outcomes(failed=1)
+    lines = result.stdout.lines
+    assert (
+        "iflowtest: no recorded answer for GET {runtime}/http/costcenters?companyCode=9999 in cassette "
+        f"{YAML_CASSETTE} (record mode 'none')"
+    ) in lines
+    assert (
+        "  GET {runtime}/http/costcenters?companyCode=9998: query parameter companyCode is '9999', recorded '9998'"
+    ) in lines
+    assert f"record it with: iflowtest run --record '{YAML_CASE}'" in lines
+    assert "Traceback" not in result.stdout.str() and "vcr/stubs" not in result.stdout.str()
+
+
+def test_recording_a_yaml_case_rewrites_only_its_cassette(pytester: pytest.Pytester) -> None:
+    sample_project(pytester, cassettes=True)
+    before = cassette_texts(pytester.path / "cassettes")
+    cassette = pytester.path / YAML_CASSETTE
+    cassette.unlink()
+
+    # The command a replay miss prints (quoted there, one argument here).
+    result = iflowtest("run", "--record", YAML_CASE, cwd=pytester.path)
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    assert "iflowtest: 1 tests, 1 passed, 0 failed, 0 skipped;" in result.stdout
+    after = cassette_texts(pytester.path / "cassettes")
+    changed = {path for path in after if after[path] != before.get(path) and "_handshakes" not in path.parts}
+    assert changed == {cassette}  # handshakes (the token the case used) are rewritten too, as for Python tests
+    assert "companyCode=9999" in after[cassette] and "{access_token}" in after[cassette]
+
+
 def test_a_missing_cassette_says_so_and_how_to_record_it(pytester: pytest.Pytester) -> None:
     sample_project(pytester, cassettes=True)
     (pytester.path / READ_CASSETTE).unlink()
@@ -245,7 +295,11 @@ def test_iflowtest_run_offline_passes_in_a_fresh_clone(tmp_path: Path) -> None:
     result = iflowtest("run", "--offline", cwd=tmp_path)
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    # Every test passes from its cassette, Python tests and YAML cases alike: nothing is skipped.
     assert re.search(r"=+ \d+ passed in ", result.stdout), result.stdout[-2000:]
+    junit = (tmp_path / "reports/latest/junit.xml").read_text()
+    assert "<skipped" not in junit
+    assert 'name="unknown company code gives an empty list"' in junit
     assert "offline: answers replayed from cassettes" in (tmp_path / "reports/latest/report.html").read_text()
 
     cassette = tmp_path / "cassettes/costcenters/test_failing_flow/test_failure_carries_the_mpl_id.yaml"

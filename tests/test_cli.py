@@ -153,3 +153,12 @@ def test_emulator_refuses_a_non_loopback_host(project: Path) -> None:
     result = iflowtest("emulator", "--host", "0.0.0.0", cwd=project)
     assert result.returncode == 2
     assert "is not a loopback address" in result.stderr
+
+
+def test_a_suite_file_that_does_not_import_is_exit_2_not_an_interruption(project: Path) -> None:
+    (project / "suites" / "costcenters" / "test_broken.py").write_text("def test_x(:\n")
+
+    result = iflowtest("run", "suites/costcenters/test_broken.py", cwd=project)
+
+    assert result.returncode == 2, result.stdout[-2000:]
+    assert "SyntaxError" in result.stdout

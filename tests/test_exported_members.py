@@ -5,6 +5,7 @@ from __future__ import annotations
 import iflowtest
 
 PUBLIC = {
+    "BaselineRules",
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
@@ -15,6 +16,7 @@ PUBLIC = {
     "CloudFoundryError",
     "ConfigError",
     "CsrfError",
+    "ExpectationError",
     "IflowCallError",
     "IflowClient",
     "IflowtestError",
@@ -24,9 +26,12 @@ PUBLIC = {
     "ServiceKey",
     "ServiceKeyError",
     "Settings",
+    "SuiteFormatError",
     "TokenEndpointError",
     "TokenError",
     "__version__",
+    "check_response",
+    "compare_baseline",
     "mpl_id_of",
     "record_of",
     "redact_text",

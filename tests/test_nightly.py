@@ -103,7 +103,7 @@ def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_repor
 
     assert serial.returncode == parallel.returncode == 1  # failures
     assert re.search(
-        r"^iflowtest: 34 tests, 33 passed, 1 failed, 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
+        r"^iflowtest: 58 tests, 57 passed, 1 failed, 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
         serial.stdout,
         re.M,
     )
@@ -133,7 +133,8 @@ def test_run_folders_options_and_codes(tmp_path: Path) -> None:
     assert "--dist=loadfile" not in first.pytest_options(["-n", "4", "--dist", "load"], in_order=True)
     assert "--dist=loadfile" not in first.pytest_options(["-k", "nightly"], in_order=True)
     assert f"--iflow-history={tmp_path / 'history.jsonl'}" in first.pytest_options([])
-    assert [exit_code(c, False) for c in (0, 1, 2, 3, 4, 5)] == [0, 1, 130, 1, 2, 2]
+    assert [exit_code(c, False) for c in (0, 1, 2, 3, 4, 5)] == [0, 1, 2, 1, 2, 2]
+    assert exit_code(2, False, keyboard_interrupt=True) == 130
     assert exit_code(1, True) == 3
     assert junit_classname("suites.costcenters.test_read", "ReadCostCenters") == "costcenters/ReadCostCenters"
     assert junit_classname("suites.costcenters.test_read.TestGroup", "") == "costcenters/test_read"

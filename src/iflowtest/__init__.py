@@ -2,6 +2,9 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
+from .assertions import ExpectationError, check_response
+from .baselines import BaselineRules, compare_baseline
+from .caseformat import SuiteFormatError
 from .clients import ClientRegistry
 from .errors import (
     CassetteError,
@@ -28,6 +31,7 @@ except PackageNotFoundError:  # running from a source tree that was never instal
     __version__ = "0+unknown"
 
 __all__ = [
+    "BaselineRules",
     "BasicClientAuth",
     "BearerAuth",
     "CallRecord",
@@ -38,6 +42,7 @@ __all__ = [
     "CloudFoundryError",
     "ConfigError",
     "CsrfError",
+    "ExpectationError",
     "IflowCallError",
     "IflowClient",
     "IflowtestError",
@@ -47,9 +52,12 @@ __all__ = [
     "ServiceKey",
     "ServiceKeyError",
     "Settings",
+    "SuiteFormatError",
     "TokenEndpointError",
     "TokenError",
     "__version__",
+    "check_response",
+    "compare_baseline",
     "mpl_id_of",
     "record_of",
     "redact_text",

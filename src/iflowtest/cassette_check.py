@@ -18,7 +18,7 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from .cassette_options import CassetteOptions
+from .cassette_options import CassetteOptions, record_command
 from .cassettes import HANDSHAKES_FOLDER
 from .recording import cassette_path
 from .settings import Settings
@@ -87,14 +87,14 @@ def check_cassettes(
         if test.cassette.resolve() not in present:
             problems.append(
                 f"{test.nodeid} has no cassette ({_show(test.cassette, root)}): record it with: "
-                f"iflowtest run --record {test.nodeid}"
+                f"{record_command(test.nodeid)}"
             )
     for path in files:
         text = path.read_text(encoding="utf-8", errors="replace")
         recorded = _recorded_at(text)
         if recorded is not None and (now - recorded).days > max_age_days:
             owner = expected.get(path.resolve())
-            command = f"iflowtest run --record {owner.nodeid}" if owner else "iflowtest run --record"
+            command = record_command(owner.nodeid if owner else None)
             problems.append(
                 f"{_show(path, root)} was recorded {(now - recorded).days} days ago (limit {max_age_days}): "
                 f"re-record it with: {command}"

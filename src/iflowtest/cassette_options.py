@@ -6,6 +6,8 @@ pytest-recording registers vcrpy's matchers for assertion rewriting.
 
 from __future__ import annotations
 
+import re
+import shlex
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +26,7 @@ OFFLINE_URLS: Final = {
     "{cf}": "https://cf.offline.invalid",
 }
 DEFAULT_MAX_AGE_DAYS: Final = 90
+_NEEDS_QUOTES: Final = re.compile(r"""[\s'"]""")  # YAML case names; Python ids stay as pytest prints them
 _CASSETTE_KEYS: Final = {"folder", "ignore_fields", "ignore_patterns", "max_age_days"}
 
 
@@ -102,6 +105,14 @@ def cassette_folder(root: Path, suites: tuple[str, ...], folder: Path, test_file
             relative = Path(*relative.parts[len(suite_parts) :])
             break
     return folder / relative.with_suffix("")
+
+
+def record_command(nodeid: str | None) -> str:
+    """The command that records the cassette of test `nodeid`, quoted when the id has spaces (YAML cases)."""
+    if not nodeid:
+        return "iflowtest run --record"
+    shown = shlex.quote(nodeid) if _NEEDS_QUOTES.search(nodeid) else nodeid
+    return f"iflowtest run --record {shown}"
 
 
 def offline_key(spec: ClientSpec) -> ServiceKey:

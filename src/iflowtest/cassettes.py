@@ -35,7 +35,7 @@ from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serialize import deserialize, serialize
 
 from . import cassette_yaml
-from .cassette_options import OFFLINE_URLS, CassetteOptions, RecordingMode
+from .cassette_options import OFFLINE_URLS, CassetteOptions, RecordingMode, record_command
 from .clients import ClientRegistry
 from .errors import CassetteError
 from .matching import RequestKey, explain, request_key
@@ -141,7 +141,7 @@ class CassetteSession:
 
     def record_command(self, nodeid: str | None) -> str:
         """The command that records the cassette of test `nodeid`."""
-        return f"iflowtest run --record {nodeid}" if nodeid else "iflowtest run --record"
+        return record_command(nodeid)
 
     def scrub(self, request: Any, response: Any) -> tuple[Any, Any]:
         """vcrpy `before_save_interaction` hook: secrets and hosts out."""

@@ -7,8 +7,8 @@
     iflowtest cassettes check [--max-age DAYS]    find orphaned, missing, old or leaking cassettes
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
-`iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors and 3 when the
-tenant or its token endpoint could not be reached (see nightly.py).
+`iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors (a suite that does
+not load included), 3 when the tenant or its token endpoint could not be reached, 130 when interrupted.
 """
 
 from __future__ import annotations
@@ -155,6 +155,7 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
     nightly = NightlyRun.prepare(settings.reports_dir)
     latest = nightly.latest
     html, junit = nightly.html, nightly.junit
+    watcher = _InterruptWatcher()
     code = pytest.main(
         [
             f"--rootdir={root}",
@@ -167,15 +168,27 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
             "--self-contained-html",
             f"--junitxml={junit}",
             *nightly.pytest_options(args, in_order=any(i.in_order for i in settings.iflows.values())),
-        ]
+        ],
+        plugins=[watcher],
     )
     if code == pytest.ExitCode.USAGE_ERROR:
         return USAGE_ERROR
-    exit_code = nightly.finish(int(code))
+    exit_code = nightly.finish(int(code), keyboard_interrupt=watcher.interrupted)
     if html.exists():
         print(f"iflowtest: report {latest / html.name}")
         print(f"iflowtest: junit  {latest / junit.name}")
     return exit_code
+
+
+class _InterruptWatcher:
+    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED."""
+
+    interrupted = False
+
+    def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
+        # Collection errors arrive here too, as Session.Interrupted (a KeyboardInterrupt subclass).
+        if not isinstance(excinfo.value, pytest.Session.Interrupted):
+            self.interrupted = True
 
 
 def run_screenshot(parsed: argparse.Namespace) -> int:

@@ -83,7 +83,7 @@ class NightlyRun:
             options.append("--dist=loadfile")
         return options
 
-    def finish(self, pytest_code: int) -> int:
+    def finish(self, pytest_code: int, *, keyboard_interrupt: bool = False) -> int:
         """Name JUnit cases, copy the files to latest/, print the one-line summary; return the exit code."""
         if self.junit.exists():
             name_junit_cases(self.junit)
@@ -102,7 +102,8 @@ class NightlyRun:
         summary = read_summary(self.folder / SUMMARY_FILE)
         if summary is not None:
             print(one_line(summary))
-        return exit_code(pytest_code, summary is not None and summary.get("unreachable", 0) > 0)
+        unreachable = summary is not None and summary.get("unreachable", 0) > 0
+        return exit_code(pytest_code, unreachable, keyboard_interrupt=keyboard_interrupt)
 
 
 def _asks_for_workers(arg: str) -> bool:
@@ -112,14 +113,18 @@ def _asks_for_workers(arg: str) -> bool:
     return arg.startswith("-n") and (arg[2:].isdigit() or arg[2:] in ("auto", "logical"))
 
 
-def exit_code(pytest_code: int, unreachable: bool) -> int:
-    """The documented exit code for pytest's outcome."""
+def exit_code(pytest_code: int, unreachable: bool, *, keyboard_interrupt: bool = False) -> int:
+    """The documented exit code for pytest's outcome.
+
+    pytest answers INTERRUPTED both for Ctrl-C and for collection errors (a test file that does not import):
+    only the first is an interruption, the second is the user's mistake in a suite.
+    """
     if unreachable:
         return EXIT_UNREACHABLE
     if pytest_code == pytest.ExitCode.OK:
         return EXIT_PASSED
     if pytest_code == pytest.ExitCode.INTERRUPTED:
-        return EXIT_INTERRUPTED
+        return EXIT_INTERRUPTED if keyboard_interrupt else EXIT_USAGE
     if pytest_code in (pytest.ExitCode.USAGE_ERROR, pytest.ExitCode.NO_TESTS_COLLECTED):
         return EXIT_USAGE
     return EXIT_FAILED

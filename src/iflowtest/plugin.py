@@ -22,6 +22,7 @@ from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
 from .retrying import apply_case_markers
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
+from .yamlsuite import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
@@ -44,6 +45,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-connect-timeout", dest="iflow_connect_timeout", type=float, metavar="S")
     group.addoption("--iflow-read-timeout", dest="iflow_read_timeout", type=float, metavar="S")
+    group.addoption(
+        "--iflow-update-baselines",
+        dest="iflow_update_baselines",
+        action="store_true",
+        help="(re)write baseline files from the live answers instead of comparing",
+    )
     group.addoption(
         "--iflow-keep-clients",
         dest="iflow_keep_clients",
@@ -89,6 +96,8 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
     config.stash[TARGET_KEY] = TargetSession(settings)
+    config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
+    config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
     try:
         mode = recording_mode(
             config.getoption("iflow_record"), config.getoption("iflow_offline"), config.getoption("record_mode", None)
@@ -141,6 +150,12 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo = config.stash.get(UNDO_REDACTION_KEY, None)
         if undo is not None:
             undo()
+
+
+def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
+    if is_suite_file(file_path):
+        return YamlSuiteFile.from_parent(parent, path=file_path)
+    return None
 
 
 @pytest.hookimpl(wrapper=True)

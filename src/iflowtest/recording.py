@@ -8,7 +8,8 @@ Registered after pytest-recording, so these fixtures take precedence over its de
 
 from __future__ import annotations
 
-from collections.abc import Generator
+import contextlib
+from collections.abc import Generator, Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,6 +59,46 @@ def cassette_path(settings: Settings, options: CassetteOptions, test_file: Path,
     return folder / f"{get_default_cassette_name(cls, name)}.yaml"
 
 
+def session_of(config: pytest.Config, registry: ClientRegistry) -> CassetteSession:
+    """The run's cassette session, built on first use (by the `iflow_cassettes` fixture or a YAML case)."""
+    if SESSION_KEY not in config.stash:
+        from .cassettes import CassetteSession, host_map  # vcrpy is imported only by runs that use cassettes
+
+        mode = config.stash[MODE_KEY]
+        settings = config.stash[SETTINGS_KEY]
+        hosts = host_map(settings, registry, mode.offline)
+        config.stash[SESSION_KEY] = CassetteSession(settings.root, mode, config.stash[OPTIONS_KEY], hosts)
+    return config.stash[SESSION_KEY]
+
+
+@contextlib.contextmanager
+def item_cassette(item: pytest.Item, registry: ClientRegistry) -> Iterator[None]:
+    """Run the body inside `item`'s own cassette, for items that take no fixtures (YAML cases).
+
+    Python tests get the same context from pytest-recording's `vcr` and `block_network` fixtures; this opens
+    it through pytest-recording's own `use_cassette` (rewrite handling, `pytest_recording_configure`, so
+    `CassetteSession.install`), with the same cassette path and options as `vcr_cassette_dir`/`vcr_config`.
+    Nothing happens in live runs.
+    """
+    mode = item.config.stash.get(MODE_KEY, None)
+    if mode is None or not mode.uses_cassettes:
+        yield
+        return
+    from pytest_recording import network
+    from pytest_recording._vcr import use_cassette  # the function pytest-recording's `vcr` fixture calls
+
+    session = session_of(item.config, registry)
+    path = cassette_path(item.config.stash[SETTINGS_KEY], session.options, item.path, item.name, None)
+    record_mode = item.config.getoption("record_mode", None) or "none"
+    markers = list(item.iter_markers(name="vcr"))
+    with contextlib.ExitStack() as stack:
+        if item.config.getoption("block_network", False) and record_mode == "none":
+            stack.enter_context(network.blocking_context(allowed_hosts=None))
+        config = {"iflowtest_test": item.nodeid}
+        stack.enter_context(use_cassette(path.stem, str(path.parent), record_mode, markers, config, item.config))
+        yield
+
+
 def _this_module() -> Any:
     import sys
 
@@ -90,17 +131,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
 @pytest.fixture(scope="session")
 def iflow_cassettes(pytestconfig: pytest.Config, iflow_clients: ClientRegistry) -> CassetteSession:
     """The run's cassette session: hosts of every declared client, handshake store, matching rules."""
-    if SESSION_KEY not in pytestconfig.stash:
-        from .cassettes import CassetteSession, host_map  # vcrpy is imported only by runs that use cassettes
-
-        mode = pytestconfig.stash[MODE_KEY]
-        try:
-            hosts = host_map(pytestconfig.stash[SETTINGS_KEY], iflow_clients, mode.offline)
-        except IflowtestError as exc:
-            pytest.fail(str(exc), pytrace=False)
-        settings = pytestconfig.stash[SETTINGS_KEY]
-        pytestconfig.stash[SESSION_KEY] = CassetteSession(settings.root, mode, pytestconfig.stash[OPTIONS_KEY], hosts)
-    return pytestconfig.stash[SESSION_KEY]
+    try:
+        return session_of(pytestconfig, iflow_clients)
+    except IflowtestError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 @pytest.fixture(scope="module")
