@@ -14,9 +14,11 @@ import tempfile
 from collections.abc import Callable
 from pathlib import Path
 
+import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from iflowtest.caseformat import SuiteFormatError, parse_suite
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.errors import ConfigError, ServiceKeyError
 from iflowtest.servicekey import ServiceKey
@@ -30,6 +32,7 @@ json_values = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=3),
     max_leaves=8,
 )
+SUITE_KEYS = ("iflow", "client", "cases", "name", "request", "expect", "status", "method", "path", "body", "json")
 FIELDS = ("clientid", "clientsecret", "url", "tokenurl", "createdate", "certificate", "key")
 
 
@@ -137,3 +140,17 @@ def test_a_bad_fault_on_the_command_line_exits_2_without_a_traceback(tmp_path: P
         "iflowtest: error: --fault: fault 'ReadCostCenters:status=418': status 418 is not injectable: use one of"
     )
     assert "Traceback" not in result.stderr
+
+
+yaml_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=15),
+    lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(SUITE_KEYS), inner, max_size=4),
+    max_leaves=10,
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.one_of(st.text(max_size=120), yaml_values.map(lambda v: yaml.safe_dump(v, allow_unicode=True))))
+def test_any_yaml_suite_is_a_suite_or_a_format_error(text: str) -> None:
+    error = error_of(lambda: parse_suite(text, Path("suites/x/cases.yaml"), "suites/x/cases.yaml"))
+    assert error is None or (isinstance(error, SuiteFormatError) and "suites/x/cases.yaml" in str(error)), repr(error)
