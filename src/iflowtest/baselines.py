@@ -109,8 +109,12 @@ def write_baseline(response: requests.Response, target: Path, kind: str) -> None
     else:
         root = etree.fromstring(response.content, _PRETTY_PARSER)
         text = etree.tostring(root, pretty_print=True, encoding="unicode")
-    target.parent.mkdir(parents=True, exist_ok=True)
-    target.write_text(redact_text(text), encoding="utf-8")
+    # Temporary file and rename: an interrupted update never leaves half a baseline. Imported here: the
+    # cassettes module imports vcrpy, which must not be imported before pytest-recording registers it.
+    from .cassettes import write_atomically
+
+    write_atomically(target, redact_text(text))
+    target.chmod(0o644)  # mkstemp makes it private; baselines are committed and reviewed
 
 
 # --------------------------------------------------------------------------- JSON

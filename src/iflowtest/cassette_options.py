@@ -59,7 +59,7 @@ def recording_mode(record: bool, offline: bool, record_mode: str | None) -> Reco
             f"{record_mode}, or use --record-mode alone"
         )
     if record:
-        return RecordingMode("record", "rewrite")
+        return RecordingMode("record", "new_episodes")  # with nothing loaded: a rewrite that keeps the old file
     if offline:
         return RecordingMode("offline", "none")
     if record_mode is not None:

@@ -64,6 +64,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+    emulator.add_argument(
+        "--fault",
+        action="append",
+        default=[],
+        metavar="TARGET:SPEC",
+        help="inject a fault, e.g. ReadCostCenters:status=503,share=0.05 or token:reset (repeatable)",
+    )
     add_provision_parser(commands, _Parser)
 
     screenshot = commands.add_parser(
@@ -203,6 +210,7 @@ def run_screenshot(parsed: argparse.Namespace) -> int:
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """`iflowtest emulator`: serve until Ctrl-C, with keys for the declared clients written to a folder."""
     from .emulator import Emulator
+    from .emulator.faults import parse_fault
 
     try:
         settings: Settings | None = resolve_settings(find_project_root(Path.cwd()), {})
@@ -212,6 +220,10 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         return _fail(f"--host {parsed.host} is not a loopback address: the emulator only serves this machine")
     assert settings is not None
     lifetime = parsed.token_lifetime or settings.emulator.token_lifetime
+    try:
+        faults = [parse_fault(text) for text in parsed.fault]
+    except ValueError as exc:
+        return _fail(f"--fault: {exc}")
     emu = Emulator(
         parsed.host,
         parsed.port,
@@ -224,6 +236,9 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     except OSError as exc:
         return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
     emu.cloud_foundry.job_delay = settings.emulator.job_delay
+    for target, fault in faults:
+        emu.faults.inject(target, fault)
+        print(f"iflowtest emulator: fault     {target}: {fault.describe()}")
     emu.cloud_foundry.services_quota = settings.emulator.services_quota
     try:
         folder: Path = parsed.keys_dir

@@ -18,6 +18,7 @@ from requests.auth import AuthBase
 from .errors import ConfigError, ServiceKeyError
 from .iflow import IflowClient
 from .mtls import CertificateFiles
+from .retrying import RetrySettings
 from .servicekey import ServiceKey
 from .settings import ClientSpec, Settings
 from .tokens import BasicClientAuth, BearerAuth, OAuthToken
@@ -89,6 +90,7 @@ class ClientRegistry:
         self.settings = settings
         self._provide_key = provide_key
         self.verify = verify
+        self.retry = RetrySettings()  # for clients created from now on
         self._lock = threading.Lock()
         self._resolved: dict[str, ResolvedClient] = {}
         self._bases: dict[str, IflowClient] = {}
@@ -127,6 +129,7 @@ class ClientRegistry:
                     timeout=(self.settings.connect_timeout, self.settings.read_timeout),
                     verify=self.verify,
                     explain=lambda response, flow: self.explain(response, flow, resolved.spec),
+                    retry=self.retry,
                 )
                 if resolved.certificate is not None:
                     base.session.cert = resolved.certificate.pair

@@ -21,6 +21,7 @@ from requests.auth import AuthBase
 
 from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from .redaction import Secret, redact_text
+from .retrying import RetrySettings, exhausted_history, mount_retries, post_retries, retries_of
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
 _MPL_IN_BODY = re.compile(r"The MPL ID for the failed message is\s*:\s*([A-Za-z0-9_\-]+)")
@@ -40,6 +41,7 @@ class CallRecord:
     iflow: str | None
     hint: str | None = None
     started_at: float | None = None  # wall clock (epoch seconds), to find the message by time when no MPL id
+    retries: tuple[str, ...] = ()  # the retried attempts before this answer (`503`, `connection error (...)`)
 
 
 def mpl_id_of(response: requests.Response) -> str | None:
@@ -73,6 +75,7 @@ class IflowClient:
         verify: bool | str = True,
         session: requests.Session | None = None,
         explain: Explainer | None = None,
+        retry: RetrySettings | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_name = client_name
@@ -82,6 +85,10 @@ class IflowClient:
         self.session = session or requests.Session()
         self.session.auth = auth
         self.session.verify = verify
+        self.retry = retry
+        self.retry_post = False  # a case's opt-in: retry POST and PATCH too
+        if retry is not None:
+            mount_retries(self.session, retry)
         self._explain = explain
         self._listeners: list[Listener] = []
         self._csrf = _CsrfState()
@@ -167,10 +174,12 @@ class IflowClient:
         if modifying and self._csrf.token is not None:
             headers["X-CSRF-Token"] = self._csrf.token.reveal()
         response = self._send(method, url, headers, kwargs)
+        earlier: tuple[str, ...] = ()
         if modifying and _csrf_required(response):
             # First demand, or the cached token was rejected: fetch once and resend.
             token = self._fetch_csrf(url, rejected=headers.get("X-CSRF-Token"))
             headers["X-CSRF-Token"] = token
+            earlier = self._retries_of(response)
             response.close()
             response = self._send(method, url, headers, kwargs)
             if _csrf_required(response):
@@ -179,22 +188,36 @@ class IflowClient:
                     "not keep the session cookies; check that no proxy strips JSESSIONID"
                 )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        self._record(method, url, response, elapsed_ms, started_at)
+        self._record(method, url, response, elapsed_ms, started_at, earlier)
         return response
+
+    def _retries_of(self, response: requests.Response) -> tuple[str, ...]:
+        return retries_of(response, self.retry.max_retry_after) if self.retry is not None else ()
 
     # ------------------------------------------------------------------ internals
     def _send(self, method: str, url: str, headers: dict[str, str], kwargs: Mapping[str, Any]) -> requests.Response:
+        flow = f"iFlow {self.iflow!r}: " if self.iflow else ""
         try:
-            return self.session.request(method, url, headers=headers, **kwargs)
+            with post_retries(self.retry_post):
+                return self.session.request(method, url, headers=headers, **kwargs)
         except requests.exceptions.Timeout as exc:
+            connect, read = _limits(kwargs.get("timeout", self.timeout))
             raise IflowCallError(
-                f"{method} {_display(url)} timed out (limits: connect {self.timeout[0]} s, read {self.timeout[1]} s; "
-                f"{type(exc).__name__}): raise IFLOWTEST_READ_TIMEOUT if the iFlow is slow by design"
+                f"{flow}{method} {_display(url)} timed out (limits: connect {connect} s, read {read} s; "
+                f"{type(exc).__name__}{_attempts(exc)}): raise IFLOWTEST_READ_TIMEOUT (or the case's "
+                "@pytest.mark.iflow_timeout(read=S)) if the iFlow is slow by design"
             ) from None
         except requests.exceptions.ConnectionError as exc:
+            history = exhausted_history(exc)
+            if history:
+                raise IflowCallError(
+                    f"{flow}{method} {_display(url)} failed{_attempts(exc)}: the connection was dropped before an "
+                    "answer each time; expected an HTTP answer: check the runtime's health, or opt in to retrying "
+                    "more (retries) if the tenant drops connections under load"
+                ) from None
             raise RuntimeUnreachableError(
-                f"{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the runtime "
-                "url of the service key and that the tenant is reachable"
+                f"{flow}{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the "
+                "runtime url of the service key and that the tenant is reachable"
             ) from None
 
     def _fetch_csrf(self, url: str, rejected: str | None) -> str:
@@ -217,7 +240,13 @@ class IflowClient:
             return token
 
     def _record(
-        self, method: str, url: str, response: requests.Response, elapsed_ms: float, started_at: float | None = None
+        self,
+        method: str,
+        url: str,
+        response: requests.Response,
+        elapsed_ms: float,
+        started_at: float | None = None,
+        earlier: tuple[str, ...] = (),
     ) -> None:
         hint = self._explain(response, self.iflow) if self._explain and response.status_code >= 400 else None
         record = CallRecord(
@@ -230,6 +259,7 @@ class IflowClient:
             iflow=self.iflow,
             hint=hint,
             started_at=started_at,
+            retries=earlier + self._retries_of(response),
         )
         response.iflowtest_record = record  # type: ignore[attr-defined]
         self.records.append(record)
@@ -257,6 +287,15 @@ def _has_header(headers: Mapping[str, str], name: str) -> bool:
 
 def _csrf_required(response: requests.Response) -> bool:
     return response.status_code == 403 and response.headers.get("X-CSRF-Token", "").lower() == "required"
+
+
+def _limits(timeout: Any) -> tuple[Any, Any]:
+    return (timeout[0], timeout[1]) if isinstance(timeout, tuple) else (timeout, timeout)
+
+
+def _attempts(exc: BaseException) -> str:
+    history = exhausted_history(exc)
+    return f"; {len(history)} attempts: {', '.join(history)}" if len(history) > 1 else ""
 
 
 def _display(url: str) -> str:

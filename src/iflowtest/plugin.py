@@ -19,6 +19,7 @@ from .recording import install_recording
 from .redaction import install_log_redaction
 from .report import CALLS_KEY, ReportColumns, attach_calls
 from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
+from .retrying import apply_case_markers
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
 from .yamlsuite import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
@@ -79,6 +80,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[UNDO_REDACTION_KEY] = install_log_redaction()
     config.addinivalue_line("markers", "iflow(name): the iFlow a test calls (report column, default address)")
     config.addinivalue_line("markers", "client(name): the declared OAuth client the `iflow` fixture calls as")
+    config.addinivalue_line("markers", "retry_post: let the `iflow` fixture retry POST/PATCH on 429/502/503/504 too")
+    config.addinivalue_line("markers", "iflow_timeout(connect=S, read=S): this case's limits for its iFlow calls")
     options = {
         "env": config.getoption("iflow_env"),
         "target": config.getoption("iflow_target"),
@@ -169,6 +172,9 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
             item, report, item.stash.get(MPL_KEY, []), item.config.stash[SETTINGS_KEY].monitor_url or emulator_url
         )
         attach_exchanges(report, item.stash.get(RESPONSES_KEY, []))
+    if call.when == "teardown":
+        # The report holds what it needs; items live until the session ends, so let their responses go.
+        item.stash[CALLS_KEY], item.stash[RESPONSES_KEY], item.stash[MPL_KEY] = [], [], []
     return report
 
 
@@ -217,6 +223,7 @@ def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) 
             pytest.fail(str(exc), pytrace=False)
         client.add_listener(lambda record, _response: records.append(record))
         client.add_listener(lambda _record, response: responses.append(response))
+        apply_case_markers(request.node, client)
         return client
 
     return make

@@ -52,7 +52,10 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
     def _load(self) -> None:
         self._loading = True
         try:
-            super()._load()
+            # --record starts every cassette empty without deleting the file first (pytest-recording's
+            # `rewrite` does delete it): the previous cassette stays until the new one replaces it atomically.
+            if self.session.mode.name != "record":
+                super()._load()
         finally:
             self._loading = False
         if not self.write_protected and not self.rewound:

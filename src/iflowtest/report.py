@@ -40,6 +40,9 @@ def attach_calls(
         (PROPERTY_PREFIX + "calls", str(len(records))),
         (PROPERTY_PREFIX + "mpl_id", next((r.mpl_id for r in reversed(own or records) if r.mpl_id), "")),
     ]
+    retried = [r for r in records if r.retries]
+    if retried:  # retries are shown, not hidden: a count property and the causes in the calls section
+        properties.append((PROPERTY_PREFIX + "retries", str(sum(len(r.retries) for r in retried))))
     item.user_properties.extend(properties)
     if report.user_properties is not item.user_properties:
         report.user_properties.extend(properties)
@@ -54,6 +57,8 @@ def format_calls(records: list[CallRecord]) -> str:
         lines.append(
             f"{record.method} {record.url} -> {record.status} in {record.elapsed_ms:.1f} ms as {record.client}{mpl}"
         )
+        if record.retries:
+            lines.append(f"    retried: {', '.join(record.retries)}")
         if record.hint:
             lines.append(f"    hint: {record.hint}")
     return "\n".join(lines)

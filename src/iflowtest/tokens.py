@@ -17,6 +17,7 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from .breaker import CircuitBreaker
 from .errors import ClientRejectedError, TokenEndpointError, TokenEndpointUnreachableError
 from .redaction import Secret, redact_text
 from .servicekey import ServiceKey
@@ -58,12 +59,19 @@ class OAuthToken:
         self._value: Secret | None = None
         self._refresh_at = 0.0
         self.fetch_count = 0
+        self.breaker = CircuitBreaker(client_name, clock=clock)
 
     def get(self) -> str:
         """A valid access token, fetched or refreshed when needed."""
         with self._lock:
             if self._value is None or self._clock() >= self._refresh_at:
-                self._fetch()
+                self.breaker.check()  # the token endpoint failed for this client: repeat that, send nothing
+                try:
+                    self._fetch()
+                except TokenEndpointError as exc:  # down or answering nonsense; a rejected client is not tripped
+                    self.breaker.trip(exc)
+                    raise
+                self.breaker.close()
             assert self._value is not None
             return self._value.reveal()
 

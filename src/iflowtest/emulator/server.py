@@ -34,6 +34,7 @@ from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
+from iflowtest.emulator.faults import Fault, FaultPlan
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
@@ -83,6 +84,8 @@ class Emulator:
         )
         self._cloud_foundry = CloudFoundry(self._tenant.clock, broker, self._tenant.signing_key)
         self._mpl_api = MplApi(self._tenant, self._tokens)
+        self._flows = flows
+        self._faults = FaultPlan(self._tenant.clock.now)
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -138,6 +141,7 @@ class Emulator:
             self._server = self._thread = None
         if server is None:
             return
+        self._faults.clear()  # release requests hanging on an injected fault
         server.shutdown()
         if thread is not None:
             thread.join()
@@ -226,8 +230,10 @@ class Emulator:
 
     def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         request = Request(environ)
+        # Outside the try below: an injected reset must reach Werkzeug as a dropped connection.
+        injected = self._faults.apply(request, self._fault_target(request.path), _client_of(request))
         try:
-            response = self._dispatch(request)
+            response = injected or self._dispatch(request)
         except Exception as exc:
             with self._errors_lock:
                 self._errors.append(exc)
@@ -254,6 +260,39 @@ class Emulator:
         if path == API_ROOT or path.startswith(API_ROOT + "/"):
             return self._mpl_api.handle(request)
         return self._runtime.handle(request)
+
+    def _fault_target(self, path: str) -> str | None:
+        if path.startswith("/_emulator/"):
+            return None
+        if path == TOKEN_PATH:
+            return "token"
+        for prefix, endpoint in ((CF_PREFIX, "cf"), (SERVICE_PATH, "backend"), (API_ROOT, "api")):
+            if path == prefix or path.startswith(prefix + "/"):
+                return endpoint
+        match = self._flows.match(path)
+        return match.flow.name if match else None
+
+    # ------------------------------------------------------------ faults
+    def inject(self, target: str, **fault: Any) -> Fault:
+        """Inject a fault on an iFlow (by name) or endpoint (`token`, `cf`, `api`, `backend`); see `Fault`.
+
+        ``inject("ReadCostCenters", status=503, share=0.05)``, ``inject("token", status=503)``,
+        ``inject("ReadCostCenters", reset=True, times=1)``; returns the Fault (its `fired` counts hits).
+        """
+        return self._faults.inject(target, Fault(**fault))
+
+    @property
+    def faults(self) -> FaultPlan:
+        """The injected faults (`inject`, `redeploy` and `clear_faults` are the short forms)."""
+        return self._faults
+
+    def redeploy(self, iflow: str, seconds: float) -> None:
+        """Answer 404 for ``iflow`` until the emulator clock has moved ``seconds`` on (a redeployment)."""
+        self._faults.redeploy(iflow, seconds)
+
+    def clear_faults(self) -> None:
+        """Remove every injected fault and release hanging requests."""
+        self._faults.clear()
 
     def _serve_backend(self, request: Request) -> Response:
         answer = self._backend.handle(
@@ -402,6 +441,15 @@ class Emulator:
         return self._tenant.messages.records()
 
 
+def _client_of(request: Request) -> str | None:
+    # Which client a token request is for: Basic client authentication, or client_id in the form (mTLS).
+    if request.authorization is not None and request.authorization.username:
+        return request.authorization.username
+    if request.path == TOKEN_PATH and request.method == "POST":
+        return request.form.get("client_id")
+    return None
+
+
 def _lifetime(seconds: int) -> int:
     if isinstance(seconds, bool) or not isinstance(seconds, int) or seconds < 1:
         raise ValueError(f"token_lifetime must be a whole number of seconds ≥ 1, got {seconds!r}")
@@ -419,6 +467,10 @@ def _request_handler(emulator: Emulator) -> type[WSGIRequestHandler]:
     class _Handler(WSGIRequestHandler):
         # Headers and body go out as separate TLS records; with Nagle on, the second waits for an ACK.
         disable_nagle_algorithm = True
+
+        def connection_dropped(self, error: BaseException, environ: WSGIEnvironment | None = None) -> None:
+            # Also after an injected reset: no keep-alive read on a connection that is being reset.
+            self.close_connection = True
 
         # Quiet under tests; `serve_forever` (the CLI) turns the access log on.
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:

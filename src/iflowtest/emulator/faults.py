@@ -1,0 +1,211 @@
+"""Fault injection: the bad nights of a real platform, on demand, per iFlow and per endpoint.
+
+A `FaultPlan` holds faults keyed by target: an iFlow name (its runtime address), or one of the endpoints
+`token`, `cf`, `api` (message log API) and `backend`. Each fault can add latency, answer a share of the
+calls with a status (429 with `Retry-After`, 502/503/504), reset the connection before the answer (a real
+TCP RST on the socket, over TLS too), or hang until the plan is cleared. `redeploy(iflow, seconds)`
+answers 404 until the emulator clock has moved past the redeployment, as an undeployed flow does.
+
+Shares are exact and deterministic (every 1/share-th matching call, Bresenham style), not random, so a
+test that injects 5 % of 503s gets exactly 5 in 100 calls. Faults of one target are tried in the order they
+were injected; the first that fires acts alone and the later ones do not count that request.
+"""
+
+from __future__ import annotations
+
+import math
+import socket
+import struct
+import threading
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any, Final
+
+from werkzeug.wrappers import Request, Response
+
+ENDPOINTS: Final = ("token", "cf", "api", "backend")
+FAULT_STATUSES: Final = frozenset({404, 429, 500, 502, 503, 504})
+_SPEC_KEYS: Final = ("status", "share", "retry_after", "reset", "latency", "hang", "times", "client", "methods")
+
+
+@dataclass
+class Fault:
+    """One injected fault on one target; `times` limits it to the first N calls it hits."""
+
+    status: int | None = None
+    share: float = 1.0
+    retry_after: int | None = None
+    reset: bool = False
+    latency: float = 0.0
+    hang: bool = False
+    times: int | None = None
+    client: str | None = None  # token endpoint: only this client id
+    methods: frozenset[str] | None = None
+    seen: int = field(default=0, init=False)
+    fired: int = field(default=0, init=False)
+
+    def __post_init__(self) -> None:
+        if self.status is not None and self.status not in FAULT_STATUSES:
+            raise ValueError(f"status {self.status} is not injectable: use one of {sorted(FAULT_STATUSES)}")
+        if not 0.0 < self.share <= 1.0:
+            raise ValueError(f"share must be in (0, 1], got {self.share!r}")
+        if self.retry_after is not None and self.retry_after < 0:
+            raise ValueError(f"retry_after must be ≥ 0 seconds, got {self.retry_after!r}")
+        if self.latency < 0 or not math.isfinite(self.latency):
+            raise ValueError(f"latency must be a finite number of seconds ≥ 0, got {self.latency!r}")
+        if self.times is not None and self.times < 1:
+            raise ValueError(f"times must be ≥ 1, got {self.times!r}")
+        if self.status is None and not (self.reset or self.latency or self.hang):
+            raise ValueError("a fault needs at least one of status, reset, latency or hang")
+
+    def describe(self) -> str:
+        """The settings of this fault in the `--fault` syntax (without the target)."""
+        parts = []
+        for name in _SPEC_KEYS:
+            value = getattr(self, name)
+            if value in (None, False, 0.0) or (name == "share" and value == 1.0):
+                continue
+            if name == "methods":
+                value = "+".join(sorted(value))
+            parts.append(
+                name if value is True else f"{name}={value:g}" if isinstance(value, float) else f"{name}={value}"
+            )
+        return ",".join(parts)
+
+    def hits(self, method: str, client: str | None) -> bool:
+        """Count one matching call and say whether this fault fires on it."""
+        if self.methods is not None and method not in self.methods:
+            return False
+        if self.client is not None and client != self.client:
+            return False
+        if self.times is not None and self.fired >= self.times:
+            return False
+        self.seen += 1
+        # Exact share: fire when floor(seen * share) steps up.
+        if math.floor(self.seen * self.share) > math.floor((self.seen - 1) * self.share):
+            self.fired += 1
+            return True
+        return False
+
+
+class ConnectionResetFault(ConnectionResetError):
+    """Raised inside the server thread to drop the connection after it was reset on purpose."""
+
+
+class FaultPlan:
+    """The faults of one emulator, thread-safe; the server asks it before dispatching each request."""
+
+    def __init__(self, now: Callable[[], float]) -> None:
+        self._now = now
+        self._lock = threading.Lock()
+        self._faults: dict[str, list[Fault]] = {}
+        self._undeployed: dict[str, float] = {}
+        self._release = threading.Event()
+
+    def inject(self, target: str, fault: Fault) -> Fault:
+        """Add `fault` to `target` (an iFlow name or an endpoint); returns it, to read `fired` later."""
+        with self._lock:
+            self._faults.setdefault(target, []).append(fault)
+            self._release.clear()
+        return fault
+
+    def redeploy(self, iflow: str, seconds: float) -> None:
+        """Answer 404 for `iflow` until the emulator clock has moved `seconds` on."""
+        if seconds <= 0:
+            raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        with self._lock:
+            self._undeployed[iflow] = self._now() + seconds
+
+    def clear(self) -> None:
+        """Remove every fault and release hanging requests."""
+        with self._lock:
+            self._faults.clear()
+            self._undeployed.clear()
+        self._release.set()
+
+    def apply(self, request: Request, target: str | None, client: str | None) -> Response | None:
+        """Run the faults for one request: None to serve it normally, a Response to answer instead.
+
+        Latency and hangs wait here, in the server's request thread; a reset raises `ConnectionResetFault`.
+        """
+        if target is None:
+            return None
+        with self._lock:
+            until = self._undeployed.get(target)
+            if until is not None and self._now() >= until:
+                del self._undeployed[target]
+                until = None
+            # The first fault that fires acts alone; the later ones do not see this request.
+            fired = next((f for f in self._faults.get(target, ()) if f.hits(request.method, client)), None)
+        if until is not None:
+            from iflowtest.emulator.runtime import tomcat_page  # runtime imports nothing from here
+
+            return tomcat_page(404, f"The requested resource [{request.path}] is not available")
+        if fired is None:
+            return None
+        if fired.hang:
+            self._release.wait()
+        elif fired.latency:
+            self._release.wait(fired.latency)  # waits in the server thread; clear() cuts it short
+        if fired.reset:
+            reset_connection(request.environ)
+        if fired.status is not None:
+            headers = {"Retry-After": str(fired.retry_after)} if fired.retry_after is not None else None
+            return Response(
+                f"injected fault: HTTP {fired.status} for {target}\n",
+                status=fired.status,
+                content_type="text/plain;charset=UTF-8",
+                headers=headers,
+            )
+        return None
+
+
+def reset_connection(environ: Mapping[str, Any]) -> None:
+    """Drop the request's connection with a TCP RST instead of an answer.
+
+    SO_LINGER 0 makes the kernel send RST when the server closes the socket, which it does once the
+    handler sees the dropped connection (the emulator's request handler ends keep-alive then).
+    """
+    sock = environ.get("werkzeug.socket")
+    if isinstance(sock, socket.socket):
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    raise ConnectionResetFault("connection reset by an injected fault")
+
+
+def parse_fault(text: str) -> tuple[str, Fault]:
+    """Parse `TARGET:key=value,...` (the `iflowtest emulator --fault` syntax) into a target and a Fault.
+
+    Keys: status, share, retry_after, reset, latency, hang, times, client, methods (`GET+HEAD`).
+    Flags (`reset`, `hang`) may stand alone. Raises ValueError with the reason and the expected form.
+    """
+    form = "expected TARGET:key=value,... such as 'ReadCostCenters:status=503,share=0.05' or 'token:reset'"
+    target, sep, spec = text.partition(":")
+    target = target.strip()
+    if not sep or not target or not spec.strip():
+        raise ValueError(f"fault {text!r} has no target or no settings: {form}")
+    values: dict[str, Any] = {}
+    for part in spec.split(","):
+        key, has_value, value = (s.strip() for s in part.partition("="))
+        if key not in _SPEC_KEYS:
+            raise ValueError(f"fault {text!r}: unknown setting {key!r}; known: {', '.join(_SPEC_KEYS)}")
+        if key in values:
+            raise ValueError(f"fault {text!r}: setting {key!r} given twice")
+        try:
+            if key in ("reset", "hang"):
+                if has_value and value.lower() not in ("1", "true", "yes"):
+                    raise ValueError
+                values[key] = True
+            elif key in ("status", "retry_after", "times"):
+                values[key] = int(value)
+            elif key in ("share", "latency"):
+                values[key] = float(value)
+            elif key == "methods":
+                values[key] = frozenset(m.strip().upper() for m in value.split("+") if m.strip()) or None
+            else:
+                values[key] = value or None
+        except ValueError:
+            raise ValueError(f"fault {text!r}: {key}={value!r} is not a valid {key}; {form}") from None
+    try:
+        return target, Fault(**values)
+    except ValueError as exc:
+        raise ValueError(f"fault {text!r}: {exc}") from None

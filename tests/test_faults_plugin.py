@@ -1,0 +1,157 @@
+"""Faults seen through the plugin: retries in the report and JUnit, per-case limits, and the token breaker."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import requests
+from lxml import etree
+
+ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
+
+CASES = """
+import pytest
+
+
+@pytest.fixture
+def faults(iflow_emulator):
+    yield iflow_emulator
+    iflow_emulator.clear_faults()
+
+
+@pytest.mark.iflow("ReadCostCenters")
+def test_retried(iflow, faults):
+    faults.inject("ReadCostCenters", status=503, times=2)
+    assert iflow.get().status_code == 200
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.iflow_timeout(read=0.2)
+def test_hangs(iflow, faults):
+    faults.inject("ReadCostCenters", hang=True)
+    iflow.get()
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.iflow_timeout(read="long")
+def test_bad_limit(iflow):
+    pass
+
+
+@pytest.mark.iflow("ChangeCostCenter")
+@pytest.mark.retry_post
+def test_post_opted_in(iflow, faults):
+    faults.inject("ChangeCostCenter", status=503, times=1, methods=frozenset({"POST"}))
+    assert iflow.post(json={}).status_code != 503
+
+
+@pytest.mark.iflow("ReadCostCenters")
+def test_after_the_faults(iflow):
+    assert iflow.get().status_code == 200
+"""
+
+BREAKER = """
+import pytest
+
+
+@pytest.fixture(scope="session", autouse=True)
+def sender_token_down(iflow_emulator, iflow_clients):
+    fault = iflow_emulator.inject("token", status=503, client=iflow_clients.resolve("sender").key.clientid)
+    yield
+    assert fault.fired == 1, "one token request for the whole run"
+    iflow_emulator.clear_faults()
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.parametrize("n", range(3))
+def test_sender(iflow, n):
+    iflow.get()
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.client("sender_no_de")
+def test_other_client(iflow):
+    assert iflow.get().status_code == 200
+"""
+
+
+def project(pytester: pytest.Pytester, name: str, source: str) -> None:
+    shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
+    pytester.makepyfile(**{name: source})
+
+
+def properties(junit: Path, test: str) -> dict[str, str]:
+    case = etree.parse(str(junit)).find(f".//testcase[@name='{test}']")
+    assert case is not None
+    return {p.get("name"): p.get("value") for p in case.iter("property")}
+
+
+def test_retries_timeouts_and_post_opt_in_through_the_plugin(pytester: pytest.Pytester) -> None:
+    project(pytester, "test_cases", CASES)
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_inprocess("-p", "no:randomly", f"--junitxml={junit}", "-rA")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("passed") == 3 and outcomes.get("failed") == 1 and outcomes.get("errors") == 1, result.stdout
+    text = result.stdout.str()
+    assert "retried: 503, 503" in text
+    assert properties(junit, "test_retried")["iflowtest.retries"] == "2"
+    assert properties(junit, "test_post_opted_in")["iflowtest.retries"] == "1"
+    assert "iflowtest.retries" not in properties(junit, "test_after_the_faults")
+    assert "iFlow 'ReadCostCenters': GET https://" in text
+    assert "timed out (limits: connect 10.0 s, read 0.2 s; ReadTimeout)" in text
+    assert (
+        "test_bad_limit: @pytest.mark.iflow_timeout(read='long') is invalid: expected "
+        "iflow_timeout(connect=S, read=S) with positive seconds" in text
+    )
+    assert "Traceback" not in text
+
+
+def test_a_down_token_endpoint_fails_its_client_once_and_spares_the_others(pytester: pytest.Pytester) -> None:
+    project(pytester, "test_breaker", BREAKER)
+    junit = pytester.path / "junit.xml"
+    result = pytester.runpytest_inprocess("-p", "no:randomly", f"--junitxml={junit}")
+    outcomes = result.parseoutcomes()
+    assert outcomes.get("failed") == 3 and outcomes.get("passed") == 1, result.stdout
+    cases = {c.get("name"): c for c in etree.parse(str(junit)).iter("testcase")}
+    causes = [cases[f"test_sender[{n}]"].find("failure").get("message", "") for n in range(3)]  # type: ignore[union-attr]
+    # One cause for each of the client's tests; only the first sent a token request.
+    assert all("for client 'sender' (" in c and "answered HTTP 503" in c for c in causes)
+    assert "circuit open" not in causes[0]
+    assert all("[circuit open for client 'sender': the token request failed" in c for c in causes[1:])
+    assert cases["test_other_client"].find("failure") is None
+
+
+def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")]
+    command += ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
+    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
+    try:
+        assert process.stdout is not None
+        lines = []
+        for line in process.stdout:  # readiness: the command prints its URLs once it serves
+            lines.append(line)
+            if "press Ctrl-C to stop" in line:
+                break
+        output = "".join(lines)
+        assert "iflowtest emulator: fault     ReadCostCenters: status=503,share=0.05\n" in output
+        assert "iflowtest emulator: fault     token: status=429,retry_after=5,times=3\n" in output
+        url = re.search(r"token url\s+(\S+)", output)
+        ca_file = re.search(r"CA file\s+(\S+)", output)
+        assert url and ca_file, output
+        answer = requests.post(
+            url.group(1), data={"grant_type": "client_credentials"}, verify=ca_file.group(1), timeout=10
+        )
+        assert answer.status_code == 429 and answer.headers["Retry-After"] == "5"
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0

@@ -1,0 +1,59 @@
+"""Data safety: a run killed with SIGKILL in the middle of recording loses nothing that was saved before."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
+
+from iflowtest.history import HistoryStore
+
+ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
+SUITE = "suites/costcenters/test_read_costcenters.py"
+KILLED = "test_one_cost_center_by_id"
+CONFTEST = f"""
+import os
+import signal
+
+import pytest
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item):
+    result = yield
+    if item.name == {KILLED!r}:
+        os.kill(os.getpid(), signal.SIGKILL)  # mid-run: after this test's calls, before its cassette is saved
+    return result
+"""
+
+
+def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    command = [IFLOWTEST, "run", *args, SUITE, "-p", "no:randomly"]
+    return subprocess.run(command, cwd=project, env=environ, capture_output=True, text=True, timeout=300, check=False)
+
+
+def test_sigkill_mid_recording_keeps_the_cassette_and_the_history(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for folder in ("suites", "fixtures", "cassettes"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    first = run(tmp_path)
+    assert first.returncode == 0, first.stdout[-2000:]
+    history = tmp_path / "reports" / "history.jsonl"
+    before = history.read_bytes()
+    cassette = next((tmp_path / "cassettes" / "costcenters" / "test_read_costcenters").glob(f"{KILLED}*.yaml"))
+    recorded = cassette.read_bytes()
+    (tmp_path / "suites" / "conftest.py").write_text(CONFTEST)
+
+    killed = run(tmp_path, "--record")
+
+    assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), killed.stdout[-2000:]
+    assert cassette.read_bytes() == recorded  # the interrupted recording did not touch the previous cassette
+    assert history.read_bytes() == before
+    assert len(HistoryStore(history).runs()) == 1  # still valid
+    leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".") and p.suffix in (".tmp", ".part")]
+    assert leftovers == []

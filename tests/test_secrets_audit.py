@@ -1,0 +1,75 @@
+"""The secrets audit: record the sample suite with unique secrets, then scan everything the run wrote."""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+from iflowtest.emulator.server import Emulator
+
+ROOT = Path(__file__).resolve().parents[1]
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
+
+
+def test_a_recorded_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "suites", tmp_path / "suites")
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    with Emulator() as emu:
+        # Fresh keys: secrets unique to this run, issued by the emulated tenant standing in for a real one.
+        keys = {
+            name: emu.issue_service_key(name, roles=["ESBMessaging.send", "ESBMessaging_DE"])
+            for name in ("sender", "sender_basic")
+        }
+        keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
+        keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
+        lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
+        lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
+        (tmp_path / ".env.audit").write_text("\n".join(lines) + "\n")
+        environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+        result = subprocess.run(
+            [
+                IFLOWTEST,
+                "run",
+                "--record",
+                "--iflow-env",
+                "audit",
+                f"--log-file={tmp_path / 'run.log'}",
+                "--log-file-level=DEBUG",
+                "--log-cli-level=DEBUG",
+            ],
+            cwd=tmp_path,
+            env=environ,
+            capture_output=True,
+            text=True,
+            timeout=600,
+            check=False,
+        )
+        # The tenant's side of the traffic: CSRF tokens and the session cookies they belong to.
+        sessions = dict(emu.tenant.csrf._tokens)  # the emulator's own state, read for the audit only
+
+    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+    secrets = {f"clientsecret of {n}": k["oauth"]["clientsecret"] for n, k in keys.items()}
+    secrets |= {f"CSRF token {i}": token for i, token in enumerate(sessions.values())}
+    secrets |= {f"session cookie {i}": cookie for i, cookie in enumerate(sessions)}
+    assert len(sessions) >= 1 and all(len(s) >= 16 for s in secrets.values())
+    written = {p: p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file() and p.suffix != ".py"}
+    written = {p: t for p, t in written.items() if p.name != ".env.audit" and "fixtures" not in p.parts}
+    kinds = {p.suffix for p in written}
+    assert {".yaml", ".html", ".xml", ".json", ".log"} <= kinds, kinds  # cassettes, reports, summary, log
+    assert (tmp_path / "reports" / "history.jsonl") in written and (tmp_path / "run.log") in written
+    texts = {**{str(p.relative_to(tmp_path)): t for p, t in written.items()}, "stdout": result.stdout}
+    texts["stderr"] = result.stderr
+    assert "Request headers were" in texts["run.log"]  # DEBUG logging of the token exchange was on, scrubbed
+    hits = [(where, what) for where, text in texts.items() for what, secret in secrets.items() if secret in text]
+    hits += [(where, "JWT") for where, text in texts.items() if re.search(r"eyJ[A-Za-z0-9_-]{8,}\.eyJ", text)]
+    hits += [
+        (where, "bearer") for where, text in texts.items() if re.search(r"(?i)bearer [A-Za-z0-9._~+/=-]{20,}", text)
+    ]
+    hits += [(where, "private key") for where, text in texts.items() if "PRIVATE KEY-----" in text]
+    assert hits == []
