@@ -108,7 +108,7 @@ class MplApi:
         return Response(answer.body, status=answer.status, headers=answer.headers)
 
     def _refusal(self, request: Request) -> Response | None:
-        client = self._authenticate(request)
+        client = self._tokens.authenticate_request(request)
         if client is None:
             return Response("Unauthorized", status=401, content_type="text/plain;charset=UTF-8")
         if client.plan != "api" or REQUIRED_ROLE not in client.roles:

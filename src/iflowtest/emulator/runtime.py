@@ -104,7 +104,7 @@ class Runtime:
             )
         fingerprint = client_certificate_fingerprint(request)
         if "Authorization" in request.headers:
-            client = self._authenticate(request)
+            client = self._tokens.authenticate_request(request)
         elif fingerprint is not None:
             # Client-certificate authentication: the certificate must belong to a live service key.
             client = self._tenant.clients.authenticate_certificate(fingerprint)

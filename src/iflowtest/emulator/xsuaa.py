@@ -146,6 +146,17 @@ class TokenEndpoint:
         access_token = jwt.encode(claims, self._tenant.signing_key, algorithm=_ALGORITHM)
         return IssuedToken(access_token=access_token, jti=jti, expires_in=expires_in)
 
+    def authenticate_request(self, request: Request) -> IssuedClient | None:
+        """The client behind a request's Basic credentials or bearer token (runtime and API alike), or None."""
+        auth = request.authorization
+        if auth is None:
+            return None
+        if auth.type == "basic" and auth.username is not None and auth.password is not None:
+            return self._tenant.clients.authenticate(auth.username, auth.password)
+        if auth.type == "bearer" and auth.token:
+            return self.verify(auth.token)
+        return None
+
     def verify(self, token: str) -> IssuedClient | None:
         """The live client a token was issued to, or None if it is forged, expired or revoked."""
         try:
