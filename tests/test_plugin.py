@@ -227,3 +227,25 @@ def test_emulator_without_tls_issues_keys_in_process(pytester: pytest.Pytester) 
 
     result.assert_outcomes(passed=1)
     assert emulator.url.startswith("http://") and emulator.cloud_foundry.instance_names() == []
+
+
+def test_harness_errors_fail_in_one_line_without_a_traceback(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(
+        test_rejected="""
+        from iflowtest import ClientRejectedError
+
+        def test_token(iflow_settings):
+            raise ClientRejectedError("client 'sender' was rejected by https://t/oauth/token: create a new key")
+        """
+    )
+
+    result = pytester.runpytest_inprocess("test_rejected.py", "-p", "no:hypothesispytest")
+
+    result.assert_outcomes(failed=1)
+    result.stdout.fnmatch_lines(
+        [
+            "test_rejected.py:3: ClientRejectedError: client 'sender' was rejected by https://t/oauth/token: create a new key"
+        ]
+    )
+    assert "raise ClientRejectedError" not in result.stdout.str()

@@ -12,7 +12,7 @@ import requests
 from .cassette_options import recording_mode
 from .clients import ClientRegistry
 from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
-from .errors import IflowtestError, UnreachableError
+from .errors import CassetteError, IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
 from .mpl import MplClient, mpl_client
 from .recording import install_recording
@@ -163,6 +163,17 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     report = yield
     if call.excinfo is not None and isinstance(call.excinfo.value, UnreachableError):
         report.user_properties.append((UNREACHABLE_PROPERTY, "1"))
+    if (
+        report.failed
+        and isinstance(item, pytest.Function)  # YAML cases have their own failure view
+        and call.excinfo is not None
+        and isinstance(call.excinfo.value, IflowtestError)
+        # Expectation failures keep pytest's assertion view; the recording hook explains replay misses.
+        and not isinstance(call.excinfo.value, (AssertionError, CassetteError))
+    ):
+        # Our errors already say what happened and the fix; a traceback through requests only hides that.
+        location = f"{item.location[0]}:{(item.location[1] or 0) + 1}"
+        report.longrepr = f"{location}: {call.excinfo.typename}: {call.excinfo.value}"
     if call.when == "call" or (call.when == "setup" and report.failed):
         marker = item.get_closest_marker("iflow")
         attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
