@@ -376,3 +376,41 @@ def test_missing_files_exit_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]
     assert f"cannot read the collection {tmp_path / 'nope.json'}: No such file or directory" in err
     assert "cannot read the environment e.json: No such file or directory" in err
     assert "the data file d.txt must be .csv or .json (Newman's iteration data formats)" in err
+
+
+def test_a_corpus_of_every_shape_imports_and_the_report_accounts_for_every_item(tmp_path: Path) -> None:
+    bodies = [
+        item(f"body {mode}", {"method": "POST", "url": "{{baseUrl}}/http/x", "body": body})
+        for mode, (body, _) in BODIES.items()
+    ]
+    scripts = [item(f"script {p}", "{{baseUrl}}/http/s", lines) for p, (lines, _) in SCRIPTS.items()]
+    odd = [
+        item("unsupported script", "{{baseUrl}}/http/u", ["pm.sendRequest('x', () => {});", "if (a) { b(); }"]),
+        item("legacy unsupported", "{{baseUrl}}/http/u", ["tests['x'] = responseBody.length > 2;"]),
+        {"name": "empty folder", "item": []},
+        "not an object",
+    ]
+    nested = {
+        "name": "A",
+        "auth": {"type": "oauth2", "oauth2": [{"key": "clientSecret", "value": "s3cr3t-value"}]},
+        "item": [{"name": "B", "item": [*bodies, {"name": "C", "auth": {"type": "noauth"}, "item": scripts}]}],
+    }
+    total = len(bodies) + len(scripts) + 3  # the empty folder has no items; "not an object" is one
+    for schema in (V21, V20):
+        out = tmp_path / schema[-22:-16].replace(".", "")
+        path = write(tmp_path / "c.json", collection([nested, *odd], schema=schema, auth={"type": "apikey"}))
+        (tmp_path / "pyproject.toml").write_text("")
+
+        result = import_collection(path, out)
+
+        assert len(result.items) == total
+        report = result.report.read_text()
+        for entry in result.items:
+            assert f"| {entry.label} | {entry.outcome} |" in report
+        assert "s3cr3t-value" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
+        found = cases(out)
+        assert found["script status"]["auth"] == "none"  # folder C's noauth over A's oauth2
+        assert found["body raw text"]["client"] == "postman_oauth2"
+        assert found["unsupported script"]["auth"] == "none"  # apikey is not a client: left out and reported
+        assert "| unsupported script | partly converted | auth apikey |" in report
+        assert "| item 5 | unsupported | the item | the item is not an object |" in report
