@@ -46,7 +46,7 @@ def import_sample(project: Path) -> Path:
             "--environment",
             str(SAMPLE / "cpi.postman_environment.json"),
             "--data",
-            str(SAMPLE / "company_codes.csv"),
+            str(SAMPLE / "company_codes.json"),
             "--out",
             str(out),
         ]
@@ -71,8 +71,8 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
     }
     first = found["cost centers of a company code"]
     assert first["client"] == "postman_basic"
-    assert first["table"] == "fixtures/cpi/data.csv"
-    assert (tmp_path / "fixtures" / "cpi" / "data.csv").is_file()
+    assert first["table"] == "fixtures/cpi/data.json"
+    assert (tmp_path / "fixtures" / "cpi" / "data.json").is_file()
     assert first["request"]["query"] == {"companyCode": "${companyCode}", "$top": "${top}"}
     assert first["request"]["headers"] == {"Accept": "application/json"}  # the disabled X-Debug is left out
     assert first["expect"] == {
@@ -87,6 +87,7 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
 
     report = (out / "CONVERSION.md").read_text()
     assert "5 item(s), 4 converted, 1 partly converted, 0 unsupported" in report
+    assert "Note:" not in report
     assert (
         "| OData / a failing flow answers 500 | partly converted | test line "
         '`console.log(pm.response.headers.get("SAP_MessageProcessingLogID"));` | not one of the supported pm.* test patterns |'
@@ -236,6 +237,18 @@ def test_v20_shapes_strings_path_variables_and_inherited_auth(tmp_path: Path) ->
     assert suites(tmp_path / "out")[0]["variables"] == {"v": "2"}  # the last duplicate wins, disabled ones are left out
     assert "abc123" not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert "X_API_KEY=\n" in (tmp_path / "out" / ".env.example").read_text()
+
+
+def test_a_csv_data_file_becomes_the_table_with_a_note_on_numbers(tmp_path: Path) -> None:
+    path = write(tmp_path / "c.json", collection([item("a", "x/http/a?c={{code}}")]))
+    (tmp_path / "rows.csv").write_text("code\n0010\n")
+    (tmp_path / "pyproject.toml").write_text("")
+
+    result = import_collection(path, tmp_path / "suites" / "rows", data=tmp_path / "rows.csv")
+
+    assert cases(tmp_path / "suites" / "rows")["a"]["table"] == "fixtures/rows/data.csv"
+    assert (tmp_path / "fixtures" / "rows" / "data.csv").read_text() == "code\n0010\n"
+    assert "Note: Newman reads a CSV cell such as 1010 as the number 1010" in result.report.read_text()
 
 
 def test_bom_and_utf16_files_are_read(tmp_path: Path) -> None:
@@ -414,3 +427,51 @@ def test_a_corpus_of_every_shape_imports_and_the_report_accounts_for_every_item(
         assert found["unsupported script"]["auth"] == "none"  # apikey is not a client: left out and reported
         assert "| unsupported script | partly converted | auth apikey |" in report
         assert "| item 5 | unsupported | the item | the item is not an object |" in report
+
+
+def test_a_request_using_a_saved_value_becomes_a_step_of_the_case_that_saves_it(pytester: pytest.Pytester) -> None:
+    save = ["var jsonData = pm.response.json();", 'pm.environment.set("costCenter", jsonData.d.results[0].CostCenter);']
+    found = [
+        "pm.response.to.have.status(200);",
+        'pm.expect(pm.response.text()).to.include(pm.environment.get("costCenter"));',
+    ]
+    other = {"name": "Other", "item": [item("elsewhere", "{{baseUrl}}/http/costcenters?costCenter={{costCenter}}")]}
+    items = [
+        item(
+            "list 1010",
+            "{{baseUrl}}/http/costcenters?companyCode=1010&$top=1",
+            ["pm.response.to.have.status(200);", *save],
+        ),
+        item(
+            "read it back",
+            {"url": "{{baseUrl}}/http/costcenters?controllingArea=A000&costCenter={{costCenter}}"},
+            found,
+        ),
+        other,
+    ]
+    auth = {"type": "basic", "basic": [{"key": "username", "value": "{{id}}"}, {"key": "password", "value": "{{pw}}"}]}
+    path = write(pytester.path / "c.json", collection(items, auth=auth))
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    (pytester.path / "pyproject.toml").write_text(pyproject)
+
+    result = import_collection(path, pytester.path / "suites" / "chain")
+
+    chained = cases(pytester.path / "suites" / "chain")["list 1010"]
+    assert [step["name"] for step in chained["steps"]] == ["list 1010", "read it back"]
+    assert chained["steps"][0]["save"] == {"costCenter": {"json": "$.d.results[0].CostCenter"}}
+    assert chained["steps"][1]["client"] == "postman_basic" and chained["steps"][1]["auth"] == "client"
+    assert chained["steps"][1]["expect"] == {"status": 200, "text": {"contains": "${costCenter}"}}
+    assert [(i.label, i.outcome) for i in result.items][:2] == [
+        ("list 1010", "converted"),
+        ("read it back", "converted"),
+    ]
+    assert (
+        "| Other / elsewhere | partly converted | a value saved by list 1010 | that request is in another folder "
+        "(another file): set it in .env |" in result.report.read_text()
+    )
+    (pytester.path / "pyproject.toml").write_text(
+        pyproject + "\n" + (pytester.path / "suites" / "chain" / "clients.toml").read_text()
+    )
+    shutil.rmtree(pytester.path / "suites" / "chain" / "other")
+    run = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
+    run.assert_outcomes(passed=1)

@@ -37,6 +37,7 @@ INLINE_BODY_LINES = 5
 _SECRET_HEADERS = re.compile(r"(?i)^(authorization|proxy-authorization|.*api[-_]?key.*|.*token.*|.*secret.*)$")
 _WHOLE_VARIABLE = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 REPORT_NAME = "CONVERSION.md"
+_USED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
 @dataclass
@@ -55,6 +56,7 @@ class ImportResult:
     items: list[ItemReport]
     files: list[Path]
     report: Path
+    notes: list[str] = field(default_factory=list)
 
     def counts(self) -> dict[str, int]:
         """Items per outcome."""
@@ -232,6 +234,7 @@ def import_collection(
     groups: dict[tuple[str, ...], list[tuple[dict[str, Any], list[str]]]] = {}
     dropped: dict[tuple[str, ...], list[str]] = {}
     reports: list[ItemReport] = []
+    saved: dict[str, tuple[tuple[str, ...], int, str]] = {}  # variable → (folders, case index, item) that saves it
     for entry in walk(raw):
         if isinstance(entry, tuple):
             folders, item_name, why = entry
@@ -246,9 +249,14 @@ def import_collection(
             dropped.setdefault(entry.folders, []).append(f"{entry.name}: method {entry.method} is not supported")
             continue
         case, comments = importer.case(entry, report)
+        group = groups.setdefault(entry.folders, [])
+        index = _chain(group, case, comments, report, saved, entry.folders)
+        for variable in case.get("save", {}) if index == len(group) else group[index][0]["steps"][-1].get("save", {}):
+            saved[variable] = (entry.folders, index, entry.label)
+        if index == len(group):
+            group.append((case, comments))
         if report.left:
             report.outcome = "partly converted"
-        groups.setdefault(entry.folders, []).append((case, comments))
 
     written: list[Path] = []
     for folders in sorted(set(groups) | set(dropped)):
@@ -263,9 +271,56 @@ def import_collection(
     written += _write_clients(importer, out, name)
     written.append(_write_env_example(importer, out, env, collection_vars))
     report_path = out / REPORT_NAME
-    result = ImportResult(reports, [*written, *importer.files], report_path)
+    notes = []
+    if data is not None and data.suffix.lower() == ".csv":
+        notes.append(
+            'Newman reads a CSV cell such as 1010 as the number 1010, so `pm.expect(...).to.eql("1010")` fails '
+            'there; the table keeps cells as text and `equals` takes "1010" and 1010 as equal. A JSON data '
+            "file behaves the same in both."
+        )
+    result = ImportResult(reports, [*written, *importer.files], report_path, notes)
     report_path.write_text(_report_text(name, collection, result), encoding="utf-8")
     return result
+
+
+def _chain(
+    group: list[tuple[dict[str, Any], list[str]]],
+    case: dict[str, Any],
+    comments: list[str],
+    report: ItemReport,
+    saved: Mapping[str, tuple[tuple[str, ...], int, str]],
+    folders: tuple[str, ...],
+) -> int:
+    """The index of the case this request joins as a step (it uses a value saved there), or len(group) for its own.
+
+    Saved values live within one case (`save:` feeds the following steps), so a request using a value an
+    earlier request of its folder saved becomes a step of that request's case.
+    """
+    uses = set(_USED.findall(json.dumps(case.get("request", {}))))
+    sources = [saved[v] for v in sorted(uses) if v in saved]
+    for where, _, label in sources:
+        if where != folders:
+            report.left.append(
+                (f"a value saved by {label}", "that request is in another folder (another file): set it in .env")
+            )
+    indexes = sorted({i for where, i, _ in sources if where == folders})
+    if not indexes:
+        return len(group)
+    target, target_comments = group[indexes[-1]]
+    if "steps" not in target:
+        first = {k: target.pop(k) for k in ("request", "expect", "save") if k in target}
+        target["steps"] = [{"name": target["name"], **first}]
+    step: dict[str, Any] = {"name": case["name"]}
+    if "client" in case:
+        step["client"] = case["client"]
+    step["auth"] = "none" if case.get("auth") == "none" else "client"
+    step |= {k: case[k] for k in ("request", "expect", "save") if k in case}
+    target["steps"].append(step)
+    target_comments.append(f"step {case['name']!r} is the request of that name: it uses values saved by a step before")
+    target_comments.extend(comments)
+    for index in indexes[:-1]:
+        report.left.append((f"values saved by case {group[index][0]['name']!r}", "only one earlier case can be joined"))
+    return indexes[-1]
 
 
 def _suite_text(
@@ -293,8 +348,10 @@ def _suite_text(
         count = seen[case["name"]] = seen.get(case["name"], 0) + 1
         if count > 1:
             case["name"] = f"{case['name']} ({count})"
-        text += "".join(f"  # {c}\n" for c in comments)
-        text += "".join(f"  {line}\n" if line else "\n" for line in _dump([case]).splitlines())
+        # The comments go below `- name:` so the failure view, which shows a case's own lines, shows them too.
+        first, *rest = _dump([case]).splitlines()
+        text += f"  {first}\n" + "".join(f"    # {c}\n" for c in comments)
+        text += "".join(f"  {line}\n" if line else "\n" for line in rest)
     return text
 
 
@@ -374,6 +431,7 @@ def _report_text(name: str, collection: Path, result: ImportResult) -> str:
         f"From `{collection.name}`: {len(result.items)} item(s), {counts['converted']} converted, "
         f"{counts['partly converted']} partly converted, {counts['unsupported']} unsupported.",
         "",
+        *(f"Note: {note}\n" for note in result.notes),
         "| item | outcome | not converted | why |",
         "|---|---|---|---|",
     ]
