@@ -145,6 +145,13 @@ BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {"form": {"a": "1"}},
     ),
+    "urlencoded with a literal secret": (
+        {
+            "mode": "urlencoded",
+            "urlencoded": [{"key": "client_secret", "value": "abc"}, {"key": "pw", "value": "{{p}}"}],
+        },
+        {"form": {"client_secret": "${CLIENT_SECRET}", "pw": "${p}"}},
+    ),
     "formdata": ({"mode": "formdata", "formdata": [{"key": "f", "type": "text", "value": "v"}]}, {"form": {"f": "v"}}),
     "file": ({"mode": "file", "file": {"src": "payload.xml"}}, {"file": "fixtures/out/payload.xml"}),
     "graphql": (

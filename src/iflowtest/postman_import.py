@@ -23,6 +23,7 @@ from .postman import (
     Body,
     PostmanError,
     PostmanRequest,
+    is_secret_name,
     load_collection,
     load_environment,
     to_template,
@@ -127,6 +128,14 @@ class _Importer:
             return "${" + variable + "}"
         return value
 
+    def form_value(self, name: str, value: str) -> str:
+        """A form field's value; a literal secret (client_secret=...) becomes a reference to a .env entry."""
+        if is_secret_name(name) and value and "{{" not in value:
+            variable = slug(name).upper().replace("-", "_")
+            self.secrets.add(variable)
+            return "${" + variable + "}"
+        return to_template(value)
+
     def body(self, body: Body, name: str, report: ItemReport) -> dict[str, Any] | None:
         if body.mode == "raw":
             text = to_template(body.raw)
@@ -154,7 +163,9 @@ class _Importer:
                 report.left.append(("formdata body", "sent url-encoded, not as multipart/form-data"))
             return {
                 "form": {
-                    str(p["key"]): to_template(str(p.get("value") or "")) for p in body.pairs if p.get("type") != "file"
+                    str(p["key"]): self.form_value(str(p["key"]), str(p.get("value") or ""))
+                    for p in body.pairs
+                    if p.get("type") != "file"
                 }
             }
         if body.mode == "file":
