@@ -12,7 +12,6 @@ import json
 import re
 import shutil
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +29,7 @@ from .postman import (
     variables,
     walk,
 )
+from .postman_report import ImportResult, ItemReport, report_text
 from .postman_scripts import convert
 from .settings import find_project_root
 
@@ -39,37 +39,6 @@ _SECRET_HEADERS = re.compile(r"(?i)^(authorization|proxy-authorization|.*api[-_]
 _WHOLE_VARIABLE = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 REPORT_NAME = "CONVERSION.md"
 _USED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
-
-
-@dataclass
-class ItemReport:
-    """How one collection item converted: converted, partly converted or unsupported, and what was left."""
-
-    label: str
-    outcome: str
-    left: list[tuple[str, str]] = field(default_factory=list)  # (what was not converted, why)
-
-
-@dataclass
-class ImportResult:
-    """What an import wrote and how every item fared."""
-
-    items: list[ItemReport]
-    files: list[Path]
-    report: Path
-    notes: list[str] = field(default_factory=list)
-
-    def counts(self) -> dict[str, int]:
-        """Items per outcome."""
-        return {o: sum(i.outcome == o for i in self.items) for o in ("converted", "partly converted", "unsupported")}
-
-    def summary(self) -> str:
-        """One line for the terminal."""
-        c = self.counts()
-        return (
-            f"{len(self.items)} item(s): {c['converted']} converted, {c['partly converted']} partly converted, "
-            f"{c['unsupported']} unsupported; report: {self.report}"
-        )
 
 
 def slug(name: str) -> str:
@@ -290,7 +259,7 @@ def import_collection(
             "file behaves the same in both."
         )
     result = ImportResult(reports, [*written, *importer.files], report_path, notes)
-    report_path.write_text(_report_text(name, collection, result), encoding="utf-8")
+    report_path.write_text(report_text(name, collection, result), encoding="utf-8")
     return result
 
 
@@ -432,26 +401,3 @@ def _write_env_example(
 
 def _env_value(value: str) -> str:
     return json.dumps(value) if re.search(r"[\s#'\"]", value) else value
-
-
-def _report_text(name: str, collection: Path, result: ImportResult) -> str:
-    counts = result.counts()
-    lines = [
-        f"# Conversion report: {name}",
-        "",
-        f"From `{collection.name}`: {len(result.items)} item(s), {counts['converted']} converted, "
-        f"{counts['partly converted']} partly converted, {counts['unsupported']} unsupported.",
-        "",
-        *(f"Note: {note}\n" for note in result.notes),
-        "| item | outcome | not converted | why |",
-        "|---|---|---|---|",
-    ]
-    for item in result.items:
-        left = item.left or [("", "")]
-        for what, why in left:
-            lines.append(f"| {_cell(item.label)} | {item.outcome} | {_cell(what)} | {_cell(why)} |")
-    return "\n".join(lines) + "\n"
-
-
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
