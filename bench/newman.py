@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import functools
 import json
 import os
 import shutil
@@ -47,29 +48,35 @@ class ProcessRun:
     output: str
 
 
+@functools.cache  # one attempt per process: without a registry, npm would make every caller wait again
 def ensure_newman() -> tuple[Path | None, str]:
     """Newman's entry script, installed into bench/node_modules on first use; (None, why) where it cannot be."""
     node, npm = shutil.which("node"), shutil.which("npm")
     if node is None or npm is None:
         return None, f"Newman needs Node.js and npm on PATH ({'node' if node is None else 'npm'} is missing)"
     if not NEWMAN.is_file():
-        done = subprocess.run(
-            [
-                npm,
-                "install",
-                "--prefix",
-                str(NODE_MODULES.parent),
-                "--no-save",
-                "--no-package-lock",
-                "--no-audit",
-                "--no-fund",
-                "newman@6",
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            check=False,
-        )
+        try:
+            done = subprocess.run(
+                [
+                    npm,
+                    "install",
+                    "--prefix",
+                    str(NODE_MODULES.parent),
+                    "--no-save",
+                    "--no-package-lock",
+                    "--no-audit",
+                    "--no-fund",
+                    "--fetch-retries=1",
+                    "--fetch-timeout=30000",
+                    "newman@6",
+                ],
+                capture_output=True,
+                text=True,
+                timeout=300,
+                check=False,
+            )
+        except subprocess.TimeoutExpired:
+            return None, "npm could not install newman within 300 s (no registry reachable?)"
         if done.returncode != 0 or not NEWMAN.is_file():
             return None, f"npm could not install newman (exit {done.returncode}): {done.stderr.strip()[-300:]}"
     return NEWMAN, ""
