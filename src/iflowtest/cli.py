@@ -90,6 +90,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
     check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
+    postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
+    postman.add_argument("collection", type=Path, help="exported collection (v2.0 or v2.1 JSON)")
+    postman.add_argument("--environment", type=Path, default=None, help="exported Postman environment JSON")
+    postman.add_argument("--data", type=Path, default=None, help="iteration data (.csv or .json): one test per row")
+    postman.add_argument("--out", type=Path, required=True, help="suite folder to write, e.g. suites/orders")
 
     if not args:
         parser.print_help()
@@ -109,6 +114,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         return run_screenshot(parsed)
     if parsed.command == "cassettes":
         return check_cassettes_command(parsed)
+    if parsed.command == "import-postman":
+        return import_postman_command(parsed)
     parser.print_help()
     return USAGE_ERROR
 
@@ -295,6 +302,21 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
     where = options.folder.relative_to(root) if options.folder.is_relative_to(root) else options.folder
     print(f"iflowtest cassettes: {len(tests)} tests checked against {where}/: {verdict}")
     return 1 if problems else 0
+
+
+def import_postman_command(parsed: argparse.Namespace) -> int:
+    """`iflowtest import-postman`: print the conversion summary; a bad input file exits 2."""
+    from .postman_import import import_collection
+
+    try:
+        result = import_collection(parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    for item in result.items:
+        if item.outcome != "converted":
+            print(f"iflowtest import-postman: {item.label}: {item.outcome}: " + "; ".join(w for w, _ in item.left))
+    print(f"iflowtest import-postman: {result.summary()}")
+    return 0
 
 
 if __name__ == "__main__":  # pragma: no cover
