@@ -22,7 +22,7 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.odata import EntitySet, ODataService, Property, ServiceModel
-from iflowtest.emulator.tenant import IssuedClient, MessageRecord, Tenant
+from iflowtest.emulator.tenant import MessageRecord, Tenant
 from iflowtest.emulator.xsuaa import TokenEndpoint
 from iflowtest.mpl import monitor_link
 
@@ -119,16 +119,6 @@ class MplApi:
             )
         if request.method not in ("GET", "HEAD"):
             return _odata_error(405, "MethodNotAllowed", f"{request.method} is not allowed: message logs are read-only")
-        return None
-
-    def _authenticate(self, request: Request) -> IssuedClient | None:
-        auth = request.authorization
-        if auth is None:
-            return None
-        if auth.type == "basic" and auth.username is not None and auth.password is not None:
-            return self._tenant.clients.authenticate(auth.username, auth.password)
-        if auth.type == "bearer" and auth.token:
-            return self._tokens.verify(auth.token)
         return None
 
     def _rows(self, base: str) -> list[dict[str, Any]]:

@@ -20,7 +20,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest.emulator.catalog import Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
 from iflowtest.emulator.flows import BEHAVIOURS, FlowError, FlowRequest, FlowResponse
-from iflowtest.emulator.tenant import IssuedClient, MessageRecord, Tenant, new_message_id
+from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -120,16 +120,6 @@ class Runtime:
             token = request.headers.get(CSRF_HEADER)
             if not self._tenant.csrf.is_valid(request.cookies.get("JSESSIONID"), token):
                 return tomcat_page(403, "Forbidden", headers={CSRF_HEADER: "Required"})
-        return None
-
-    def _authenticate(self, request: Request) -> IssuedClient | None:
-        auth = request.authorization
-        if auth is None:
-            return None
-        if auth.type == "basic" and auth.username is not None and auth.password is not None:
-            return self._tenant.clients.authenticate(auth.username, auth.password)
-        if auth.type == "bearer" and auth.token:
-            return self._tokens.verify(auth.token)
         return None
 
     def _csrf_fetch(self, request: Request) -> Response:
