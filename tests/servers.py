@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import subprocess
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from pathlib import Path
 from typing import Any
 
 import requests
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
+from iflowtest.emulator import Emulator
 from iflowtest.emulator.tls import EmulatorTls
 
 Handler = Callable[[Request], Response]
@@ -37,3 +42,31 @@ def serve(handler: Handler, tls: EmulatorTls | None = None) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+def user_environ() -> dict[str, str]:
+    """This process's environment without IFLOWTEST_* settings, as a user's fresh shell would have it."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+
+
+def read_until_serving(process: subprocess.Popen[str]) -> str:
+    """What `iflowtest emulator` printed up to its readiness line (it prints its URLs once it serves)."""
+    assert process.stdout is not None
+    lines = []
+    for line in process.stdout:
+        lines.append(line)
+        if "press Ctrl-C to stop" in line:
+            break
+    return "".join(lines)
+
+
+def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, dict[str, Any]]:
+    """Issue keys for the sample clients and write them to `.env.<profile>`, as a user configures a tenant."""
+    roles = ["ESBMessaging.send", "ESBMessaging_DE"]
+    keys = {name: emu.issue_service_key(name, roles=roles) for name in ("sender", "sender_basic")}
+    keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
+    keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
+    lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
+    lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
+    (folder / f".env.{profile}").write_text("\n".join(lines) + "\n")
+    return keys

@@ -6,7 +6,6 @@ Broken Postman files are not covered here: the Postman import (issue 7) has not 
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import subprocess
 import sys
@@ -23,6 +22,8 @@ from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.errors import ConfigError, ServiceKeyError
 from iflowtest.servicekey import ServiceKey
 from iflowtest.settings import resolve_settings
+
+from .servers import user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -125,7 +126,7 @@ def toml(value: object) -> str:
 
 def test_a_bad_fault_on_the_command_line_exits_2_without_a_traceback(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     result = subprocess.run(
         [IFLOWTEST, "emulator", "--fault", "ReadCostCenters:status=418"],
         cwd=tmp_path,

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import signal
@@ -15,6 +13,8 @@ import pytest
 
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
+
+from .servers import read_until_serving, user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -31,7 +31,7 @@ def project(tmp_path: Path) -> Path:
 def iflowtest(
     *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
 ) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     environ.update(env or {})
     return subprocess.run(
         [IFLOWTEST, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, check=False
@@ -55,15 +55,7 @@ def test_run_against_the_emulator_writes_the_reports(project: Path) -> None:
 def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> None:
     # The emulated tenant stands in for a real one: keys come from .env.<profile>, as a user configures them.
     with Emulator() as emu:
-        keys = {
-            name: emu.issue_service_key(name, roles=["ESBMessaging.send", "ESBMessaging_DE"])
-            for name in ("sender", "sender_basic")
-        }
-        keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
-        keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
-        lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
-        lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
-        (project / ".env.nightly").write_text("\n".join(lines) + "\n")
+        keys = write_key_profile(emu, project, "nightly")
 
         result = iflowtest("run", "--iflow-env", "nightly", "--log-cli-level=DEBUG", cwd=project)
         tokens_issued = emu.counters.tokens_issued()
@@ -132,13 +124,7 @@ def test_emulator_command_serves_and_writes_keys(project: Path) -> None:
         text=True,
     )
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:  # readiness: the command prints its URLs once it serves
-            lines.append(line)
-            if "press Ctrl-C to stop" in line:
-                break
-        output = "".join(lines)
+        output = read_until_serving(process)
         ca_file = re.search(r"CA file\s+(\S+)", output)
         assert ca_file, output
         key = ServiceKey.from_file(keys / "sender.json")

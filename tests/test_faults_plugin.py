@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import signal
@@ -13,6 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 from lxml import etree
+
+from .servers import read_until_serving, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -60,6 +61,7 @@ def test_after_the_faults(iflow):
 
 BREAKER = """
 import pytest
+
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -131,18 +133,12 @@ def test_a_down_token_endpoint_fails_its_client_once_and_spares_the_others(pytes
 
 def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")]
     command += ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
     process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
     try:
-        assert process.stdout is not None
-        lines = []
-        for line in process.stdout:  # readiness: the command prints its URLs once it serves
-            lines.append(line)
-            if "press Ctrl-C to stop" in line:
-                break
-        output = "".join(lines)
+        output = read_until_serving(process)
         assert "iflowtest emulator: fault     ReadCostCenters: status=503,share=0.05\n" in output
         assert "iflowtest emulator: fault     token: status=429,retry_after=5,times=3\n" in output
         url = re.search(r"token url\s+(\S+)", output)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -10,6 +9,8 @@ import sys
 from pathlib import Path
 
 from iflowtest.history import HistoryStore
+
+from .servers import user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -22,6 +23,7 @@ import signal
 import pytest
 
 
+
 @pytest.hookimpl(wrapper=True)
 def pytest_runtest_call(item):
     result = yield
@@ -32,7 +34,7 @@ def pytest_runtest_call(item):
 
 
 def run(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     command = [IFLOWTEST, "run", *args, SUITE, "-p", "no:randomly"]
     return subprocess.run(command, cwd=project, env=environ, capture_output=True, text=True, timeout=300, check=False)
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import signal
 import stat
@@ -18,6 +17,8 @@ from dotenv import dotenv_values
 from iflowtest.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.redaction import Secret
 
+from .servers import read_until_serving, user_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
@@ -28,7 +29,7 @@ def iflowtest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
 
 def iflowtest_concurrently(*calls: list[str], cwd: Path) -> list[subprocess.CompletedProcess[str]]:
     """Run independent commands side by side (each process spends most of its time importing)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     environ["CF_HOME"] = str(cwd)  # no cf CLI session of the machine's user
     processes = [
         subprocess.Popen(
@@ -48,7 +49,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project folder with the sample pyproject and `iflowtest emulator` serving it; `.env.emu` points at it."""
     folder = tmp_path_factory.mktemp("provision-cli")
     shutil.copy(ROOT / "pyproject.toml", folder / "pyproject.toml")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     process = subprocess.Popen(
         [IFLOWTEST, "emulator", "--keys-dir", "keys"],
         cwd=folder,
@@ -58,10 +59,7 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
         text=True,
     )
     try:
-        assert process.stdout is not None
-        for line in process.stdout:  # readiness: the command prints its URLs once it serves
-            if "press Ctrl-C to stop" in line:
-                break
+        read_until_serving(process)
         shutil.copy(folder / "keys" / "cf.env", folder / ".env.emu")
         yield folder
     finally:

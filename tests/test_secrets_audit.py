@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import json
-import os
 import re
 import shutil
 import subprocess
@@ -11,6 +9,8 @@ import sys
 from pathlib import Path
 
 from iflowtest.emulator.server import Emulator
+
+from .servers import user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -22,16 +22,8 @@ def test_a_recorded_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
     with Emulator() as emu:
         # Fresh keys: secrets unique to this run, issued by the emulated tenant standing in for a real one.
-        keys = {
-            name: emu.issue_service_key(name, roles=["ESBMessaging.send", "ESBMessaging_DE"])
-            for name in ("sender", "sender_basic")
-        }
-        keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
-        keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
-        lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
-        lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
-        (tmp_path / ".env.audit").write_text("\n".join(lines) + "\n")
-        environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+        keys = write_key_profile(emu, tmp_path, "audit")
+        environ = user_environ()
         result = subprocess.run(
             [
                 IFLOWTEST,

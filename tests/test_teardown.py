@@ -6,7 +6,6 @@ API through a profile, exactly as it would reach a real one, so the landscape ou
 
 from __future__ import annotations
 
-import os
 import shutil
 import signal
 import subprocess
@@ -15,6 +14,8 @@ from pathlib import Path
 
 from iflowtest.emulator import Emulator
 
+from .servers import user_environ
+
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
@@ -22,6 +23,7 @@ BLOCKING_TEST = """
 import threading
 
 import pytest
+
 
 
 @pytest.mark.iflow("ReadCostCenters")
@@ -49,7 +51,7 @@ def test_clients_are_deleted_after_sigint(tmp_path: Path, fresh_emulator: Emulat
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "test_blocking.py").write_text(BLOCKING_TEST)
     profile_for(fresh_emulator, tmp_path, "live")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     environ["CF_HOME"] = str(tmp_path)
     process = subprocess.Popen(
         [IFLOWTEST, "run", "--iflow-env", "live", "-s", "-p", "no:randomly", "--log-cli-level=DEBUG"],
@@ -96,7 +98,7 @@ def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Pat
         "    assert iflow.get('/http/costcenters', params={'companyCode': '1010'}).status_code == 200\n"
     )
     profile_for(fresh_emulator, tmp_path, "live")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
     environ["CF_HOME"] = str(tmp_path)
 
     result = subprocess.run(

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import os
 import shutil
 import subprocess
 import sys
@@ -12,6 +11,8 @@ from typing import Any
 
 import pytest
 import yaml
+
+from .servers import user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "suites/costcenters/costcenters.iflow.yaml"
@@ -529,7 +530,7 @@ def test_iflowtest_run_exits_2_without_a_traceback_on_a_format_error(tmp_path: P
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "typo.iflow.yaml").write_text("cases:\n  - name: a\n    requst: {}\n")
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    environ = user_environ()
 
     result = subprocess.run(
         [str(Path(sys.executable).parent / "iflowtest"), "run", "-p", "no:hypothesispytest"],
