@@ -91,7 +91,7 @@ def test_bench_runs_both_sides_on_equal_work(capsys: pytest.CaptureFixture[str])
     if newman is None:
         pytest.skip(why)
 
-    code = bench.main(["--requests", "3", "--workers", "0"])
+    code = bench.main(["--requests", "3", "--workers", "0", "--repeat", "1"])
 
     printed = capsys.readouterr().out
     assert code == 0, printed

@@ -20,6 +20,7 @@ import requests
 from requests.auth import AuthBase
 
 from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
+from .httpsession import HarnessSession
 from .redaction import Secret, redact_text
 from .retrying import RetrySettings, exhausted_history, mount_retries, post_retries, retries_of
 
@@ -82,7 +83,7 @@ class IflowClient:
         self.iflow = iflow
         self.default_path = default_path
         self.timeout = timeout
-        self.session = session or requests.Session()
+        self.session = session or HarnessSession()
         self.session.auth = auth
         self.session.verify = verify
         self.retry = retry

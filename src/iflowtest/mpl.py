@@ -26,6 +26,7 @@ from requests.auth import AuthBase
 
 from .clients import ClientRegistry
 from .errors import ConfigError, IflowtestError, UnreachableError
+from .httpsession import HarnessSession
 from .iflow import CallRecord, record_of
 from .redaction import redact_text
 from .settings import ClientSpec
@@ -132,7 +133,7 @@ class MplClient:
         self._monotonic = monotonic
         self._timeout = timeout
         self._verify = verify
-        self.session = requests.Session()
+        self.session = HarnessSession()
         self.session.auth = auth
         self.session.headers["Accept"] = "application/json"
         self.checked: list[MessageLog] = []  # every log a check looked at, for the report

