@@ -136,6 +136,9 @@ def _convert_line(line: str, result: ScriptResult, json_vars: set[str]) -> bool:
         result.expect["status"] = [int(v) for v in m.group(1).split(",") if v.strip()]
         return True
     if m := re.fullmatch(r"pm\.expect\(pm\.response\.responseTime\)\.to\.be\.(?:below|lessThan)\((\d+)\)", line):
+        # below(N) is "< N" and max_ms is "<= N": they differ only when a call takes exactly N ms, which
+        # Postman's whole-millisecond responseTime can hit and iflowtest's fractional timing practically
+        # cannot; N - 1 would fail calls Postman passes (199.4 ms against below(200)), so N stays.
         result.expect["max_ms"] = int(m.group(1))
         return True
     if m := re.fullmatch(r"pm\.response\.to\.have\.header" + _CALL, line):
