@@ -3,7 +3,8 @@
 A `FaultPlan` holds faults keyed by target: an iFlow name (its runtime address), or one of the endpoints
 `token`, `cf`, `api` (message log API) and `backend`. Each fault can add latency, answer a share of the
 calls with a status (429 with `Retry-After`, 502/503/504), reset the connection before the answer (a real
-TCP RST on the socket, over TLS too), or hang until the plan is cleared. `redeploy(iflow, seconds)`
+TCP RST on the socket, over TLS too) or in the middle of it (`reset_after_bytes`: the status line, the
+headers and the first bytes of the body go out, then the RST), or hang until the plan is cleared. `redeploy(iflow, seconds)`
 answers 404 until the emulator clock has moved past the redeployment, as an undeployed flow does.
 
 Shares are exact and deterministic (every 1/share-th matching call, Bresenham style), not random, so a
@@ -17,7 +18,7 @@ import math
 import socket
 import struct
 import threading
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Final
 
@@ -25,7 +26,20 @@ from werkzeug.wrappers import Request, Response
 
 ENDPOINTS: Final = ("token", "cf", "api", "backend")
 FAULT_STATUSES: Final = frozenset({404, 429, 500, 502, 503, 504})
-_SPEC_KEYS: Final = ("status", "share", "retry_after", "reset", "latency", "hang", "times", "client", "methods")
+_SPEC_KEYS: Final = (
+    "status",
+    "share",
+    "retry_after",
+    "reset",
+    "reset_after_bytes",
+    "latency",
+    "hang",
+    "times",
+    "client",
+    "methods",
+)
+# Where the server finds how much of the answer to send before a mid-body reset.
+_CUT_AFTER: Final = "iflowtest.reset_after_bytes"
 
 
 @dataclass
@@ -36,6 +50,7 @@ class Fault:
     share: float = 1.0
     retry_after: int | None = None
     reset: bool = False
+    reset_after_bytes: int | None = None  # reset mid-body: after the headers and this many body bytes
     latency: float = 0.0
     hang: bool = False
     times: int | None = None
@@ -55,15 +70,26 @@ class Fault:
             raise ValueError(f"latency must be a finite number of seconds ≥ 0, got {self.latency!r}")
         if self.times is not None and self.times < 1:
             raise ValueError(f"times must be ≥ 1, got {self.times!r}")
-        if self.status is None and not (self.reset or self.latency or self.hang):
-            raise ValueError("a fault needs at least one of status, reset, latency or hang")
+        if self.reset_after_bytes is not None and self.reset_after_bytes < 0:
+            raise ValueError(f"reset_after_bytes must be ≥ 0, got {self.reset_after_bytes!r}")
+        if self.reset and self.reset_after_bytes is not None:
+            raise ValueError(
+                "reset and reset_after_bytes exclude each other: reset drops the connection before the answer, "
+                "reset_after_bytes in the middle of its body"
+            )
+        if self.status is None and not (self.reset or self.reset_after_bytes is not None or self.latency or self.hang):
+            raise ValueError("a fault needs at least one of status, reset, reset_after_bytes, latency or hang")
 
     def describe(self) -> str:
         """The settings of this fault in the `--fault` syntax (without the target)."""
         parts = []
         for name in _SPEC_KEYS:
             value = getattr(self, name)
-            if value in (None, False, 0.0) or (name == "share" and value == 1.0):
+            if (
+                value is None
+                or (value in (False, 0.0) and name != "reset_after_bytes")
+                or (name, value) == ("share", 1.0)
+            ):
                 continue
             if name == "methods":
                 value = "+".join(sorted(value))
@@ -127,6 +153,8 @@ class FaultPlan:
         """Run the faults for one request: None to serve it normally, a Response to answer instead.
 
         Latency and hangs wait here, in the server's request thread; a reset raises `ConnectionResetFault`.
+        A mid-body reset is marked on the request's environ for `cut_short`, which the server wraps around
+        the answer's body.
         """
         if target is None:
             return None
@@ -149,6 +177,8 @@ class FaultPlan:
             self._release.wait(fired.latency)  # waits in the server thread; clear() cuts it short
         if fired.reset:
             reset_connection(request.environ)
+        if fired.reset_after_bytes is not None:
+            request.environ[_CUT_AFTER] = fired.reset_after_bytes
         if fired.status is not None:
             headers = {"Retry-After": str(fired.retry_after)} if fired.retry_after is not None else None
             return Response(
@@ -172,10 +202,32 @@ def reset_connection(environ: Mapping[str, Any]) -> None:
     raise ConnectionResetFault("connection reset by an injected fault")
 
 
+def cut_short(environ: Mapping[str, Any], body: Iterable[bytes]) -> Iterable[bytes]:
+    """The answer's body as the server sends it: whole, or cut off by an injected mid-body reset."""
+    limit = environ.get(_CUT_AFTER)
+    if limit is None:
+        return body
+    return _cut(environ, body, limit)
+
+
+def _cut(environ: Mapping[str, Any], body: Iterable[bytes], limit: int) -> Iterator[bytes]:
+    # Werkzeug sends the status line and headers with the first chunk, so the reset comes after them.
+    try:
+        whole = b"".join(body)
+    finally:
+        close = getattr(body, "close", None)
+        if close is not None:
+            close()
+    if not whole:
+        return  # nothing to cut (HEAD, 204): the answer goes out whole
+    yield whole[: min(limit, len(whole) - 1)]  # at least one byte short, or the answer would be complete
+    reset_connection(environ)
+
+
 def parse_fault(text: str) -> tuple[str, Fault]:
     """Parse `TARGET:key=value,...` (the `iflowtest emulator --fault` syntax) into a target and a Fault.
 
-    Keys: status, share, retry_after, reset, latency, hang, times, client, methods (`GET+HEAD`).
+    Keys: status, share, retry_after, reset, reset_after_bytes, latency, hang, times, client, methods (`GET+HEAD`).
     Flags (`reset`, `hang`) may stand alone. Raises ValueError with the reason and the expected form.
     """
     form = "expected TARGET:key=value,... such as 'ReadCostCenters:status=503,share=0.05' or 'token:reset'"
@@ -195,7 +247,7 @@ def parse_fault(text: str) -> tuple[str, Fault]:
                 if has_value and value.lower() not in ("1", "true", "yes"):
                     raise ValueError
                 values[key] = True
-            elif key in ("status", "retry_after", "times"):
+            elif key in ("status", "retry_after", "times", "reset_after_bytes"):
                 values[key] = int(value)
             elif key in ("share", "latency"):
                 values[key] = float(value)

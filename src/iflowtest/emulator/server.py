@@ -34,7 +34,7 @@ from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
-from iflowtest.emulator.faults import Fault, FaultPlan
+from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
@@ -243,7 +243,7 @@ class Emulator:
                 status=500,
                 content_type="text/plain;charset=UTF-8",
             )
-        return response(environ, start_response)
+        return cut_short(environ, response(environ, start_response))  # an injected mid-body reset
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path
@@ -277,7 +277,8 @@ class Emulator:
         """Inject a fault on an iFlow (by name) or endpoint (`token`, `cf`, `api`, `backend`); see `Fault`.
 
         ``inject("ReadCostCenters", status=503, share=0.05)``, ``inject("token", status=503)``,
-        ``inject("ReadCostCenters", reset=True, times=1)``; returns the Fault (its `fired` counts hits).
+        ``inject("ReadCostCenters", reset=True, times=1)``, ``inject("ReadCostCenters", reset_after_bytes=100)``
+        (a reset mid-body); returns the Fault (its `fired` counts hits).
         """
         return self._faults.inject(target, Fault(**fault))
 
