@@ -7,6 +7,11 @@ TCP RST on the socket, over TLS too) or in the middle of it (`reset_after_bytes`
 headers and the first bytes of the body go out, then the RST), or hang until the plan is cleared. `redeploy(iflow, seconds)`
 answers 404 until the emulator clock has moved past the redeployment, as an undeployed flow does.
 
+The target `cf-jobs` is not an HTTP endpoint but the Cloud Foundry jobs of the emulated landscape (service
+instance and key creation and deletion): `hang` keeps the jobs it hits in PROCESSING until the plan is
+cleared, `latency=S` lets them finish only after S seconds of the emulator clock; `share` and `times`
+choose which jobs, counted as they are created.
+
 Shares are exact and deterministic (every 1/share-th matching call, Bresenham style), not random, so a
 test that injects 5 % of 503s gets exactly 5 in 100 calls. Faults of one target are tried in the order they
 were injected; the first that fires acts alone and the later ones do not count that request.
@@ -25,6 +30,7 @@ from typing import Any, Final
 from werkzeug.wrappers import Request, Response
 
 ENDPOINTS: Final = ("token", "cf", "api", "backend")
+JOBS: Final = "cf-jobs"  # the CF jobs of the emulated landscape, not an HTTP endpoint
 FAULT_STATUSES: Final = frozenset({404, 429, 500, 502, 503, 504})
 _SPEC_KEYS: Final = (
     "status",
@@ -130,6 +136,7 @@ class FaultPlan:
 
     def inject(self, target: str, fault: Fault) -> Fault:
         """Add `fault` to `target` (an iFlow name or an endpoint); returns it, to read `fired` later."""
+        check_target(target, fault)
         with self._lock:
             self._faults.setdefault(target, []).append(fault)
             self._release.clear()
@@ -141,6 +148,23 @@ class FaultPlan:
             raise ValueError(f"seconds must be > 0, got {seconds!r}")
         with self._lock:
             self._undeployed[iflow] = self._now() + seconds
+
+    def injected(self, target: str) -> list[Fault]:
+        """The faults on `target` now, in injection order (to read their `fired` counts)."""
+        with self._lock:
+            return list(self._faults.get(target, ()))
+
+    def job_fault(self) -> Fault | None:
+        """The `cf-jobs` fault that hits a CF job being created now, if one does (counts the job)."""
+        with self._lock:
+            return next((f for f in self._faults.get(JOBS, ()) if f.hits("", None)), None)
+
+    def job_delay(self, fault: Fault) -> float | None:
+        """How long a job hit by `fault` takes (inf: never finishes); None once the fault was cleared."""
+        with self._lock:
+            if not any(f is fault for f in self._faults.get(JOBS, ())):
+                return None
+        return math.inf if fault.hang else fault.latency
 
     def clear(self) -> None:
         """Remove every fault and release hanging requests."""
@@ -224,6 +248,19 @@ def _cut(environ: Mapping[str, Any], body: Iterable[bytes], limit: int) -> Itera
     reset_connection(environ)
 
 
+def check_target(target: str, fault: Fault) -> None:
+    """Raise ValueError when `fault` has settings its target cannot act on (`cf-jobs` takes few)."""
+    if target != JOBS:
+        return
+    f = fault
+    http_only = (f.status, f.retry_after, f.reset_after_bytes, f.client, f.methods) != (None,) * 5 or f.reset
+    if http_only or not (f.hang or f.latency):
+        raise ValueError(
+            f"{JOBS} takes hang (jobs never finish) or latency=S (jobs finish after S seconds of the emulator "
+            f"clock), with share and times; got {fault.describe()}: for the answers of the CF API use the target cf"
+        )
+
+
 def parse_fault(text: str) -> tuple[str, Fault]:
     """Parse `TARGET:key=value,...` (the `iflowtest emulator --fault` syntax) into a target and a Fault.
 
@@ -258,6 +295,8 @@ def parse_fault(text: str) -> tuple[str, Fault]:
         except ValueError:
             raise ValueError(f"fault {text!r}: {key}={value!r} is not a valid {key}; {form}") from None
     try:
-        return target, Fault(**values)
+        fault = Fault(**values)
+        check_target(target, fault)
+        return target, fault
     except ValueError as exc:
         raise ValueError(f"fault {text!r}: {exc}") from None

@@ -86,6 +86,7 @@ class Emulator:
         self._mpl_api = MplApi(self._tenant, self._tokens)
         self._flows = flows
         self._faults = FaultPlan(self._tenant.clock.now)
+        self._cloud_foundry.faults = self._faults  # `cf-jobs` faults
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -274,11 +275,12 @@ class Emulator:
 
     # ------------------------------------------------------------ faults
     def inject(self, target: str, **fault: Any) -> Fault:
-        """Inject a fault on an iFlow (by name) or endpoint (`token`, `cf`, `api`, `backend`); see `Fault`.
+        """Inject a fault on an iFlow (by name), endpoint (`token`, `cf`, `api`, `backend`) or `cf-jobs`; see `Fault`.
 
         ``inject("ReadCostCenters", status=503, share=0.05)``, ``inject("token", status=503)``,
         ``inject("ReadCostCenters", reset=True, times=1)``, ``inject("ReadCostCenters", reset_after_bytes=100)``
-        (a reset mid-body); returns the Fault (its `fired` counts hits).
+        (a reset mid-body), ``inject("cf-jobs", hang=True)`` (CF jobs that never finish); returns the Fault (its
+        `fired` counts hits).
         """
         return self._faults.inject(target, Fault(**fault))
 
