@@ -1,7 +1,8 @@
 """The retry policy of iFlow calls: urllib3's `Retry` on the client's adapter, with every retry kept for the report.
 
 Idempotent methods are retried on 429/502/503/504, on connections dropped before an answer and on answers
-cut off mid-body (`bodyretry.BodyRetryAdapter`, in the same count), with exponential backoff and `Retry-After` respected; POST (and PATCH) only when a case opts in
+cut off mid-body (`bodyretry.BodyRetryAdapter`, in the same count), with exponential backoff and
+`Retry-After` respected; POST (and PATCH) only when a case opts in
 (`@pytest.mark.retry_post`). Retries are bounded in count (`retries`) and in time: backoff is capped by
 `backoff_max`, read timeouts are not retried (a slow iFlow is not sent the call again), and an answer whose `Retry-After` exceeds `max_retry_after` is not waited for but handed to
 the test as it is, with the reason recorded. urllib3 does the retrying; this module only adds the per-call
@@ -124,7 +125,7 @@ def post_retries(enabled: bool) -> Iterator[None]:
 
 
 def describe(entry: RequestHistory) -> str:
-    """One retried attempt as the report shows it: `503`, `connection error (RemoteDisconnected)`, `reset mid-body (...)`."""
+    """One retried attempt as the report shows it: `503`, `connection error (RemoteDisconnected)`, `reset mid-body`."""
     if entry.status is not None:
         return str(entry.status)
     error = entry.error

@@ -4,8 +4,9 @@ A `FaultPlan` holds faults keyed by target: an iFlow name (its runtime address),
 `token`, `cf`, `api` (message log API) and `backend`. Each fault can add latency, answer a share of the
 calls with a status (429 with `Retry-After`, 502/503/504), reset the connection before the answer (a real
 TCP RST on the socket, over TLS too) or in the middle of it (`reset_after_bytes`: the status line, the
-headers and the first bytes of the body go out, then the RST), or hang until the plan is cleared. `redeploy(iflow, seconds)`
-answers 404 until the emulator clock has moved past the redeployment, as an undeployed flow does.
+headers and the first bytes of the body go out, then the RST), or hang until the plan is cleared.
+`redeploy(iflow, seconds)` answers 404 until the emulator clock has moved past the redeployment, as an
+undeployed flow does.
 
 The target `cf-jobs` is not an HTTP endpoint but the Cloud Foundry jobs of the emulated landscape (service
 instance and key creation and deletion): `hang` keeps the jobs it hits in PROCESSING until the plan is
