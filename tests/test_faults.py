@@ -217,7 +217,10 @@ def test_fault_specs_parse(text: str, target: str, expected: Fault) -> None:
         ("X:share=2,status=503", "fault 'X:share=2,status=503': share must be in (0, 1], got 2.0"),
         ("X:colour=red", "fault 'X:colour=red': unknown setting 'colour'; known: status, share,"),
         ("X:status=abc", "fault 'X:status=abc': status='abc' is not a valid status;"),
-        ("X:times=2", "fault 'X:times=2': a fault needs at least one of status, reset, latency or hang"),
+        (
+            "X:times=2",
+            "fault 'X:times=2': a fault needs at least one of status, reset, reset_after_bytes, latency or hang",
+        ),
         ("X:reset,reset", "fault 'X:reset,reset': setting 'reset' given twice"),
     ],
 )

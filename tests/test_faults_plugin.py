@@ -136,11 +136,13 @@ def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
     environ = user_environ()
     command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")]
     command += ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
+    command += ["--fault", "ReadCostCenters:reset_after_bytes=100,times=1"]
     process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
     try:
         output = read_until_serving(process)
         assert "iflowtest emulator: fault     ReadCostCenters: status=503,share=0.05\n" in output
         assert "iflowtest emulator: fault     token: status=429,retry_after=5,times=3\n" in output
+        assert "iflowtest emulator: fault     ReadCostCenters: reset_after_bytes=100,times=1\n" in output
         url = re.search(r"token url\s+(\S+)", output)
         ca_file = re.search(r"CA file\s+(\S+)", output)
         assert url and ca_file, output

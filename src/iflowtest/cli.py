@@ -69,7 +69,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         action="append",
         default=[],
         metavar="TARGET:SPEC",
-        help="inject a fault, e.g. ReadCostCenters:status=503,share=0.05 or token:reset (repeatable)",
+        help="inject a fault, e.g. ReadCostCenters:status=503,share=0.05, token:reset or cf-jobs:hang (repeatable)",
     )
     add_provision_parser(commands, _Parser)
 
@@ -228,7 +228,7 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     assert settings is not None
     lifetime = parsed.token_lifetime or settings.emulator.token_lifetime
     try:
-        faults = [parse_fault(text) for text in parsed.fault]
+        faults = [parse_fault(text) for text in (*settings.emulator.faults, *parsed.fault)]
     except ValueError as exc:
         return _fail(f"--fault: {exc}")
     emu = Emulator(
@@ -243,9 +243,6 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     except OSError as exc:
         return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
     emu.cloud_foundry.job_delay = settings.emulator.job_delay
-    for target, fault in faults:
-        emu.faults.inject(target, fault)
-        print(f"iflowtest emulator: fault     {target}: {fault.describe()}")
     emu.cloud_foundry.services_quota = settings.emulator.services_quota
     try:
         folder: Path = parsed.keys_dir
@@ -263,6 +260,10 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
             profile = folder / "cf.env"
             write_private(profile, emulator_cf_profile(emu), replace=True)
             print(f"iflowtest emulator: cf api    {emu.cf_api} (copy {profile} to .env.<profile> to provision here)")
+        # After the emulator's own keys: faults are for the runs against it (`cf-jobs:hang` would stop it here).
+        for target, fault in faults:
+            emu.faults.inject(target, fault)
+            print(f"iflowtest emulator: fault     {target}: {fault.describe()}")
         print("iflowtest emulator: press Ctrl-C to stop", flush=True)
         (stop or threading.Event()).wait()
     except KeyboardInterrupt:

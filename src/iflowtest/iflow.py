@@ -19,6 +19,7 @@ from typing import Any, Final
 import requests
 from requests.auth import AuthBase
 
+from .bodyretry import body_cut_of
 from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from .httpsession import HarnessSession
 from .redaction import Secret, redact_text
@@ -210,6 +211,13 @@ class IflowClient:
             ) from None
         except requests.exceptions.ConnectionError as exc:
             history = exhausted_history(exc)
+            cut = body_cut_of(exc)
+            if cut is not None:
+                raise IflowCallError(
+                    f"{flow}{method} {_display(url)} failed{_attempts(exc)}: {cut.explain()}; expected the whole "
+                    "answer: check the runtime's health, or opt in to retrying more (retries) if the tenant drops "
+                    "connections under load"
+                ) from None
             if history:
                 raise IflowCallError(
                     f"{flow}{method} {_display(url)} failed{_attempts(exc)}: the connection was dropped before an "
@@ -220,6 +228,8 @@ class IflowClient:
                 f"{flow}{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the "
                 "runtime url of the service key and that the tenant is reachable"
             ) from None
+        except requests.exceptions.ChunkedEncodingError as exc:
+            raise IflowCallError(f"{flow}{method} {_display(url)} failed: {_cut_not_retried(method, exc)}") from None
 
     def _fetch_csrf(self, url: str, rejected: str | None) -> str:
         with self._csrf.lock:
@@ -297,6 +307,21 @@ def _limits(timeout: Any) -> tuple[Any, Any]:
 def _attempts(exc: BaseException) -> str:
     history = exhausted_history(exc)
     return f"; {len(history)} attempts: {', '.join(history)}" if len(history) > 1 else ""
+
+
+def _cut_not_retried(method: str, exc: BaseException) -> str:
+    cut = body_cut_of(exc)
+    if cut is None:  # no retry policy mounted: requests' own error, without the byte count
+        return (
+            f"the connection broke while the answer was read ({redact_text(str(exc))[:300]}); expected the whole "
+            "answer: check the runtime's health"
+        )
+    if method in ("POST", "PATCH"):
+        return (
+            f"{cut.explain()}; not retried: {method} is sent again only when the case opts in "
+            "(@pytest.mark.retry_post), as the iFlow may have run already: check its message log"
+        )
+    return f"{cut.explain()}; not retried: retries are off for this client; expected the whole answer"
 
 
 def _display(url: str) -> str:

@@ -203,7 +203,8 @@ def iflow_target(pytestconfig: pytest.Config) -> TargetSession:
     try:
         return target.start()
     except IflowtestError as exc:
-        pytest.fail(str(exc), pytrace=False)
+        cause = str(exc)
+    pytest.fail(cause, pytrace=False)  # outside the except: the cause once, not also as the failure's context
 
 
 @pytest.fixture(scope="session")

@@ -1,7 +1,8 @@
 """The retry policy of iFlow calls: urllib3's `Retry` on the client's adapter, with every retry kept for the report.
 
-Idempotent methods are retried on 429/502/503/504 and on connections dropped before an answer, with
-exponential backoff and `Retry-After` respected; POST (and PATCH) only when a case opts in
+Idempotent methods are retried on 429/502/503/504, on connections dropped before an answer and on answers
+cut off mid-body (`bodyretry.BodyRetryAdapter`, in the same count), with exponential backoff and
+`Retry-After` respected; POST (and PATCH) only when a case opts in
 (`@pytest.mark.retry_post`). Retries are bounded in count (`retries`) and in time: backoff is capped by
 `backoff_max`, read timeouts are not retried (a slow iFlow is not sent the call again), and an answer whose `Retry-After` exceeds `max_retry_after` is not waited for but handed to
 the test as it is, with the reason recorded. urllib3 does the retrying; this module only adds the per-call
@@ -20,11 +21,12 @@ from typing import Any, Final, Protocol, Self
 
 import pytest
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.connectionpool import ConnectionPool
 from urllib3.exceptions import MaxRetryError, ReadTimeoutError
 from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import RequestHistory, Retry
+
+from .bodyretry import BodyCutShort, BodyRetryAdapter
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -107,7 +109,7 @@ def make_retry(settings: RetrySettings) -> RecordingRetry:
 
 def mount_retries(session: requests.Session, settings: RetrySettings) -> None:
     """Retry every call of `session` (both schemes) by `settings`."""
-    adapter = HTTPAdapter(max_retries=make_retry(settings))
+    adapter = BodyRetryAdapter(max_retries=make_retry(settings))
     session.mount("https://", adapter)
     session.mount("http://", adapter)
 
@@ -123,10 +125,12 @@ def post_retries(enabled: bool) -> Iterator[None]:
 
 
 def describe(entry: RequestHistory) -> str:
-    """One retried attempt as the report shows it: `503`, or `reset (RemoteDisconnected)`."""
+    """One retried attempt as the report shows it: `503`, `connection error (RemoteDisconnected)`, `reset mid-body`."""
     if entry.status is not None:
         return str(entry.status)
     error = entry.error
+    if isinstance(error, BodyCutShort):
+        return error.brief()
     reason = getattr(error, "reason", None) or error
     inner = reason.args[-1] if isinstance(reason, Exception) and reason.args else reason
     name = type(inner).__name__ if isinstance(inner, BaseException) else type(reason).__name__

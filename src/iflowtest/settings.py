@@ -75,6 +75,7 @@ _EMULATOR_KEYS: Final = {
     "tls": bool,
     "job_delay": (int, float),
     "services_quota": int,
+    "faults": list,
 }
 
 
@@ -125,6 +126,7 @@ class EmulatorOptions:
     tls: bool = True
     job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
     services_quota: int | None = None  # service instances the emulated org allows
+    faults: tuple[str, ...] = ()  # injected at start, in the `iflowtest emulator --fault` syntax
 
 
 @dataclass(frozen=True)
@@ -442,7 +444,23 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         tls=bool(raw.get("tls", True)),
         job_delay=float(raw.get("job_delay", 0.0)),
         services_quota=raw.get("services_quota"),
+        faults=_emulator_faults(raw.get("faults", [])),
     )
+
+
+def _emulator_faults(texts: list[Any]) -> tuple[str, ...]:
+    if not texts:
+        return ()
+    from .emulator.faults import parse_fault  # only when faults are set: a tenant run never loads the emulator
+
+    for text in texts:
+        if not isinstance(text, str):
+            raise ConfigError(f"[tool.iflowtest.emulator] faults must be strings such as 'cf-jobs:hang', got {text!r}")
+        try:
+            parse_fault(text)
+        except ValueError as exc:
+            raise ConfigError(f"[tool.iflowtest.emulator] faults: {exc}") from None
+    return tuple(texts)
 
 
 def _check_keys(table: Mapping[str, Any], known: Mapping[str, Any], where: str) -> None:

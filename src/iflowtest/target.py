@@ -7,6 +7,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from .clients import ClientRegistry, KeyProvider
+from .errors import IflowtestError
 from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
 from .settings import Settings
 
@@ -21,6 +22,7 @@ class TargetSession:
         self.keys: RunKeys | None = None  # the run's provisioned or loaded keys
         # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
         self.offline_keys: KeyProvider | None = None
+        self._failure: IflowtestError | None = None  # why the start failed, for every later test
 
     @property
     def registry(self) -> ClientRegistry:
@@ -44,11 +46,23 @@ class TargetSession:
         """Start the emulator (emulator target) or check every configured key (tenant target)."""
         if self._registry is not None:
             return self
+        if self._failure is not None:
+            # Fail fast per cause: a start that failed (say, CF jobs that never finish) is not tried again
+            # for every test, each waiting out the same timeout.
+            raise self._failure
+        try:
+            return self._start()
+        except IflowtestError as exc:
+            self._failure = exc
+            raise
+
+    def _start(self) -> TargetSession:
         if self.offline_keys is not None:
             self._registry = ClientRegistry(self.settings, self.offline_keys)
             return self
         if self.settings.target == "emulator":
             from .emulator import Emulator  # imported lazily: a tenant run never loads the emulator
+            from .emulator.faults import parse_fault
 
             options = self.settings.emulator
             self.emulator = Emulator(
@@ -57,6 +71,8 @@ class TargetSession:
             verify: bool | str = str(self.emulator.ca_file) if options.tls else True
             self.emulator.cloud_foundry.job_delay = options.job_delay
             self.emulator.cloud_foundry.services_quota = options.services_quota
+            for text in options.faults:  # before provisioning: `cf-jobs` faults concern it
+                self.emulator.faults.inject(*parse_fault(text))
             if options.tls:
                 # Every default run provisions its clients through the emulator's CF API, over HTTP.
                 self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))

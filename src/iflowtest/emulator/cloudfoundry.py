@@ -3,7 +3,7 @@
 Just what provisioning a Process Integration Runtime client takes (cpi-facts §6): the root document with
 its login/uaa links, the UAA of the `cf` client (`cfuaa.py`), one org with one space,
 `service_plans` with their filters, managed `service_instances`, `jobs` that move PROCESSING → POLLING →
-COMPLETE|FAILED after a configurable delay, `service_credential_bindings` of type key with `/details`, and
+COMPLETE|FAILED after a configurable delay (or an injected `cf-jobs` fault: `faults.py`), `service_credential_bindings` of type key with `/details`, and
 deletes. Errors use the V3 envelope `{"errors": [{"code", "title", "detail"}]}` with Cloud Controller's texts.
 Instance and key requests go to the it-rt broker (`broker.py`); its refusals fail the job.
 """
@@ -21,6 +21,7 @@ from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.broker import OFFERING, BrokerError, ProcessIntegrationBroker
 from iflowtest.emulator.cfuaa import CfError, CfUaa, json_response
+from iflowtest.emulator.faults import Fault, FaultPlan
 from iflowtest.emulator.tenant import PLANS, Clock
 
 CF_PREFIX: Final = "/cf"
@@ -34,6 +35,7 @@ class _Job:
     created: float
     failure: dict[str, Any] | None
     resource: str | None
+    fault: Fault | None = None  # an injected `cf-jobs` fault that decides how long this job takes
 
 
 @dataclass
@@ -81,6 +83,7 @@ class CloudFoundry:
         self.services_quota: int | None = None
         self.space_services_quota: int | None = None
         self.job_delay = 0.0
+        self.faults: FaultPlan | None = None  # the emulator's, for `cf-jobs` faults
         self._rate_limited = 0
         self._retry_after = 1
         self._instances: dict[str, _Instance] = {}
@@ -297,7 +300,8 @@ class CloudFoundry:
 
     # ------------------------------------------------------------ jobs
     def _new_job(self, operation: str, failure: dict[str, Any] | None, resource: str | None) -> _Job:
-        job = _Job(str(uuid.uuid4()), operation, self._clock.now(), failure, resource)
+        fault = self.faults.job_fault() if self.faults is not None else None
+        job = _Job(str(uuid.uuid4()), operation, self._clock.now(), failure, resource, fault)
         self._jobs[job.guid] = job
         return job
 
@@ -306,9 +310,11 @@ class CloudFoundry:
 
     def _job(self, job: _Job, base: str) -> dict[str, Any]:
         elapsed = self._clock.now() - job.created
-        if elapsed < self.job_delay / 2:
+        injected = self.faults.job_delay(job.fault) if self.faults is not None and job.fault is not None else None
+        delay = self.job_delay if injected is None else injected
+        if elapsed < delay / 2:
             state = "PROCESSING"
-        elif elapsed < self.job_delay:
+        elif elapsed < delay:
             state = "POLLING"
         else:
             state = "FAILED" if job.failure else "COMPLETE"

@@ -34,7 +34,7 @@ from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
-from iflowtest.emulator.faults import Fault, FaultPlan
+from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
@@ -86,6 +86,7 @@ class Emulator:
         self._mpl_api = MplApi(self._tenant, self._tokens)
         self._flows = flows
         self._faults = FaultPlan(self._tenant.clock.now)
+        self._cloud_foundry.faults = self._faults  # `cf-jobs` faults
         self._server: BaseWSGIServer | None = None
         self._thread: threading.Thread | None = None
         self._url: str | None = None
@@ -243,7 +244,7 @@ class Emulator:
                 status=500,
                 content_type="text/plain;charset=UTF-8",
             )
-        return response(environ, start_response)
+        return cut_short(environ, response(environ, start_response))  # an injected mid-body reset
 
     def _dispatch(self, request: Request) -> Response:
         path = request.path
@@ -274,10 +275,12 @@ class Emulator:
 
     # ------------------------------------------------------------ faults
     def inject(self, target: str, **fault: Any) -> Fault:
-        """Inject a fault on an iFlow (by name) or endpoint (`token`, `cf`, `api`, `backend`); see `Fault`.
+        """Inject a fault on an iFlow (by name), endpoint (`token`, `cf`, `api`, `backend`) or `cf-jobs`; see `Fault`.
 
         ``inject("ReadCostCenters", status=503, share=0.05)``, ``inject("token", status=503)``,
-        ``inject("ReadCostCenters", reset=True, times=1)``; returns the Fault (its `fired` counts hits).
+        ``inject("ReadCostCenters", reset=True, times=1)``, ``inject("ReadCostCenters", reset_after_bytes=100)``
+        (a reset mid-body), ``inject("cf-jobs", hang=True)`` (CF jobs that never finish); returns the Fault (its
+        `fired` counts hits).
         """
         return self._faults.inject(target, Fault(**fault))
 
