@@ -14,6 +14,7 @@ from .clients import ClientRegistry
 from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
 from .errors import CassetteError, IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
+from .leftovers import LeftoverReport, provisions_through_cloud_foundry
 from .mpl import MplClient, mpl_client
 from .recording import install_recording
 from .redaction import install_log_redaction
@@ -121,6 +122,8 @@ def pytest_configure(config: pytest.Config) -> None:
     install_recording(config, settings, mode, config.stash[TARGET_KEY])
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
+        if provisions_through_cloud_foundry(settings) and config.stash[TARGET_KEY].offline_keys is None:
+            config.pluginmanager.register(LeftoverReport(settings), "iflowtest-leftovers")
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
