@@ -182,7 +182,8 @@ def test_untrusted_tenant_fails_clearly_and_insecure_runs_with_warnings(emulator
     secrets = [k["oauth"]["clientsecret"] for k in tenant_project(verified, emulator).values()]
     secrets += [k["oauth"]["clientsecret"] for k in tenant_project(insecure, emulator).values()]
     # Both at once: each process spends most of its time importing.
-    processes = [start(command[:-1], verified), start(command, insecure)]
+    # The insecure run on two xdist workers: they make the calls, the controller reports.
+    processes = [start(command[:-1], verified), start([*command, "-n", "2"], insecure)]
     (out_verified, err_verified), (out_insecure, err_insecure) = (p.communicate(timeout=120) for p in processes)
 
     # Without the flag: the emulator's certificate is not trusted and the run says why.
@@ -276,3 +277,19 @@ def test_provision_command_warns_once_without_verification(
     assert out == "iflowtest: no service instances in the space\n"
     assert err == WARNING.format(origin="IFLOWTEST_TLS_VERIFY") + "\n"
     assert [w for w in caught if issubclass(w.category, InsecureRequestWarning)] == []
+
+
+def test_emulator_target_without_verification(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("CF_HOME", str(tmp_path))
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    target = TargetSession(resolve_settings(tmp_path, {"target": "emulator", "tls_verify": False}, environ={}))
+    undo = silence_insecure_warnings()
+    try:
+        target.start()  # provisions through the emulator's CF API, without its CA
+        response = target.registry.iflow_client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
+    finally:
+        target.close()
+        undo()
+
+    assert target.registry.verify is False
+    assert response.status_code == 200
