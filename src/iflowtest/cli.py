@@ -36,6 +36,7 @@ from .settings import Settings, find_project_root, resolve_settings
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
 _RECORDING_FLAGS = {"--record": "--iflow-record", "--offline": "--iflow-offline"}
+_INSECURE_FLAG = {"--insecure": "--iflow-no-tls-verify"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -54,7 +55,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         help="run suites against the target and write reports/latest/",
         description=(
             "Run suites (default: [tool.iflowtest] suites) with pytest; other options go to pytest. "
-            "--record calls live and rewrites each test's cassette; --offline replays cassettes only."
+            "--record calls live and rewrites each test's cassette; --offline replays cassettes only; "
+            "--insecure turns TLS verification off (a warning in the report; prefer IFLOWTEST_CA_BUNDLE)."
         ),
     )
     run.add_argument("rest", nargs=argparse.REMAINDER, help="suites and pytest options (e.g. -k, -n auto, --iflow-env)")
@@ -128,6 +130,8 @@ def _preflight_options(args: Sequence[str]) -> dict[str, str]:
             if not value and index + 1 < len(args):
                 value = args[index + 1]
             found[_PREFLIGHT_OPTIONS[name]] = value
+        if name == "--iflow-no-tls-verify":
+            found["tls_verify"] = "false"
     return found
 
 
@@ -141,6 +145,7 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
     root = find_project_root(cwd or Path.cwd())
     # `iflowtest run --record/--offline` are the plugin's --iflow-record/--iflow-offline.
     args = [_RECORDING_FLAGS.get(a, a) for a in args]
+    args = [_INSECURE_FLAG.get(a, a) for a in args]  # `iflowtest run --insecure`: no TLS verification
     try:
         settings = resolve_settings(root, _preflight_options(args))
         if settings.target == "tenant" and "--iflow-offline" not in args:

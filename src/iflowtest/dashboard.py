@@ -142,6 +142,7 @@ class RunDashboard:
         self.summary = build_summary(
             run, found, unreachable=len(self._unreachable), duration_s=time.monotonic() - self._clock_start
         )
+        self.summary["tls_verify"] = self.settings.tls_verify  # false only when turned off explicitly
         html_path = self.config.getoption("htmlpath", None)
         if html_path:
             write_summary(Path(html_path).parent / SUMMARY_FILE, self.summary)

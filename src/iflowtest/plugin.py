@@ -14,6 +14,7 @@ from .clients import ClientRegistry
 from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
 from .errors import CassetteError, IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
+from .leftovers import LeftoverReport, provisions_through_cloud_foundry
 from .mpl import MplClient, mpl_client
 from .recording import install_recording
 from .redaction import install_log_redaction
@@ -22,11 +23,13 @@ from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
 from .retrying import apply_case_markers
 from .settings import Settings, find_project_root, resolve_settings
 from .target import TargetSession
+from .tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from .yamlsuite import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_KEY = pytest.StashKey[TargetSession]()
+UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 
 IflowClientFactory = Callable[..., IflowClient]
 
@@ -74,6 +77,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         action="store_true",
         help="replay cassettes only: network blocked, no emulator started",
     )
+    group.addoption(
+        "--iflow-no-tls-verify",
+        dest="iflow_tls_verify",
+        action="store_false",
+        default=None,
+        help="do not verify TLS certificates (warned about in the report); prefer IFLOWTEST_CA_BUNDLE",
+    )
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -89,12 +99,17 @@ def pytest_configure(config: pytest.Config) -> None:
         "connect_timeout": config.getoption("iflow_connect_timeout"),
         "read_timeout": config.getoption("iflow_read_timeout"),
         "keep_clients": config.getoption("iflow_keep_clients"),
+        "tls_verify": config.getoption("iflow_tls_verify"),
     }
     try:
         settings = resolve_settings(find_project_root(config.rootpath), options)
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
+    if not settings.tls_verify:
+        # Said once by TlsVerificationReport instead of once per call: around tests, and outside them.
+        config.addinivalue_line("filterwarnings", IGNORE_INSECURE_WARNINGS)
+        config.stash[UNDO_QUIET_TLS_KEY] = silence_insecure_warnings()
     config.stash[TARGET_KEY] = TargetSession(settings)
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
@@ -105,6 +120,10 @@ def pytest_configure(config: pytest.Config) -> None:
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     install_recording(config, settings, mode, config.stash[TARGET_KEY])
+    if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
+        if provisions_through_cloud_foundry(settings) and config.stash[TARGET_KEY].offline_keys is None:
+            config.pluginmanager.register(LeftoverReport(settings), "iflowtest-leftovers")
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
         config.pluginmanager.register(ReportColumns(config, settings), "iflowtest-report")
@@ -150,6 +169,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo = config.stash.get(UNDO_REDACTION_KEY, None)
         if undo is not None:
             undo()
+        undo_quiet = config.stash.get(UNDO_QUIET_TLS_KEY, None)
+        if undo_quiet is not None:
+            undo_quiet()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

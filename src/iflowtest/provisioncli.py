@@ -24,6 +24,7 @@ from .mtls import write_private
 from .provisioning import PLANS, ClientRequest, Provisioner, parse_duration
 from .runkeys import client_request, provisioner_from_settings
 from .settings import find_project_root, resolve_settings
+from .tlsverify import silence_insecure_warnings, warning_line
 
 USAGE_ERROR = 2
 
@@ -70,9 +71,13 @@ def run_provision(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
         )
         return USAGE_ERROR
     provisioner: Provisioner | None = None
+    undo_quiet: Callable[[], None] | None = None
     try:
         settings = resolve_settings(find_project_root(cwd or Path.cwd()), {"env": parsed.env})
         parsed.settings = settings
+        if not settings.tls_verify:
+            print(warning_line(settings), file=sys.stderr)  # once, instead of urllib3's warning per call
+            undo_quiet = silence_insecure_warnings()
         provisioner = provisioner_from_settings(settings)
         return actions[parsed.action](parsed, provisioner)
     except IflowtestError as exc:
@@ -81,6 +86,8 @@ def run_provision(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
     finally:
         if provisioner is not None:
             provisioner.cf.close()
+        if undo_quiet is not None:
+            undo_quiet()
 
 
 def _create(parsed: argparse.Namespace, provisioner: Provisioner) -> int:

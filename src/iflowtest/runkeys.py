@@ -20,6 +20,7 @@ from .provisioning import ClientRequest, ProvisionedClient, Provisioner, instanc
 from .redaction import Secret
 from .servicekey import ServiceKey
 from .settings import ClientSpec, Settings
+from .tlsverify import harness_verify
 
 
 def client_request(spec: ClientSpec) -> ClientRequest:
@@ -63,7 +64,7 @@ def cloud_foundry_from_settings(settings: Settings) -> tuple[CloudFoundryClient,
     client = CloudFoundryClient(
         api,
         credentials,
-        verify=settings.ca_bundle or True,
+        verify=harness_verify(settings),
         timeout=(settings.connect_timeout, settings.read_timeout),
     )
     return client, org, space
@@ -81,7 +82,7 @@ def emulator_provisioner(emulator: Any, settings: Settings) -> Provisioner:
     client = CloudFoundryClient(
         emulator.cf_api,
         CfCredentials(username=landscape.username, password=Secret(landscape.password)),
-        verify=str(emulator.ca_file),
+        verify=harness_verify(settings, str(emulator.ca_file)),
         timeout=(settings.connect_timeout, settings.read_timeout),
     )
     return Provisioner(client, org=landscape.org_name, space=landscape.space_name, job_timeout=settings.cf.job_timeout)

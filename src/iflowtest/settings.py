@@ -27,6 +27,7 @@ from dotenv import dotenv_values
 from .cfsession import cf_config_path
 from .errors import ConfigError
 from .redaction import Secret
+from .tlsverify import check_ca_bundle, parse_tls_verify
 
 Target = Literal["emulator", "tenant"]
 AuthMode = Literal["basic", "oauth", "certificate"]
@@ -47,6 +48,7 @@ _TOP_KEYS: Final = {
     "connect_timeout": (int, float),
     "read_timeout": (int, float),
     "ca_bundle": str,
+    "tls_verify": bool,
     "clients": dict,
     "iflows": dict,
     "emulator": dict,
@@ -169,6 +171,7 @@ class Settings:
     keep_clients: bool = False
     # The Integration Suite web UI host, for message monitor links of messages the report did not look up.
     monitor_url: str | None = None
+    tls_verify: bool = True  # False only when asked for explicitly (tlsverify.py)
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -276,6 +279,9 @@ def resolve_settings(
     if isinstance(suites, str):
         suites = [s for s in re.split(r"[,\s]+", suites) if s]
     emulator = _parse_emulator(table.get("emulator", {}), env)
+    ca_bundle = pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None)
+    tls_verify = parse_tls_verify(pick("tls_verify", "IFLOWTEST_TLS_VERIFY", "tls_verify", True), origins)
+    check_ca_bundle(tls_verify, ca_bundle, origins)
     return Settings(
         root=root,
         profile=profile,
@@ -291,13 +297,14 @@ def resolve_settings(
         read_timeout=_positive(
             pick("read_timeout", "IFLOWTEST_READ_TIMEOUT", "read_timeout", 60), origins["read_timeout"]
         ),
-        ca_bundle=pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None),
+        ca_bundle=ca_bundle,
         emulator=emulator,
         variables=env,
         origins=origins,
         cf=cf,
         keep_clients=keep_clients,
         monitor_url=pick("monitor_url", "IFLOWTEST_MONITOR_URL", "monitor_url", None),
+        tls_verify=tls_verify,
     )
 
 

@@ -10,6 +10,7 @@ from .clients import ClientRegistry, KeyProvider
 from .errors import IflowtestError
 from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
 from .settings import Settings
+from .tlsverify import harness_verify
 
 
 class TargetSession:
@@ -68,7 +69,7 @@ class TargetSession:
             self.emulator = Emulator(
                 token_lifetime=options.token_lifetime, mpl_header=options.mpl_header, tls=options.tls
             ).start()
-            verify: bool | str = str(self.emulator.ca_file) if options.tls else True
+            verify = harness_verify(self.settings, str(self.emulator.ca_file) if options.tls else None)
             self.emulator.cloud_foundry.job_delay = options.job_delay
             self.emulator.cloud_foundry.services_quota = options.services_quota
             for text in options.faults:  # before provisioning: `cf-jobs` faults concern it
@@ -86,7 +87,7 @@ class TargetSession:
             self.keys = RunKeys(self.settings, provisioner_from_settings(self.settings) if needs_cf else None)
             keys = self.keys.prepare(self.settings.clients.values())
             self._registry = ClientRegistry(
-                self.settings, lambda spec: keys[spec.name], verify=self.settings.ca_bundle or True
+                self.settings, lambda spec: keys[spec.name], verify=harness_verify(self.settings)
             )
         return self
 

@@ -20,6 +20,8 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from iflowtest.mtls import write_private
+
 # EC keys: generating RSA-2048 costs ~50 ms per key, which every test session would pay.
 _CURVE = ec.SECP256R1()
 
@@ -213,6 +215,7 @@ def create_tls(
     key_file = folder / "emulator-server.key"
     ca_file.write_bytes(ca_cert.public_bytes(pem))
     cert_file.write_bytes(leaf_cert.public_bytes(pem))
-    key_file.write_bytes(leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
-    key_file.chmod(0o600)
+    # Created 0600 (not chmod after writing): no moment in which another user could read the private key.
+    private = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+    write_private(key_file, private.decode("ascii"), replace=True)
     return EmulatorTls(folder, ca_file, cert_file, key_file, ClientCertificateAuthority(folder))
