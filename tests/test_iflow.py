@@ -168,6 +168,53 @@ def test_read_timeout_names_the_limit_and_fix() -> None:
             release.set()
 
 
+def test_read_timeout_in_the_middle_of_the_body_is_a_timeout_not_an_unreachable_runtime() -> None:
+    release = threading.Event()
+
+    def stall(_request: Request) -> Response:
+        def body() -> Iterator[bytes]:
+            yield b"x" * 1000
+            release.wait(10)  # headers and the first bytes are out; the rest comes too late
+            yield b"y" * 1000
+
+        return Response(body(), headers={"Content-Length": "2000"})
+
+    with serve(stall) as url:
+        client = IflowClient(url, requests.auth.HTTPBasicAuth("a", "b"), timeout=(2.0, 0.3), iflow="Slow")
+        try:
+            with pytest.raises(IflowCallError) as caught:
+                client.get("/http/slow")
+        finally:
+            release.set()
+
+    assert str(caught.value) == (
+        f"iFlow 'Slow': GET {url}/http/slow timed out while reading the answer's body (limits: connect 2.0 s, "
+        "read 0.3 s): raise IFLOWTEST_READ_TIMEOUT (or the case's @pytest.mark.iflow_timeout(read=S)) if the iFlow "
+        "is slow by design"
+    )
+
+
+def test_untrusted_runtime_certificate_points_to_the_ca_bundle(fresh_emulator: Emulator, issue_key: IssueKey) -> None:
+    key = issue_key(fresh_emulator, "sender")
+    # The emulator's own CA is not given: like a corporate proxy's certificate the machine does not trust.
+    client = IflowClient(key.url, BasicClientAuth(key), iflow="ReadCostCenters", verify=True)
+    client.session.trust_env = False  # REQUESTS_CA_BUNDLE of the machine must not decide this
+
+    with pytest.raises(IflowCallError) as caught:
+        client.get("/http/costcenters", params={"companyCode": "1010"})
+
+    message = str(caught.value)
+    assert message.startswith(
+        f"iFlow 'ReadCostCenters': GET {key.url}/http/costcenters failed: TLS verification failed ("
+    )
+    assert "CERTIFICATE_VERIFY_FAILED" in message
+    assert message.endswith(
+        "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic, or check the runtime url "
+        "of the service key"
+    )
+    assert key.clientsecret.reveal() not in message and "companyCode" not in message
+
+
 def test_mpl_header_lookup_is_case_insensitive() -> None:
     response = requests.Response()
     response.status_code = 200

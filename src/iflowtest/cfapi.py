@@ -23,7 +23,7 @@ from requests_oauthlib import OAuth2Session
 
 from .cfsession import CfSession, token_expired
 from .errors import CloudFoundryError
-from .redaction import Secret, redact_text
+from .redaction import Secret, error_reason, redact_text
 
 CF_CLIENT: Final = "cf"
 MAX_RATE_LIMIT_RETRIES: Final = 3
@@ -173,7 +173,7 @@ class CloudFoundryClient:
             ) from None
         except requests.RequestException as exc:
             raise CloudFoundryError(
-                f"Cloud Foundry UAA {token_url} cannot be reached ({_reason(exc)}): check IFLOWTEST_CF_API, "
+                f"Cloud Foundry UAA {token_url} cannot be reached ({error_reason(exc)}): check IFLOWTEST_CF_API, "
                 "your network and IFLOWTEST_CA_BUNDLE"
             ) from None
         finally:
@@ -232,7 +232,7 @@ class CloudFoundryClient:
                 )
             except requests.RequestException as exc:
                 raise CloudFoundryError(
-                    f"Cloud Foundry API {self.api} cannot be reached ({_reason(exc)}): check IFLOWTEST_CF_API "
+                    f"Cloud Foundry API {self.api} cannot be reached ({error_reason(exc)}): check IFLOWTEST_CF_API "
                     "(`cf api` shows it), your network and IFLOWTEST_CA_BUNDLE"
                 ) from None
             if response.status_code == 401 and authenticated and not refreshed:
@@ -296,7 +296,3 @@ def _retry_after(response: requests.Response) -> float:
     except ValueError:
         seconds = 1.0  # an HTTP-date: rare on CF; a short pause is enough to try again
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_SECONDS)
-
-
-def _reason(exc: BaseException) -> str:
-    return redact_text(type(exc).__name__ + ": " + str(exc).split("(Caused by")[-1].strip(" )"))[:300]

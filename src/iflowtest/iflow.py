@@ -18,11 +18,12 @@ from typing import Any, Final
 
 import requests
 from requests.auth import AuthBase
+from urllib3.exceptions import ReadTimeoutError
 
 from .bodyretry import body_cut_of
 from .errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from .httpsession import HarnessSession
-from .redaction import Secret, redact_text
+from .redaction import Secret, error_reason, redact_text
 from .retrying import RetrySettings, exhausted_history, mount_retries, post_retries, retries_of
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -209,7 +210,21 @@ class IflowClient:
                 f"{type(exc).__name__}{_attempts(exc)}): raise IFLOWTEST_READ_TIMEOUT (or the case's "
                 "@pytest.mark.iflow_timeout(read=S)) if the iFlow is slow by design"
             ) from None
+        except requests.exceptions.SSLError as exc:
+            raise RuntimeUnreachableError(
+                f"{flow}{method} {_display(url)} failed: TLS verification failed ({error_reason(exc)}): "
+                "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic, or check the "
+                "runtime url of the service key"
+            ) from None
         except requests.exceptions.ConnectionError as exc:
+            if _read_timeout_in_body(exc):
+                # requests turns a read timeout while it reads the body into a ConnectionError.
+                connect, read = _limits(kwargs.get("timeout", self.timeout))
+                raise IflowCallError(
+                    f"{flow}{method} {_display(url)} timed out while reading the answer's body (limits: connect "
+                    f"{connect} s, read {read} s): raise IFLOWTEST_READ_TIMEOUT (or the case's "
+                    "@pytest.mark.iflow_timeout(read=S)) if the iFlow is slow by design"
+                ) from None
             history = exhausted_history(exc)
             cut = body_cut_of(exc)
             if cut is not None:
@@ -225,7 +240,7 @@ class IflowClient:
                     "more (retries) if the tenant drops connections under load"
                 ) from None
             raise RuntimeUnreachableError(
-                f"{flow}{method} {_display(url)} failed: cannot connect ({redact_text(str(exc))[:300]}): check the "
+                f"{flow}{method} {_display(url)} failed: cannot connect ({error_reason(exc)}): check the "
                 "runtime url of the service key and that the tenant is reachable"
             ) from None
         except requests.exceptions.ChunkedEncodingError as exc:
@@ -298,6 +313,22 @@ def _has_header(headers: Mapping[str, str], name: str) -> bool:
 
 def _csrf_required(response: requests.Response) -> bool:
     return response.status_code == 403 and response.headers.get("X-CSRF-Token", "").lower() == "required"
+
+
+def _read_timeout_in_body(exc: BaseException) -> bool:
+    """Whether a ConnectionError from requests wraps urllib3's read timeout (raised while reading the body)."""
+    seen: set[int] = set()
+    pending: list[BaseException] = [exc]
+    while pending:
+        current = pending.pop()
+        if id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, ReadTimeoutError):
+            return True
+        pending.extend(a for a in current.args if isinstance(a, BaseException))
+        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
+    return False
 
 
 def _limits(timeout: Any) -> tuple[Any, Any]:

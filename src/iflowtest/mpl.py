@@ -28,7 +28,7 @@ from .clients import ClientRegistry
 from .errors import ConfigError, IflowtestError, UnreachableError
 from .httpsession import HarnessSession
 from .iflow import CallRecord, record_of
-from .redaction import redact_text
+from .redaction import error_reason, redact_text
 from .settings import ClientSpec
 
 FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "ESCALATED", "CANCELLED", "DISCARDED", "ABANDONED"})
@@ -270,7 +270,7 @@ class MplClient:
             error = MplUnreachableError if isinstance(exc, requests.exceptions.ConnectionError) else MplError
             raise error(
                 f"cannot reach the message log API {self.base_url} ({type(exc).__name__}: "
-                f"{redact_text(str(exc))[:200]}): check the url of the 'api'-plan key of client {self.client_name!r}"
+                f"{error_reason(exc)}): check the url of the 'api'-plan key of client {self.client_name!r}"
             ) from None
 
     def _check(self, response: requests.Response, what: str, *, json_body: bool = True) -> None:

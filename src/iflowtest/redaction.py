@@ -133,6 +133,15 @@ def redact_text(text: str) -> str:
     return REDACTOR.redact(text)
 
 
+def error_reason(exc: BaseException) -> str:
+    """A requests/urllib3 error as one redacted line: its type and innermost cause, without the URL it names.
+
+    Their messages repeat the full URL, query string included ("... url: /x?companyCode=1 (Caused by ...)");
+    the caller names the URL itself, shortened for display.
+    """
+    return redact_text(type(exc).__name__ + ": " + str(exc).split("(Caused by")[-1].strip(" )"))[:300]
+
+
 def redact_headers(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> dict[str, str]:
     """Return a copy of headers with secret values masked (protocol words like `Fetch` kept)."""
     items = headers.items() if isinstance(headers, Mapping) else headers

@@ -19,7 +19,7 @@ from requests_oauthlib import OAuth2Session
 
 from .breaker import CircuitBreaker
 from .errors import ClientRejectedError, TokenEndpointError, TokenEndpointUnreachableError
-from .redaction import Secret, redact_text
+from .redaction import Secret, error_reason, redact_text
 from .servicekey import ServiceKey
 
 # XSUAA answers a bad secret with `unauthorized`; upstream UAA moved to `unauthorized_client` (PR #2575);
@@ -116,23 +116,23 @@ class OAuthToken:
         except (requests.exceptions.SSLError, requests.exceptions.ConnectionError) as exc:
             if self._cert is not None and self._secret is None and _refused_client_certificate(exc):
                 raise self._endpoint_error(
-                    f"refused the TLS handshake with the client certificate ({_reason(exc)})",
+                    f"refused the TLS handshake with the client certificate ({error_reason(exc)})",
                     f"the certificate in {self.key.source} was not issued by this tenant's certificate service, "
                     "or its key was deleted: create a new certificate key (or re-provision the client)",
                 ) from None
             if not isinstance(exc, requests.exceptions.SSLError):
                 raise self._endpoint_error(
-                    f"cannot be reached ({_reason(exc)})",
+                    f"cannot be reached ({error_reason(exc)})",
                     "check the tokenurl of the service key, your network and HTTPS_PROXY",
                     unreachable=True,
                 ) from None
             raise self._endpoint_error(
-                f"TLS verification failed ({_reason(exc)})",
+                f"TLS verification failed ({error_reason(exc)})",
                 "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic",
             ) from None
         except requests.exceptions.RequestException as exc:
             raise self._endpoint_error(
-                f"cannot be reached ({_reason(exc)})",
+                f"cannot be reached ({error_reason(exc)})",
                 "check the tokenurl of the service key, your network and HTTPS_PROXY",
                 unreachable=isinstance(exc, requests.exceptions.ConnectionError),
             ) from None
@@ -254,10 +254,6 @@ def _lifetime(value: Any) -> float:
     except (TypeError, ValueError):
         return 3600.0  # XSUAA always sends expires_in; a missing one is treated as the documented default
     return max(seconds, 1.0)
-
-
-def _reason(exc: BaseException) -> str:
-    return redact_text(type(exc).__name__ + ": " + str(exc).split("(Caused by")[-1].strip(" )"))[:300]
 
 
 def _excerpt(response: requests.Response) -> str:
