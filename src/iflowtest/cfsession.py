@@ -15,8 +15,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
-import jwt
-
 from .errors import ConfigError
 from .redaction import Secret
 
@@ -90,6 +88,8 @@ def load_cf_session(path: Path) -> CfSession | None:
 
 def token_expired(token: str, now: float | None = None, margin: float = EXPIRY_MARGIN_SECONDS) -> bool:
     """Whether a JWT access token is expired (or expires within `margin`); an unreadable token counts as expired."""
+    import jwt  # here: PyJWT pulls in cryptography (~50 ms), which runs that never provision do not need
+
     try:
         claims = jwt.decode(token, options={"verify_signature": False})
     except jwt.InvalidTokenError:
