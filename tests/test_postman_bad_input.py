@@ -389,9 +389,24 @@ def test_a_write_that_fails_midway_leaves_no_file_and_no_folder(tmp_path: Path) 
 
     assert str(raised.value).startswith(f"cannot write the suite into {out}: {tmp_path / 'blocker'}/.b.json.")
     assert str(raised.value).endswith(
-        ": Not a directory; nothing was written: free space or pass an --out folder you can write"
+        ": Not a directory; nothing was written: free space, move what is in the way or pass another --out folder"
     )
     assert sorted(p.name for p in tmp_path.rglob("*")) == ["blocker"]
+
+
+def test_a_folder_in_the_way_of_a_file_leaves_everything_as_it_was(tmp_path: Path) -> None:
+    out = tmp_path / "x"
+    (out / "CONVERSION.md").mkdir(parents=True)
+    files: dict[Path, str | bytes] = {out / "x.iflow.yaml": "cases: []\n", out / "CONVERSION.md": "# report\n"}
+
+    with pytest.raises(PostmanError) as raised:
+        write_all(files, out)
+
+    assert str(raised.value) == (
+        f"cannot write the suite into {out}: {out / 'CONVERSION.md'}: a folder is in the way; nothing was written: "
+        "free space, move what is in the way or pass another --out folder"
+    )
+    assert sorted(p.name for p in out.iterdir()) == ["CONVERSION.md"]
 
 
 # --- property-based: the importer converts or raises PostmanError, never anything else ---

@@ -16,6 +16,7 @@ a failing write (a full disk, a read-only folder) leaves neither new files nor n
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 from collections.abc import Mapping
 from pathlib import Path
@@ -120,6 +121,8 @@ def write_all(files: Mapping[Path, str | bytes], out: Path) -> None:
             for folder in reversed(missing):
                 folder.mkdir()
                 made.append(folder)
+            if path.is_dir():  # found now, not when renaming: then the other files would be in place already
+                raise IsADirectoryError(errno.EISDIR, "a folder is in the way", str(path))
             temp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
             temps.append((temp, path))
             temp.write_bytes(content.encode("utf-8") if isinstance(content, str) else content)
@@ -132,7 +135,7 @@ def write_all(files: Mapping[Path, str | bytes], out: Path) -> None:
         where = exc.filename or out
         raise PostmanError(
             f"cannot write the suite into {out}: {where}: {exc.strerror or exc}; nothing was written: "
-            "free space or pass an --out folder you can write"
+            "free space, move what is in the way or pass another --out folder"
         ) from None
     for temp, path in temps:
         temp.replace(path)
