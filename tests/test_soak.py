@@ -113,7 +113,7 @@ def test_soak_accounts_for_every_call_and_stays_flat(tmp_path: Path) -> None:
         print(f"Python heap growth after the first tenth: {facts['per_test']:.0f} bytes per test; largest sites:")
         print("\n".join(f"{size:8.0f} B/test  {site}" for size, site in facts["sites"]))
     # What still grows is the report data pytest keeps per test until the run ends (bench/README.md has the
-    # measurement: about 9.5 KB of Python heap and 14 KiB of RSS per test of 10 calls); bounded at 20 KiB a
+    # measurement: about 12 KB of Python heap and 14 KiB of RSS per test of 10 calls); bounded at 20 KiB a
     # test after the first tenth. Tracing adds its own bookkeeping per allocation, so it is not bounded then.
     per_test_kib = (rss[-1] - rss[0]) / (TESTS - TESTS // 10)
     print(f"peak RSS growth after the first tenth: {per_test_kib:.1f} KiB per test")
