@@ -10,6 +10,8 @@ from __future__ import annotations
 import copy
 import json
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -26,6 +28,8 @@ from iflowtest.cli import main
 from iflowtest.postman import PostmanError
 from iflowtest.postman_check import write_all
 from iflowtest.postman_import import import_collection
+
+from .servers import user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "fixtures" / "postman"
@@ -260,6 +264,26 @@ def test_a_broken_collection_exits_2_with_one_line_and_writes_nothing(
     assert new_files() == []
 
 
+def test_the_installed_command_exits_2_without_a_traceback(project: Path) -> None:
+    (project / "c.json").write_bytes(b"[" * 100_000)
+    result = subprocess.run(
+        [str(Path(sys.executable).parent / "iflowtest"), "import-postman", "c.json", "--out", "suites/x"],
+        cwd=project,
+        env=user_environ(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+
+    assert result.returncode == 2 and result.stdout == ""
+    assert result.stderr == (
+        "iflowtest: error: the collection c.json nests arrays or objects too deep to read: export it again from "
+        "Postman (Export → Collection v2.1)\n"
+    )
+    assert not (project / "suites").exists()
+
+
 SAMPLE_COLLECTION = SAMPLE / "cpi-costcenters.postman_collection.json"
 ENVIRONMENTS: dict[str, tuple[bytes, str]] = {
     "a collection as environment": (
@@ -423,7 +447,7 @@ postman_like = st.recursive(
     lambda inner: st.lists(inner, max_size=3) | st.dictionaries(st.sampled_from(KEYS), inner, max_size=4),
     max_leaves=14,
 )
-FUZZ = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FUZZ = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 def plausible(*shapes: st.SearchStrategy[Any]) -> st.SearchStrategy[Any]:
@@ -545,7 +569,7 @@ def test_any_json_is_a_collection_or_a_postman_error(value: Any) -> None:
     import_or_error(value)
 
 
-@settings(FUZZ, max_examples=120)
+@settings(FUZZ, max_examples=200)
 @given(
     st.one_of(item_trees, item_trees, postman_like), st.sampled_from(("v2.0.0", "v2.1.0")), plausible(st.none(), auths)
 )
