@@ -1,6 +1,6 @@
 """Bad input, property-based: every parser answers a clear error of its own kind, never a traceback or a secret.
 
-Broken Postman files are not covered here: the Postman import (issue 7) has not landed on this branch.
+Broken Postman files (collections, environments, data files, --out) are in test_postman_bad_input.py.
 """
 
 from __future__ import annotations

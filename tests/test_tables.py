@@ -80,3 +80,14 @@ def test_table_params_ids(tmp_path: Path) -> None:
 
     [param] = table_params(table, id_columns=("area", "code"))
     assert param.id == "A000-1010" == row_id(param.values[0], ("area", "code"))
+
+
+def test_a_table_that_is_not_utf8_is_explained(tmp_path: Path) -> None:
+    (tmp_path / "rows.csv").write_bytes(b"code\n" + bytes(range(128, 256)))
+
+    with pytest.raises(ConfigError) as raised:
+        load_table(tmp_path / "rows.csv")
+
+    assert str(raised.value) == (
+        f"data table {tmp_path / 'rows.csv'} is not UTF-8 text (byte 5): save it as UTF-8 (CSV UTF-8 in Excel)"
+    )

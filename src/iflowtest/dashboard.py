@@ -27,6 +27,7 @@ from .report import PROPERTY_PREFIX, properties_of
 from .settings import Settings
 from .summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
 
+HISTORY_FACTS: Final = ("iflow", "latency_ms", "http_status", "mpl_id", "mpl_link")  # what run_record reads
 UNREACHABLE_PROPERTY: Final = PROPERTY_PREFIX + "unreachable"
 # Sections a passed row keeps in the HTML: the call facts, not captured output.
 _LIGHT_SECTIONS: Final = ("iflow calls", "message log")
@@ -87,7 +88,9 @@ class RunDashboard:
         nodeid = report.nodeid
         facts = properties_of(report)
         if facts:
-            self._facts.setdefault(nodeid, {}).update(facts)
+            # Only what the history keeps: the dict lives until the session ends, one per test.
+            kept = self._facts.setdefault(nodeid, {})
+            kept.update((key, facts[key]) for key in HISTORY_FACTS if key in facts)
         if facts.get("unreachable"):
             self._unreachable.add(nodeid)
         outcome = _outcome(report)

@@ -207,7 +207,10 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         attach_exchanges(report, item.stash.get(RESPONSES_KEY, []))
     if call.when == "teardown":
         # The report holds what it needs; items live until the session ends, so let their responses go.
-        item.stash[CALLS_KEY], item.stash[RESPONSES_KEY], item.stash[MPL_KEY] = [], [], []
+        stashed: tuple[pytest.StashKey[Any], ...] = (CALLS_KEY, RESPONSES_KEY, MPL_KEY)
+        for key in stashed:
+            if key in item.stash:
+                del item.stash[key]
     return report
 
 

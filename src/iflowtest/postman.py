@@ -80,11 +80,18 @@ def read_json_file(path: Path, what: str) -> Any:
         ) from None
     try:
         text = _decode(raw)
-        return json.loads(text)
-    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = json.loads(text)
+        json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\\ud800) cannot be written out
+    except (UnicodeError, json.JSONDecodeError) as exc:
         raise PostmanError(
             f"the {what} {path} is not JSON ({exc}): export it again from Postman (Export → Collection v2.1)"
         ) from None
+    except RecursionError:
+        raise PostmanError(
+            f"the {what} {path} nests arrays or objects too deep to read: export it again from Postman "
+            "(Export → Collection v2.1)"
+        ) from None
+    return data
 
 
 def _decode(raw: bytes) -> str:
@@ -112,6 +119,9 @@ def load_collection(path: Path) -> tuple[dict[str, Any], str]:
             f"{path} has the unknown collection schema {schema or '(none)'!r}; expected v2.0.0 or v2.1.0: "
             "export it again from Postman with Export → Collection v2.1"
         )
+    from .postman_check import check_collection  # imports this module's PostmanError
+
+    check_collection(data, path)
     return data, version
 
 
@@ -123,6 +133,9 @@ def load_environment(path: Path) -> dict[str, tuple[str, bool]]:
             f"{path} is JSON but not a Postman environment (expected an object with a 'values' list): "
             "export the environment from Postman with Export on the environment's menu"
         )
+    from .postman_check import check_environment
+
+    check_environment(data, path)
     return variables(data["values"])
 
 
@@ -172,7 +185,7 @@ def _scripts(events: Any, listen: str) -> list[str]:
     for event in events if isinstance(events, list) else []:
         if isinstance(event, dict) and event.get("listen") == listen and not event.get("disabled"):
             script = event.get("script") or {}
-            exec_ = script.get("exec", []) if isinstance(script, dict) else []
+            exec_ = (script.get("exec") or []) if isinstance(script, dict) else []
             lines.extend(exec_.splitlines() if isinstance(exec_, str) else [str(x) for x in exec_])
     return [line for line in lines if line.strip()]
 

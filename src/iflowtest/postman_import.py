@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
@@ -29,6 +28,7 @@ from .postman import (
     variables,
     walk,
 )
+from .postman_check import check_data, check_out, write_all
 from .postman_report import ImportResult, ItemReport, report_text
 from .postman_scripts import convert
 from .settings import find_project_root
@@ -56,17 +56,17 @@ class _Importer:
         self.secrets: set[str] = {name for name, (_, secret) in environment.items() if secret}
         self.table: str | None = None
         self.files: list[Path] = []
+        self.pending: dict[Path, str | bytes] = {}  # written together at the end: a bad input writes nothing
 
     def relative(self, path: Path) -> str:
         return path.relative_to(self.root).as_posix() if path.is_relative_to(self.root) else path.as_posix()
 
     def fixture(self, name: str, text: str) -> str:
-        self.fixtures.mkdir(parents=True, exist_ok=True)
         target = self.fixtures / name
         stem, suffix, n = target.stem, target.suffix, 2
         while target in self.files:
             target, n = self.fixtures / f"{stem}-{n}{suffix}", n + 1
-        target.write_text(text, encoding="utf-8")
+        self.pending[target] = text
         self.files.append(target)
         return self.relative(target)
 
@@ -195,15 +195,16 @@ def import_collection(
     """Write the collection as YAML suites under `out`; see the module docstring."""
     raw, version = load_collection(collection)
     env = load_environment(environment) if environment else {}
+    check_out(out)
     importer = _Importer(out, env)
-    out.mkdir(parents=True, exist_ok=True)
     if data is not None:
         if data.suffix.lower() not in (".csv", ".json"):
             raise PostmanError(f"the data file {data} must be .csv or .json (Newman's iteration data formats)")
         if not data.is_file():
             raise PostmanError(f"cannot read the data file {data}: no such file; pass an existing .csv or .json")
-        importer.fixtures.mkdir(parents=True, exist_ok=True)
-        shutil.copyfile(data, importer.fixtures / f"data{data.suffix.lower()}")
+        check_data(data)
+        check_out(importer.fixtures)
+        importer.pending[importer.fixtures / f"data{data.suffix.lower()}"] = data.read_bytes()
         importer.files.append(importer.fixtures / f"data{data.suffix.lower()}")
         importer.table = importer.relative(importer.fixtures / f"data{data.suffix.lower()}")
     collection_vars = variables(raw.get("variable"))
@@ -241,11 +242,9 @@ def import_collection(
     written: list[Path] = []
     for folders in sorted(set(groups) | set(dropped)):
         folder = out.joinpath(*(slug(f) for f in folders))
-        folder.mkdir(parents=True, exist_ok=True)
         path = folder / f"{slug(folders[-1] if folders else name)}.iflow.yaml"
-        path.write_text(
-            _suite_text(name, version, folders, file_vars, groups.get(folders, []), dropped.get(folders, [])),
-            encoding="utf-8",
+        importer.pending[path] = _suite_text(
+            name, version, folders, file_vars, groups.get(folders, []), dropped.get(folders, [])
         )
         written.append(path)
     written += _write_clients(importer, out, name)
@@ -259,7 +258,8 @@ def import_collection(
             "file behaves the same in both."
         )
     result = ImportResult(reports, [*written, *importer.files], report_path, notes)
-    report_path.write_text(report_text(name, collection, result), encoding="utf-8")
+    importer.pending[report_path] = report_text(name, collection, result)
+    write_all(importer.pending, out)
     return result
 
 
@@ -312,10 +312,12 @@ def _suite_text(
     dropped: list[str],
 ) -> str:
     lines = [
-        f"# Imported from the Postman collection {name!r} (v{version})"
-        + (f", folder {' / '.join(folders)}" if folders else "")
+        _comment(
+            f"# Imported from the Postman collection {name!r} (v{version})"
+            + (f", folder {' / '.join(folders)}" if folders else "")
+        )
     ]
-    lines += [f"# not imported: {d}" for d in dropped]
+    lines += [_comment(f"# not imported: {d}") for d in dropped]
     head: dict[str, Any] = {}
     if file_vars:
         head["variables"] = dict(file_vars)
@@ -330,9 +332,14 @@ def _suite_text(
             case["name"] = f"{case['name']} ({count})"
         # The comments go below `- name:` so the failure view, which shows a case's own lines, shows them too.
         first, *rest = _dump([case]).splitlines()
-        text += f"  {first}\n" + "".join(f"    # {c}\n" for c in comments)
+        text += f"  {first}\n" + "".join(f"    {_comment(f'# {c}')}\n" for c in comments)
         text += "".join(f"  {line}\n" if line else "\n" for line in rest)
     return text
+
+
+def _comment(text: str) -> str:
+    """A YAML comment line: a control character or line break from a name or script would break the file."""
+    return "".join(c if c.isprintable() else ascii(c)[1:-1] for c in text)
 
 
 def _dump(value: Any) -> str:
@@ -375,7 +382,7 @@ def _write_clients(importer: _Importer, out: Path, name: str) -> list[Path]:
             f'auth = "{"basic" if auth.type == "basic" else "oauth"}"',
         ]
     path = out / "clients.toml"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    importer.pending[path] = "\n".join(lines) + "\n"
     return [path]
 
 
@@ -395,7 +402,7 @@ def _write_env_example(
         lines.append("# secrets the collection uses: never written into the suite")
     lines += [f"{name}=" for name in extra]
     path = out / ".env.example"
-    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    importer.pending[path] = "\n".join(lines) + "\n"
     return path
 
 

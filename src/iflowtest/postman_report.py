@@ -58,4 +58,5 @@ def report_text(name: str, collection: Path, result: ImportResult) -> str:
 
 
 def _cell(text: str) -> str:
-    return text.replace("|", "\\|").replace("\n", " ")
+    # Any line break (a name with \r, \u2028…) would end the table row: it becomes a space.
+    return " ".join(text.replace("|", "\\|").splitlines())

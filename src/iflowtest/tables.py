@@ -56,6 +56,10 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
         raise ConfigError(
             f"data table {source} cannot be read ({exc.strerror}, at {location}): check the path"
         ) from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"data table {source} is not UTF-8 text (byte {exc.start}): save it as UTF-8 (CSV UTF-8 in Excel)"
+        ) from None
     suffix = source.suffix.lower()
     if suffix == ".json":
         rows = _structured_rows(_parse_json(text, source), source)

@@ -14,7 +14,7 @@ import secrets
 import threading
 import time
 import uuid
-from collections import Counter
+from collections import Counter, deque
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -359,16 +359,25 @@ class MessageRecord:
 
 
 class MessageLog:
-    """The MPL records of every flow run, oldest first."""
+    """The MPL records of the newest `keep` flow runs, oldest first.
 
-    def __init__(self) -> None:
-        self._records: list[MessageRecord] = []
+    Bounded so a long run against the in-process emulator (the soak's 20,000 calls) does not grow without
+    end; a test looks at the messages of its own recent calls.
+    """
+
+    def __init__(self, keep: int = 5000) -> None:
+        self._records: deque[MessageRecord] = deque()
+        self._by_guid: dict[str, MessageRecord] = {}
+        self._keep = keep
         self._lock = threading.Lock()
 
     def add(self, record: MessageRecord) -> None:
-        """Append one finished run."""
+        """Append one finished run; the oldest record goes when `keep` are held."""
         with self._lock:
+            if len(self._records) >= self._keep:
+                self._by_guid.pop(self._records.popleft().message_guid, None)
             self._records.append(record)
+            self._by_guid[record.message_guid] = record
 
     def records(self) -> list[MessageRecord]:
         """A copy of all records, oldest first."""
@@ -378,7 +387,7 @@ class MessageLog:
     def get(self, message_guid: str) -> MessageRecord | None:
         """The record with this MPL id, or None."""
         with self._lock:
-            return next((r for r in self._records if r.message_guid == message_guid), None)
+            return self._by_guid.get(message_guid)
 
 
 class Tenant:
