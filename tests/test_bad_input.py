@@ -11,6 +11,7 @@ import subprocess
 import sys
 import tempfile
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import yaml
@@ -20,8 +21,10 @@ from hypothesis import strategies as st
 from iflowtest.caseformat import SuiteFormatError, parse_suite
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.errors import ConfigError, ServiceKeyError
+from iflowtest.provisioning import parse_duration
 from iflowtest.servicekey import ServiceKey
 from iflowtest.settings import resolve_settings
+from iflowtest.tables import load_table
 
 from .servers import user_environ
 
@@ -155,3 +158,35 @@ yaml_values = st.recursive(
 def test_any_yaml_suite_is_a_suite_or_a_format_error(text: str) -> None:
     error = error_of(lambda: parse_suite(text, Path("suites/x/cases.yaml"), "suites/x/cases.yaml"))
     assert error is None or (isinstance(error, SuiteFormatError) and "suites/x/cases.yaml" in str(error)), repr(error)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    suffix=st.sampled_from([".csv", ".json", ".yaml"]),
+    text=st.text(max_size=120)
+    | st.lists(st.lists(st.text(max_size=6), max_size=4), max_size=4).map(
+        lambda rows: "\n".join(",".join(cells) for cells in rows)
+    )
+    | json_values.map(json.dumps),
+)
+def test_any_data_table_is_rows_or_a_config_error(suffix: str, text: str) -> None:
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / f"rows{suffix}"
+        path.write_text(text, encoding="utf-8", errors="surrogatepass")
+        rows: list[object] = []
+        error = error_of(lambda: rows.extend(load_table(path)))
+    if error is None:
+        assert rows and all(isinstance(row, dict) for row in rows)
+    else:
+        assert type(error) is ConfigError and str(error).startswith(f"data table {path}"), repr(error)
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.text(max_size=30) | st.from_regex(r"\s*\d{1,30}\s*[smhd]?\s*", fullmatch=True))
+def test_any_duration_parses_or_says_how_to_write_one(text: str) -> None:
+    parsed: list[timedelta] = []
+    error = error_of(lambda: parsed.append(parse_duration(text)))
+    if error is None:
+        assert parsed[0].total_seconds() >= 0
+    else:
+        assert type(error) is ValueError and str(error).startswith(f"{text!r} is not a duration"), repr(error)

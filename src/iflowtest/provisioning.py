@@ -368,13 +368,19 @@ class Provisioner:
         return deleted
 
 
+_LONGEST_DURATION_S: Final = 36500 * 86400
+
+
 def parse_duration(text: str) -> timedelta:
     """`30m`, `6h`, `2d` (or plain seconds) as a timedelta; ValueError otherwise."""
     match = re.fullmatch(r"\s*(\d+)\s*([smhd]?)\s*", text)
     if not match:
         raise ValueError(f"{text!r} is not a duration: use a number with s, m, h or d, such as 6h")
     amount, unit = int(match.group(1)), match.group(2) or "s"
-    return timedelta(seconds=amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit])
+    seconds = amount * {"s": 1, "m": 60, "h": 3600, "d": 86400}[unit]
+    if seconds > _LONGEST_DURATION_S:
+        raise ValueError(f"{text!r} is not a duration iflowtest can use: at most 36500d (a hundred years)")
+    return timedelta(seconds=seconds)
 
 
 def _looks_like_guid(value: str) -> bool:
