@@ -22,6 +22,7 @@ from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
 
 from .servers import read_until_serving, user_environ
+from .test_provisioning import make_provisioner
 
 ROOT = Path(__file__).resolve().parents[1]
 IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
@@ -34,28 +35,7 @@ STUCK = (
 
 def provisioner(emu: Emulator, waits: list[float]) -> Provisioner:
     """A provisioner whose waits move the emulator's clock instead of sleeping."""
-
-    def wait(seconds: float) -> None:
-        waits.append(seconds)
-        emu.advance_clock(seconds)
-
-    landscape = emu.cloud_foundry
-    client = CloudFoundryClient(
-        emu.cf_api,
-        CfCredentials(username=landscape.username, password=Secret(landscape.password)),
-        verify=str(emu.ca_file),
-        wait=wait,
-    )
-    return Provisioner(
-        client,
-        org=landscape.org_name,
-        space=landscape.space_name,
-        job_timeout=30,
-        first_poll=1,
-        max_poll=8,
-        wait=wait,
-        clock=emu.tenant.clock.now,
-    )
+    return make_provisioner(emu, waits)
 
 
 def test_hanging_jobs_time_out_and_leave_no_instance(fresh_emulator: Emulator) -> None:

@@ -219,20 +219,26 @@ def test_untrusted_tenant_fails_clearly_and_insecure_runs_with_warnings(emulator
         assert not any(secret in text for text in written)
 
 
-def test_provisioning_tokens_and_calls_skip_verification_when_off(
-    fresh_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    # A tenant target that provisions its clients through the CF API of an emulator whose CA nobody trusts.
-    landscape = fresh_emulator.cloud_foundry
-    monkeypatch.setenv("CF_HOME", str(tmp_path))
-    environ = {
-        "IFLOWTEST_CF_API": fresh_emulator.cf_api,
+def unverified_cf_environ(emulator: Emulator) -> dict[str, str]:
+    """Settings that reach the emulator's CF API as a landscape user, with TLS verification turned off."""
+    landscape = emulator.cloud_foundry
+    return {
+        "IFLOWTEST_CF_API": emulator.cf_api,
         "IFLOWTEST_CF_ORG": landscape.org_name,
         "IFLOWTEST_CF_SPACE": landscape.space_name,
         "IFLOWTEST_CF_USERNAME": landscape.username,
         "IFLOWTEST_CF_PASSWORD": landscape.password,
         "IFLOWTEST_TLS_VERIFY": "false",
     }
+
+
+def test_provisioning_tokens_and_calls_skip_verification_when_off(
+    fresh_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A tenant target that provisions its clients through the CF API of an emulator whose CA nobody trusts.
+    landscape = fresh_emulator.cloud_foundry
+    monkeypatch.setenv("CF_HOME", str(tmp_path))
+    environ = unverified_cf_environ(fresh_emulator)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     settings = resolve_settings(tmp_path, environ=environ)
     target = TargetSession(settings)
@@ -255,18 +261,10 @@ def test_provisioning_tokens_and_calls_skip_verification_when_off(
 def test_provision_command_warns_once_without_verification(
     fresh_emulator: Emulator, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    landscape = fresh_emulator.cloud_foundry
     monkeypatch.chdir(project(tmp_path))
     monkeypatch.setenv("CF_HOME", str(tmp_path))
     monkeypatch.delenv("IFLOWTEST_CA_BUNDLE", raising=False)
-    for name, value in {
-        "IFLOWTEST_CF_API": fresh_emulator.cf_api,
-        "IFLOWTEST_CF_ORG": landscape.org_name,
-        "IFLOWTEST_CF_SPACE": landscape.space_name,
-        "IFLOWTEST_CF_USERNAME": landscape.username,
-        "IFLOWTEST_CF_PASSWORD": landscape.password,
-        "IFLOWTEST_TLS_VERIFY": "false",
-    }.items():
+    for name, value in unverified_cf_environ(fresh_emulator).items():
         monkeypatch.setenv(name, value)
 
     with warnings.catch_warnings(record=True) as caught:

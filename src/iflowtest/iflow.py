@@ -204,12 +204,7 @@ class IflowClient:
             with post_retries(self.retry_post):
                 return self.session.request(method, url, headers=headers, **kwargs)
         except requests.exceptions.Timeout as exc:
-            connect, read = _limits(kwargs.get("timeout", self.timeout))
-            raise IflowCallError(
-                f"{flow}{method} {_display(url)} timed out (limits: connect {connect} s, read {read} s; "
-                f"{type(exc).__name__}{_attempts(exc)}): raise IFLOWTEST_READ_TIMEOUT (or the case's "
-                "@pytest.mark.iflow_timeout(read=S)) if the iFlow is slow by design"
-            ) from None
+            raise self._timed_out(method, url, kwargs, "", f"; {type(exc).__name__}{_attempts(exc)}") from None
         except requests.exceptions.SSLError as exc:
             raise RuntimeUnreachableError(
                 f"{flow}{method} {_display(url)} failed: TLS verification failed ({error_reason(exc)}): "
@@ -219,12 +214,7 @@ class IflowClient:
         except requests.exceptions.ConnectionError as exc:
             if _read_timeout_in_body(exc):
                 # requests turns a read timeout while it reads the body into a ConnectionError.
-                connect, read = _limits(kwargs.get("timeout", self.timeout))
-                raise IflowCallError(
-                    f"{flow}{method} {_display(url)} timed out while reading the answer's body (limits: connect "
-                    f"{connect} s, read {read} s): raise IFLOWTEST_READ_TIMEOUT (or the case's "
-                    "@pytest.mark.iflow_timeout(read=S)) if the iFlow is slow by design"
-                ) from None
+                raise self._timed_out(method, url, kwargs, " while reading the answer's body", "") from None
             history = exhausted_history(exc)
             cut = body_cut_of(exc)
             if cut is not None:
@@ -245,6 +235,15 @@ class IflowClient:
             ) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise IflowCallError(f"{flow}{method} {_display(url)} failed: {_cut_not_retried(method, exc)}") from None
+
+    def _timed_out(self, method: str, url: str, kwargs: Mapping[str, Any], when: str, cause: str) -> IflowCallError:
+        flow = f"iFlow {self.iflow!r}: " if self.iflow else ""
+        connect, read = _limits(kwargs.get("timeout", self.timeout))
+        return IflowCallError(
+            f"{flow}{method} {_display(url)} timed out{when} (limits: connect {connect} s, read {read} s{cause}): "
+            "raise IFLOWTEST_READ_TIMEOUT (or the case's @pytest.mark.iflow_timeout(read=S)) if the iFlow is slow "
+            "by design"
+        )
 
     def _fetch_csrf(self, url: str, rejected: str | None) -> str:
         with self._csrf.lock:
