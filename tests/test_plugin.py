@@ -131,6 +131,8 @@ def test_unknown_client_marker_is_a_clear_failure(pytester: pytest.Pytester) -> 
         ]
     )
     assert "Traceback" not in result.stdout.str()
+    assert "During handling" not in result.stdout.str()
+    assert result.stdout.str().count("unknown client 'sendr'") == 2  # the error, and the short summary
 
 
 def test_bad_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Generator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 import requests
@@ -30,6 +30,7 @@ SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
+T = TypeVar("T")
 
 IflowClientFactory = Callable[..., IflowClient]
 
@@ -221,15 +222,19 @@ def iflow_settings(pytestconfig: pytest.Config) -> Settings:
     return pytestconfig.stash[SETTINGS_KEY]
 
 
+def _or_fail(make: Callable[[], T]) -> T:
+    """`make()`, or the test fails with our error's message, once: not also as the failure's context."""
+    try:
+        return make()
+    except IflowtestError as exc:
+        cause = str(exc)
+    pytest.fail(cause, pytrace=False)  # outside the except, so no "During handling of the above exception"
+
+
 @pytest.fixture(scope="session")
 def iflow_target(pytestconfig: pytest.Config) -> TargetSession:
     """The run's target (emulator started on first use)."""
-    target = pytestconfig.stash[TARGET_KEY]
-    try:
-        return target.start()
-    except IflowtestError as exc:
-        cause = str(exc)
-    pytest.fail(cause, pytrace=False)  # outside the except: the cause once, not also as the failure's context
+    return _or_fail(pytestconfig.stash[TARGET_KEY].start)
 
 
 @pytest.fixture(scope="session")
@@ -254,10 +259,7 @@ def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) 
     responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
-        try:
-            client = iflow_clients.iflow_client(name, iflow)
-        except IflowtestError as exc:
-            pytest.fail(str(exc), pytrace=False)
+        client = _or_fail(lambda: iflow_clients.iflow_client(name, iflow))
         client.add_listener(lambda record, _response: records.append(record))
         client.add_listener(lambda _record, response: responses.append(response))
         apply_case_markers(request.node, client)
@@ -280,10 +282,7 @@ def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> I
 @pytest.fixture
 def mpl(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> Generator[MplClient, None, None]:
     """Message-log checks through the first 'api'-plan client: `mpl.expect_status(response, "COMPLETED")`."""
-    try:
-        client = mpl_client(iflow_clients)
-    except IflowtestError as exc:
-        pytest.fail(str(exc), pytrace=False)
+    client = _or_fail(lambda: mpl_client(iflow_clients))
     client.checked = request.node.stash.setdefault(MPL_KEY, [])
     yield client
     client.close()
