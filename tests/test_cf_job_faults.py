@@ -47,7 +47,10 @@ def test_hanging_jobs_time_out_and_leave_no_instance(fresh_emulator: Emulator) -
         cf.provision(SENDER, "iflowtest-abc123-sender")
 
     assert str(caught.value) == (
-        "creating service instance 'iflowtest-abc123-sender' for client 'sender' " + STUCK.format(timeout=30)
+        "creating service instance 'iflowtest-abc123-sender' for client 'sender' "
+        + STUCK.format(timeout=30)
+        + "; the half-created instance 'iflowtest-abc123-sender' may be left behind (deleting a failed service "
+        "instance is still PROCESSING after 30 s): `iflowtest provision cleanup` removes it"
     )
     assert fault.fired == 2  # the creation, then the deletion of the half-made instance
     assert fresh_emulator.cloud_foundry.instance_names() == []

@@ -11,7 +11,6 @@ credentials). Instance names carry the run prefix `iflowtest-<run id>-<client>`,
 
 from __future__ import annotations
 
-import contextlib
 import re
 import secrets
 import string
@@ -221,8 +220,19 @@ class Provisioner:
         try:
             self._await(response, f"creating service instance {name!r} for client {request.client!r}", request)
             created = self._create_key(request, name, instance)
+        except CloudFoundryError as exc:
+            left = self._delete_quietly(instance)  # a failed create leaves nothing behind, or says so
+            if left is None:
+                raise
+            raise ProvisioningError(
+                f"{exc}; the half-created instance {name!r} may be left behind ({left}): "
+                "`iflowtest provision cleanup` removes it",
+                status=exc.status,
+                code=exc.code,
+                title=exc.title,
+            ) from None
         except BaseException:
-            self._delete_quietly(instance)  # a failed or interrupted create leaves nothing behind
+            self._delete_quietly(instance)  # an interrupted create leaves nothing behind either
             raise
         return created
 
@@ -342,10 +352,13 @@ class Provisioner:
             )
         self._await(self.cf.delete(f"/v3/service_instances/{guid}"), f"deleting service instance {name!r}")
 
-    def _delete_quietly(self, guid: str) -> None:
-        # The original error matters more; `provision cleanup` removes whatever is left.
-        with contextlib.suppress(CloudFoundryError):
+    def _delete_quietly(self, guid: str) -> str | None:
+        """Delete a half-created instance; None when it is gone, else why not (the caller's error comes first)."""
+        try:
             self._await(self.cf.delete(f"/v3/service_instances/{guid}"), "deleting a failed service instance")
+        except CloudFoundryError as exc:
+            return str(exc).split(": ", 1)[0]  # what happened, without the advice meant for a create
+        return None
 
     def instances(self, prefix: str = RUN_PREFIX) -> list[InstanceInfo]:
         """The instances in the space whose names start with `prefix`, oldest first."""
