@@ -84,6 +84,22 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
     assert "Tenant hosts" in page and "127.0.0.1" in page
 
 
+def test_xdist_report_names_the_tenant_hosts_its_workers_called(project: Path) -> None:  # noqa: F811
+    # The controller resolves no keys (it would provision clients for nothing); its workers tell it the hosts.
+    down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.9:9"}
+    down["tokenurl"] = "https://127.0.0.9:9/oauth/token"
+    names = ("SENDER", "SENDER_NO_DE", "SENDER_BASIC", "MONITOR")
+    lines = [f"IFLOWTEST_CLIENT_{name}_KEY='{json.dumps({'oauth': down})}'" for name in names]
+    (project / ".env.down").write_text("\n".join(lines) + "\n")
+
+    result = iflowtest("run", "--iflow-env", "down", "-n", "2", "suites/costcenters/test_failing_flow.py", cwd=project)
+
+    assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-1000:]
+    page = (project / "reports" / "latest" / "report.html").read_text()
+    assert "Tenant hosts" in page and "127.0.0.9" in page
+    assert "not-a-secret" not in result.stdout + page
+
+
 def test_nothing_selected_is_a_usage_error(project: Path) -> None:  # noqa: F811
     result = iflowtest("run", "-k", "no_such_case", cwd=project)
 

@@ -13,6 +13,7 @@ import platform
 import shutil
 import subprocess
 import time
+from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final
@@ -65,6 +66,7 @@ class RunDashboard:
         self._outcomes: dict[str, str] = {}
         self._facts: dict[str, dict[str, str]] = {}
         self._unreachable: set[str] = set()
+        self._worker_hosts: set[str] = set()  # xdist: the controller resolves no keys, its workers do
         self._html: list[str] = []
         self._progress_every = progress_every
         self._last_progress = time.monotonic()
@@ -83,6 +85,12 @@ class RunDashboard:
     @pytest.hookimpl(optionalhook=True)
     def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
         self._total = len(ids)
+
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        from .plugin import WORKER_HOSTS
+
+        self._worker_hosts.update(getattr(node, "workeroutput", {}).get(WORKER_HOSTS, ()))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
@@ -168,10 +176,12 @@ class RunDashboard:
         metadata = self.config.stash.get(metadata_key, None)
         if metadata is None:
             return
-        metadata.update(environment_facts(self.settings, self.config))
+        metadata.update(environment_facts(self.settings, self.config, self._worker_hosts))
 
 
-def environment_facts(settings: Settings, config: pytest.Config) -> dict[str, str]:
+def environment_facts(
+    settings: Settings, config: pytest.Config, worker_hosts: AbstractSet[str] = frozenset()
+) -> dict[str, str]:
     """Git commit, versions and the tenant's hosts for the environment table (secrets redacted)."""
     facts = {
         "Git commit": git_commit(settings.root),
@@ -181,7 +191,7 @@ def environment_facts(settings: Settings, config: pytest.Config) -> dict[str, st
 
     target = config.stash.get(TARGET_KEY, None)
     if settings.target == "tenant" and target is not None:
-        hosts = target.known_hosts()
+        hosts = target.known_hosts() | worker_hosts
         if hosts:
             facts["Tenant hosts"] = ", ".join(sorted(hosts))
     return {name: redact_text(value) for name, value in facts.items()}

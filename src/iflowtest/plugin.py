@@ -31,6 +31,7 @@ UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 T = TypeVar("T")
+WORKER_HOSTS = "iflowtest_tenant_hosts"  # in xdist workeroutput
 
 IflowClientFactory = Callable[..., IflowClient]
 
@@ -158,6 +159,9 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
     # controller may end the worker before unconfigure has deleted what the worker provisioned.
     target = session.config.stash.get(TARGET_KEY, None)
     if target is not None:
+        workeroutput = getattr(session.config, "workeroutput", None)
+        if workeroutput is not None:  # an xdist worker: the controller's report names the hosts it called
+            workeroutput[WORKER_HOSTS] = sorted(target.known_hosts())
         target.release_clients()
 
 
