@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -42,6 +43,20 @@ def serve(handler: Handler, tls: EmulatorTls | None = None) -> Iterator[str]:
     finally:
         server.shutdown()
         thread.join(timeout=5)
+
+
+IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")  # the installed command, as a user calls it
+
+
+def iflowtest(
+    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
+) -> subprocess.CompletedProcess[str]:
+    """Run the installed `iflowtest` command in a user's environment (plus `env`), capturing its output."""
+    environ = user_environ()
+    environ.update(env or {})
+    return subprocess.run(
+        [IFLOWTEST, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, check=False
+    )
 
 
 def user_environ() -> dict[str, str]:

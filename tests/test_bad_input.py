@@ -7,8 +7,6 @@ from __future__ import annotations
 
 import json
 import shutil
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from datetime import timedelta
@@ -26,10 +24,9 @@ from iflowtest.servicekey import ServiceKey
 from iflowtest.settings import resolve_settings
 from iflowtest.tables import load_table
 
-from .servers import user_environ
+from .servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 SECRET = "s3cr3t-Hypothesis-2f9c1e"
 json_values = st.recursive(
     st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=20),
@@ -129,16 +126,7 @@ def toml(value: object) -> str:
 
 def test_a_bad_fault_on_the_command_line_exits_2_without_a_traceback(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    environ = user_environ()
-    result = subprocess.run(
-        [IFLOWTEST, "emulator", "--fault", "ReadCostCenters:status=418"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = iflowtest("emulator", "--fault", "ReadCostCenters:status=418", cwd=tmp_path, timeout=120)
     assert result.returncode == 2
     assert result.stderr.startswith(
         "iflowtest: error: --fault: fault 'ReadCostCenters:status=418': status 418 is not injectable: use one of"

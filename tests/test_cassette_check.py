@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from iflowtest.cassette_options import CassetteOptions
-from tests.test_cli import iflowtest
+from tests.servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = "cassettes/costcenters/test_read_costcenters"

@@ -13,7 +13,7 @@ import requests
 
 from iflowtest.plugin import TARGET_KEY
 from iflowtest.target import TargetSession
-from tests.test_cli import iflowtest
+from tests.servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
 READ_TEST = "suites/costcenters/test_read_costcenters.py::test_unknown_company_code_gives_an_empty_list"

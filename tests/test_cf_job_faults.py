@@ -6,7 +6,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,11 +20,10 @@ from iflowtest.provisioning import ClientRequest, Provisioner
 from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
 
-from .servers import read_until_serving, user_environ
+from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
 from .test_provisioning import make_provisioner
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 SENDER = ClientRequest("sender", roles=("ESBMessaging.send",), where="[tool.iflowtest.clients.sender]")
 STUCK = (
     "is still PROCESSING after {timeout} s: the broker is slow or stuck; raise IFLOWTEST_CF_JOB_TIMEOUT, or check "
@@ -196,14 +194,10 @@ def test_iflowtest_emulator_with_hanging_jobs_stops_a_run_at_once(tmp_path: Path
         shutil.copy(tmp_path / "keys" / "cf.env", tmp_path / ".env.emu")
         before = instance_names(tmp_path / ".env.emu")
         assert len(before) == 4
-        run = subprocess.run(
-            [IFLOWTEST, "run", "test_cases.py", "--iflow-env", "emu", "-p", "no:randomly"],
+        run = iflowtest(
+            *("run", "test_cases.py", "--iflow-env", "emu", "-p", "no:randomly"),
             cwd=tmp_path,
-            env={**environ, "IFLOWTEST_CF_JOB_TIMEOUT": "0.3"},
-            capture_output=True,
-            text=True,
-            timeout=120,
-            check=False,
+            env={"CF_HOME": str(tmp_path), "IFLOWTEST_CF_JOB_TIMEOUT": "0.3"},
         )
         assert run.returncode == 2, run.stdout + run.stderr
         assert re.search(

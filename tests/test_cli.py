@@ -6,7 +6,6 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -14,10 +13,9 @@ import pytest
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
 
-from .servers import read_until_serving, user_environ, write_key_profile
+from .servers import IFLOWTEST, iflowtest, read_until_serving, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 
 @pytest.fixture
@@ -26,16 +24,6 @@ def project(tmp_path: Path) -> Path:
     shutil.copytree(ROOT / "suites", tmp_path / "suites")
     shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
     return tmp_path
-
-
-def iflowtest(
-    *args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300
-) -> subprocess.CompletedProcess[str]:
-    environ = user_environ()
-    environ.update(env or {})
-    return subprocess.run(
-        [IFLOWTEST, *args], cwd=cwd, env=environ, capture_output=True, text=True, timeout=timeout, check=False
-    )
 
 
 def test_run_against_the_emulator_writes_the_reports(project: Path) -> None:

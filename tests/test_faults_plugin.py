@@ -6,17 +6,15 @@ import re
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import requests
 from lxml import etree
 
-from .servers import read_until_serving, user_environ
+from .servers import IFLOWTEST, read_until_serving, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 CASES = """
 import pytest

@@ -5,15 +5,13 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from iflowtest.history import HistoryStore
 
-from .servers import user_environ
+from .servers import IFLOWTEST, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 SUITE = "suites/costcenters/test_read_costcenters.py"
 KILLED = "test_one_cost_center_by_id"
 CONFTEST = f"""

@@ -10,7 +10,6 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -19,10 +18,9 @@ from iflowtest.provisioning import ClientRequest
 from iflowtest.runkeys import emulator_cf_profile, emulator_provisioner
 from iflowtest.settings import resolve_settings
 
-from .servers import user_environ
+from .servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 KILLING_TEST = """
 import os
 import signal
@@ -45,12 +43,9 @@ def test_passes(iflow):
 """
 
 
-def iflowtest(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
-    environ = user_environ()
-    environ["CF_HOME"] = str(project)  # no cf CLI session of the machine's user
-    return subprocess.run(
-        [IFLOWTEST, *args], cwd=project, env=environ, capture_output=True, text=True, timeout=120, check=False
-    )
+def cli(project: Path, *args: str) -> subprocess.CompletedProcess[str]:
+    # CF_HOME: no cf CLI session of the machine's user
+    return iflowtest(*args, cwd=project, env={"CF_HOME": str(project)}, timeout=120)
 
 
 def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fresh_emulator: Emulator) -> None:
@@ -65,7 +60,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
     by_hand.provision(ClientRequest("keep_me"), "keep_me")
     by_hand.cf.close()
 
-    killed = iflowtest(tmp_path, "run", "--iflow-env", "live", "-p", "no:randomly")
+    killed = cli(tmp_path, "run", "--iflow-env", "live", "-p", "no:randomly")
 
     assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), killed.stdout[-3000:] + killed.stderr
     left = sorted(n for n in landscape.instance_names() if n != "keep_me")
@@ -73,7 +68,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
     assert len({n.split("-")[1] for n in left}) == 1  # one run id: the killed run's
 
     # The killed run is gone, so it cannot say anything; the space shows what it left.
-    listed = iflowtest(tmp_path, "provision", "list", "--iflow-env", "live")
+    listed = cli(tmp_path, "provision", "list", "--iflow-env", "live")
     assert listed.returncode == 0, listed.stderr
     assert sorted(line.split("\t")[0] for line in listed.stdout.splitlines()) == sorted([*left, "keep_me"])
 
@@ -82,7 +77,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
         landscape.set_created_at(name, datetime.now(UTC) - timedelta(hours=7))
     (suites / "test_killed.py").unlink()
     (suites / "test_passes.py").write_text(PASSING_TEST)
-    next_run = iflowtest(tmp_path, "run", "--iflow-env", "live", "-p", "no:randomly")
+    next_run = cli(tmp_path, "run", "--iflow-env", "live", "-p", "no:randomly")
     assert next_run.returncode == 0, next_run.stdout[-3000:] + next_run.stderr
     assert (
         f"iflowtest: 4 service instance(s) of earlier runs, older than 6h, are still in the space ({', '.join(left)}): "
@@ -91,7 +86,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
     ) in next_run.stdout
     assert sorted(n for n in landscape.instance_names() if n != "keep_me") == left  # its own are deleted
 
-    cleanup = iflowtest(tmp_path, "provision", "cleanup", "--older-than", "0s", "--iflow-env", "live")
+    cleanup = cli(tmp_path, "provision", "cleanup", "--older-than", "0s", "--iflow-env", "live")
 
     assert cleanup.returncode == 0, cleanup.stderr
     lines = cleanup.stdout.splitlines()

@@ -9,7 +9,8 @@ from pathlib import Path
 from lxml import etree
 
 from iflowtest.nightly import NightlyRun, exit_code, junit_classname
-from tests.test_cli import iflowtest, project  # noqa: F401  (fixture)
+from tests.servers import iflowtest
+from tests.test_cli import project  # noqa: F401  (fixture)
 
 FAILING_CASE = """
 import pytest

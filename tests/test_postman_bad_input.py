@@ -10,8 +10,6 @@ from __future__ import annotations
 import copy
 import json
 import os
-import subprocess
-import sys
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
@@ -29,7 +27,7 @@ from iflowtest.postman import PostmanError
 from iflowtest.postman_check import write_all
 from iflowtest.postman_import import import_collection
 
-from .servers import user_environ
+from .servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "fixtures" / "postman"
@@ -266,15 +264,7 @@ def test_a_broken_collection_exits_2_with_one_line_and_writes_nothing(
 
 def test_the_installed_command_exits_2_without_a_traceback(project: Path) -> None:
     (project / "c.json").write_bytes(b"[" * 100_000)
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "iflowtest"), "import-postman", "c.json", "--out", "suites/x"],
-        cwd=project,
-        env=user_environ(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = iflowtest("import-postman", "c.json", "--out", "suites/x", cwd=project)
 
     assert result.returncode == 2 and result.stdout == ""
     assert result.stderr == (

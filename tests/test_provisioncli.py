@@ -7,7 +7,6 @@ import shutil
 import signal
 import stat
 import subprocess
-import sys
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,10 +16,9 @@ from dotenv import dotenv_values
 from iflowtest.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.redaction import Secret
 
-from .servers import read_until_serving, user_environ
+from .servers import IFLOWTEST, read_until_serving, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 
 def iflowtest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

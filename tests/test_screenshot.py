@@ -9,7 +9,8 @@ import pytest
 
 from iflowtest.cli import main
 from iflowtest.screenshot import ScreenshotError, find_browser
-from tests.test_cli import iflowtest, project  # noqa: F401  (fixture)
+from tests.servers import iflowtest
+from tests.test_cli import project  # noqa: F401  (fixture)
 
 
 def chromium_or_skip() -> str:

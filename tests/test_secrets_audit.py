@@ -4,16 +4,13 @@ from __future__ import annotations
 
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 from iflowtest.emulator.server import Emulator
 
-from .servers import user_environ, write_key_profile
+from .servers import iflowtest, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 
 def test_a_recorded_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
@@ -23,24 +20,11 @@ def test_a_recorded_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
     with Emulator() as emu:
         # Fresh keys: secrets unique to this run, issued by the emulated tenant standing in for a real one.
         keys = write_key_profile(emu, tmp_path, "audit")
-        environ = user_environ()
-        result = subprocess.run(
-            [
-                IFLOWTEST,
-                "run",
-                "--record",
-                "--iflow-env",
-                "audit",
-                f"--log-file={tmp_path / 'run.log'}",
-                "--log-file-level=DEBUG",
-                "--log-cli-level=DEBUG",
-            ],
+        result = iflowtest(
+            *("run", "--record", "--iflow-env", "audit", f"--log-file={tmp_path / 'run.log'}"),
+            *("--log-file-level=DEBUG", "--log-cli-level=DEBUG"),
             cwd=tmp_path,
-            env=environ,
-            capture_output=True,
-            text=True,
             timeout=600,
-            check=False,
         )
         # The tenant's side of the traffic: CSRF tokens and the session cookies they belong to.
         sessions = dict(emu.tenant.csrf._tokens)  # the emulator's own state, read for the audit only

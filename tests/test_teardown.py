@@ -9,15 +9,13 @@ from __future__ import annotations
 import shutil
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 from iflowtest.emulator import Emulator
 
-from .servers import user_environ
+from .servers import IFLOWTEST, iflowtest, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 
 BLOCKING_TEST = """
 import threading
@@ -98,18 +96,7 @@ def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Pat
         "    assert iflow.get('/http/costcenters', params={'companyCode': '1010'}).status_code == 200\n"
     )
     profile_for(fresh_emulator, tmp_path, "live")
-    environ = user_environ()
-    environ["CF_HOME"] = str(tmp_path)
-
-    result = subprocess.run(
-        [IFLOWTEST, "run", "--iflow-env", "live", "-n", "2"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = iflowtest("run", "--iflow-env", "live", "-n", "2", cwd=tmp_path, env={"CF_HOME": str(tmp_path)})
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
     # Each of the two workers provisions the four declared clients; the controller, which runs no test, none.

@@ -7,7 +7,6 @@ import re
 import shlex
 import shutil
 import subprocess
-import sys
 import warnings
 from pathlib import Path
 from typing import Any
@@ -22,10 +21,9 @@ from iflowtest.settings import resolve_settings
 from iflowtest.target import TargetSession
 from iflowtest.tlsverify import harness_verify, silence_insecure_warnings
 
-from .servers import user_environ, write_key_profile
+from .servers import IFLOWTEST, user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-IFLOWTEST = str(Path(sys.executable).parent / "iflowtest")
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SUITE = """
 import pytest

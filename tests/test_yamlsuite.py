@@ -4,15 +4,13 @@ from __future__ import annotations
 
 import copy
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import pytest
 import yaml
 
-from .servers import user_environ
+from .servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = "suites/costcenters/costcenters.iflow.yaml"
@@ -530,17 +528,7 @@ def test_iflowtest_run_exits_2_without_a_traceback_on_a_format_error(tmp_path: P
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "suites").mkdir()
     (tmp_path / "suites" / "typo.iflow.yaml").write_text("cases:\n  - name: a\n    requst: {}\n")
-    environ = user_environ()
-
-    result = subprocess.run(
-        [str(Path(sys.executable).parent / "iflowtest"), "run", "-p", "no:hypothesispytest"],
-        cwd=tmp_path,
-        env=environ,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+    result = iflowtest("run", "-p", "no:hypothesispytest", cwd=tmp_path)
 
     assert result.returncode == 2, result.stdout[-2000:]
     assert "unknown key 'requst' in case 'a' (suites/typo.iflow.yaml:3): did you mean 'request'?" in result.stdout
