@@ -477,3 +477,31 @@ def test_a_request_using_a_saved_value_becomes_a_step_of_the_case_that_saves_it(
     shutil.rmtree(pytester.path / "suites" / "chain" / "other")
     run = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
     run.assert_outcomes(passed=1)
+
+
+def test_a_folder_of_unsupported_items_only_gets_no_empty_suite(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    odd = {"name": "odd", "item": [item("options", {"method": "OPTIONS", "url": "x/http/a"})]}
+    path = write(tmp_path / "c.json", collection([odd, item("fine", "x/http/b")]))
+
+    result = import_collection(path, tmp_path / "out")
+
+    # A suite needs at least one case: an empty one would stop every run with a format error.
+    assert [p.relative_to(tmp_path / "out").as_posix() for p in sorted((tmp_path / "out").rglob("*.iflow.yaml"))] == [
+        "shapes.iflow.yaml"
+    ]
+    assert list(cases(tmp_path / "out")) == ["fine"]
+    assert "| odd / options | unsupported | method OPTIONS |" in result.report.read_text()
+
+
+def test_environment_values_read_back_the_same_through_dotenv(tmp_path: Path) -> None:
+    from dotenv import dotenv_values
+
+    (tmp_path / "pyproject.toml").write_text("")
+    values = {"site": "Zürich Nord", "quoted": 'a "b" #c', "plain": "1010"}
+    env = write(tmp_path / "e.json", {"values": [{"key": k, "value": v} for k, v in values.items()]})
+    path = write(tmp_path / "c.json", collection([item("a", "x/http/a")]))
+
+    import_collection(path, tmp_path / "out", environment=env)
+
+    assert dotenv_values(tmp_path / "out" / ".env.example") == values

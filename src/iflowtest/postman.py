@@ -190,8 +190,8 @@ def _scripts(events: Any, listen: str) -> list[str]:
     return [line for line in lines if line.strip()]
 
 
-def walk(collection: Mapping[str, Any]) -> Iterator[PostmanRequest | tuple[tuple[str, ...], str, str]]:
-    """Every request of the collection in order; an item that is neither request nor folder comes as (folders, name, why)."""
+def walk(collection: Mapping[str, Any]) -> Iterator[PostmanRequest]:
+    """Every request of a checked collection (`load_collection`), in order, with inherited auth and scripts."""
     root_auth = _auth(collection.get("auth"), "collection", None)
     yield from _walk_items(
         collection.get("item", []),
@@ -203,13 +203,12 @@ def walk(collection: Mapping[str, Any]) -> Iterator[PostmanRequest | tuple[tuple
 
 
 def _walk_items(
-    items: Any, folders: tuple[str, ...], auth: Auth | None, tests: list[str], pre: list[str]
-) -> Iterator[PostmanRequest | tuple[tuple[str, ...], str, str]]:
-    for index, item in enumerate(items if isinstance(items, list) else []):
-        name = str(item.get("name") or f"item {index + 1}") if isinstance(item, dict) else f"item {index + 1}"
-        if not isinstance(item, dict):
-            yield folders, name, "the item is not an object"
-        elif "item" in item:
+    items: list[Mapping[str, Any]], folders: tuple[str, ...], auth: Auth | None, tests: list[str], pre: list[str]
+) -> Iterator[PostmanRequest]:
+    # postman_check has made sure every item is an object with either `item` (a folder) or `request`.
+    for index, item in enumerate(items):
+        name = str(item.get("name") or f"item {index + 1}")
+        if "item" in item:
             inner = (*folders, name)
             yield from _walk_items(
                 item["item"],
@@ -218,10 +217,8 @@ def _walk_items(
                 tests + _scripts(item.get("event"), "test"),
                 pre + _scripts(item.get("event"), "prerequest"),
             )
-        elif "request" in item:
-            yield _request(item, folders, name, auth, tests, pre)
         else:
-            yield folders, name, "the item has neither 'request' nor 'item'"
+            yield _request(item, folders, name, auth, tests, pre)
 
 
 def _request(

@@ -55,7 +55,6 @@ class _Importer:
         self.clients: dict[tuple[str, str], tuple[str, Auth]] = {}
         self.secrets: set[str] = {name for name, (_, secret) in environment.items() if secret}
         self.table: str | None = None
-        self.files: list[Path] = []
         self.pending: dict[Path, str | bytes] = {}  # written together at the end: a bad input writes nothing
 
     def relative(self, path: Path) -> str:
@@ -64,10 +63,9 @@ class _Importer:
     def fixture(self, name: str, text: str) -> str:
         target = self.fixtures / name
         stem, suffix, n = target.stem, target.suffix, 2
-        while target in self.files:
+        while target in self.pending:
             target, n = self.fixtures / f"{stem}-{n}{suffix}", n + 1
         self.pending[target] = text
-        self.files.append(target)
         return self.relative(target)
 
     def client_for(self, auth: Auth | None, report: ItemReport) -> dict[str, Any]:
@@ -205,7 +203,6 @@ def import_collection(
         check_data(data)
         check_out(importer.fixtures)
         importer.pending[importer.fixtures / f"data{data.suffix.lower()}"] = data.read_bytes()
-        importer.files.append(importer.fixtures / f"data{data.suffix.lower()}")
         importer.table = importer.relative(importer.fixtures / f"data{data.suffix.lower()}")
     collection_vars = variables(raw.get("variable"))
     importer.secrets |= {name for name, (_, secret) in collection_vars.items() if secret}
@@ -217,11 +214,6 @@ def import_collection(
     reports: list[ItemReport] = []
     saved: dict[str, tuple[tuple[str, ...], int, str]] = {}  # variable → (folders, case index, item) that saves it
     for entry in walk(raw):
-        if isinstance(entry, tuple):
-            folders, item_name, why = entry
-            reports.append(ItemReport(" / ".join((*folders, item_name)), "unsupported", [("the item", why)]))
-            dropped.setdefault(folders, []).append(f"{item_name}: {why}")
-            continue
         report = ItemReport(entry.label, "converted")
         reports.append(report)
         if entry.method not in METHODS:
@@ -239,16 +231,15 @@ def import_collection(
         if report.left:
             report.outcome = "partly converted"
 
-    written: list[Path] = []
-    for folders in sorted(set(groups) | set(dropped)):
+    # A folder of unsupported items only gets no suite (a suite needs a case); the report lists its items.
+    for folders in sorted(groups):
         folder = out.joinpath(*(slug(f) for f in folders))
         path = folder / f"{slug(folders[-1] if folders else name)}.iflow.yaml"
         importer.pending[path] = _suite_text(
-            name, version, folders, file_vars, groups.get(folders, []), dropped.get(folders, [])
+            name, version, folders, file_vars, groups[folders], dropped.get(folders, [])
         )
-        written.append(path)
-    written += _write_clients(importer, out, name)
-    written.append(_write_env_example(importer, out, env, collection_vars))
+    _write_clients(importer, out, name)
+    _write_env_example(importer, out, env, collection_vars)
     report_path = out / REPORT_NAME
     notes = []
     if data is not None and data.suffix.lower() == ".csv":
@@ -257,7 +248,7 @@ def import_collection(
             'there; the table keeps cells as text and `equals` takes "1010" and 1010 as equal. A JSON data '
             "file behaves the same in both."
         )
-    result = ImportResult(reports, [*written, *importer.files], report_path, notes)
+    result = ImportResult(reports, report_path, notes)
     importer.pending[report_path] = report_text(name, collection, result)
     write_all(importer.pending, out)
     return result
@@ -353,9 +344,9 @@ def _reference(value: Any, label: str, secret: bool) -> str:
     return "(set in .env, not written here)" if secret else text or f"(no {label})"
 
 
-def _write_clients(importer: _Importer, out: Path, name: str) -> list[Path]:
+def _write_clients(importer: _Importer, out: Path, name: str) -> None:
     if not importer.clients:
-        return []
+        return
     lines = [
         f"# Clients of the suite imported from {name!r}: copy these tables into pyproject.toml.",
         "# Each needs its service key in IFLOWTEST_CLIENT_<NAME>_KEY (see .env.example); adjust roles to the iFlows.",
@@ -381,14 +372,12 @@ def _write_clients(importer: _Importer, out: Path, name: str) -> list[Path]:
             'grant_types = ["client_credentials"]',
             f'auth = "{"basic" if auth.type == "basic" else "oauth"}"',
         ]
-    path = out / "clients.toml"
-    importer.pending[path] = "\n".join(lines) + "\n"
-    return [path]
+    importer.pending[out / "clients.toml"] = "\n".join(lines) + "\n"
 
 
 def _write_env_example(
     importer: _Importer, out: Path, env: Mapping[str, tuple[str, bool]], collection_vars: Mapping[str, tuple[str, bool]]
-) -> Path:
+) -> None:
     lines = ["# Values for the imported suite: copy to .env (or .env.<profile>) at the project root and fill in."]
     for client, _ in importer.clients.values():
         lines.append(f"# service key (JSON or file path) of client {client}")
@@ -401,10 +390,9 @@ def _write_env_example(
     if extra:
         lines.append("# secrets the collection uses: never written into the suite")
     lines += [f"{name}=" for name in extra]
-    path = out / ".env.example"
-    importer.pending[path] = "\n".join(lines) + "\n"
-    return path
+    importer.pending[out / ".env.example"] = "\n".join(lines) + "\n"
 
 
 def _env_value(value: str) -> str:
-    return json.dumps(value) if re.search(r"[\s#'\"]", value) else value
+    # ensure_ascii=False: python-dotenv reads "\u00fc" back as those six characters, not as ü
+    return json.dumps(value, ensure_ascii=False) if re.search(r"[\s#'\"]", value) else value

@@ -20,7 +20,6 @@ class ImportResult:
     """What an import wrote and how every item fared."""
 
     items: list[ItemReport]
-    files: list[Path]
     report: Path
     notes: list[str] = field(default_factory=list)
 

@@ -31,7 +31,6 @@ class ScriptResult:
     expect: dict[str, Any] = field(default_factory=dict)
     save: dict[str, Any] = field(default_factory=dict)
     kept: list[tuple[str, str]] = field(default_factory=list)  # (line, why it was not converted)
-    converted: int = 0
 
 
 def literal(text: str) -> Any:
@@ -83,12 +82,9 @@ def convert(lines: list[str]) -> ScriptResult:
                 schema = None
             if isinstance(schema, dict):
                 result.expect.setdefault("_schemas", {})[match.group(1)] = schema
-                result.converted += 1
                 index = end
                 continue
-        if _convert_line(line.strip(), result, json_vars):
-            result.converted += 1
-        else:
+        if not _convert_line(line.strip(), result, json_vars):
             result.kept.append((line, "not one of the supported pm.* test patterns"))
     schemas = result.expect.pop("_schemas", {})
     if "json_schema" in result.expect:
