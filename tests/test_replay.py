@@ -88,3 +88,28 @@ def test_playback_repeats_replay_the_last_answer(tmp_path: Path) -> None:
 
     for _ in range(3):
         assert cassette.play_response(get("call=2"))["body"]["string"] == b"answer 2"
+
+
+@pytest.mark.parametrize(
+    ("content_type", "body"),
+    [
+        ("application/json", b'{"token": "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ4In0.c2lnbmF0dXJl", "n": 1}'),
+        ("application/xml", b"<a><pw>supersecretvalue-1f3a</pw></a>"),
+        ("application/json", b'{"key": "-----BEGIN PRIVATE KEY-----\\nMIIB\\n-----END PRIVATE KEY-----"}'),
+    ],
+)
+def test_a_post_whose_body_held_a_secret_matches_its_scrubbed_recording(
+    tmp_path: Path, content_type: str, body: bytes
+) -> None:
+    from iflowtest.redaction import Secret
+    from iflowtest.scrub import restore_request, scrub_request
+
+    Secret("supersecretvalue-1f3a")  # registered, as profile values and client secrets are
+    cassette = replaying_cassette(tmp_path, 0)
+    live = Request("POST", f"{RUNTIME}/http/partner", body, {"Content-Type": content_type})
+    hosts = cassette.session.hosts
+    saved = scrub_request(Request("POST", f"{RUNTIME}/http/partner", body, {"Content-Type": content_type}), hosts)
+    stored = restore_request(saved, hosts)  # as vcrpy hands it over after loading the cassette
+
+    assert saved.body != body  # the cassette holds a placeholder, not the secret
+    assert cassette.session.key(live) == cassette.session.key(stored)

@@ -38,9 +38,9 @@ from . import cassette_yaml
 from .cassette_options import OFFLINE_URLS, CassetteOptions, RecordingMode, record_command
 from .clients import ClientRegistry
 from .errors import CassetteError
-from .matching import RequestKey, explain, request_key
+from .matching import MODIFYING, RequestKey, explain, request_key
 from .replay import IndexedCassette
-from .scrub import HostMap, restore_request, restore_response, scrub_request, scrub_response
+from .scrub import HostMap, restore_request, restore_response, scrub_body, scrub_request, scrub_response
 from .settings import Settings
 
 HANDSHAKES_FOLDER: Final = "_handshakes"
@@ -181,6 +181,10 @@ class CassetteSession:
         """The matching key of a vcrpy request under this run's rules."""
         # body_bytes: a file or iterator body compares by its content, not by the object holding it.
         body = getattr(request, "body_bytes", request.body)
+        if request.method.upper() in MODIFYING and body:
+            # As the cassette stores it: a secret or JWT in a live body must equal its stored placeholder.
+            raw = body.encode("utf-8") if isinstance(body, str) else body
+            body = scrub_body(raw, request.headers.get("Content-Type", "") or "", self.hosts)
         return request_key(request.method, request.uri, request.headers, body, self.rules)
 
 
