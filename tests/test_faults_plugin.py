@@ -114,6 +114,22 @@ def test_retries_timeouts_and_post_opt_in_through_the_plugin(pytester: pytest.Py
     assert "Traceback" not in text
 
 
+def test_a_yaml_step_without_credentials_is_retried_like_any_other(pytester: pytest.Pytester) -> None:
+    pyproject = (ROOT / "pyproject.toml").read_text()
+    faults = '\n[tool.iflowtest.emulator]\nfaults = ["ReadCostCenters:status=503,times=1"]\n'
+    (pytester.path / "pyproject.toml").write_text(pyproject + faults)
+    (pytester.path / "anonymous.iflow.yaml").write_text(
+        "iflow: ReadCostCenters\ncases:\n  - name: refused\n    auth: none\n"
+        "    request: {query: {companyCode: '1010'}}\n    expect: {status: 401}\n"
+    )
+    junit = pytester.path / "junit.xml"
+
+    result = pytester.runpytest_inprocess("-p", "no:randomly", f"--junitxml={junit}")
+
+    result.assert_outcomes(passed=1)
+    assert properties(junit, "refused")["iflowtest.retries"] == "1"
+
+
 def test_a_down_token_endpoint_fails_its_client_once_and_spares_the_others(pytester: pytest.Pytester) -> None:
     project(pytester, "test_breaker", BREAKER)
     junit = pytester.path / "junit.xml"

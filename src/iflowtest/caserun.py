@@ -165,6 +165,7 @@ class CaseRun:
                 default_path=settings.iflow(step.iflow).address if step.iflow else None,
                 timeout=(settings.connect_timeout, settings.read_timeout),
                 verify=self.registry.verify,
+                retry=self.registry.retry,  # the run's retry policy, like every declared client's
             )
             self._own_clients.append(client)
         else:
