@@ -30,6 +30,7 @@ from .summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summar
 
 HISTORY_FACTS: Final = ("iflow", "latency_ms", "http_status", "mpl_id", "mpl_link")  # what run_record reads
 UNREACHABLE_PROPERTY: Final = PROPERTY_PREFIX + "unreachable"
+WORKER_HOSTS: Final = "iflowtest_tenant_hosts"  # xdist workeroutput: the hosts a worker called
 # Sections a passed row keeps in the HTML: the call facts, not captured output.
 _LIGHT_SECTIONS: Final = ("iflow calls", "message log")
 _STYLE: Final = (
@@ -88,8 +89,6 @@ class RunDashboard:
 
     @pytest.hookimpl(optionalhook=True)  # an xdist hook
     def pytest_testnodedown(self, node: Any, error: Any) -> None:
-        from .plugin import WORKER_HOSTS
-
         self._worker_hosts.update(getattr(node, "workeroutput", {}).get(WORKER_HOSTS, ()))
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:

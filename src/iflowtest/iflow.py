@@ -314,20 +314,9 @@ def _csrf_required(response: requests.Response) -> bool:
     return response.status_code == 403 and response.headers.get("X-CSRF-Token", "").lower() == "required"
 
 
-def _read_timeout_in_body(exc: BaseException) -> bool:
-    """Whether a ConnectionError from requests wraps urllib3's read timeout (raised while reading the body)."""
-    seen: set[int] = set()
-    pending: list[BaseException] = [exc]
-    while pending:
-        current = pending.pop()
-        if id(current) in seen:
-            continue
-        seen.add(id(current))
-        if isinstance(current, ReadTimeoutError):
-            return True
-        pending.extend(a for a in current.args if isinstance(a, BaseException))
-        pending.extend(e for e in (current.__cause__, current.__context__) if e is not None)
-    return False
+def _read_timeout_in_body(exc: requests.exceptions.ConnectionError) -> bool:
+    """Whether requests wrapped urllib3's read timeout, which it does when the body stalls (models.py)."""
+    return bool(exc.args) and isinstance(exc.args[0], ReadTimeoutError)
 
 
 def _limits(timeout: Any) -> tuple[Any, Any]:

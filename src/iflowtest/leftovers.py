@@ -8,23 +8,20 @@ The age keeps runs going on at the same time in the same space (or its own xdist
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 from typing import Any, Final
 
 from .errors import IflowtestError
-from .provisioning import InstanceInfo, Provisioner
+from .provisioning import CLEANUP_AGE, InstanceInfo, Provisioner, parse_duration
 from .runkeys import provisioner_from_settings
 from .settings import Settings
 
-CLEANUP_AGE: Final = "6h"  # the default of `iflowtest provision cleanup --older-than`
-_AGE: Final = timedelta(hours=6)
 _NAMES_SHOWN: Final = 5
 
 
 def leftover_instances(provisioner: Provisioner, now: datetime | None = None) -> list[InstanceInfo]:
-    """Run-named instances (`iflowtest-<run id>-<client>`) created more than six hours ago, oldest first."""
-    cutoff = (now or datetime.now(UTC)) - _AGE
-    return [info for info in provisioner.instances() if info.created_at <= cutoff]
+    """Run-named instances (`iflowtest-<run id>-<client>`) older than `provision cleanup`'s default age."""
+    return provisioner.instances_older_than(parse_duration(CLEANUP_AGE), now)
 
 
 def leftover_message(found: list[InstanceInfo], profile: str | None) -> str | None:

@@ -11,7 +11,7 @@ import requests
 
 from .cassette_options import recording_mode
 from .clients import ClientRegistry
-from .dashboard import UNREACHABLE_PROPERTY, RunDashboard
+from .dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from .errors import CassetteError, IflowtestError, UnreachableError
 from .iflow import CallRecord, IflowClient
 from .leftovers import LeftoverReport, provisions_through_cloud_foundry
@@ -31,7 +31,6 @@ UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 T = TypeVar("T")
-WORKER_HOSTS = "iflowtest_tenant_hosts"  # in xdist workeroutput
 
 IflowClientFactory = Callable[..., IflowClient]
 

@@ -21,9 +21,9 @@ from typing import Any
 
 from .errors import IflowtestError, ProvisioningError
 from .mtls import write_private
-from .provisioning import PLANS, ClientRequest, Provisioner, parse_duration
+from .provisioning import CLEANUP_AGE, ClientRequest, Provisioner, parse_duration
 from .runkeys import client_request, provisioner_from_settings
-from .settings import find_project_root, resolve_settings
+from .settings import KEY_TYPES, PLANS, find_project_root, resolve_settings
 from .tlsverify import silence_insecure_warnings, warning_line
 
 USAGE_ERROR = 2
@@ -43,14 +43,16 @@ def add_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> ar
     create.add_argument("--roles", nargs="+", help="roles, e.g. ESBMessaging.send ESBMessaging_DE")
     create.add_argument("--grant-types", nargs="+", help="grant types (default client_credentials)")
     create.add_argument("--plan", choices=PLANS, help="service plan (default integration-flow)")
-    create.add_argument("--key-type", choices=("secret", "certificate"), help="key type (default secret)")
+    create.add_argument("--key-type", choices=KEY_TYPES, help="key type (default secret)")
     create.add_argument("--validity", type=int, help="certificate validity in days (1-365, default 365)")
     create.add_argument("--key-length", type=int, help="certificate key length (default 2048)")
     actions.add_parser("list", help="list the service instances in the space")
     delete = actions.add_parser("delete", help="delete a service instance and its keys")
     delete.add_argument("name", help="service instance name")
     cleanup = actions.add_parser("cleanup", help="delete iflowtest-<run id>-* instances that crashed runs left")
-    cleanup.add_argument("--older-than", default="6h", help="minimum age, such as 30m, 6h or 2d (default 6h)")
+    cleanup.add_argument(
+        "--older-than", default=CLEANUP_AGE, help=f"minimum age, such as 30m, 6h or 2d (default {CLEANUP_AGE})"
+    )
     for sub in (create, actions.choices["list"], delete, cleanup):
         sub.add_argument("--iflow-env", dest="env", metavar="NAME", help="profile: load .env.NAME over .env")
     return provision

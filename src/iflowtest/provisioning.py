@@ -25,12 +25,12 @@ import requests
 from .cfapi import CloudFoundryClient
 from .errors import CloudFoundryError, ProvisioningError
 from .servicekey import ServiceKey
+from .settings import KEY_TYPES, PLANS, ROLE_PATTERN
 
 OFFERING: Final = "it-rt"
 RUN_PREFIX: Final = "iflowtest-"
+CLEANUP_AGE: Final = "6h"  # the default of `iflowtest provision cleanup --older-than`, and what the next run reports
 NAME_LIMIT: Final = 32
-PLANS: Final = ("integration-flow", "api")
-KEY_TYPES: Final = ("secret", "certificate")
 # JSON spellings of the grant types the docs list (cpi-facts §1; only the first two are confirmed).
 GRANT_TYPES: Final = (
     "client_credentials",
@@ -41,7 +41,6 @@ GRANT_TYPES: Final = (
     "urn:ietf:params:oauth:grant-type:jwt-bearer",
 )
 _NAME = re.compile(r"[A-Za-z0-9._-]+")
-_ROLE = re.compile(r"[A-Za-z0-9_.]+")
 _RUN_ID_ALPHABET: Final = string.ascii_lowercase + string.digits
 
 
@@ -116,7 +115,7 @@ def validate(request: ClientRequest, name: str) -> None:
     if not request.roles:
         raise ProvisioningError(f"{where}: roles is empty: give at least one role, such as ESBMessaging.send")
     for role in request.roles:
-        if not _ROLE.fullmatch(role):
+        if not ROLE_PATTERN.match(role):
             raise ProvisioningError(f"{where}: role {role!r} may only use letters, digits, '_' and '.'")
     if "client_x509" in request.grant_types:
         raise ProvisioningError(
@@ -370,14 +369,17 @@ class Provisioner:
                 found.append(InstanceInfo(name, str(item["guid"]), _parse_time(item.get("created_at")), str(state)))
         return sorted(found, key=lambda i: i.created_at)
 
+    def instances_older_than(self, age: timedelta, now: datetime | None = None) -> list[InstanceInfo]:
+        """Run-prefixed instances created more than `age` ago, oldest first."""
+        cutoff = (now or datetime.now(UTC)) - age
+        return [info for info in self.instances() if info.created_at <= cutoff]
+
     def cleanup(self, older_than: timedelta, now: datetime | None = None) -> list[str]:
         """Delete run-prefixed instances (and their keys) created more than `older_than` ago; their names."""
-        cutoff = (now or datetime.now(UTC)) - older_than
         deleted = []
-        for info in self.instances():
-            if info.created_at <= cutoff:
-                self.delete_instance(info.guid, info.name)
-                deleted.append(info.name)
+        for info in self.instances_older_than(older_than, now):
+            self.delete_instance(info.guid, info.name)
+            deleted.append(info.name)
         return deleted
 
 

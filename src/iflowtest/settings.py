@@ -37,7 +37,7 @@ PLANS: Final = ("integration-flow", "api")
 AUTH_MODES: Final = ("basic", "oauth", "certificate")
 KEY_TYPES: Final = ("secret", "certificate")
 SOURCES: Final = ("provision", "load")
-_ROLE = re.compile(r"^[A-Za-z0-9_.]+$")
+ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")  # what a role name may hold (provisioning checks it too)
 _CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 
 _TOP_KEYS: Final = {
@@ -393,7 +393,7 @@ def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
             )
         )
         for role in roles:
-            if not _ROLE.match(role):
+            if not ROLE_PATTERN.match(role):
                 raise ConfigError(f"{where}: role {role!r} may only use letters, digits, '_' and '.'")
         grant_types = tuple(_strings(body.get("grant_types", ["client_credentials"]), f"{where} grant_types"))
         variable = client_key_variable(name)
