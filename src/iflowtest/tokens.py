@@ -91,50 +91,39 @@ class OAuthToken:
         session.verify = self._verify
         session.register_compliance_hook("access_token_response", self._check_response)
         started = self._clock()
+        certificate_only = self._cert is not None and self._secret is None
+        if certificate_only:
+            credentials: dict[str, Any] = {"include_client_id": True, "cert": self._cert}
+        else:
+            assert self._secret is not None
+            # Basic client authentication with grant_type in the body, as SAP's tooling does.
+            credentials = {"include_client_id": False, "auth": HTTPBasicAuth(self.key.clientid, self._secret.reveal())}
         try:
-            if self._cert is not None and self._secret is None:
-                token: dict[str, Any] = session.fetch_token(
-                    token_url=self.key.tokenurl,
-                    include_client_id=True,
-                    cert=self._cert,
-                    timeout=self._timeout,
-                    headers={"Accept": "application/json"},
-                    verify=self._verify,
-                )
-            else:
-                assert self._secret is not None
-                # Basic client authentication with grant_type in the body, as SAP's tooling does.
-                token = session.fetch_token(
-                    token_url=self.key.tokenurl,
-                    auth=HTTPBasicAuth(self.key.clientid, self._secret.reveal()),
-                    include_client_id=False,
-                    timeout=self._timeout,
-                    headers={"Accept": "application/json"},
-                    # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
-                    verify=self._verify,
-                )
-        except (requests.exceptions.SSLError, requests.exceptions.ConnectionError) as exc:
-            if self._cert is not None and self._secret is None and _refused_client_certificate(exc):
+            token: dict[str, Any] = session.fetch_token(
+                token_url=self.key.tokenurl,
+                timeout=self._timeout,
+                headers={"Accept": "application/json"},
+                # Explicit: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
+                verify=self._verify,
+                **credentials,
+            )
+        except requests.exceptions.RequestException as exc:
+            connection = isinstance(exc, requests.exceptions.ConnectionError)  # SSLError is one too
+            if certificate_only and connection and _refused_client_certificate(exc):
                 raise self._endpoint_error(
                     f"refused the TLS handshake with the client certificate ({error_reason(exc)})",
                     f"the certificate in {self.key.source} was not issued by this tenant's certificate service, "
                     "or its key was deleted: create a new certificate key (or re-provision the client)",
                 ) from None
-            if not isinstance(exc, requests.exceptions.SSLError):
+            if isinstance(exc, requests.exceptions.SSLError):
                 raise self._endpoint_error(
-                    f"cannot be reached ({error_reason(exc)})",
-                    "check the tokenurl of the service key, your network and HTTPS_PROXY",
-                    unreachable=True,
+                    f"TLS verification failed ({error_reason(exc)})",
+                    "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic",
                 ) from None
-            raise self._endpoint_error(
-                f"TLS verification failed ({error_reason(exc)})",
-                "set IFLOWTEST_CA_BUNDLE to your corporate CA bundle if a proxy re-signs traffic",
-            ) from None
-        except requests.exceptions.RequestException as exc:
             raise self._endpoint_error(
                 f"cannot be reached ({error_reason(exc)})",
                 "check the tokenurl of the service key, your network and HTTPS_PROXY",
-                unreachable=isinstance(exc, requests.exceptions.ConnectionError),
+                unreachable=connection,
             ) from None
         except OAuth2Error as exc:
             raise self._endpoint_error(f"answered with OAuth error {exc.error!r}", "check the service key") from None
