@@ -25,6 +25,7 @@ import requests
 from lxml import etree
 
 from .assertions import ExpectationError, compile_jsonpath, project_path, response_json, response_xml
+from .atomicfile import write_atomically
 from .errors import ConfigError
 from .matchers import show
 from .redaction import redact_text
@@ -109,12 +110,7 @@ def write_baseline(response: requests.Response, target: Path, kind: str) -> None
     else:
         root = etree.fromstring(response.content, _PRETTY_PARSER)
         text = etree.tostring(root, pretty_print=True, encoding="unicode")
-    # Temporary file and rename: an interrupted update never leaves half a baseline. Imported here: the
-    # cassettes module imports vcrpy, which must not be imported before pytest-recording registers it.
-    from .cassettes import write_atomically
-
-    write_atomically(target, redact_text(text))
-    target.chmod(0o644)  # mkstemp makes it private; baselines are committed and reviewed
+    write_atomically(target, redact_text(text))  # an interrupted update never leaves half a baseline
 
 
 # --------------------------------------------------------------------------- JSON

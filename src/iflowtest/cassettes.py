@@ -24,9 +24,7 @@ from __future__ import annotations
 import base64
 import copy
 import functools
-import os
 import re
-import tempfile
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, unquote, urlsplit
@@ -35,6 +33,7 @@ from vcr.persisters.filesystem import FilesystemPersister
 from vcr.serialize import deserialize, serialize
 
 from . import cassette_yaml
+from .atomicfile import write_atomically
 from .cassette_options import OFFLINE_URLS, CassetteOptions, RecordingMode, record_command
 from .clients import ClientRegistry
 from .errors import CassetteError
@@ -199,19 +198,6 @@ class AtomicPersister(FilesystemPersister):  # type: ignore[misc]  # vcrpy ships
     def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
         """Serialize and replace the file atomically."""
         write_atomically(Path(cassette_path), serialize(cassette_dict, serializer))
-
-
-def write_atomically(path: Path, text: str) -> None:
-    """Write `text` to `path` via a temporary file in the same folder and `os.replace`."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w", encoding="utf-8") as stream:
-            stream.write(text)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
 
 
 def _hooks(value: Any) -> list[Any]:

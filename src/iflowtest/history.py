@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import itertools
 import json
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from .atomicfile import write_atomically
 from .errors import ConfigError
 
 KEEP_RUNS: Final = 200
@@ -106,16 +105,7 @@ class HistoryStore:
     def append(self, run: RunRecord) -> list[RunRecord]:
         """Add a run (keeping the last `keep`) and return the stored runs, this one last."""
         runs = [*self.runs(), run][-self.keep :]
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        handle, temporary = tempfile.mkstemp(prefix=".history-", suffix=".tmp", dir=self.path.parent)
-        os.chmod(temporary, 0o644)  # mkstemp makes it private; the history is meant to be read
-        try:
-            with os.fdopen(handle, "w", encoding="utf-8") as out:
-                out.writelines(r.to_json() + "\n" for r in runs)
-            os.replace(temporary, self.path)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_atomically(self.path, "".join(r.to_json() + "\n" for r in runs))
         return runs
 
 

@@ -9,13 +9,12 @@ from __future__ import annotations
 
 import json
 import math
-import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from .atomicfile import write_atomically
 from .history import Changes, RunRecord
 
 SUMMARY_FILE: Final = "summary.json"
@@ -84,13 +83,7 @@ def build_summary(run: RunRecord, found: Changes, *, unreachable: int, duration_
 
 def write_summary(path: Path, summary: dict[str, Any]) -> None:
     """Write summary.json atomically (a CI step may read it while a later run writes)."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, temporary = tempfile.mkstemp(prefix=".summary-", suffix=".tmp", dir=path.parent)
-    os.chmod(temporary, 0o644)  # mkstemp makes it private; reports are meant to be read (CI artifacts)
-    with os.fdopen(handle, "w", encoding="utf-8") as out:
-        json.dump(summary, out, indent=2)
-        out.write("\n")
-    os.replace(temporary, path)
+    write_atomically(path, json.dumps(summary, indent=2) + "\n")
 
 
 def read_summary(path: Path) -> dict[str, Any] | None:
