@@ -21,7 +21,7 @@ import yaml
 from .cassette_options import CassetteOptions, record_command
 from .cassettes import HANDSHAKES_FOLDER
 from .recording import cassette_path
-from .settings import Settings
+from .settings import Settings, display_path
 
 SECRET_PATTERNS: Final = {
     "a JWT": re.compile(r"eyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}"),
@@ -80,13 +80,13 @@ def check_cassettes(
     for path in files:
         if path.resolve() not in expected and handshakes not in path.resolve().parents:
             problems.append(
-                f"{_show(path, root)}: no test records this cassette: delete it, or rename it after its test"
+                f"{display_path(path, root)}: no test records this cassette: delete it, or rename it after its test"
             )
     present = {path.resolve() for path in files}
     for test in tests:
         if test.cassette.resolve() not in present:
             problems.append(
-                f"{test.nodeid} has no cassette ({_show(test.cassette, root)}): record it with: "
+                f"{test.nodeid} has no cassette ({display_path(test.cassette, root)}): record it with: "
                 f"{record_command(test.nodeid)}"
             )
     for path in files:
@@ -96,14 +96,14 @@ def check_cassettes(
             owner = expected.get(path.resolve())
             command = record_command(owner.nodeid if owner else None)
             problems.append(
-                f"{_show(path, root)} was recorded {(now - recorded).days} days ago (limit {max_age_days}): "
+                f"{display_path(path, root)} was recorded {(now - recorded).days} days ago (limit {max_age_days}): "
                 f"re-record it with: {command}"
             )
         for line_number, line in enumerate(text.splitlines(), start=1):
             for what, pattern in SECRET_PATTERNS.items():
                 if pattern.search(line):
                     problems.append(
-                        f"{_show(path, root)}:{line_number} looks like it holds {what}: delete the cassette, rotate "
+                        f"{display_path(path, root)}:{line_number} looks like it holds {what}: delete the cassette, rotate "
                         "the secret if it is real, and re-record (recording scrubs secrets it knows of)"
                     )
     return problems
@@ -119,10 +119,3 @@ def _recorded_at(text: str) -> dt.datetime | None:
     except ValueError:
         return None
     return stamp if stamp.tzinfo else stamp.replace(tzinfo=dt.UTC)
-
-
-def _show(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)

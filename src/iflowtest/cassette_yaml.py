@@ -15,6 +15,8 @@ from typing import Any, Final
 
 import yaml
 
+from .scrub import header_value
+
 try:  # libyaml is about ten times faster (vcrpy PR #16); fall back to pure Python where it is missing
     from yaml import CSafeDumper as _Dumper
     from yaml import CSafeLoader as _Loader
@@ -48,11 +50,11 @@ def serialize(cassette: dict[str, Any]) -> str:
     """vcrpy serializer interface: the cassette dict (bodies already decoded to str) to YAML text."""
     for interaction in cassette.get("interactions", []):
         request, response = interaction["request"], interaction["response"]
-        text, layout = pretty(request.get("body"), _content_type(request.get("headers", {})))
+        text, layout = pretty(request.get("body"), header_value(request.get("headers", {}), "content-type"))
         if layout:
             request["body"], request["body_format"] = text, layout
         body = response.get("body", {})
-        text, layout = pretty(body.get("string"), _content_type(response.get("headers", {})))
+        text, layout = pretty(body.get("string"), header_value(response.get("headers", {}), "content-type"))
         if layout:
             body["string"], body["format"] = text, layout
     return yaml.dump(
@@ -139,10 +141,3 @@ def _indent_xml(body: str) -> str:
 def _opens(piece: str) -> bool:
     is_tag = piece.startswith("<") and not piece.startswith(("</", "<?", "<!"))
     return is_tag and not piece.endswith("/>") and "</" not in piece
-
-
-def _content_type(headers: dict[str, Any]) -> str:
-    for name, value in headers.items():
-        if name.lower() == "content-type":
-            return str(value[0] if isinstance(value, list) and value else value)
-    return ""

@@ -40,7 +40,7 @@ from .errors import CassetteError
 from .matching import MODIFYING, RequestKey, explain, request_key
 from .replay import IndexedCassette
 from .scrub import HostMap, restore_request, restore_response, scrub_body, scrub_request, scrub_response
-from .settings import Settings
+from .settings import Settings, display_path
 
 HANDSHAKES_FOLDER: Final = "_handshakes"
 
@@ -133,10 +133,7 @@ class CassetteSession:
 
     def display_path(self, path: Path) -> str:
         """A path relative to the project root, for messages."""
-        try:
-            return str(path.resolve().relative_to(self.root.resolve()))
-        except ValueError:
-            return str(path)
+        return display_path(path, self.root)
 
     def record_command(self, nodeid: str | None) -> str:
         """The command that records the cassette of test `nodeid`."""

@@ -36,7 +36,6 @@ class CfSession:
     org_name: str | None
     space_guid: str | None
     space_name: str | None
-    ssl_disabled: bool = False
 
     @property
     def bearer(self) -> str | None:
@@ -82,7 +81,6 @@ def load_cf_session(path: Path) -> CfSession | None:
         org_name=_text(org, "Name"),
         space_guid=_text(space, "GUID"),
         space_name=_text(space, "Name"),
-        ssl_disabled=bool(data.get("SSLDisabled", False)),
     )
 
 

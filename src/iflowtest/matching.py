@@ -25,7 +25,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 from lxml import etree
 
 from .errors import ConfigError
-from .scrub import SECRET_FIELDS
+from .scrub import SECRET_FIELDS, header_value
 
 MODIFYING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE", "MERGE"})
 DEFAULT_IGNORE_PATTERNS: Final = (
@@ -88,8 +88,8 @@ def request_key(method: str, uri: str, headers: Mapping[str, Any], body: Any, ru
     if len(path) > 1:
         path = path.rstrip("/")
     query = tuple(sorted(_pair(k, v, rules) for k, v in parse_qsl(parts.query, keep_blank_values=True)))
-    content = normalise_body(body, _header(headers, "content-type"), rules) if method in MODIFYING else ""
-    fetch = _header(headers, "x-csrf-token").strip().lower() == "fetch"
+    content = normalise_body(body, header_value(headers, "content-type"), rules) if method in MODIFYING else ""
+    fetch = header_value(headers, "x-csrf-token").strip().lower() == "fetch"
     return RequestKey(method, path or "/", query, content, fetch)
 
 
@@ -178,13 +178,6 @@ def _drop_fields(value: Any, rules: MatchRules) -> Any:
     if isinstance(value, list):
         return [_drop_fields(v, rules) for v in value]
     return value
-
-
-def _header(headers: Mapping[str, Any], name: str) -> str:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return str(value[0] if isinstance(value, list | tuple) and value else value)
-    return ""
 
 
 def _query_difference(live: Sequence[tuple[str, str]], recorded: Sequence[tuple[str, str]]) -> str:

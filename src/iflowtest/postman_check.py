@@ -22,6 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
+from .errors import ConfigError
 from .postman import PostmanError
 from .tables import load_table
 
@@ -74,10 +75,8 @@ def check_environment(data: Mapping[str, Any], path: Path) -> None:
             )
 
 
-def check_data(path: Path) -> None:
-    """Raise PostmanError unless the data file is UTF-8 text the suites' table loader reads into rows."""
-    from .errors import ConfigError
-
+def check_data(path: Path) -> bytes:
+    """The data file's bytes; PostmanError unless it is text the suites' table loader reads into rows."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -85,17 +84,12 @@ def check_data(path: Path) -> None:
             f"cannot read the data file {path}: {exc.strerror or exc}; pass an existing .csv or .json"
         ) from None
     try:
-        text = raw.decode("utf-8-sig")
-    except UnicodeDecodeError as exc:
-        raise PostmanError(
-            f"the data file {path} is not UTF-8 text (byte {exc.start}): save it as UTF-8 (CSV UTF-8 in Excel)"
-        ) from None
-    if "\x00" in text:
-        raise PostmanError(f"the data file {path} holds binary data (a NUL byte): pass the .csv or .json text file")
-    try:
-        load_table(path.resolve())
+        load_table(path.resolve())  # its messages say what is wrong (not UTF-8, ragged rows, ...) and the fix
     except ConfigError as exc:
         raise PostmanError(f"the data file {str(exc).removeprefix('data table ')}") from None
+    if b"\x00" in raw:  # the table loader reads NUL bytes as text
+        raise PostmanError(f"the data file {path} holds binary data (a NUL byte): pass the .csv or .json text file")
+    return raw
 
 
 def check_out(out: Path) -> None:

@@ -200,9 +200,9 @@ def import_collection(
             raise PostmanError(f"the data file {data} must be .csv or .json (Newman's iteration data formats)")
         if not data.is_file():
             raise PostmanError(f"cannot read the data file {data}: no such file; pass an existing .csv or .json")
-        check_data(data)
+        rows = check_data(data)
         check_out(importer.fixtures)
-        importer.pending[importer.fixtures / f"data{data.suffix.lower()}"] = data.read_bytes()
+        importer.pending[importer.fixtures / f"data{data.suffix.lower()}"] = rows
         importer.table = importer.relative(importer.fixtures / f"data{data.suffix.lower()}")
     collection_vars = variables(raw.get("variable"))
     importer.secrets |= {name for name, (_, secret) in collection_vars.items() if secret}

@@ -25,7 +25,7 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
-_JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
 _TOKEN_FIELDS = re.compile(
     r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret)["']?\s*[:=]\s*["']?)"""
@@ -106,7 +106,7 @@ class Redactor:
             text = pattern.sub(MASK, text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
-        return _JWT.sub(MASK, text)
+        return JWT.sub(MASK, text)
 
     def replace_known(self, text: str, placeholder: str) -> str:
         """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""

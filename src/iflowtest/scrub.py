@@ -28,7 +28,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from .redaction import REDACTOR
+from .redaction import JWT, REDACTOR
 
 PLACEHOLDER_HOSTS: Final = ("{runtime}", "{api}", "{tokenurl}", "{cf}")
 # Secret fields in forms, queries and JSON, and the placeholder each becomes.
@@ -49,7 +49,6 @@ PEM_FIELDS: Final = {"key": "{private_key}", "certificate": "{certificate}"}
 _CSRF_WORDS: Final = frozenset({"fetch", "required"})
 # Request headers that change with library versions or connections and say nothing about the call.
 _VOLATILE_REQUEST_HEADERS: Final = frozenset({"user-agent", "connection", "accept-encoding", "content-length"})
-_JWT: Final = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 _PEM_PRIVATE: Final = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 _BEARER: Final = re.compile(r"(?i)\bbearer\s+(?!\{)[A-Za-z0-9._~+/=-]{8,}")
 
@@ -106,7 +105,7 @@ def scrub_text(text: str) -> str:
     """The safety net: known secret values, JWTs, bearer tokens and PEM private keys."""
     text = REDACTOR.replace_known(text, "{secret}")
     text = _PEM_PRIVATE.sub("{private_key}", text)
-    text = _JWT.sub("{jwt}", text)
+    text = JWT.sub("{jwt}", text)
     return _BEARER.sub("Bearer {access_token}", text)
 
 
@@ -191,7 +190,8 @@ def scrub_header(name: str, value: str, hosts: HostMap) -> str:
     return hosts.to_placeholders(scrub_text(value))
 
 
-def _header(headers: Mapping[str, Any], name: str) -> str:
+def header_value(headers: Mapping[str, Any], name: str) -> str:
+    """The first value of header `name` (lower case) in vcrpy's or requests' headers, or ""."""
     for key, value in headers.items():
         if key.lower() == name:
             return str(value[0] if isinstance(value, list | tuple) and value else value)
@@ -209,7 +209,7 @@ def scrub_request(request: Any, hosts: HostMap) -> Any:
     }
     body = request.body
     if isinstance(body, bytes):
-        request.body = scrub_body(body, _header(request.headers, "content-type"), hosts)
+        request.body = scrub_body(body, header_value(request.headers, "content-type"), hosts)
     return request
 
 
@@ -220,7 +220,7 @@ def scrub_response(response: dict[str, Any], hosts: HostMap) -> dict[str, Any]:
         headers[name] = [scrub_header(name, str(v), hosts) for v in values]
     body = response.get("body", {}).get("string")
     if isinstance(body, bytes):
-        response["body"]["string"] = scrub_body(body, _header(headers, "content-type"), hosts)
+        response["body"]["string"] = scrub_body(body, header_value(headers, "content-type"), hosts)
     _fix_content_length(response)
     return response
 

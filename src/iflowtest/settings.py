@@ -194,6 +194,14 @@ def client_key_variable(name: str) -> str:
     return f"IFLOWTEST_CLIENT_{name.upper().replace('-', '_')}_KEY"
 
 
+def display_path(path: Path, root: Path) -> str:
+    """`path` relative to the project `root` for messages, or as given when it lies elsewhere."""
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
 def find_project_root(start: Path) -> Path:
     """The nearest folder at or above `start` holding a pyproject.toml (or `start` itself)."""
     start = start.resolve()

@@ -26,6 +26,7 @@ from .iflow import mpl_id_of
 from .redaction import redact_headers, redact_text
 from .report import CALLS_KEY
 from .report_details import MPL_KEY
+from .settings import display_path
 from .tables import Row, load_table, require_columns, row_id
 
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
@@ -46,7 +47,7 @@ class YamlSuiteFile(pytest.File):
 
     def collect(self) -> Iterator[pytest.Item]:
         root = _project_root(self.config)
-        suite = load_suite(self.path, display=_display(self.path, root))
+        suite = load_suite(self.path, display=display_path(self.path, root))
         _check_names(suite, self.config)
         for case in suite.cases:
             self._register_tags(case)
@@ -251,10 +252,3 @@ def _project_root(config: pytest.Config) -> Path:
 
     settings = config.stash.get(SETTINGS_KEY, None)
     return settings.root if settings is not None else config.rootpath
-
-
-def _display(path: Path, root: Path) -> str:
-    try:
-        return str(path.resolve().relative_to(root.resolve()))
-    except ValueError:
-        return str(path)
