@@ -7,16 +7,13 @@ the request sent, an excerpt of the answer, what did not hold), never as a Pytho
 
 from __future__ import annotations
 
-import contextlib
 import difflib
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Final
 
 import pytest
 import requests
-from lxml import etree
 
 from .assertions import elapsed_ms
 from .caseformat import SUFFIX, Case, Suite, load_suite
@@ -25,12 +22,11 @@ from .errors import ConfigError, IflowtestError
 from .iflow import mpl_id_of
 from .redaction import redact_headers, redact_text
 from .report import CALLS_KEY
-from .report_details import MPL_KEY
+from .report_details import MPL_KEY, pretty
 from .settings import display_path
 from .tables import Row, load_table, require_columns, row_id
 
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
-_PRETTY: Final = etree.XMLParser(remove_blank_text=True, resolve_entities=False, no_network=True)
 BODY_EXCERPT: Final = 1500
 EXCERPT_LINES: Final = 40
 # Transport chatter that says nothing about the case.
@@ -197,15 +193,7 @@ def describe_response(response: requests.Response) -> list[str]:
         + (f", MPL {mpl}" if mpl else "")
     ]
     lines += [f"  {k}: {v}" for k, v in redact_headers(response.headers).items() if k.lower() not in _QUIET_HEADERS]
-    text = response.text
-    kind = response.headers.get("Content-Type", "")
-    if "json" in kind:
-        with contextlib.suppress(ValueError):
-            text = json.dumps(response.json(), indent=1, ensure_ascii=False)
-    elif "xml" in kind:
-        with contextlib.suppress(etree.XMLSyntaxError):
-            root = etree.fromstring(response.content, _PRETTY)
-            text = etree.tostring(root, pretty_print=True, encoding="unicode")
+    text = pretty(response.text, response.headers.get("Content-Type", ""))
     lines += ["  " + line for line in _excerpt(text).splitlines()]
     return lines
 
