@@ -505,3 +505,26 @@ def test_environment_values_read_back_the_same_through_dotenv(tmp_path: Path) ->
     import_collection(path, tmp_path / "out", environment=env)
 
     assert dotenv_values(tmp_path / "out" / ".env.example") == values
+
+
+def test_a_csrf_fetch_header_is_kept_and_literal_secrets_become_references(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    headers = [
+        {"key": "X-CSRF-Token", "value": "Fetch"},
+        {"key": "X-API-Key", "value": "literal-key-123"},
+        {"key": "Cookie", "value": "JSESSIONID=abc123"},
+        {"key": "Accept", "value": "application/json"},
+    ]
+    path = write(tmp_path / "c.json", collection([item("a", {"method": "GET", "url": "x/http/a", "header": headers})]))
+
+    import_collection(path, tmp_path / "out")
+
+    sent = cases(tmp_path / "out")["a"]["request"]["headers"]
+    assert sent == {
+        "X-CSRF-Token": "Fetch",
+        "X-API-Key": "${X_API_KEY}",
+        "Cookie": "${COOKIE}",
+        "Accept": "application/json",
+    }
+    written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
+    assert "literal-key-123" not in written and "abc123" not in written

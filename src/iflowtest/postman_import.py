@@ -31,12 +31,11 @@ from .postman import (
 from .postman_check import check_data, check_out, write_all
 from .postman_report import ImportResult, ItemReport, report_text
 from .postman_scripts import convert
+from .redaction import SECRET_HEADERS
 from .settings import find_project_root
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 INLINE_BODY_LINES = 5
-_SECRET_HEADERS = re.compile(r"(?i)^(authorization|proxy-authorization|.*api[-_]?key.*|.*token.*|.*secret.*)$")
-_WHOLE_VARIABLE = re.compile(r"^\{\{\s*([^{}]+?)\s*\}\}$")
 REPORT_NAME = "CONVERSION.md"
 _USED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
@@ -89,19 +88,23 @@ class _Importer:
         return {"client": self.clients[key][0]}
 
     def header_value(self, name: str, value: str) -> str:
-        if _SECRET_HEADERS.match(name) and not _WHOLE_VARIABLE.match(value) and "${" not in value:
-            variable = slug(name).upper().replace("-", "_")
-            self.secrets.add(variable)
-            return "${" + variable + "}"
-        return value
+        """A header's value (already a template); a literal secret becomes a reference to a .env entry."""
+        return self._secret_reference(name, value) or value
 
     def form_value(self, name: str, value: str) -> str:
         """A form field's value; a literal secret (client_secret=...) becomes a reference to a .env entry."""
-        if is_secret_name(name) and value and "{{" not in value:
-            variable = slug(name).upper().replace("-", "_")
-            self.secrets.add(variable)
-            return "${" + variable + "}"
-        return to_template(value)
+        return self._secret_reference(name, value) or to_template(value)
+
+    def _secret_reference(self, name: str, value: str) -> str | None:
+        literal = value and "{{" not in value and "${" not in value
+        # "X-CSRF-Token: Fetch" is the protocol's word, not a token
+        if not literal or value.strip().lower() in ("fetch", "required"):
+            return None
+        if name.lower() not in SECRET_HEADERS and not is_secret_name(name):
+            return None
+        variable = slug(name).upper().replace("-", "_")
+        self.secrets.add(variable)
+        return "${" + variable + "}"
 
     def body(self, body: Body, name: str, report: ItemReport) -> dict[str, Any] | None:
         if body.mode == "raw":
@@ -339,7 +342,7 @@ def _dump(value: Any) -> str:
 
 def _reference(value: Any, label: str, secret: bool) -> str:
     text = str(value or "")
-    if _WHOLE_VARIABLE.match(text) or "{{" in text:
+    if "{{" in text:
         return to_template(text)
     return "(set in .env, not written here)" if secret else text or f"(no {label})"
 
