@@ -528,3 +528,10 @@ def test_a_csrf_fetch_header_is_kept_and_literal_secrets_become_references(tmp_p
     }
     written = "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert "literal-key-123" not in written and "abc123" not in written
+
+
+def test_a_utf32_collection_is_read(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    path = write(tmp_path / "c.json", collection([item("a", "x/http/a")]), encoding="utf-32")
+
+    assert import_collection(path, tmp_path / "out").counts()["converted"] == 1

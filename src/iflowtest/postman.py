@@ -71,7 +71,7 @@ class PostmanRequest:
 
 
 def read_json_file(path: Path, what: str) -> Any:
-    """JSON from a file in UTF-8 (with or without BOM) or UTF-16 (as Postman on Windows sometimes exports)."""
+    """JSON from a file in UTF-8 (with or without BOM), UTF-16 (as Postman on Windows sometimes exports) or UTF-32."""
     try:
         raw = path.read_bytes()
     except OSError as exc:
@@ -79,8 +79,7 @@ def read_json_file(path: Path, what: str) -> Any:
             f"cannot read the {what} {path}: {exc.strerror or exc}: pass the path of an exported {what} file"
         ) from None
     try:
-        text = _decode(raw)
-        data = json.loads(text)
+        data = json.loads(raw)  # detects UTF-8 (with or without BOM), UTF-16 and UTF-32 itself
         json.dumps(data, ensure_ascii=False).encode("utf-8")  # a lone surrogate (\\ud800) cannot be written out
     except (UnicodeError, json.JSONDecodeError) as exc:
         raise PostmanError(
@@ -92,16 +91,6 @@ def read_json_file(path: Path, what: str) -> Any:
             "(Export → Collection v2.1)"
         ) from None
     return data
-
-
-def _decode(raw: bytes) -> str:
-    if raw.startswith((b"\xff\xfe", b"\xfe\xff")):
-        return raw.decode("utf-16")
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw.decode("utf-8-sig")
-    if len(raw) >= 2 and (raw[0] == 0 or raw[1] == 0):  # UTF-16 without a BOM: every ASCII char has a zero byte
-        return raw.decode("utf-16-be" if raw[0] == 0 else "utf-16-le")
-    return raw.decode("utf-8")
 
 
 def load_collection(path: Path) -> tuple[dict[str, Any], str]:
