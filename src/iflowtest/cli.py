@@ -35,8 +35,8 @@ from .settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
-_RECORDING_FLAGS = {"--record": "--iflow-record", "--offline": "--iflow-offline"}
-_INSECURE_FLAG = {"--insecure": "--iflow-no-tls-verify"}
+# `iflowtest run`'s short flags for the plugin's options.
+_RUN_ALIASES = {"--record": "--iflow-record", "--offline": "--iflow-offline", "--insecure": "--iflow-no-tls-verify"}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -143,9 +143,7 @@ def _fail(message: str) -> int:
 def run_suites(args: list[str], cwd: Path | None = None) -> int:
     """`iflowtest run`: resolve settings, run pytest with reports, print where they are."""
     root = find_project_root(cwd or Path.cwd())
-    # `iflowtest run --record/--offline` are the plugin's --iflow-record/--iflow-offline.
-    args = [_RECORDING_FLAGS.get(a, a) for a in args]
-    args = [_INSECURE_FLAG.get(a, a) for a in args]  # `iflowtest run --insecure`: no TLS verification
+    args = [_RUN_ALIASES.get(a, a) for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
         if settings.target == "tenant" and "--iflow-offline" not in args:

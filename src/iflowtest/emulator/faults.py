@@ -282,7 +282,7 @@ def parse_fault(text: str) -> tuple[str, Fault]:
             raise ValueError(f"fault {text!r}: setting {key!r} given twice")
         try:
             if key in ("reset", "hang"):
-                if has_value and value.lower() not in ("1", "true", "yes"):
+                if has_value and value.lower() not in ("1", "true", "yes", "on"):  # as the harness reads flags
                     raise ValueError
                 values[key] = True
             elif key in ("status", "retry_after", "times", "reset_after_bytes"):
