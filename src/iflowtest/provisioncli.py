@@ -133,12 +133,12 @@ def _list(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
 
 
 def _delete(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
-    found = [i for i in provisioner.instances(prefix="") if i.name == parsed.name]
-    if not found:
+    guid = provisioner.find_instance(parsed.name)
+    if guid is None:
         raise ProvisioningError(
             f"no service instance {parsed.name!r} in the space: `iflowtest provision list` shows the names"
         )
-    provisioner.delete_instance(found[0].guid, found[0].name)
+    provisioner.delete_instance(guid, parsed.name)
     print(f"iflowtest: deleted service instance {parsed.name!r} and its keys")
     return 0
 

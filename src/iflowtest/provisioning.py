@@ -271,11 +271,16 @@ class Provisioner:
             )
         return str(plans[0]["guid"])
 
-    def _instance_by_name(self, name: str) -> str:
+    def find_instance(self, name: str) -> str | None:
+        """The guid of the space's service instance called `name` (one filtered query), or None."""
         found = list(self.cf.list("/v3/service_instances", names=name, space_guids=self.space_guid()))
-        if not found:
+        return str(found[0]["guid"]) if found else None
+
+    def _instance_by_name(self, name: str) -> str:
+        guid = self.find_instance(name)
+        if guid is None:
             raise ProvisioningError(f"service instance {name!r} was accepted but is not listed: run again")
-        return str(found[0]["guid"])
+        return guid
 
     def _create_error(self, exc: CloudFoundryError, request: ClientRequest, name: str) -> CloudFoundryError:
         text = str(exc)
