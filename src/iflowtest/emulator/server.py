@@ -252,24 +252,20 @@ class Emulator:
             return Response("ok", content_type="text/plain")
         if path == COUNTERS_PATH:
             return Response(json.dumps(self.counters.snapshot()), content_type="application/json")
-        if path == TOKEN_PATH:
-            return self._tokens.handle(request)
-        if path == CF_PREFIX or path.startswith(CF_PREFIX + "/"):
-            return self._cloud_foundry.handle(request)
-        if path == SERVICE_PATH or path.startswith(SERVICE_PATH + "/"):
-            return self._serve_backend(request)
-        if path == API_ROOT or path.startswith(API_ROOT + "/"):
-            return self._mpl_api.handle(request)
-        return self._runtime.handle(request)
+        handlers = {
+            "token": self._tokens.handle,
+            "cf": self._cloud_foundry.handle,
+            "backend": self._serve_backend,
+            "api": self._mpl_api.handle,
+        }
+        return handlers.get(_endpoint(path), self._runtime.handle)(request)
 
     def _fault_target(self, path: str) -> str | None:
-        if path.startswith("/_emulator/"):
+        endpoint = _endpoint(path)
+        if endpoint == "emulator":
             return None
-        if path == TOKEN_PATH:
-            return "token"
-        for prefix, endpoint in ((CF_PREFIX, "cf"), (SERVICE_PATH, "backend"), (API_ROOT, "api")):
-            if path == prefix or path.startswith(prefix + "/"):
-                return endpoint
+        if endpoint != "runtime":
+            return endpoint
         match = self._flows.match(path)
         return match.flow.name if match else None
 
@@ -442,6 +438,18 @@ class Emulator:
     def messages(self) -> list[MessageRecord]:
         """The message processing log, oldest first (a copy)."""
         return self._tenant.messages.records()
+
+
+def _endpoint(path: str) -> str:
+    """Which part of the tenant a path belongs to: the fault targets' names, `runtime` or `emulator`."""
+    if path.startswith("/_emulator/"):
+        return "emulator"
+    if path == TOKEN_PATH:
+        return "token"
+    for prefix, endpoint in ((CF_PREFIX, "cf"), (SERVICE_PATH, "backend"), (API_ROOT, "api")):
+        if path == prefix or path.startswith(prefix + "/"):
+            return endpoint
+    return "runtime"
 
 
 def _client_of(request: Request) -> str | None:
