@@ -240,14 +240,14 @@ def test_provisioning_tokens_and_calls_skip_verification_when_off(
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     settings = resolve_settings(tmp_path, environ=environ)
     target = TargetSession(settings)
-    try:
-        with warnings.catch_warnings(record=True) as caught:
-            warnings.simplefilter("always", InsecureRequestWarning)
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", InsecureRequestWarning)
+        try:
             target.start()
             response = target.registry.iflow_client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
             provisioned = sorted(n.split("-", 2)[2] for n in landscape.instance_names())
-    finally:
-        target.close()
+        finally:
+            target.close()
     assert target.registry.verify is False
     assert response.status_code == 200
     assert provisioned == ["monitor", "sender", "sender_basic", "sender_no_de"]
