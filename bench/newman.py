@@ -171,7 +171,7 @@ def status_collection(path: Path) -> Path:
 
 def imported_project(project: Path, collection: Path, data: Path | None, environment: Path | None = None) -> Path:
     """A throw-away project holding the imported suite and its clients, for the `tenant` target."""
-    from iflowtest.postman_import import import_collection
+    from iflowtest.postman.importer import import_collection
 
     project.mkdir(parents=True, exist_ok=True)
     base = '[tool.iflowtest]\nsuites = ["suites"]\ndefault_client = "postman_basic"\n'

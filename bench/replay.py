@@ -82,9 +82,9 @@ def stock_vcrpy_replay(cassette: Path, calls: int) -> float:
     import requests
     from vcr import VCR
 
-    from iflowtest import cassette_yaml
-    from iflowtest.cassette_options import OFFLINE_URLS
-    from iflowtest.scrub import HostMap, restore_request, restore_response
+    from iflowtest.cassettes import serializer as cassette_yaml
+    from iflowtest.cassettes.modes import OFFLINE_URLS
+    from iflowtest.cassettes.scrub import HostMap, restore_request, restore_response
 
     hosts = HostMap()
     hosts.add("{runtime}", OFFLINE_URLS["{runtime}"])

@@ -58,7 +58,7 @@ def iflowtest() -> str:
 
 def render_seconds(report: Path) -> float | None:
     """Seconds headless Chromium needs to load the report and let its JavaScript build the table."""
-    from iflowtest.screenshot import ScreenshotError, take_screenshot
+    from iflowtest.reporting.screenshot import ScreenshotError, take_screenshot
 
     started = time.perf_counter()
     try:

@@ -10,7 +10,7 @@ import pytest
 import requests
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.assertions import (
+from iflowtest.checks.assertions import (
     ExpectationError,
     check_response,
     expect_header,
@@ -23,8 +23,8 @@ from iflowtest.assertions import (
     expect_xpath,
     expect_xsd,
 )
+from iflowtest.checks.matchers import regex
 from iflowtest.errors import ConfigError
-from iflowtest.matchers import regex
 
 from .servers import serve
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from iflowtest.atomicfile import write_atomically
+from iflowtest.files import write_atomically
 
 
 def test_the_file_is_replaced_whole_and_readable(tmp_path: Path) -> None:

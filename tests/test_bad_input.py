@@ -16,11 +16,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iflowtest.caseformat import SuiteFormatError, parse_suite
+from iflowtest.cases.format import SuiteFormatError, parse_suite
+from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.errors import ConfigError, ServiceKeyError
-from iflowtest.provisioning import parse_duration
-from iflowtest.servicekey import ServiceKey
+from iflowtest.provisioning.provisioner import parse_duration
 from iflowtest.settings import resolve_settings
 from iflowtest.tables import load_table
 

@@ -12,8 +12,8 @@ import requests
 from lxml import etree
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.assertions import ExpectationError
-from iflowtest.baselines import BaselineRules, compare_baseline, diff_json, diff_xml
+from iflowtest.checks.assertions import ExpectationError
+from iflowtest.checks.baselines import BaselineRules, compare_baseline, diff_json, diff_xml
 from iflowtest.errors import ConfigError
 
 from .servers import serve

@@ -9,7 +9,7 @@ from types import ModuleType
 
 import pytest
 
-from iflowtest.caseformat import load_suite
+from iflowtest.cases.format import load_suite
 from iflowtest.emulator import Emulator
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -11,10 +11,10 @@ import requests
 from lxml import etree
 
 from iflowtest import IflowCallError, IflowClient, ServiceKey, record_of
+from iflowtest.calls.retrying import RetrySettings
+from iflowtest.credentials.tokens import BasicClientAuth
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.emulator.server import Emulator
-from iflowtest.retrying import RetrySettings
-from iflowtest.tokens import BasicClientAuth
 
 IssueKey = Callable[..., ServiceKey]
 FAST = RetrySettings(retries=2, backoff_factor=0.0)

@@ -12,7 +12,7 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iflowtest.caseformat import SuiteFormatError, load_schema, load_suite, parse_suite
+from iflowtest.cases.format import SuiteFormatError, load_schema, load_suite, parse_suite
 
 FILE = "suites/costcenters/costcenters.iflow.yaml"
 ROOT = Path(__file__).resolve().parents[1]

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from iflowtest.cassette_options import CassetteOptions
+from iflowtest.cassettes.modes import CassetteOptions
 from tests.servers import iflowtest
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from iflowtest import cassette_yaml
+from iflowtest.cassettes import serializer as cassette_yaml
 
 
 def roundtrip(body: str | bytes | None, content_type: str) -> tuple[str, object]:

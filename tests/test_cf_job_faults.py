@@ -12,11 +12,11 @@ import pytest
 from dotenv import dotenv_values
 
 from iflowtest import ConfigError
-from iflowtest.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.emulator.server import Emulator
 from iflowtest.errors import ProvisioningError
-from iflowtest.provisioning import ClientRequest, Provisioner
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.provisioner import ClientRequest, Provisioner
 from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
 

@@ -11,10 +11,10 @@ import pytest
 import requests
 
 from iflowtest import CloudFoundryError, ConfigError
-from iflowtest.cfapi import CfCredentials, CloudFoundryClient
-from iflowtest.cfsession import cf_config_path, load_cf_session, token_expired
 from iflowtest.emulator import Emulator
-from iflowtest.runkeys import cloud_foundry_from_settings
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.cfsession import cf_config_path, load_cf_session, token_expired
+from iflowtest.provisioning.runkeys import cloud_foundry_from_settings
 from iflowtest.settings import resolve_settings
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 import matplotlib.figure  # noqa: F401  (loaded before pytester's runs: numpy cannot be imported twice per process)
 import pytest
 
-from iflowtest.dashboard import git_commit
+from iflowtest.reporting.dashboard import git_commit
 
 ROOT = Path(__file__).resolve().parents[1]
 

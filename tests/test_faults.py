@@ -8,11 +8,11 @@ import pytest
 import requests
 
 from iflowtest import IflowCallError, IflowClient, ServiceKey, record_of
+from iflowtest.calls.retrying import RetrySettings
+from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.emulator.server import Emulator
 from iflowtest.errors import TokenEndpointError
-from iflowtest.retrying import RetrySettings
-from iflowtest.tokens import BasicClientAuth, BearerAuth, OAuthToken
 
 IssueKey = Callable[..., ServiceKey]
 FAST = RetrySettings(retries=2, backoff_factor=0.0)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 
 from iflowtest.errors import ConfigError
-from iflowtest.history import KEEP_RUNS, CaseResult, HistoryStore, RunRecord, changes, flaky, trends
-from iflowtest.summary import build_summary, one_line, percentile, summarize_iflows
+from iflowtest.reporting.history import KEEP_RUNS, CaseResult, HistoryStore, RunRecord, changes, flaky, trends
+from iflowtest.reporting.summary import build_summary, one_line, percentile, summarize_iflows
 
 
 def run(run_id: str, outcomes: dict[str, str], latency: float = 10.0) -> RunRecord:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from iflowtest.httpsession import HarnessSession
+from iflowtest.calls.session import HarnessSession
 
 ENVIRONMENTS = [
     {},

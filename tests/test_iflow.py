@@ -10,8 +10,8 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from iflowtest import CsrfError, IflowCallError, IflowClient, ServiceKey, mpl_id_of, record_of
+from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator import Emulator
-from iflowtest.tokens import BasicClientAuth, BearerAuth, OAuthToken
 
 from .servers import serve
 

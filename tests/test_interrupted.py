@@ -7,7 +7,7 @@ import signal
 import subprocess
 from pathlib import Path
 
-from iflowtest.history import HistoryStore
+from iflowtest.reporting.history import HistoryStore
 
 from .servers import IFLOWTEST, user_environ
 

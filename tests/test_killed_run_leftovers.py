@@ -14,8 +14,8 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iflowtest.emulator import Emulator
-from iflowtest.provisioning import ClientRequest
-from iflowtest.runkeys import emulator_cf_profile, emulator_provisioner
+from iflowtest.provisioning.provisioner import ClientRequest
+from iflowtest.provisioning.runkeys import emulator_cf_profile, emulator_provisioner
 from iflowtest.settings import resolve_settings
 
 from .servers import iflowtest

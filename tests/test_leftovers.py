@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from iflowtest.emulator import Emulator
-from iflowtest.leftovers import leftover_instances, leftover_message
-from iflowtest.provisioning import ClientRequest, InstanceInfo
-from iflowtest.runkeys import emulator_provisioner
+from iflowtest.provisioning.leftovers import leftover_instances, leftover_message
+from iflowtest.provisioning.provisioner import ClientRequest, InstanceInfo
+from iflowtest.provisioning.runkeys import emulator_provisioner
 from iflowtest.settings import resolve_settings
 
 OLD = datetime(2026, 1, 1, tzinfo=UTC)

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from iflowtest.matchers import (
+from iflowtest.checks.matchers import (
     absent,
     any_order,
     any_value,

@@ -7,7 +7,7 @@ import uuid
 import pytest
 
 from iflowtest import ConfigError
-from iflowtest.matching import MatchRules, explain, request_key
+from iflowtest.cassettes.matching import MatchRules, explain, request_key
 
 RULES = MatchRules()
 JSON = {"Content-Type": "application/json"}

@@ -9,10 +9,7 @@ import pytest
 import requests
 
 from iflowtest import BearerAuth, CallRecord, IflowClient, OAuthToken, ServiceKey, resolve_settings
-from iflowtest.clients import ClientRegistry
-from iflowtest.emulator import Emulator
-from iflowtest.errors import ConfigError
-from iflowtest.mpl import (
+from iflowtest.calls.mpl import (
     MplClient,
     MplError,
     MplNotFoundError,
@@ -24,6 +21,9 @@ from iflowtest.mpl import (
     odata_literal,
     parse_odata_datetime,
 )
+from iflowtest.credentials.registry import ClientRegistry
+from iflowtest.emulator import Emulator
+from iflowtest.errors import ConfigError
 from tests.emulator.test_mpl import add_logs
 
 KeyIssuer = Callable[..., ServiceKey]

@@ -15,10 +15,10 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
 
 from iflowtest import ClientRejectedError, OAuthToken, ServiceKey, ServiceKeyError, TokenEndpointError, record_of
+from iflowtest.credentials.mtls import CertificateFiles
 from iflowtest.emulator import Emulator
-from iflowtest.mtls import CertificateFiles
-from iflowtest.provisioning import ClientRequest
-from iflowtest.runkeys import emulator_provisioner
+from iflowtest.provisioning.provisioner import ClientRequest
+from iflowtest.provisioning.runkeys import emulator_provisioner
 from iflowtest.settings import resolve_settings
 from iflowtest.target import TargetSession
 

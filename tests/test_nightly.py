@@ -8,7 +8,7 @@ from pathlib import Path
 
 from lxml import etree
 
-from iflowtest.nightly import NightlyRun, exit_code, junit_classname
+from iflowtest.reporting.nightly import NightlyRun, exit_code, junit_classname
 from tests.servers import iflowtest
 from tests.test_cli import project  # noqa: F401  (fixture)
 

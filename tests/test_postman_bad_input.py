@@ -21,11 +21,11 @@ import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from iflowtest.caseformat import load_schema
+from iflowtest.cases.format import load_schema
 from iflowtest.cli import main
-from iflowtest.postman import PostmanError
-from iflowtest.postman_check import write_all
-from iflowtest.postman_import import import_collection
+from iflowtest.postman.check import write_all
+from iflowtest.postman.collection import PostmanError
+from iflowtest.postman.importer import import_collection
 
 from .servers import iflowtest
 

@@ -11,9 +11,9 @@ import jsonschema
 import pytest
 import yaml
 
-from iflowtest.caseformat import load_schema
+from iflowtest.cases.format import load_schema
 from iflowtest.cli import main
-from iflowtest.postman_import import import_collection
+from iflowtest.postman.importer import import_collection
 
 ROOT = Path(__file__).resolve().parents[1]
 SAMPLE = ROOT / "fixtures" / "postman"

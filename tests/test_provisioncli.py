@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from dotenv import dotenv_values
 
-from iflowtest.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.redaction import Secret
 
 from .servers import IFLOWTEST, read_until_serving, user_environ

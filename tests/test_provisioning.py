@@ -10,9 +10,9 @@ import pytest
 import requests
 
 from iflowtest import CloudFoundryError, OAuthToken, ProvisioningError
-from iflowtest.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.emulator import Emulator
-from iflowtest.provisioning import ClientRequest, Provisioner, instance_name, parse_duration
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.provisioner import ClientRequest, Provisioner, instance_name, parse_duration
 from iflowtest.redaction import Secret
 
 

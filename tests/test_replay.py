@@ -10,11 +10,11 @@ from vcr.record_mode import RecordMode
 from vcr.request import Request
 
 from iflowtest import CassetteError
-from iflowtest.cassette_options import CassetteOptions, RecordingMode
-from iflowtest.cassettes import CassetteSession
-from iflowtest.matching import MatchRules
-from iflowtest.replay import IndexedCassette
-from iflowtest.scrub import HostMap
+from iflowtest.cassettes.matching import MatchRules
+from iflowtest.cassettes.modes import CassetteOptions, RecordingMode
+from iflowtest.cassettes.replay import IndexedCassette
+from iflowtest.cassettes.scrub import HostMap
+from iflowtest.cassettes.store import CassetteSession
 
 RUNTIME = "https://127.0.0.1:50123"
 
@@ -101,8 +101,8 @@ def test_playback_repeats_replay_the_last_answer(tmp_path: Path) -> None:
 def test_a_post_whose_body_held_a_secret_matches_its_scrubbed_recording(
     tmp_path: Path, content_type: str, body: bytes
 ) -> None:
+    from iflowtest.cassettes.scrub import restore_request, scrub_request
     from iflowtest.redaction import Secret
-    from iflowtest.scrub import restore_request, scrub_request
 
     Secret("supersecretvalue-1f3a")  # registered, as profile values and client secrets are
     cassette = replaying_cassette(tmp_path, 0)

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from iflowtest.cli import main
-from iflowtest.screenshot import ScreenshotError, find_browser
+from iflowtest.reporting.screenshot import ScreenshotError, find_browser
 from tests.servers import iflowtest
 from tests.test_cli import project  # noqa: F401  (fixture)
 

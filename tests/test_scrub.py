@@ -8,7 +8,7 @@ import pytest
 from vcr.request import Request
 
 from iflowtest import Secret
-from iflowtest.scrub import HostMap, restore_request, restore_response, scrub_request, scrub_response
+from iflowtest.cassettes.scrub import HostMap, restore_request, restore_response, scrub_request, scrub_response
 
 RUNTIME = "https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com"
 TOKEN_URL = "https://acme.authentication.eu10.hana.ondemand.com/oauth/token"

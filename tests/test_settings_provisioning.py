@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from iflowtest import ConfigError
-from iflowtest.runkeys import cloud_foundry_from_settings
+from iflowtest.provisioning.runkeys import cloud_foundry_from_settings
 from iflowtest.settings import resolve_settings
 
 KEY = (Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys" / "FAKE-integration-flow-key.json").read_text()

@@ -12,10 +12,10 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from iflowtest import ClientRejectedError, ServiceKey, TokenEndpointError
+from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator import Emulator
 from iflowtest.emulator.tls import create_tls
 from iflowtest.redaction import redact_text
-from iflowtest.tokens import BasicClientAuth, BearerAuth, OAuthToken
 
 from .servers import serve
 

@@ -494,9 +494,9 @@ def test_the_same_checks_from_python(pytester: pytest.Pytester) -> None:
     pytester.makepyfile(
         test_python_style="""
         import pytest
-        from iflowtest.assertions import check_response, expect_json, expect_odata
-        from iflowtest.baselines import BaselineRules, compare_baseline
-        from iflowtest.matchers import every, regex
+        from iflowtest.checks.assertions import check_response, expect_json, expect_odata
+        from iflowtest.checks.baselines import BaselineRules, compare_baseline
+        from iflowtest.checks.matchers import every, regex
 
         @pytest.mark.iflow("ReadCostCenters")
         def test_same_power(iflow):
@@ -519,7 +519,7 @@ def test_the_same_checks_from_python(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(passed=1, failed=1)
     assert (
-        "E       iflowtest.assertions.ExpectationError: odata every Country: result [0] of 22: expected 'DE', got 'JP'"
+        "E       iflowtest.checks.assertions.ExpectationError: odata every Country: result [0] of 22: expected 'DE', got 'JP'"
     ) in result.stdout.lines
     assert "def expect_odata" not in result.stdout.str()  # the user's line is shown, not the library's
 

@@ -2,11 +2,14 @@
 
 from importlib.metadata import PackageNotFoundError, version
 
-from .assertions import ExpectationError, check_response
-from .baselines import BaselineRules, compare_baseline
-from .caseformat import SuiteFormatError
-from .clients import ClientRegistry
-from .errors import (
+from iflowtest.calls.client import CallRecord, IflowClient, mpl_id_of, record_of
+from iflowtest.cases.format import SuiteFormatError
+from iflowtest.checks.assertions import ExpectationError, check_response
+from iflowtest.checks.baselines import BaselineRules, compare_baseline
+from iflowtest.credentials.registry import ClientRegistry
+from iflowtest.credentials.servicekey import ServiceKey
+from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
+from iflowtest.errors import (
     CassetteError,
     ClientRejectedError,
     CloudFoundryError,
@@ -19,11 +22,8 @@ from .errors import (
     TokenEndpointError,
     TokenError,
 )
-from .iflow import CallRecord, IflowClient, mpl_id_of, record_of
-from .redaction import Secret, redact_text
-from .servicekey import ServiceKey
-from .settings import ClientSpec, Settings, resolve_settings
-from .tokens import BasicClientAuth, BearerAuth, OAuthToken
+from iflowtest.redaction import Secret, redact_text
+from iflowtest.settings import ClientSpec, Settings, resolve_settings
 
 try:
     __version__ = version("iflowtest")

@@ -23,15 +23,15 @@ from typing import Any
 
 import pytest
 
-from . import __version__
-from .clients import load_configured_key
-from .errors import IflowtestError
-from .mtls import write_private
-from .nightly import NightlyRun
-from .provisioncli import add_parser as add_provision_parser
-from .provisioncli import run_provision
-from .runkeys import emulator_cf_profile, emulator_service_keys
-from .settings import Settings, find_project_root, resolve_settings
+from iflowtest import __version__
+from iflowtest.credentials.mtls import write_private
+from iflowtest.credentials.registry import load_configured_key
+from iflowtest.errors import IflowtestError
+from iflowtest.provisioning.cli import add_parser as add_provision_parser
+from iflowtest.provisioning.cli import run_provision
+from iflowtest.provisioning.runkeys import emulator_cf_profile, emulator_service_keys
+from iflowtest.reporting.nightly import NightlyRun
+from iflowtest.settings import Settings, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
@@ -203,7 +203,7 @@ class _InterruptWatcher:
 
 def run_screenshot(parsed: argparse.Namespace) -> int:
     """`iflowtest screenshot`: a PNG of the latest (or a given) report."""
-    from .screenshot import take_screenshot
+    from iflowtest.reporting.screenshot import take_screenshot
 
     try:
         report = (
@@ -219,8 +219,8 @@ def run_screenshot(parsed: argparse.Namespace) -> int:
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """`iflowtest emulator`: serve until Ctrl-C, with keys for the declared clients written to a folder."""
-    from .emulator import Emulator
-    from .emulator.faults import parse_fault
+    from iflowtest.emulator import Emulator
+    from iflowtest.emulator.faults import parse_fault
 
     try:
         settings: Settings | None = resolve_settings(find_project_root(Path.cwd()), {})
@@ -280,9 +280,9 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
 
 def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
     """`iflowtest cassettes check`: one line per problem; exit 1 when there are any, 0 when clean."""
-    from .cassette_check import check_cassettes, collect_tests
-    from .cassette_options import CassetteOptions
-    from .settings import load_pyproject_table
+    from iflowtest.cassettes.check import check_cassettes, collect_tests
+    from iflowtest.cassettes.modes import CassetteOptions
+    from iflowtest.settings import load_pyproject_table
 
     root = find_project_root(cwd or Path.cwd())
     try:
@@ -310,7 +310,7 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
 
 def import_postman_command(parsed: argparse.Namespace) -> int:
     """`iflowtest import-postman`: print the conversion summary; a bad input file exits 2."""
-    from .postman_import import import_collection
+    from iflowtest.postman.importer import import_collection
 
     try:
         result = import_collection(parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data)

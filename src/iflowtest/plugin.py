@@ -9,22 +9,22 @@ from typing import Any, TypeVar
 import pytest
 import requests
 
-from .cassette_options import recording_mode
-from .clients import ClientRegistry
-from .dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
-from .errors import CassetteError, IflowtestError, UnreachableError
-from .iflow import CallRecord, IflowClient
-from .leftovers import LeftoverReport, provisions_through_cloud_foundry
-from .mpl import MplClient, mpl_client
-from .recording import install_recording
-from .redaction import install_log_redaction
-from .report import CALLS_KEY, ReportColumns, attach_calls
-from .report_details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
-from .retrying import apply_case_markers
-from .settings import Settings, find_project_root, resolve_settings
-from .target import TargetSession
-from .tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
-from .yamlsuite import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
+from iflowtest.calls.client import CallRecord, IflowClient
+from iflowtest.calls.mpl import MplClient, mpl_client
+from iflowtest.calls.retrying import apply_case_markers
+from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
+from iflowtest.cases.collector import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
+from iflowtest.cassettes.modes import recording_mode
+from iflowtest.cassettes.recording import install_recording
+from iflowtest.credentials.registry import ClientRegistry
+from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
+from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
+from iflowtest.redaction import install_log_redaction
+from iflowtest.reporting.columns import CALLS_KEY, ReportColumns, attach_calls
+from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
+from iflowtest.reporting.details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
+from iflowtest.settings import Settings, find_project_root, resolve_settings
+from iflowtest.target import TargetSession
 
 SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()

@@ -24,10 +24,10 @@ from typing import Any, Final, Literal
 
 from dotenv import dotenv_values
 
-from .cfsession import cf_config_path
-from .errors import ConfigError
-from .redaction import Secret
-from .tlsverify import check_ca_bundle, parse_tls_verify
+from iflowtest.calls.tlsverify import check_ca_bundle, parse_tls_verify
+from iflowtest.errors import ConfigError
+from iflowtest.provisioning.cfsession import cf_config_path
+from iflowtest.redaction import Secret
 
 Target = Literal["emulator", "tenant"]
 AuthMode = Literal["basic", "oauth", "certificate"]
@@ -466,7 +466,7 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
 def _emulator_faults(texts: list[Any]) -> tuple[str, ...]:
     if not texts:
         return ()
-    from .emulator.faults import parse_fault  # only when faults are set: a tenant run never loads the emulator
+    from iflowtest.emulator.faults import parse_fault  # only when faults are set: a tenant run never loads the emulator
 
     for text in texts:
         if not isinstance(text, str):

@@ -20,8 +20,8 @@ from typing import Any, Final
 import pytest
 import yaml
 
-from .errors import ConfigError
-from .settings import find_project_root
+from iflowtest.errors import ConfigError
+from iflowtest.settings import find_project_root
 
 Row = dict[str, Any]
 _TRUE: Final = frozenset({"true", "yes", "1"})

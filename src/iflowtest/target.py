@@ -6,11 +6,16 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from .clients import ClientRegistry, KeyProvider
-from .errors import IflowtestError
-from .runkeys import RunKeys, emulator_provisioner, keys_issued_in_process, provisioner_from_settings
-from .settings import Settings
-from .tlsverify import harness_verify
+from iflowtest.calls.tlsverify import harness_verify
+from iflowtest.credentials.registry import ClientRegistry, KeyProvider
+from iflowtest.errors import IflowtestError
+from iflowtest.provisioning.runkeys import (
+    RunKeys,
+    emulator_provisioner,
+    keys_issued_in_process,
+    provisioner_from_settings,
+)
+from iflowtest.settings import Settings
 
 
 class TargetSession:
@@ -62,8 +67,8 @@ class TargetSession:
             self._registry = ClientRegistry(self.settings, self.offline_keys)
             return self
         if self.settings.target == "emulator":
-            from .emulator import Emulator  # imported lazily: a tenant run never loads the emulator
-            from .emulator.faults import parse_fault
+            from iflowtest.emulator import Emulator  # imported lazily: a tenant run never loads the emulator
+            from iflowtest.emulator.faults import parse_fault
 
             options = self.settings.emulator
             self.emulator = Emulator(

@@ -8,8 +8,8 @@ import pytest
 import requests
 
 from iflowtest import CloudFoundryError
-from iflowtest.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.emulator import Emulator
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.redaction import Secret
 
 

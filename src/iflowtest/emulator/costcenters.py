@@ -15,14 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from iflowtest.emulator.odata import (
-    EntitySet,
-    Navigation,
-    ODataService,
-    Property,
-    ServiceModel,
-    ServiceResponse,
-)
+from iflowtest.emulator.odata import EntitySet, Navigation, ODataService, Property, ServiceModel, ServiceResponse
 
 __all__ = ["SERVICE_PATH", "CostCenterService", "ServiceResponse", "cost_center_model"]
 

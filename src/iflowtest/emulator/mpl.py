@@ -21,10 +21,10 @@ from urllib.parse import unquote
 
 from werkzeug.wrappers import Request, Response
 
+from iflowtest.calls.mpl import monitor_link
 from iflowtest.emulator.odata import EntitySet, ODataService, Property, ServiceModel
 from iflowtest.emulator.tenant import MessageRecord, Tenant
 from iflowtest.emulator.xsuaa import TokenEndpoint
-from iflowtest.mpl import monitor_link
 
 API_ROOT: Final = "/api/v1"
 REQUIRED_ROLE: Final = "MonitoringDataRead"

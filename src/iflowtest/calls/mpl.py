@@ -1,0 +1,350 @@
+"""Message-log checks: did CPI finish the message, not just answer the call?
+
+A call can return 200 while the message fails later inside CPI (asynchronous steps, retries). `MplClient`
+reads the Message Processing Log OData API of the tenant (`<api-plan url>/api/v1`, role
+MonitoringDataRead): one log by id, polling until a final status, a query by iFlow name and time window
+(UTC literals without `Z`, `$inlinecount`, `$skiptoken` paging) and the error text of failed messages.
+
+`expect_status` is the assertion for tests (the `mpl` fixture wraps it); `check_status` is the same check
+as a plain function for the declarative suites. When a call's answer carries no MPL id, the message is
+found by the iFlow name and the time window of the call.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+import time
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any, Final
+from urllib.parse import quote
+
+import requests
+from requests.auth import AuthBase
+
+from iflowtest.calls.client import CallRecord, record_of
+from iflowtest.calls.session import HarnessSession
+from iflowtest.credentials.registry import ClientRegistry
+from iflowtest.errors import ConfigError, IflowtestError, UnreachableError
+from iflowtest.redaction import error_reason, redact_text
+from iflowtest.settings import ClientSpec
+
+FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "ESCALATED", "CANCELLED", "DISCARDED", "ABANDONED"})
+PENDING_STATUSES: Final = frozenset({"PROCESSING", "RETRY"})
+API_PATH: Final = "/api/v1"
+MONITOR_PATH: Final = "/shell/monitoring/Messages/"
+# Seconds added around a call's own time span when looking its message up by time: the tenant's clock and
+# ours differ a little, and CPI rounds LogStart to the millisecond.
+WINDOW_MARGIN: Final = 5.0
+_ODATA_DATE = re.compile(r"/Date\((-?\d+)")
+
+
+class MplError(IflowtestError):
+    """Raised when the message log API cannot be read (refused, unreachable, unexpected answer)."""
+
+
+class MplUnreachableError(MplError, UnreachableError):
+    """Raised when no connection to the message log API of the tenant can be made."""
+
+
+class MplNotFoundError(MplError):
+    """Raised when no message log matches an id, or a call's time window holds none or several."""
+
+
+class MplTimeoutError(MplError):
+    """Raised when a message is still PROCESSING or RETRY when the wait for a final status ends."""
+
+
+class MplStatusError(MplError, AssertionError):
+    """Raised when a message ends in another status than the one `expect_status` was told to expect."""
+
+
+@dataclass(frozen=True)
+class MessageLog:
+    """One message processing log, as the harness reports it."""
+
+    message_guid: str
+    iflow: str | None
+    status: str
+    log_start: datetime | None
+    log_end: datetime | None
+    correlation_id: str | None = None
+    web_link: str | None = None
+    error_text: str | None = None
+
+    @property
+    def final(self) -> bool:
+        """Whether the message has left PROCESSING/RETRY for good."""
+        return self.status not in PENDING_STATUSES
+
+    @classmethod
+    def from_json(cls, entity: dict[str, Any]) -> MessageLog:
+        """A log from one entity of the OData V2 JSON answer."""
+        return cls(
+            message_guid=str(entity.get("MessageGuid", "")),
+            iflow=entity.get("IntegrationFlowName"),
+            status=str(entity.get("Status", "")),
+            log_start=parse_odata_datetime(entity.get("LogStart")),
+            log_end=parse_odata_datetime(entity.get("LogEnd")),
+            correlation_id=entity.get("CorrelationId"),
+            web_link=entity.get("AlternateWebLink"),
+        )
+
+
+def parse_odata_datetime(value: Any) -> datetime | None:
+    """`/Date(1765786792442)/` (optionally with an offset) as an aware UTC datetime."""
+    match = _ODATA_DATE.match(value) if isinstance(value, str) else None
+    return datetime.fromtimestamp(int(match.group(1)) / 1000.0, UTC) if match else None
+
+
+def monitor_link(base_url: str, message_guid: str) -> str:
+    """The message monitor deep link of a message, shaped like CPI's `AlternateWebLink`."""
+    identifier = json.dumps({"identifier": message_guid}, separators=(",", ":"))
+    return f"{base_url.rstrip('/')}{MONITOR_PATH}{quote(identifier, safe='')}"
+
+
+def odata_literal(moment: datetime) -> str:
+    """A `datetime'...'` literal in UTC without zone suffix, the only form the MPL API reads correctly."""
+    utc = moment.astimezone(UTC) if moment.tzinfo else moment
+    return f"datetime'{utc.strftime('%Y-%m-%dT%H:%M:%S')}'"
+
+
+class MplClient:
+    """Reads message logs through an `api`-plan client; `sleep`/`monotonic` are injectable for tests."""
+
+    def __init__(
+        self,
+        api_url: str,
+        auth: AuthBase,
+        *,
+        client_name: str = "api",
+        verify: bool | str = True,
+        timeout: tuple[float, float] = (10.0, 60.0),
+        poll_interval: float = 2.0,
+        sleep: Callable[[float], None] = time.sleep,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.base_url = api_url.rstrip("/") + API_PATH
+        self.client_name = client_name
+        self.poll_interval = poll_interval
+        self._sleep = sleep
+        self._monotonic = monotonic
+        self._timeout = timeout
+        self._verify = verify
+        self.session = HarnessSession()
+        self.session.auth = auth
+        self.session.headers["Accept"] = "application/json"
+        self.checked: list[MessageLog] = []  # every log a check looked at, for the report
+
+    def close(self) -> None:
+        """Close the pooled connections."""
+        self.session.close()
+
+    # ------------------------------------------------------------ reads
+    def get(self, message_guid: str) -> MessageLog:
+        """The log of one message; MplNotFoundError when the tenant has none with this id."""
+        response = self._get(f"{self.base_url}/MessageProcessingLogs('{_quote_key(message_guid)}')")
+        if response.status_code == 404:
+            raise MplNotFoundError(
+                f"no message processing log with id {message_guid!r} on {self.base_url}: check that the id comes "
+                "from this tenant, and that the log was not deleted (logs expire after 30 days)"
+            )
+        self._check(response, "read message log " + message_guid)
+        return MessageLog.from_json(response.json()["d"])
+
+    def error_text(self, message_guid: str) -> str | None:
+        """The error text of a failed message (`ErrorInformation/$value`); None when it has none."""
+        url = f"{self.base_url}/MessageProcessingLogs('{_quote_key(message_guid)}')/ErrorInformation/$value"
+        response = self._get(url, accept="text/plain")
+        if response.status_code in (204, 404):
+            return None
+        self._check(response, "read the error of message " + message_guid, json_body=False)
+        return response.text
+
+    def query(
+        self,
+        *,
+        iflow: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+    ) -> list[MessageLog]:
+        """Every log matching the iFlow name, status and LogStart window, following `$skiptoken` pages."""
+        return list(self.iter_query(iflow=iflow, since=since, until=until, status=status))
+
+    def iter_query(
+        self,
+        *,
+        iflow: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+        status: str | None = None,
+    ) -> Iterator[MessageLog]:
+        """Like `query`, one page at a time."""
+        terms = []
+        if iflow:
+            terms.append(f"IntegrationFlowName eq '{iflow.replace(chr(39), chr(39) * 2)}'")
+        if status:
+            terms.append(f"Status eq '{status}'")
+        if since:
+            terms.append(f"LogStart ge {odata_literal(since)}")
+        if until:
+            terms.append(f"LogStart le {odata_literal(until)}")
+        params = {"$inlinecount": "allpages", "$orderby": "LogStart"}
+        if terms:
+            params["$filter"] = " and ".join(terms)
+        url: str | None = f"{self.base_url}/MessageProcessingLogs"
+        first = True
+        while url is not None:
+            response = self._get(url, params=params if first else None)
+            self._check(response, "query message logs")
+            body = response.json()["d"]
+            yield from (MessageLog.from_json(entity) for entity in body.get("results", []))
+            url, first = body.get("__next"), False
+
+    # ------------------------------------------------------------ waiting and finding
+    def wait_for_final(self, message_guid: str, timeout: float = 60.0) -> MessageLog:
+        """Poll the log until it leaves PROCESSING/RETRY; MplTimeoutError after `timeout` seconds."""
+        deadline = self._monotonic() + timeout
+        while True:
+            log = self.get(message_guid)
+            if log.final:
+                return log
+            if self._monotonic() >= deadline:
+                raise MplTimeoutError(
+                    f"message {message_guid} of iFlow {log.iflow!r} is still {log.status} after {timeout:g} s: "
+                    f"open it in the message monitor ({log.web_link or 'no link'}), or raise the timeout if the "
+                    "iFlow retries by design"
+                )
+            self._sleep(self.poll_interval)
+
+    def find_for_call(self, record: CallRecord) -> MessageLog:
+        """The message of a call: by its MPL id, else by its iFlow name and time window."""
+        if record.mpl_id:
+            return self.get(record.mpl_id)
+        if not record.iflow or record.started_at is None:
+            raise MplNotFoundError(
+                f"the answer of {record.method} {record.url} carries no MPL id and the call has no iFlow name to "
+                "look its message up by: mark the test with @pytest.mark.iflow(NAME), or make the iFlow return "
+                "SAP_MessageProcessingLogID"
+            )
+        started = datetime.fromtimestamp(record.started_at, UTC)
+        since = started - timedelta(seconds=WINDOW_MARGIN)
+        until = started + timedelta(milliseconds=record.elapsed_ms, seconds=WINDOW_MARGIN)
+        found = self.query(iflow=record.iflow, since=since, until=until)
+        if len(found) != 1:
+            what = "no message" if not found else f"{len(found)} messages ({', '.join(m.message_guid for m in found)})"
+            raise MplNotFoundError(
+                f"the answer of {record.method} {record.url} carries no MPL id, and the message log holds {what} of "
+                f"iFlow {record.iflow!r} between {since:%H:%M:%S} and {until:%H:%M:%S} UTC: make the iFlow return "
+                "SAP_MessageProcessingLogID, or do not call it from parallel tests"
+            )
+        return found[0]
+
+    def expect_status(
+        self, call: requests.Response | CallRecord | str, status: str = "COMPLETED", *, timeout: float = 60.0
+    ) -> MessageLog:
+        """Wait for the message of a call (response, record or MPL id) to finish; fail unless it ends in `status`."""
+        guid = call if isinstance(call, str) else self.find_for_call(_record(call)).message_guid
+        log = self.wait_for_final(guid, timeout)
+        if log.status == "FAILED":
+            log = _with_error(log, self.error_text(guid))
+        self.checked.append(log)
+        if log.status != status:
+            error = f"; error: {log.error_text}" if log.error_text else ""
+            raise MplStatusError(
+                f"message {guid} of iFlow {log.iflow!r} ended {log.status}, expected {status}{error} "
+                f"(message monitor: {log.web_link or 'no link'})"
+            )
+        return log
+
+    # ------------------------------------------------------------ internals
+    def _get(self, url: str, *, params: dict[str, str] | None = None, accept: str | None = None) -> requests.Response:
+        headers = {"Accept": accept} if accept else None
+        try:
+            # Explicit verify: requests lets REQUESTS_CA_BUNDLE override a session's verify, not an argument.
+            return self.session.get(url, params=params, headers=headers, timeout=self._timeout, verify=self._verify)
+        except requests.exceptions.RequestException as exc:
+            error = MplUnreachableError if isinstance(exc, requests.exceptions.ConnectionError) else MplError
+            raise error(
+                f"cannot reach the message log API {self.base_url} ({type(exc).__name__}: "
+                f"{error_reason(exc)}): check the url of the 'api'-plan key of client {self.client_name!r}"
+            ) from None
+
+    def _check(self, response: requests.Response, what: str, *, json_body: bool = True) -> None:
+        if response.status_code == 401:
+            raise MplError(
+                f"cannot {what}: {self.base_url} refused client {self.client_name!r} (401): check that its key is an "
+                "'api'-plan key of this tenant"
+            )
+        if response.status_code == 403:
+            raise MplError(
+                f"cannot {what}: client {self.client_name!r} is not allowed to read message logs (403): give its "
+                "'api'-plan instance the role MonitoringDataRead and re-provision"
+            )
+        if response.status_code != 200 or (json_body and "json" not in response.headers.get("Content-Type", "")):
+            raise MplError(
+                f"cannot {what}: {self.base_url} answered {response.status_code} "
+                f"({redact_text(response.text[:200])!r}), expected JSON: check the url of the 'api'-plan key"
+            )
+
+
+def check_status(mpl: MplClient, call: requests.Response | CallRecord | str, expected: dict[str, Any]) -> MessageLog:
+    """The `mpl:` assertion of a declarative case, e.g. ``{"status": "COMPLETED", "timeout": 30}``."""
+    unknown = sorted(set(expected) - {"status", "timeout"})
+    if unknown:
+        raise IflowtestError(f"unknown key {unknown[0]!r} in mpl assertion: use status and timeout")
+    return mpl.expect_status(call, str(expected.get("status", "COMPLETED")), timeout=float(expected.get("timeout", 60)))
+
+
+def _record(call: requests.Response | CallRecord) -> CallRecord:
+    if isinstance(call, CallRecord):
+        return call
+    record = record_of(call)
+    if record is None:
+        raise MplError(
+            "this response did not come from an iflowtest client, so its MPL id is unknown: call the iFlow "
+            "through the `iflow` fixture, or pass the MPL id"
+        )
+    return record
+
+
+def _with_error(log: MessageLog, text: str | None) -> MessageLog:
+    return MessageLog(**{**log.__dict__, "error_text": text})
+
+
+def _quote_key(guid: str) -> str:
+    return quote(guid.replace("'", "''"), safe="")
+
+
+def monitoring_client_name(clients: Mapping[str, ClientSpec]) -> str:
+    """The declared client that reads message logs: the first one of plan 'api'."""
+    for spec in clients.values():
+        if spec.plan == "api":
+            return spec.name
+    raise ConfigError(
+        "no client of plan 'api' is declared, so message logs cannot be read: declare one, e.g. "
+        '[tool.iflowtest.clients.monitor] with plan = "api" and roles = ["MonitoringDataRead"], and give it a '
+        "service key of an 'api'-plan instance (IFLOWTEST_CLIENT_MONITOR_KEY)"
+    )
+
+
+def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any) -> MplClient:
+    """An MplClient for the declared 'api'-plan client `name` (the first one when None)."""
+    resolved = registry.resolve(name or monitoring_client_name(registry.settings.clients))
+    if resolved.spec.plan != "api":
+        raise ConfigError(
+            f"client {resolved.spec.name!r} has plan {resolved.spec.plan!r}: message logs need an 'api'-plan client; "
+            f"set plan = 'api' in {resolved.spec.table} or name another client"
+        )
+    settings = registry.settings
+    return MplClient(
+        resolved.key.url,
+        resolved.auth(),
+        client_name=resolved.spec.name,
+        verify=registry.verify,
+        timeout=(settings.connect_timeout, settings.read_timeout),
+        **options,
+    )

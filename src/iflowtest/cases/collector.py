@@ -1,0 +1,242 @@
+"""`*.iflow.yaml` files as pytest items: one item per case, or per data row of a parameterised case.
+
+Only public pytest APIs (`pytest.File`, `pytest.Item`, `repr_failure`, `config.stash`): Tavern broke on
+pytest 9.1 by importing `_pytest` internals. A failure is shown in the user's terms (the case as written,
+the request sent, an excerpt of the answer, what did not hold), never as a Python traceback.
+"""
+
+from __future__ import annotations
+
+import difflib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+import requests
+
+from iflowtest.calls.client import mpl_id_of
+from iflowtest.cases.format import SUFFIX, Case, Suite, load_suite
+from iflowtest.cases.run import CaseRun
+from iflowtest.checks.assertions import elapsed_ms
+from iflowtest.errors import ConfigError, IflowtestError
+from iflowtest.redaction import redact_headers, redact_text
+from iflowtest.reporting.columns import CALLS_KEY
+from iflowtest.reporting.details import MPL_KEY, pretty
+from iflowtest.settings import display_path
+from iflowtest.tables import Row, load_table, require_columns, row_id
+
+UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
+BODY_EXCERPT: Final = 1500
+EXCERPT_LINES: Final = 40
+# Transport chatter that says nothing about the case.
+_QUIET_HEADERS: Final = frozenset({"user-agent", "accept-encoding", "connection", "server", "date", "content-length"})
+
+
+def is_suite_file(path: Path) -> bool:
+    """Whether pytest should collect `path` as a YAML suite."""
+    return path.name.endswith(SUFFIX)
+
+
+class YamlSuiteFile(pytest.File):
+    """A `*.iflow.yaml` file."""
+
+    def collect(self) -> Iterator[pytest.Item]:
+        root = _project_root(self.config)
+        suite = load_suite(self.path, display=display_path(self.path, root))
+        _check_names(suite, self.config)
+        for case in suite.cases:
+            self._register_tags(case)
+            if case.table is None:
+                yield YamlCaseItem.from_parent(self, name=case.name, suite=suite, case=case, row=None)
+                continue
+            for row, identity in self._rows(suite, case, root):
+                yield YamlCaseItem.from_parent(self, name=f"{case.name}[{identity}]", suite=suite, case=case, row=row)
+
+    def _rows(self, suite: Suite, case: Case, root: Path) -> list[tuple[Row, str]]:
+        assert case.table is not None
+        label = f"case {case.name!r} ({suite.display}:{case.line})"
+        try:
+            rows = load_table(case.table, base=root)
+            columns = case.table_ids or tuple(rows[0])
+            require_columns(rows, columns, case.table, used_by=f"table_ids of {label}")
+        except IflowtestError as exc:
+            if label in str(exc):
+                raise
+            raise type(exc)(f"{exc} (table of {label})") from None
+        identities = [row_id(row, columns) for row in rows]
+        # Equal ids would make pytest-xdist and -k treat two rows as one test.
+        seen: dict[str, int] = {}
+        unique = []
+        for identity in identities:
+            seen[identity] = seen.get(identity, 0) + 1
+            unique.append(identity if identities.count(identity) == 1 else f"{identity}-{seen[identity]}")
+        return list(zip(rows, unique, strict=True))
+
+    def _register_tags(self, case: Case) -> None:
+        known = {line.split(":")[0].split("(")[0].strip() for line in self.config.getini("markers")}
+        for tag in case.tags:
+            if tag not in known:
+                self.config.addinivalue_line("markers", f"{tag}: tag of *.iflow.yaml cases")
+
+    # pytest.Collector narrows Node.repr_failure the same way (and silences mypy the same way).
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException]) -> Any:  # type: ignore[override]
+        if isinstance(excinfo.value, IflowtestError):
+            return str(excinfo.value)
+        return super().repr_failure(excinfo)
+
+
+class YamlCaseItem(pytest.Item):
+    """One case (or one data row of it)."""
+
+    def __init__(self, *, suite: Suite, case: Case, row: Row | None, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.suite, self.case, self.row = suite, case, row
+        self.run: CaseRun | None = None
+        iflow = case.iflow or next((s.iflow for s in case.steps if s.iflow), None)
+        if iflow:
+            self.add_marker(pytest.mark.iflow(iflow))
+        for tag in case.tags:
+            self.add_marker(tag)
+
+    def runtest(self) -> None:
+        from iflowtest.cassettes.recording import item_cassette
+        from iflowtest.plugin import SETTINGS_KEY, TARGET_KEY  # plugin imports this module: import at call time
+
+        settings = self.config.stash[SETTINGS_KEY]
+        records = self.stash.setdefault(CALLS_KEY, [])
+        registry = self.config.stash[TARGET_KEY].start().registry
+        self.run = CaseRun(
+            suite=self.suite,
+            case=self.case,
+            row=self.row,
+            registry=registry,
+            profile=settings.variables,
+            base=settings.root,
+            update_baselines=self.config.stash.get(UPDATE_BASELINES_KEY, False),
+            on_call=lambda record, _response: records.append(record),
+            mpl_checked=self.stash.setdefault(MPL_KEY, []),
+        )
+        # Items take no fixtures, so the case opens its own cassette (a no-op in live runs).
+        with item_cassette(self, registry):
+            self.run.run()
+        for note in self.run.notes:
+            self.add_report_section("call", "baselines", note)
+
+    def reportinfo(self) -> tuple[Path, int, str]:
+        return self.path, self.case.line - 1, f"case {self.name}"
+
+    def repr_failure(self, excinfo: pytest.ExceptionInfo[BaseException], style: Any = None) -> Any:
+        if isinstance(excinfo.value, IflowtestError):
+            return failure_view(self, excinfo.value)
+        return super().repr_failure(excinfo, style=style)
+
+
+class FormatErrorExit:
+    """Ends a run whose YAML suites do not load as a usage error (pytest exit 4, `iflowtest run` exit 2).
+
+    pytest reports collection errors as INTERRUPTED (the code of Ctrl-C), pytest-xdist as failed tests; a suite
+    file with a mistake is the user's configuration error either way. Collect reports reach the xdist
+    controller too, so the decision is made there.
+    """
+
+    def __init__(self) -> None:
+        self.broken: list[str] = []
+
+    def pytest_collectreport(self, report: pytest.CollectReport) -> None:
+        if report.failed and report.nodeid.endswith(SUFFIX):
+            self.broken.append(report.nodeid)
+
+    @pytest.hookimpl(trylast=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        if self.broken and session.exitstatus in (pytest.ExitCode.INTERRUPTED, pytest.ExitCode.TESTS_FAILED):
+            session.exitstatus = pytest.ExitCode.USAGE_ERROR
+
+
+def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
+    """The case as written, the request sent (redacted), an excerpt of the answer, and what failed."""
+    case, run = item.case, item.run
+    exchange = run.exchanges[-1] if run is not None and run.exchanges else None
+    step = ""
+    if exchange is not None and len(case.steps) > 1:
+        named = exchange.step.name != f"step {exchange.number}"
+        step = f" at step {exchange.number}" + (f" ({exchange.step.name})" if named else "")
+    lines = [f"case {item.name!r} ({item.suite.display}:{case.line}) failed{step}", "", case.source]
+    if item.row is not None:
+        lines += ["", "data row: " + ", ".join(f"{k}={v!r}" for k, v in item.row.items())]
+    if run is not None and run.saved:
+        lines += ["saved: " + ", ".join(f"{k}={redact_text(str(v))!r}" for k, v in run.saved.items())]
+    response = exchange.response if exchange is not None else None
+    if response is not None:
+        lines += ["", *describe_request(response.request), "", *describe_response(response)]
+    heading = "failed:" if isinstance(error, AssertionError) else "error:"
+    lines += ["", heading, *(f"  {line}" for line in str(error).splitlines())]
+    return redact_text("\n".join(lines))
+
+
+def describe_request(request: requests.PreparedRequest) -> list[str]:
+    """The request as sent, secrets masked."""
+    lines = [f"request sent: {request.method} {redact_text(request.url or '')}"]
+    lines += [f"  {k}: {v}" for k, v in redact_headers(request.headers).items() if k.lower() not in _QUIET_HEADERS]
+    body = request.body
+    if body:
+        text = body.decode("utf-8", "replace") if isinstance(body, bytes) else str(body)
+        lines += ["  " + line for line in _excerpt(text).splitlines()]
+    return lines
+
+
+def describe_response(response: requests.Response) -> list[str]:
+    """Status, timing, MPL id, headers and the start of the body."""
+    mpl = mpl_id_of(response)
+    lines = [
+        f"response: {response.status_code} {response.reason or ''} in {elapsed_ms(response):.1f} ms"
+        + (f", MPL {mpl}" if mpl else "")
+    ]
+    lines += [f"  {k}: {v}" for k, v in redact_headers(response.headers).items() if k.lower() not in _QUIET_HEADERS]
+    text = pretty(response.text, response.headers.get("Content-Type", ""))
+    lines += ["  " + line for line in _excerpt(text).splitlines()]
+    return lines
+
+
+def _excerpt(text: str) -> str:
+    short = "\n".join(text[:BODY_EXCERPT].splitlines()[:EXCERPT_LINES])
+    if len(short) >= len(text.rstrip()):
+        return text
+    return short + f"\n… ({len(text) - len(short)} more characters)"
+
+
+def _check_names(suite: Suite, config: pytest.Config) -> None:
+    """Unknown clients, and iFlows without an address where a request has no path, fail at collection."""
+    from iflowtest.plugin import SETTINGS_KEY
+
+    settings = config.stash.get(SETTINGS_KEY, None)
+    if settings is None:
+        return
+    for case in suite.cases:
+        label = f"case {case.name!r} ({suite.display}:{case.line})"
+        for number, step in enumerate(case.steps, start=1):
+            where = f"step {number} of {label}" if len(case.steps) > 1 else label
+            try:
+                settings.client(step.client)
+            except ConfigError as exc:
+                raise ConfigError(f"{where}: {exc}") from None
+            if "path" in step.request:
+                continue
+            if step.iflow is None:
+                raise ConfigError(
+                    f"{where} has no request path and no iflow: give request.path or an iflow with an address"
+                )
+            if not settings.iflow(step.iflow).address:
+                close = difflib.get_close_matches(step.iflow, list(settings.iflows), n=1)
+                hint = f" (did you mean {close[0]!r}?)" if close else ""
+                raise ConfigError(
+                    f"{where} calls iFlow {step.iflow!r} without a request path, but the iFlow has no address{hint}: "
+                    f"declare address in [tool.iflowtest.iflows.{step.iflow}] or give request.path"
+                )
+
+
+def _project_root(config: pytest.Config) -> Path:
+    from iflowtest.plugin import SETTINGS_KEY
+
+    settings = config.stash.get(SETTINGS_KEY, None)
+    return settings.root if settings is not None else config.rootpath

@@ -1,0 +1,143 @@
+"""Readable cassettes: a vcrpy serializer writing decoded bodies, JSON and XML pretty-printed in block style.
+
+vcrpy's YAML serializer writes a compact JSON or XML answer as one long line, so a re-recording is a
+one-line diff nobody can review (vcrpy #580, #249). Here a body that is JSON or XML is stored
+pretty-printed as a YAML literal block, with `body_format` saying how to undo the layout on load, so a
+replay hands the client the exact bytes that were recorded. A body whose layout cannot be undone exactly
+is stored as recorded (still decoded text); binary bodies stay `!!binary`.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from typing import Any, Final
+
+import yaml
+
+from iflowtest.cassettes.scrub import header_value
+
+try:  # libyaml is about ten times faster (vcrpy PR #16); fall back to pure Python where it is missing
+    from yaml import CSafeDumper as _Dumper
+    from yaml import CSafeLoader as _Loader
+except ImportError:  # pragma: no cover
+    from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+# json.dumps settings a body may have been written with, tried in order until one reproduces it.
+_JSON_STYLES: Final = {
+    "json": {"ensure_ascii": False},
+    "json-compact": {"ensure_ascii": False, "separators": (",", ":")},
+    "json-ascii": {"ensure_ascii": True},
+    "json-ascii-compact": {"ensure_ascii": True, "separators": (",", ":")},
+}
+_BETWEEN_TAGS = re.compile(r">\s+<")
+_PRETTY_BREAK = re.compile(r">\n *<")
+
+
+class _CassetteDumper(_Dumper):
+    """Block style for every multi-line string."""
+
+
+def _represent_str(dumper: _CassetteDumper, value: str) -> yaml.Node:
+    return dumper.represent_scalar("tag:yaml.org,2002:str", value, style="|" if "\n" in value else None)
+
+
+_CassetteDumper.add_representer(str, _represent_str)
+
+
+def serialize(cassette: dict[str, Any]) -> str:
+    """vcrpy serializer interface: the cassette dict (bodies already decoded to str) to YAML text."""
+    for interaction in cassette.get("interactions", []):
+        request, response = interaction["request"], interaction["response"]
+        text, layout = pretty(request.get("body"), header_value(request.get("headers", {}), "content-type"))
+        if layout:
+            request["body"], request["body_format"] = text, layout
+        body = response.get("body", {})
+        text, layout = pretty(body.get("string"), header_value(response.get("headers", {}), "content-type"))
+        if layout:
+            body["string"], body["format"] = text, layout
+    return yaml.dump(
+        cassette, Dumper=_CassetteDumper, default_flow_style=False, allow_unicode=True, sort_keys=False, width=2**16
+    )
+
+
+def deserialize(text: str) -> dict[str, Any]:
+    """vcrpy serializer interface: YAML text to the cassette dict, bodies back in their recorded layout."""
+    cassette: dict[str, Any] = yaml.load(text, Loader=_Loader)
+    if not isinstance(cassette, dict):
+        raise ValueError("a cassette is a YAML mapping with 'interactions'; this file holds something else")
+    for interaction in cassette.get("interactions") or []:
+        request, response = interaction["request"], interaction["response"]
+        layout = request.pop("body_format", None)
+        if layout:
+            request["body"] = undo_pretty(request["body"], layout)
+        body = response.get("body", {})
+        layout = body.pop("format", None)
+        if layout:
+            body["string"] = undo_pretty(body["string"], layout)
+    return cassette
+
+
+def pretty(body: Any, content_type: str) -> tuple[Any, str | None]:
+    """(pretty text, layout name) for a JSON or XML body whose layout can be undone exactly; else (body, None)."""
+    if not isinstance(body, str) or not body.strip():
+        return body, None
+    kind = content_type.lower()
+    stripped = body.lstrip()
+    if stripped.startswith("<?xml") and body.count("\n") == 1:
+        # lxml and most servers write the declaration on a line of its own, then the document in one line.
+        declaration, document = body.split("\n", 1)
+        text, layout = pretty(document, content_type)
+        if layout == "xml":
+            return f"{declaration}\n{text}", "xml-declared"
+        return body, None
+    if "\n" in body:
+        return body, None  # already multi-line: readable as it is, and exact
+    if "json" in kind or stripped[:1] in ("{", "["):
+        try:
+            document = json.loads(body)
+        except ValueError:
+            return body, None
+        for layout, options in _JSON_STYLES.items():
+            if json.dumps(document, **options) == body:  # type: ignore[arg-type]
+                return json.dumps(document, indent=2, ensure_ascii=False), layout
+        return body, None
+    if ("xml" in kind or stripped.startswith("<")) and not _BETWEEN_TAGS.search(body):
+        text = _indent_xml(body)
+        if undo_pretty(text, "xml") == body:
+            return text, "xml"
+    return body, None
+
+
+def undo_pretty(text: str, layout: str) -> str:
+    """The recorded bytes (as text) of a body stored pretty-printed with `layout`."""
+    if layout in _JSON_STYLES:
+        return json.dumps(json.loads(text), **_JSON_STYLES[layout])  # type: ignore[arg-type]
+    if layout == "xml":
+        return _PRETTY_BREAK.sub("><", text)
+    if layout == "xml-declared":
+        declaration, document = text.split("\n", 1)
+        return f"{declaration}\n{_PRETTY_BREAK.sub('><', document)}"
+    raise ValueError(f"unknown body_format {layout!r} in cassette: re-record it with this version of iflowtest")
+
+
+def _indent_xml(body: str) -> str:
+    # Textual and reversible: a break goes only between adjacent tags, and the body has none there
+    # (checked by the caller), so removing the breaks gives the recorded bytes back. lxml's pretty
+    # printer rewrites declarations and quotes, which could not be undone exactly.
+    pieces = body.replace("><", ">\n<").split("\n")
+    depth, lines = 0, []
+    for piece in pieces:
+        closing = piece.startswith("</")
+        if closing:
+            depth = max(0, depth - 1)
+        lines.append("  " * depth + piece)
+        if _opens(piece):
+            depth += 1
+    return "\n".join(lines)
+
+
+def _opens(piece: str) -> bool:
+    is_tag = piece.startswith("<") and not piece.startswith(("</", "<?", "<!"))
+    return is_tag and not piece.endswith("/>") and "</" not in piece

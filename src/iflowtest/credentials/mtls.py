@@ -1,0 +1,59 @@
+"""Client certificates of `certificate` service keys, on disk only as long as the run needs them.
+
+requests (and the ssl module under it) take a client certificate only as file paths, so the key's
+certificate chain and private key are written to a private folder (0700) as files with mode 0600, and
+removed again by `remove()` at the end of the run.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from iflowtest.credentials.servicekey import ServiceKey
+from iflowtest.errors import ServiceKeyError
+
+
+@dataclass(frozen=True)
+class CertificateFiles:
+    """The certificate and private key files of one client."""
+
+    folder: Path
+    certificate: Path
+    private_key: Path
+
+    @property
+    def pair(self) -> tuple[str, str]:
+        """(certificate, key) as requests' `cert=` takes it."""
+        return str(self.certificate), str(self.private_key)
+
+    @classmethod
+    def write(cls, key: ServiceKey, client: str) -> CertificateFiles:
+        """Write the key's certificate and private key (mode 0600) to a new private folder."""
+        if key.certificate is None or key.key is None:
+            raise ServiceKeyError(
+                f"client {client!r}: the key from {key.source} has no certificate with a private key (it is a "
+                f"{key.key_type} key): create a key with key type 'certificate' for mTLS"
+            )
+        folder = Path(tempfile.mkdtemp(prefix=f"iflowtest-{client}-"))  # mkdtemp creates it with mode 0700
+        certificate = folder / "certificate.pem"
+        private_key = folder / "key.pem"
+        write_private(certificate, key.certificate)
+        write_private(private_key, key.key.reveal())
+        return cls(folder, certificate, private_key)
+
+    def remove(self) -> None:
+        """Delete both files and their folder; safe to call twice."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def write_private(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write `text` to a file created with mode 0600 (no moment in which another user could read it)."""
+    if replace:
+        path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")

@@ -1,0 +1,190 @@
+"""The service keys of one run: provisioned through Cloud Foundry for the run and deleted after it, or loaded.
+
+`RunKeys.prepare` is the one call a target makes at session start; `close` deletes what `prepare` created
+(keys, then instances), also after failures and Ctrl-C, unless `keep_clients` asks to keep them. The
+emulator target always provisions, through the emulated tenant's own CF API over HTTP, so every default
+run takes the same path as a nightly run against a real landscape.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterable
+from typing import Any
+
+from iflowtest.calls.tlsverify import harness_verify
+from iflowtest.credentials.registry import check_key_fits, load_configured_key
+from iflowtest.credentials.servicekey import ServiceKey
+from iflowtest.errors import ConfigError, IflowtestError
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.cfsession import load_cf_session
+from iflowtest.provisioning.provisioner import ClientRequest, ProvisionedClient, Provisioner, instance_name, new_run_id
+from iflowtest.redaction import Secret
+from iflowtest.settings import ClientSpec, Settings
+
+
+def client_request(spec: ClientSpec) -> ClientRequest:
+    """What the broker needs for a declared client."""
+    return ClientRequest(
+        client=spec.name,
+        plan=spec.plan,
+        roles=spec.roles,
+        grant_types=spec.grant_types,
+        key_type=spec.key_type,
+        validity=spec.validity,
+        key_length=spec.key_length,
+        token_validity=spec.token_validity,
+        where=spec.table,
+    )
+
+
+def cloud_foundry_from_settings(settings: Settings) -> tuple[CloudFoundryClient, str | None, str | None]:
+    """A CF client for the configured landscape, with the org and space to use (cf CLI session as fallback)."""
+    cf = settings.cf
+    session = load_cf_session(cf.config_path) if cf.config_path is not None else None
+    api = cf.api or (session.api if session else None)
+    if not api:
+        raise ConfigError(
+            "no Cloud Foundry API to provision clients with: set IFLOWTEST_CF_API (the URL `cf api` shows), or "
+            "log in with `cf login -a API`"
+        )
+    if cf.username and cf.password is not None:
+        credentials = CfCredentials(username=cf.username, password=cf.password)
+    elif cf.username or cf.password is not None:
+        raise ConfigError("set both IFLOWTEST_CF_USERNAME and IFLOWTEST_CF_PASSWORD, or neither (cf CLI session)")
+    elif session is not None and (session.access_token or session.refresh_token):
+        credentials = CfCredentials(session=session)
+    else:
+        raise ConfigError(
+            f"no Cloud Foundry login for {api}: set IFLOWTEST_CF_USERNAME and IFLOWTEST_CF_PASSWORD in the "
+            "environment, or log in with `cf login`"
+        )
+    org = cf.org or (session.org_guid or session.org_name if session else None)
+    space = cf.space or (session.space_guid or session.space_name if session else None)
+    client = CloudFoundryClient(
+        api,
+        credentials,
+        verify=harness_verify(settings),
+        timeout=(settings.connect_timeout, settings.read_timeout),
+    )
+    return client, org, space
+
+
+def provisioner_from_settings(settings: Settings) -> Provisioner:
+    """A provisioner for the configured landscape."""
+    client, org, space = cloud_foundry_from_settings(settings)
+    return Provisioner(client, org=org, space=space, job_timeout=settings.cf.job_timeout)
+
+
+def emulator_provisioner(emulator: Any, settings: Settings) -> Provisioner:
+    """A provisioner that reaches the emulated tenant's CF API over HTTP, as its space developer."""
+    landscape = emulator.cloud_foundry
+    client = CloudFoundryClient(
+        emulator.cf_api,
+        CfCredentials(username=landscape.username, password=Secret(landscape.password)),
+        verify=harness_verify(settings, str(emulator.ca_file)),
+        timeout=(settings.connect_timeout, settings.read_timeout),
+    )
+    return Provisioner(client, org=landscape.org_name, space=landscape.space_name, job_timeout=settings.cf.job_timeout)
+
+
+class RunKeys:
+    """Provisions or loads each declared client's key once, and deletes what it provisioned."""
+
+    def __init__(self, settings: Settings, provisioner: Provisioner | None, *, run_id: str | None = None) -> None:
+        self.settings = settings
+        self.provisioner = provisioner
+        self.run_id = run_id or new_run_id()
+        self.provisioned: list[ProvisionedClient] = []
+        self._lock = threading.Lock()
+
+    def prepare(self, specs: Iterable[ClientSpec], *, provision_all: bool = False) -> dict[str, ServiceKey]:
+        """Every client's key: provisioned (source 'provision', or all with `provision_all`) or loaded."""
+        keys: dict[str, ServiceKey] = {}
+        for spec in specs:
+            if provision_all or spec.source == "provision":
+                if self.provisioner is None:
+                    raise ConfigError(f"client {spec.name!r} is to be provisioned but no Cloud Foundry API is set")
+                created = self.provisioner.provision(client_request(spec), instance_name(self.run_id, spec.name))
+                with self._lock:
+                    self.provisioned.append(created)
+                key = created.key
+                check_key_fits(spec, key)
+            else:
+                key = load_configured_key(spec, self.settings)
+            keys[spec.name] = key
+        return keys
+
+    def close(self) -> list[str]:
+        """Delete every provisioned key and instance (newest first); one line per problem, never raises."""
+        with self._lock:
+            created, self.provisioned = list(self.provisioned), []
+        problems: list[str] = []
+        try:
+            if self.settings.keep_clients or self.provisioner is None:
+                return problems
+            for item in reversed(created):
+                try:
+                    self.provisioner.deprovision(item)
+                except IflowtestError as exc:
+                    problems.append(
+                        f"could not delete service instance {item.instance_name!r} of client {item.client!r} ({exc}): "
+                        "delete it with `iflowtest provision cleanup`"
+                    )
+        finally:
+            if self.provisioner is not None:
+                self.provisioner.cf.close()
+        return problems
+
+
+def emulator_service_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
+    """Keys for every declared client of a standing emulator (`iflowtest emulator`), as CPI shows them."""
+    if not tls:
+        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
+        # issued in-process (the broker's own primitive).
+        return [
+            (
+                spec,
+                emu.issue_service_key(
+                    spec.name,
+                    plan=spec.plan,
+                    roles=spec.roles,
+                    grant_types=spec.grant_types,
+                    token_validity=spec.token_validity,
+                ),
+            )
+            for spec in settings.clients.values()
+        ]
+    # Provisioned through the emulator's own CF API, as every run does.
+    # They stay until the emulator stops, so nothing deletes them here.
+    provisioner = emulator_provisioner(emu, settings)
+    keys = RunKeys(settings, provisioner)
+    try:
+        keys.prepare(settings.clients.values(), provision_all=True)
+    finally:
+        provisioner.cf.close()
+    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
+
+
+def emulator_cf_profile(emu: Any) -> str:
+    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
+    landscape = emu.cloud_foundry
+    return (
+        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
+        f"IFLOWTEST_CF_API={emu.cf_api}\n"
+        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
+        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
+        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
+        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
+        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
+    )
+
+
+def keys_issued_in_process(emu: Any, settings: Settings) -> dict[str, ServiceKey]:
+    """Keys of an emulator without TLS (requests-oauthlib refuses the CF password grant over plain HTTP)."""
+    keys = {}
+    for spec, credentials in emulator_service_keys(emu, settings, tls=False):
+        key = ServiceKey.from_mapping(credentials, f"emulator key of client {spec.name!r}")
+        check_key_fits(spec, key)
+        keys[spec.name] = key
+    return keys

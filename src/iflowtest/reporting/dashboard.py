@@ -1,0 +1,281 @@
+"""The integration lead's part of the HTML report, built on the controller once per run.
+
+It collects every test's outcome and iFlow facts as reports arrive (from xdist workers too), and when the
+session ends it appends the run to the history, writes `summary.json` next to the report, and puts at the
+top of the pytest-html report: the summary per iFlow, what changed since the previous run, flaky cases and
+the trend charts. Passed rows keep only their one-line call facts, so 2000-row reports stay small and fast.
+"""
+
+from __future__ import annotations
+
+import html
+import platform
+import shutil
+import subprocess
+import time
+from collections.abc import Set as AbstractSet
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any, Final
+
+import pytest
+
+from iflowtest import __version__
+from iflowtest.redaction import redact_text
+from iflowtest.reporting.charts import latency_chart, pass_rate_chart
+from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
+from iflowtest.reporting.history import TREND_RUNS, CaseResult, Changes, HistoryStore, RunRecord, changes, trends
+from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
+from iflowtest.settings import Settings
+
+HISTORY_FACTS: Final = ("iflow", "latency_ms", "http_status", "mpl_id", "mpl_link")  # what run_record reads
+UNREACHABLE_PROPERTY: Final = PROPERTY_PREFIX + "unreachable"
+WORKER_HOSTS: Final = "iflowtest_tenant_hosts"  # xdist workeroutput: the hosts a worker called
+# Sections a passed row keeps in the HTML: the call facts, not captured output.
+_LIGHT_SECTIONS: Final = ("iflow calls", "message log")
+_STYLE: Final = (
+    "<style>.iflowtest h2{font-size:16px;margin:18px 0 6px}.iflowtest table{border-collapse:collapse;margin-bottom:8px}"
+    ".iflowtest td,.iflowtest th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
+    ".iflowtest td:first-child,.iflowtest th:first-child{text-align:left}.iflowtest .bad{color:#b00020;font-weight:bold}"
+    ".iflowtest ul{margin:2px 0 8px}.iflowtest .charts svg{max-width:100%;height:auto}</style>"
+)
+
+
+def run_id_now() -> str:
+    """A run id that sorts by time and names a folder: 20261124T073512Z."""
+    return datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+
+
+class RunDashboard:
+    """pytest hooks of the controller: collect outcomes, then write history, summary.json and the lead's view."""
+
+    def __init__(
+        self,
+        config: pytest.Config,
+        settings: Settings,
+        *,
+        history: Path | None = None,
+        run_id: str | None = None,
+        progress_every: float | None = None,
+    ) -> None:
+        self.config = config
+        self.settings = settings
+        self.history = HistoryStore(history) if history else None
+        self.run_id = run_id or run_id_now()
+        self.started = datetime.now(UTC).isoformat(timespec="seconds")
+        self._clock_start = time.monotonic()
+        self._outcomes: dict[str, str] = {}
+        self._facts: dict[str, dict[str, str]] = {}
+        self._unreachable: set[str] = set()
+        self._worker_hosts: set[str] = set()  # xdist: the controller resolves no keys, its workers do
+        self._html: list[str] = []
+        self._progress_every = progress_every
+        self._last_progress = time.monotonic()
+        self._total: int | None = None
+        self.summary: dict[str, Any] | None = None
+
+    def check_history(self) -> None:
+        """Read the history once before the run, so a damaged file is a usage error, not a crash at the end."""
+        if self.history is not None:
+            self.history.runs()
+
+    # ------------------------------------------------------------ collecting
+    def pytest_collection_finish(self, session: pytest.Session) -> None:
+        self._total = len(session.items)
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_xdist_node_collection_finished(self, node: Any, ids: list[str]) -> None:
+        self._total = len(ids)
+
+    @pytest.hookimpl(optionalhook=True)  # an xdist hook
+    def pytest_testnodedown(self, node: Any, error: Any) -> None:
+        self._worker_hosts.update(getattr(node, "workeroutput", {}).get(WORKER_HOSTS, ()))
+
+    def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
+        nodeid = report.nodeid
+        facts = properties_of(report)
+        if facts:
+            # Only what the history keeps: the dict lives until the session ends, one per test.
+            kept = self._facts.setdefault(nodeid, {})
+            kept.update((key, facts[key]) for key in HISTORY_FACTS if key in facts)
+        if facts.get("unreachable"):
+            self._unreachable.add(nodeid)
+        outcome = _outcome(report)
+        # setup decides skips and errors, call the rest; a failing teardown turns a pass into an error
+        if outcome is not None and not (
+            report.when == "teardown" and self._outcomes.get(nodeid) in ("failed", "error")
+        ):
+            self._outcomes[nodeid] = outcome
+        if report.when == "teardown":
+            self._maybe_show_progress()
+
+    def _maybe_show_progress(self) -> None:
+        if self._progress_every is None or time.monotonic() - self._last_progress < self._progress_every:
+            return
+        self._last_progress = time.monotonic()
+        reporter = self.config.pluginmanager.get_plugin("terminalreporter")
+        if reporter is None:
+            return
+        done = len(self._outcomes)
+        broken = sum(1 for o in self._outcomes.values() if o in ("failed", "error"))
+        total = f"/{self._total}" if self._total else ""
+        elapsed = int(time.monotonic() - self._clock_start)
+        reporter.write_line(
+            f"iflowtest: progress {done}{total} done, {broken} failed, {elapsed // 60}:{elapsed % 60:02d} elapsed"
+        )
+
+    def run_record(self) -> RunRecord:
+        """This run as the history stores it."""
+        cases = []
+        for nodeid, outcome in self._outcomes.items():
+            facts = self._facts.get(nodeid, {})
+            latency = facts.get("latency_ms")
+            cases.append(
+                CaseResult(
+                    nodeid=nodeid,
+                    outcome=outcome,
+                    iflow=facts.get("iflow", ""),
+                    latency_ms=float(latency) if latency else None,
+                    http_status=facts.get("http_status", ""),
+                    mpl_id=facts.get("mpl_id", ""),
+                    mpl_link=facts.get("mpl_link", ""),
+                )
+            )
+        return RunRecord(self.run_id, self.started, self.settings.target, self.settings.profile, tuple(cases))
+
+    # ------------------------------------------------------------ at the end
+    @pytest.hookimpl(tryfirst=True)
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        run = self.run_record()
+        runs = self.history.append(run) if self.history else [run]
+        found = changes(runs)
+        self.summary = build_summary(
+            run, found, unreachable=len(self._unreachable), duration_s=time.monotonic() - self._clock_start
+        )
+        self.summary["tls_verify"] = self.settings.tls_verify  # false only when turned off explicitly
+        html_path = self.config.getoption("htmlpath", None)
+        if html_path:
+            write_summary(Path(html_path).parent / SUMMARY_FILE, self.summary)
+        self._html = [_STYLE, render_overview(run, found, runs, history=self.history is not None)]
+        self._add_environment()
+
+    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
+        prefix.extend(self._html)
+
+    def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
+        if getattr(report, "passed", False) and report.when == "call":
+            kept = [(h, c) for h, c in report.sections if h in _LIGHT_SECTIONS]
+            data[:] = [f"{' ' + h + ' ':-^80}\n{html.escape(c)}" for h, c in kept] or ["passed"]
+
+    def _add_environment(self) -> None:
+        try:
+            from pytest_metadata.plugin import metadata_key
+        except ImportError:  # pytest-metadata comes with pytest-html
+            return
+        metadata = self.config.stash.get(metadata_key, None)
+        if metadata is None:
+            return
+        metadata.update(environment_facts(self.settings, self.config, self._worker_hosts))
+
+
+def environment_facts(
+    settings: Settings, config: pytest.Config, worker_hosts: AbstractSet[str] = frozenset()
+) -> dict[str, str]:
+    """Git commit, versions and the tenant's hosts for the environment table (secrets redacted)."""
+    facts = {
+        "Git commit": git_commit(settings.root),
+        "Versions": f"iflowtest {__version__}, pytest {pytest.__version__}, Python {platform.python_version()}",
+    }
+    from iflowtest.plugin import TARGET_KEY  # the plugin module owns the run's target
+
+    target = config.stash.get(TARGET_KEY, None)
+    if settings.target == "tenant" and target is not None:
+        hosts = target.known_hosts() | worker_hosts
+        if hosts:
+            facts["Tenant hosts"] = ", ".join(sorted(hosts))
+    return {name: redact_text(value) for name, value in facts.items()}
+
+
+def git_commit(root: Path) -> str:
+    """The short commit of the suites' checkout (with '+changes' when dirty), or why there is none."""
+    git = shutil.which("git")
+    if git is None:
+        return "(git not available)"
+    try:
+        head = subprocess.run(
+            [git, "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True, timeout=5, check=False
+        )
+        if head.returncode != 0:
+            return "(not a git checkout)"
+        dirty = subprocess.run(
+            [git, "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=5,
+            check=False,
+        )
+    except (OSError, subprocess.SubprocessError):
+        return "(git not available)"
+    return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
+
+
+def render_overview(run: RunRecord, found: Changes, runs: list[RunRecord], *, history: bool) -> str:
+    """The HTML block above the results table."""
+    parts = ['<div class="iflowtest">', "<h2>iFlows</h2>", _iflow_table(run)]
+    parts.append(_changes(found, history))
+    series = trends(runs)
+    charts = [pass_rate_chart(series), latency_chart(series)] if len(runs) > 1 else []
+    if any(charts):
+        parts += [f"<h2>Trends (last {min(len(runs), TREND_RUNS)} runs)</h2>", '<div class="charts">']
+        parts += [chart for chart in charts if chart]
+        parts.append("</div>")
+    parts.append("</div>")
+    return "\n".join(parts)
+
+
+def _iflow_table(run: RunRecord) -> str:
+    head = "<tr><th>iFlow</th><th>cases</th><th>passed</th><th>failed</th><th>skipped</th><th>p50 ms</th><th>p95 ms</th></tr>"
+    rows = []
+    for row in summarize_iflows(run):
+        bad = ' class="bad"' if row.failed else ""
+        rows.append(
+            f'<tr class="iflow-row"><td{bad}>{html.escape(row.iflow)}</td><td>{row.cases}</td><td>{row.passed}</td>'
+            f"<td{bad}>{row.failed}</td><td>{row.skipped}</td><td>{_ms(row.p50_ms)}</td><td>{_ms(row.p95_ms)}</td></tr>"
+        )
+    return f'<table id="iflow-summary">{head}{"".join(rows)}</table>'
+
+
+def _changes(found: Changes, history: bool) -> str:
+    if not history:
+        return "<p>No run history: <code>iflowtest run</code> keeps one under reports/ to show changes and trends.</p>"
+    if found.previous_run is None:
+        return "<p>First run in the history: changes show from the next run on.</p>"
+    parts = [f"<h2>Since the previous run ({html.escape(found.previous_run)})</h2>"]
+    parts.append(_list("new-failures", "New failures", found.new_failures))
+    parts.append(_list("fixes", "Fixed", found.fixes))
+    parts.append(_list("flaky", "Flaky (outcome changed repeatedly in the last 10 runs)", found.flaky))
+    return "\n".join(parts)
+
+
+def _list(element_id: str, title: str, nodeids: tuple[str, ...]) -> str:
+    if not nodeids:
+        return f'<p id="{element_id}">{title}: none</p>'
+    items = "".join(f"<li>{html.escape(n)}</li>" for n in nodeids)
+    return f'<p>{title} ({len(nodeids)}):</p><ul id="{element_id}">{items}</ul>'
+
+
+def _ms(value: float | None) -> str:
+    return "" if value is None else f"{value:g}"
+
+
+def _outcome(report: pytest.TestReport) -> str | None:
+    if report.when == "call":
+        if hasattr(report, "wasxfail"):
+            return "skipped" if report.skipped else "passed"
+        return str(report.outcome)
+    if report.failed:
+        return "error"
+    if report.skipped and report.when == "setup":
+        return "skipped"
+    return None

@@ -1,0 +1,109 @@
+"""The numbers of one run: per-iFlow counts and latency percentiles, `summary.json`, and the one-line summary.
+
+`summary.json` is what CI scripts and the `iflowtest run` command read after pytest has finished: the
+totals, each iFlow's figures, the changes since the previous run, and how many cases failed because the
+tenant or its token endpoint could not be reached (exit code 3).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Final
+
+from iflowtest.files import write_atomically
+from iflowtest.reporting.history import Changes, RunRecord
+
+SUMMARY_FILE: Final = "summary.json"
+OUTCOMES: Final = ("passed", "failed", "error", "skipped")
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The nearest-rank percentile (the value a lead can find in the table), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return round(ordered[rank - 1], 1)
+
+
+@dataclass(frozen=True)
+class IflowSummary:
+    """One iFlow's cases in one run."""
+
+    iflow: str
+    cases: int
+    passed: int
+    failed: int
+    skipped: int
+    p50_ms: float | None
+    p95_ms: float | None
+
+
+def summarize_iflows(run: RunRecord) -> list[IflowSummary]:
+    """Per iFlow (cases without an iFlow under '(none)'), broken ones first, then by name."""
+    names = sorted({c.iflow for c in run.cases})
+    rows = []
+    for name in names:
+        cases = [c for c in run.cases if c.iflow == name]
+        latencies = [c.latency_ms for c in cases if c.latency_ms is not None]
+        rows.append(
+            IflowSummary(
+                iflow=name or "(none)",
+                cases=len(cases),
+                passed=sum(1 for c in cases if c.outcome == "passed"),
+                failed=sum(1 for c in cases if c.broken),
+                skipped=sum(1 for c in cases if c.outcome == "skipped"),
+                p50_ms=percentile(latencies, 50),
+                p95_ms=percentile(latencies, 95),
+            )
+        )
+    return sorted(rows, key=lambda r: (r.failed == 0, r.iflow))
+
+
+def build_summary(run: RunRecord, found: Changes, *, unreachable: int, duration_s: float) -> dict[str, Any]:
+    """The content of summary.json."""
+    totals = {outcome: sum(1 for c in run.cases if c.outcome == outcome) for outcome in OUTCOMES}
+    return {
+        "run_id": run.run_id,
+        "started": run.started,
+        "duration_s": round(duration_s, 2),
+        "target": run.target,
+        "profile": run.profile,
+        "tests": len(run.cases),
+        **totals,
+        "unreachable": unreachable,
+        "iflows": [asdict(row) for row in summarize_iflows(run)],
+        **found.as_dict(),
+    }
+
+
+def write_summary(path: Path, summary: dict[str, Any]) -> None:
+    """Write summary.json atomically (a CI step may read it while a later run writes)."""
+    write_atomically(path, json.dumps(summary, indent=2) + "\n")
+
+
+def read_summary(path: Path) -> dict[str, Any] | None:
+    """A summary.json, or None when the run wrote none (pytest stopped before the session finished)."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def one_line(summary: dict[str, Any]) -> str:
+    """`iflowtest: 42 tests, 40 passed, 2 failed (1 new), 0 skipped; 5 iFlows, 1 failing: FailingFlow; 3.2 s`."""
+    broken = summary["failed"] + summary["error"]
+    new = f" ({len(summary['new_failures'])} new)" if summary["new_failures"] else ""
+    failing = [row["iflow"] for row in summary["iflows"] if row["failed"]]
+    flows = f"{len(summary['iflows'])} iFlows, {len(failing)} failing" + (f": {', '.join(failing)}" if failing else "")
+    fixed = f", {len(summary['fixes'])} fixed" if summary["fixes"] else ""
+    unreachable = f", {summary['unreachable']} unreachable" if summary["unreachable"] else ""
+    return (
+        f"iflowtest: {summary['tests']} tests, {summary['passed']} passed, {broken} failed{new}{fixed}{unreachable}, "
+        f"{summary['skipped']} skipped; {flows}; {summary['duration_s']:g} s"
+    )
