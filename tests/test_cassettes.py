@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 import requests
 
-from iflowtest.plugin import TARGET_KEY
+from iflowtest.plugin import TARGET_SESSION_KEY as TARGET_KEY
 from iflowtest.target import TargetSession
 from tests.servers import iflowtest
 

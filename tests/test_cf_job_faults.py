@@ -132,7 +132,7 @@ class TargetSpy:
 
     @pytest.hookimpl(trylast=True)  # after the plugin's own, which deletes what the run provisioned
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        from iflowtest.plugin import TARGET_KEY
+        from iflowtest.plugin import TARGET_SESSION_KEY as TARGET_KEY
 
         emulator = session.config.stash[TARGET_KEY].emulator
         self.fired = [f.fired for f in emulator.faults.injected("cf-jobs")]

@@ -13,9 +13,9 @@ import requests
 from iflowtest import CloudFoundryError, ConfigError
 from iflowtest.emulator import Emulator
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
-from iflowtest.provisioning.cfsession import cf_config_path, load_cf_session, token_expired
+from iflowtest.provisioning.cfsession import load_cf_session, token_expired
 from iflowtest.provisioning.runkeys import cloud_foundry_from_settings
-from iflowtest.settings import resolve_settings
+from iflowtest.settings import cf_config_path, resolve_settings
 
 
 def fake_token(exp: float) -> str:

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from iflowtest.plugin import TARGET_KEY
+from iflowtest.plugin import TARGET_SESSION_KEY as TARGET_KEY
 from iflowtest.target import TargetSession
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,8 +23,8 @@ from hypothesis import strategies as st
 
 from iflowtest.cases.format import load_schema
 from iflowtest.cli import main
+from iflowtest.errors import PostmanError
 from iflowtest.postman.check import write_all
-from iflowtest.postman.collection import PostmanError
 from iflowtest.postman.importer import import_collection
 
 from .servers import iflowtest

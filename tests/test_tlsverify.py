@@ -15,10 +15,10 @@ import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
 from iflowtest import ConfigError
-from iflowtest.calls.tlsverify import harness_verify, silence_insecure_warnings
+from iflowtest.calls.tlsverify import silence_insecure_warnings
 from iflowtest.cli import main
 from iflowtest.emulator import Emulator
-from iflowtest.settings import resolve_settings
+from iflowtest.settings import harness_verify, resolve_settings
 from iflowtest.target import TargetSession
 
 from .servers import IFLOWTEST, user_environ, write_key_profile

@@ -15,7 +15,8 @@ IflowtestError
 ├── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
 │   └── ProvisioningError    a client's service instance or key could not be created or deleted
 ├── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
-└── CassetteError            a recorded cassette cannot answer a replayed request
+├── CassetteError            a recorded cassette cannot answer a replayed request
+└── PostmanError             a Postman collection, environment or data file cannot be read or is not one
 """
 
 from __future__ import annotations
@@ -79,3 +80,7 @@ class RuntimeUnreachableError(IflowCallError, UnreachableError):
 
 class CassetteError(IflowtestError):
     """Raised when a replayed request has no recorded answer (missing cassette or interaction)."""
+
+
+class PostmanError(IflowtestError):
+    """Raised when a Postman collection, environment or data file cannot be read or is not what it claims."""

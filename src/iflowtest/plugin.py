@@ -13,22 +13,23 @@ from iflowtest.calls.client import CallRecord, IflowClient
 from iflowtest.calls.mpl import MplClient, mpl_client
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
-from iflowtest.cases.collector import UPDATE_BASELINES_KEY, FormatErrorExit, YamlSuiteFile, is_suite_file
+from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
 from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
 from iflowtest.redaction import install_log_redaction
-from iflowtest.reporting.columns import CALLS_KEY, ReportColumns, attach_calls
+from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
-from iflowtest.reporting.details import MPL_KEY, RESPONSES_KEY, attach_exchanges, attach_mpl
+from iflowtest.reporting.details import attach_exchanges, attach_mpl
 from iflowtest.settings import Settings, find_project_root, resolve_settings
+from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
 from iflowtest.target import TargetSession
 
-SETTINGS_KEY = pytest.StashKey[Settings]()
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
-TARGET_KEY = pytest.StashKey[TargetSession]()
+# The target with what only the plugin may touch (emulator, offline keys, release); readers use stash.TARGET_KEY.
+TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 T = TypeVar("T")
 
@@ -111,7 +112,8 @@ def pytest_configure(config: pytest.Config) -> None:
         # Said once by TlsVerificationReport instead of once per call: around tests, and outside them.
         config.addinivalue_line("filterwarnings", IGNORE_INSECURE_WARNINGS)
         config.stash[UNDO_QUIET_TLS_KEY] = silence_insecure_warnings()
-    config.stash[TARGET_KEY] = TargetSession(settings)
+    target = config.stash[TARGET_SESSION_KEY] = TargetSession(settings)
+    config.stash[TARGET_KEY] = target
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
     try:
@@ -120,10 +122,10 @@ def pytest_configure(config: pytest.Config) -> None:
         )
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
-    install_recording(config, settings, mode, config.stash[TARGET_KEY])
+    target.offline_keys = install_recording(config, settings, mode)
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
-        if provisions_through_cloud_foundry(settings) and config.stash[TARGET_KEY].offline_keys is None:
+        if provisions_through_cloud_foundry(settings) and target.offline_keys is None:
             config.pluginmanager.register(LeftoverReport(settings), "iflowtest-leftovers")
     # The HTML report is built on the controller only (xdist workers send their reports there).
     if config.pluginmanager.hasplugin("html") and not hasattr(config, "workerinput"):
@@ -148,7 +150,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     # An xdist controller runs no tests: only its workers provision (or load) the clients they call.
     if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
         try:
-            session.config.stash[TARGET_KEY].start()
+            session.config.stash[TARGET_SESSION_KEY].start()
         except IflowtestError as exc:
             raise pytest.UsageError(f"iflowtest: {exc}") from None
 
@@ -156,7 +158,7 @@ def pytest_sessionstart(session: pytest.Session) -> None:
 def pytest_sessionfinish(session: pytest.Session) -> None:
     # Here, not in unconfigure: an xdist worker reports "finished" right after this hook, and its
     # controller may end the worker before unconfigure has deleted what the worker provisioned.
-    target = session.config.stash.get(TARGET_KEY, None)
+    target = session.config.stash.get(TARGET_SESSION_KEY, None)
     if target is not None:
         workeroutput = getattr(session.config, "workeroutput", None)
         if workeroutput is not None:  # an xdist worker: the controller's report names the hosts it called
@@ -165,7 +167,7 @@ def pytest_sessionfinish(session: pytest.Session) -> None:
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
-    target = config.stash.get(TARGET_KEY, None)
+    target = config.stash.get(TARGET_SESSION_KEY, None)
     try:
         if target is not None:
             target.close()
@@ -203,7 +205,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
     if call.when == "call" or (call.when == "setup" and report.failed):
         marker = item.get_closest_marker("iflow")
         attach_calls(item, report, item.stash.get(CALLS_KEY, []), marker.args[0] if marker and marker.args else None)
-        target = item.config.stash.get(TARGET_KEY, None)
+        target = item.config.stash.get(TARGET_SESSION_KEY, None)
         emulator_url = target.emulator.url if target is not None and target.emulator is not None else None
         attach_mpl(
             item, report, item.stash.get(MPL_KEY, []), item.config.stash[SETTINGS_KEY].monitor_url or emulator_url
@@ -237,7 +239,7 @@ def _or_fail(make: Callable[[], T]) -> T:
 @pytest.fixture(scope="session")
 def iflow_target(pytestconfig: pytest.Config) -> TargetSession:
     """The run's target (emulator started on first use)."""
-    return _or_fail(pytestconfig.stash[TARGET_KEY].start)
+    return _or_fail(pytestconfig.stash[TARGET_SESSION_KEY].start)
 
 
 @pytest.fixture(scope="session")

@@ -17,22 +17,23 @@ import difflib
 import os
 import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
 
 from dotenv import dotenv_values
 
-from iflowtest.calls.tlsverify import check_ca_bundle, parse_tls_verify
 from iflowtest.errors import ConfigError
-from iflowtest.provisioning.cfsession import cf_config_path
 from iflowtest.redaction import Secret
 
 Target = Literal["emulator", "tenant"]
 AuthMode = Literal["basic", "oauth", "certificate"]
 Source = Literal["provision", "load"]
 
+TLS_FLAG: Final = "--iflow-no-tls-verify"  # what origins name the command-line switch
+_TRUE: Final = ("1", "true", "yes", "on")
+_FALSE: Final = ("0", "false", "no", "off")
 PLANS: Final = ("integration-flow", "api")
 AUTH_MODES: Final = ("basic", "oauth", "certificate")
 KEY_TYPES: Final = ("secret", "certificate")
@@ -515,3 +516,44 @@ def _positive(value: Any, origin: str) -> float:
 def _suggest(word: str, candidates: Any) -> str:
     close = difflib.get_close_matches(word, list(candidates), n=1)
     return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def parse_tls_verify(value: Any, origins: MutableMapping[str, str]) -> bool:
+    """The `tls_verify` setting as a bool; a ConfigError for anything but true or false."""
+    if origins.get("tls_verify") == "--iflow-tls-verify":  # settings names options after their key
+        origins["tls_verify"] = TLS_FLAG
+    if isinstance(value, bool):
+        return value
+    text = str(value).strip().lower()
+    if text in _TRUE:
+        return True
+    if text in _FALSE:
+        return False
+    raise ConfigError(
+        f"{origins.get('tls_verify', 'tls_verify')} = {value!r} is not true or false: leave it unset to verify "
+        "TLS certificates (the default), or set it to false to turn verification off"
+    )
+
+
+def check_ca_bundle(tls_verify: bool, ca_bundle: str | None, origins: MutableMapping[str, str]) -> None:
+    """Refuse a CA bundle together with verification turned off: one of the two is a mistake."""
+    if tls_verify or not ca_bundle:
+        return
+    raise ConfigError(
+        f"TLS verification is turned off ({origins.get('tls_verify', 'tls_verify')}) but a CA bundle is given "
+        f"({origins.get('ca_bundle', 'ca_bundle')} = {ca_bundle}), which is only used to verify: remove the CA "
+        "bundle to connect without verification, or turn verification back on to verify with the bundle"
+    )
+
+
+def harness_verify(settings: Settings, ca_file: str | None = None) -> bool | str:
+    """requests' `verify=` for the harness's calls: False when turned off, else `ca_file`, the CA bundle or True."""
+    if not settings.tls_verify:
+        return False
+    return ca_file or settings.ca_bundle or True
+
+
+def cf_config_path(environ: Mapping[str, str]) -> Path:
+    """Where the cf CLI keeps its session: `$CF_HOME/.cf/config.json`, else `$HOME/.cf/config.json`."""
+    home = environ.get("CF_HOME") or environ.get("HOME") or str(Path.home())
+    return Path(home) / ".cf" / "config.json"

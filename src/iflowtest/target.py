@@ -6,7 +6,6 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from iflowtest.calls.tlsverify import harness_verify
 from iflowtest.credentials.registry import ClientRegistry, KeyProvider
 from iflowtest.errors import IflowtestError
 from iflowtest.provisioning.runkeys import (
@@ -15,7 +14,7 @@ from iflowtest.provisioning.runkeys import (
     keys_issued_in_process,
     provisioner_from_settings,
 )
-from iflowtest.settings import Settings
+from iflowtest.settings import Settings, harness_verify
 
 
 class TargetSession:

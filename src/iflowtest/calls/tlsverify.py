@@ -12,60 +12,19 @@ from __future__ import annotations
 
 import html
 import warnings
-from collections.abc import Callable, MutableMapping
-from typing import TYPE_CHECKING, Any, Final
+from collections.abc import Callable
+from typing import Any, Final
 
 import pytest
 from urllib3.exceptions import InsecureRequestWarning
 
-from iflowtest.errors import ConfigError
+from iflowtest.settings import Settings
 
-if TYPE_CHECKING:  # settings imports this module to parse the value
-    from iflowtest.settings import Settings
-
-COMMAND_LINE_FLAG: Final = "--iflow-no-tls-verify"
 # What pytest's `filterwarnings` ini option takes, for the warnings pytest catches around each test.
 IGNORE_INSECURE_WARNINGS: Final = "ignore::urllib3.exceptions.InsecureRequestWarning"
-_TRUE: Final = ("1", "true", "yes", "on")
-_FALSE: Final = ("0", "false", "no", "off")
 _BANNER_STYLE: Final = (
     "border:2px solid #b00020;background:#fdecea;color:#b00020;padding:8px 12px;margin:8px 0;font-weight:bold"
 )
-
-
-def parse_tls_verify(value: Any, origins: MutableMapping[str, str]) -> bool:
-    """The `tls_verify` setting as a bool; a ConfigError for anything but true or false."""
-    if origins.get("tls_verify") == "--iflow-tls-verify":  # settings names options after their key
-        origins["tls_verify"] = COMMAND_LINE_FLAG
-    if isinstance(value, bool):
-        return value
-    text = str(value).strip().lower()
-    if text in _TRUE:
-        return True
-    if text in _FALSE:
-        return False
-    raise ConfigError(
-        f"{origins.get('tls_verify', 'tls_verify')} = {value!r} is not true or false: leave it unset to verify "
-        "TLS certificates (the default), or set it to false to turn verification off"
-    )
-
-
-def check_ca_bundle(tls_verify: bool, ca_bundle: str | None, origins: MutableMapping[str, str]) -> None:
-    """Refuse a CA bundle together with verification turned off: one of the two is a mistake."""
-    if tls_verify or not ca_bundle:
-        return
-    raise ConfigError(
-        f"TLS verification is turned off ({origins.get('tls_verify', 'tls_verify')}) but a CA bundle is given "
-        f"({origins.get('ca_bundle', 'ca_bundle')} = {ca_bundle}), which is only used to verify: remove the CA "
-        "bundle to connect without verification, or turn verification back on to verify with the bundle"
-    )
-
-
-def harness_verify(settings: Settings, ca_file: str | None = None) -> bool | str:
-    """requests' `verify=` for the harness's calls: False when turned off, else `ca_file`, the CA bundle or True."""
-    if not settings.tls_verify:
-        return False
-    return ca_file or settings.ca_bundle or True
 
 
 def silence_insecure_warnings() -> Callable[[], None]:

@@ -21,12 +21,11 @@ from iflowtest.cases.run import CaseRun
 from iflowtest.checks.assertions import elapsed_ms
 from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.redaction import redact_headers, redact_text
-from iflowtest.reporting.columns import CALLS_KEY
-from iflowtest.reporting.details import MPL_KEY, pretty
+from iflowtest.reporting.details import pretty
 from iflowtest.settings import display_path
+from iflowtest.stash import CALLS_KEY, MPL_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
 from iflowtest.tables import Row, load_table, require_columns, row_id
 
-UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
 BODY_EXCERPT: Final = 1500
 EXCERPT_LINES: Final = 40
 # Transport chatter that says nothing about the case.
@@ -101,7 +100,6 @@ class YamlCaseItem(pytest.Item):
 
     def runtest(self) -> None:
         from iflowtest.cassettes.recording import item_cassette
-        from iflowtest.plugin import SETTINGS_KEY, TARGET_KEY  # plugin imports this module: import at call time
 
         settings = self.config.stash[SETTINGS_KEY]
         records = self.stash.setdefault(CALLS_KEY, [])
@@ -207,8 +205,6 @@ def _excerpt(text: str) -> str:
 
 def _check_names(suite: Suite, config: pytest.Config) -> None:
     """Unknown clients, and iFlows without an address where a request has no path, fail at collection."""
-    from iflowtest.plugin import SETTINGS_KEY
-
     settings = config.stash.get(SETTINGS_KEY, None)
     if settings is None:
         return
@@ -236,7 +232,5 @@ def _check_names(suite: Suite, config: pytest.Config) -> None:
 
 
 def _project_root(config: pytest.Config) -> Path:
-    from iflowtest.plugin import SETTINGS_KEY
-
     settings = config.stash.get(SETTINGS_KEY, None)
     return settings.root if settings is not None else config.rootpath

@@ -17,10 +17,10 @@ import pytest
 from pytest_recording.plugin import get_default_cassette_name
 
 from iflowtest.cassettes.modes import CassetteOptions, RecordingMode, cassette_folder, offline_key
-from iflowtest.credentials.registry import ClientRegistry
+from iflowtest.credentials.registry import ClientRegistry, KeyProvider
 from iflowtest.errors import CassetteError, IflowtestError
 from iflowtest.settings import Settings, load_pyproject_table
-from iflowtest.target import TargetSession
+from iflowtest.stash import SETTINGS_KEY
 
 if TYPE_CHECKING:
     from iflowtest.cassettes.store import CassetteSession
@@ -28,13 +28,15 @@ if TYPE_CHECKING:
 MODE_KEY = pytest.StashKey[RecordingMode]()
 OPTIONS_KEY = pytest.StashKey[CassetteOptions]()
 SESSION_KEY = pytest.StashKey["CassetteSession"]()
-SETTINGS_KEY = pytest.StashKey[Settings]()
 
 
-def install_recording(config: pytest.Config, settings: Settings, mode: RecordingMode, target: TargetSession) -> None:
-    """Set pytest-recording's options for `mode` and register this module; nothing happens when live."""
+def install_recording(config: pytest.Config, settings: Settings, mode: RecordingMode) -> KeyProvider | None:
+    """Set pytest-recording's options for `mode` and register this module; nothing happens when live.
+
+    Returns the placeholder keys the target gives every client when offline (None otherwise).
+    """
     if not mode.uses_cassettes:
-        return
+        return None
     if not config.pluginmanager.hasplugin("recording"):
         raise pytest.UsageError(
             f"iflowtest: {mode.name} mode needs the pytest-recording plugin, which is disabled: drop -p no:recording"
@@ -45,12 +47,11 @@ def install_recording(config: pytest.Config, settings: Settings, mode: Recording
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[MODE_KEY] = mode
     config.stash[OPTIONS_KEY] = options
-    config.stash[SETTINGS_KEY] = settings
     config.option.record_mode = mode.record_mode
     if mode.offline:
         config.option.block_network = True
-        target.offline_keys = offline_key
     config.pluginmanager.register(_this_module(), "iflowtest-recording")
+    return offline_key if mode.offline else None
 
 
 def cassette_path(settings: Settings, options: CassetteOptions, test_file: Path, name: str, cls: Any) -> Path:

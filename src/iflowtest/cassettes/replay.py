@@ -16,26 +16,47 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Iterator
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar, Protocol
 
 from vcr.cassette import Cassette
 from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode
 
 from iflowtest.cassettes.matching import RequestKey, closeness, explain
+from iflowtest.cassettes.modes import RecordingMode
+from iflowtest.cassettes.scrub import HostMap
 from iflowtest.errors import CassetteError
-
-if TYPE_CHECKING:
-    from iflowtest.cassettes.store import CassetteSession
 
 # Near misses shown in a failure message: enough to spot the change, few enough to read.
 SHOWN_NEAR_MISSES = 3
 
 
+class Handshakes(Protocol):
+    """The run's shared token and CSRF answers (`store.HandshakeStore`)."""
+
+    def kind(self, request: Any) -> tuple[str, str] | None: ...
+    def save(self, handshake: tuple[str, str], request: Any, response: Any) -> None: ...
+    def answer(self, handshake: tuple[str, str], request: Any, nodeid: str | None) -> Any: ...
+
+
+class ReplaySession(Protocol):
+    """What a cassette needs of its run; `store.CassetteSession` is the one implementation."""
+
+    @property
+    def mode(self) -> RecordingMode: ...
+    @property
+    def hosts(self) -> HostMap: ...
+    @property
+    def handshakes(self) -> Handshakes: ...
+    def key(self, request: Any) -> RequestKey: ...
+    def display_path(self, path: Path) -> str: ...
+    def record_command(self, nodeid: str | None) -> str: ...
+
+
 class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hints
     """A vcrpy cassette whose lookups are dict accesses; bound to a run by `CassetteSession.cassette_class`."""
 
-    session: ClassVar[CassetteSession]
+    session: ClassVar[ReplaySession]
     nodeid: ClassVar[str | None] = None
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:

@@ -5,14 +5,13 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from iflowtest.emulator.odata_filter import format_key_predicate, xml_datetime
-
-if TYPE_CHECKING:
-    from iflowtest.emulator.odata import EntitySet, Navigation, QueryOptions, ServiceModel
+from iflowtest.emulator.odata_model import EntitySet, Navigation, ServiceModel
+from iflowtest.emulator.odata_query import QueryOptions
 
 ATOM = "http://www.w3.org/2005/Atom"
 APP = "http://www.w3.org/2007/app"

@@ -12,13 +12,11 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote, unquote
 
+from iflowtest.emulator.odata_model import EntitySet, ServiceModel
 from iflowtest.errors import IflowtestError
-
-if TYPE_CHECKING:
-    from iflowtest.emulator.odata import EntitySet, ServiceModel
 
 
 # ---------------------------------------------------------------- errors

@@ -22,8 +22,7 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from iflowtest.errors import ConfigError
-from iflowtest.postman.collection import PostmanError
+from iflowtest.errors import ConfigError, PostmanError
 from iflowtest.tables import load_table
 
 AUTH_TYPES = (

@@ -15,15 +15,12 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qsl
 
-from iflowtest.errors import IflowtestError
+from iflowtest.errors import PostmanError
+from iflowtest.postman.check import check_collection, check_environment
 
 SCHEMA_VERSIONS = {"v2.0.0": "2.0", "v2.1.0": "2.1"}
 _POSTMAN_VARIABLE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
 SECRET_WORDS = ("SECRET", "PASSWORD", "PASSWD", "TOKEN", "CREDENTIAL", "APIKEY", "API_KEY")
-
-
-class PostmanError(IflowtestError):
-    """Raised when a Postman collection, environment or data file cannot be read or is not what it claims."""
 
 
 @dataclass(frozen=True)
@@ -108,8 +105,6 @@ def load_collection(path: Path) -> tuple[dict[str, Any], str]:
             f"{path} has the unknown collection schema {schema or '(none)'!r}; expected v2.0.0 or v2.1.0: "
             "export it again from Postman with Export → Collection v2.1"
         )
-    from iflowtest.postman.check import check_collection  # imports this module's PostmanError
-
     check_collection(data, path)
     return data, version
 
@@ -122,8 +117,6 @@ def load_environment(path: Path) -> dict[str, tuple[str, bool]]:
             f"{path} is JSON but not a Postman environment (expected an object with a 'values' list): "
             "export the environment from Postman with Export on the environment's menu"
         )
-    from iflowtest.postman.check import check_environment
-
     check_environment(data, path)
     return variables(data["values"])
 

@@ -16,11 +16,11 @@ from typing import Any
 
 import yaml
 
+from iflowtest.errors import PostmanError
 from iflowtest.postman.check import check_data, check_out, write_all
 from iflowtest.postman.collection import (
     Auth,
     Body,
-    PostmanError,
     PostmanRequest,
     is_secret_name,
     load_collection,

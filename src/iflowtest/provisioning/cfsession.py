@@ -47,12 +47,6 @@ class CfSession:
         return token if scheme.lower() == "bearer" and token else value
 
 
-def cf_config_path(environ: Mapping[str, str]) -> Path:
-    """Where the cf CLI keeps its session: `$CF_HOME/.cf/config.json`, else `$HOME/.cf/config.json`."""
-    home = environ.get("CF_HOME") or environ.get("HOME") or str(Path.home())
-    return Path(home) / ".cf" / "config.json"
-
-
 def load_cf_session(path: Path) -> CfSession | None:
     """The session in `path`, or None when the file does not exist (nobody ran `cf login`)."""
     if not path.is_file():

@@ -12,7 +12,6 @@ import threading
 from collections.abc import Iterable
 from typing import Any
 
-from iflowtest.calls.tlsverify import harness_verify
 from iflowtest.credentials.registry import check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.errors import ConfigError, IflowtestError
@@ -20,7 +19,7 @@ from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.provisioning.cfsession import load_cf_session
 from iflowtest.provisioning.provisioner import ClientRequest, ProvisionedClient, Provisioner, instance_name, new_run_id
 from iflowtest.redaction import Secret
-from iflowtest.settings import ClientSpec, Settings
+from iflowtest.settings import ClientSpec, Settings, harness_verify
 
 
 def client_request(spec: ClientSpec) -> ClientRequest:

@@ -13,8 +13,8 @@ import pytest
 
 from iflowtest.calls.client import CallRecord
 from iflowtest.settings import Settings
+from iflowtest.stash import TARGET_KEY
 
-CALLS_KEY = pytest.StashKey[list[CallRecord]]()
 PROPERTY_PREFIX: Final = "iflowtest."
 
 
@@ -90,7 +90,6 @@ class ReportColumns:
             from pytest_metadata.plugin import metadata_key
         except ImportError:  # pytest-metadata is a dependency of pytest-html; absent only if disabled
             return
-        from iflowtest.plugin import TARGET_KEY
 
         metadata = self.config.stash.get(metadata_key, None)
         if metadata is None:

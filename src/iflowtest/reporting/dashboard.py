@@ -27,6 +27,7 @@ from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
 from iflowtest.reporting.history import TREND_RUNS, CaseResult, Changes, HistoryStore, RunRecord, changes, trends
 from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
 from iflowtest.settings import Settings
+from iflowtest.stash import TARGET_KEY
 
 HISTORY_FACTS: Final = ("iflow", "latency_ms", "http_status", "mpl_id", "mpl_link")  # what run_record reads
 UNREACHABLE_PROPERTY: Final = PROPERTY_PREFIX + "unreachable"
@@ -186,7 +187,6 @@ def environment_facts(
         "Git commit": git_commit(settings.root),
         "Versions": f"iflowtest {__version__}, pytest {pytest.__version__}, Python {platform.python_version()}",
     }
-    from iflowtest.plugin import TARGET_KEY  # the plugin module owns the run's target
 
     target = config.stash.get(TARGET_KEY, None)
     if settings.target == "tenant" and target is not None:

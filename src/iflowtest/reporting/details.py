@@ -21,8 +21,6 @@ from iflowtest.calls.mpl import MessageLog, monitor_link
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
 
-MPL_KEY = pytest.StashKey[list[MessageLog]]()
-RESPONSES_KEY = pytest.StashKey[list[requests.Response]]()
 # Bytes of each body kept for the report: enough to see an error, small enough for 2000-row reports.
 BODY_LIMIT: Final = 2000
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import math
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
@@ -23,6 +24,15 @@ FLAKY_WINDOW: Final = 10
 # Outcome changes (pass to fail or back) within FLAKY_WINDOW runs that make a case flaky: two are a
 # regression and its fix, three or more a case that cannot make up its mind.
 FLAKY_FLIPS: Final = 3
+
+
+def percentile(values: Sequence[float], pct: float) -> float | None:
+    """The nearest-rank percentile (the value a lead can find in the table), None for no values."""
+    if not values:
+        return None
+    ordered = sorted(values)
+    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
+    return round(ordered[rank - 1], 1)
 
 
 @dataclass(frozen=True)
@@ -165,7 +175,6 @@ class TrendPoint:
 
 def trends(runs: Sequence[RunRecord], last: int = TREND_RUNS) -> dict[str, list[TrendPoint]]:
     """Per iFlow, one point per run of the last `last` runs (None where the iFlow did not run)."""
-    from iflowtest.reporting.summary import percentile  # summary imports this module's types
 
     recent = runs[-last:]
     names = sorted({c.iflow for r in recent for c in r.cases if c.iflow})

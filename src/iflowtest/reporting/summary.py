@@ -8,26 +8,15 @@ tenant or its token endpoint could not be reached (exit code 3).
 from __future__ import annotations
 
 import json
-import math
-from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
 from iflowtest.files import write_atomically
-from iflowtest.reporting.history import Changes, RunRecord
+from iflowtest.reporting.history import Changes, RunRecord, percentile
 
 SUMMARY_FILE: Final = "summary.json"
 OUTCOMES: Final = ("passed", "failed", "error", "skipped")
-
-
-def percentile(values: Sequence[float], pct: float) -> float | None:
-    """The nearest-rank percentile (the value a lead can find in the table), None for no values."""
-    if not values:
-        return None
-    ordered = sorted(values)
-    rank = max(1, math.ceil(pct / 100.0 * len(ordered)))
-    return round(ordered[rank - 1], 1)
 
 
 @dataclass(frozen=True)
