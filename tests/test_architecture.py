@@ -25,10 +25,10 @@ SHARED_BASE = {"errors", "redaction", "files", "settings", "stash", "tables"}
 MAY_IMPORT: dict[str, set[str]] = {
     "credentials": set(),
     "calls": {"credentials"},
-    "provisioning": {"credentials"},
+    "provisioning": {"credentials", "calls"},
     "checks": {"calls"},
-    "cases": {"calls", "checks", "credentials", "cassettes", "reporting"},
-    "cassettes": {"calls", "credentials"},
+    "cases": {"calls", "checks", "cassettes", "reporting"},
+    "cassettes": {"credentials"},
     "reporting": {"calls"},
     "postman": set(),
     "emulator": set(),

@@ -19,6 +19,7 @@ from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.provisioning.provisioner import ClientRequest, Provisioner
 from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
+from iflowtest.target import TargetSession
 
 from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
 from .test_provisioning import make_provisioner
@@ -98,7 +99,7 @@ def test_cf_job_fault_specs() -> None:
 def test_bad_emulator_faults_in_pyproject(tmp_path: Path, faults: str, message: str) -> None:
     (tmp_path / "pyproject.toml").write_text(f'[project]\nname = "x"\n[tool.iflowtest.emulator]\nfaults = {faults}\n')
     with pytest.raises(ConfigError) as caught:
-        resolve_settings(tmp_path, environ={})
+        TargetSession(resolve_settings(tmp_path, environ={}))  # settings check types, the target what they say
     assert str(caught.value).startswith(message)
 
 

@@ -19,9 +19,10 @@ from pathlib import Path
 import pytest
 
 from iflowtest.cli import run_emulator
-from iflowtest.credentials.mtls import CertificateFiles, write_private
+from iflowtest.credentials.mtls import CertificateFiles
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.emulator.tls import create_tls
+from iflowtest.files import write_private
 
 ROOT = Path(__file__).resolve().parents[1]
 PRIVATE = 0o600

@@ -15,8 +15,8 @@ from pathlib import Path
 
 from iflowtest.emulator import Emulator
 from iflowtest.provisioning.provisioner import ClientRequest
-from iflowtest.provisioning.runkeys import emulator_cf_profile, emulator_provisioner
 from iflowtest.settings import resolve_settings
+from iflowtest.target import emulator_cf_profile, emulator_provisioner
 
 from .servers import iflowtest
 

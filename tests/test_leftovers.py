@@ -9,8 +9,8 @@ from pathlib import Path
 from iflowtest.emulator import Emulator
 from iflowtest.provisioning.leftovers import leftover_instances, leftover_message
 from iflowtest.provisioning.provisioner import ClientRequest, InstanceInfo
-from iflowtest.provisioning.runkeys import emulator_provisioner
 from iflowtest.settings import resolve_settings
+from iflowtest.target import emulator_provisioner
 
 OLD = datetime(2026, 1, 1, tzinfo=UTC)
 

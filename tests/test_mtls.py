@@ -18,9 +18,8 @@ from iflowtest import ClientRejectedError, OAuthToken, ServiceKey, ServiceKeyErr
 from iflowtest.credentials.mtls import CertificateFiles
 from iflowtest.emulator import Emulator
 from iflowtest.provisioning.provisioner import ClientRequest
-from iflowtest.provisioning.runkeys import emulator_provisioner
 from iflowtest.settings import resolve_settings
-from iflowtest.target import TargetSession
+from iflowtest.target import TargetSession, emulator_provisioner
 
 PYPROJECT = """
 [tool.iflowtest]
@@ -49,8 +48,8 @@ def test_certificate_clients_get_tokens_over_mtls_and_call_iflows(target: Target
     try:
         emu: Emulator = target.emulator
         registry = target.registry
-        with_token = registry.iflow_client("cert_oauth").get("/http/costcenters", params={"companyCode": "1010"})
-        with_certificate = registry.iflow_client("cert_only").get("/http/costcenters", params={"companyCode": "1010"})
+        with_token = target.pool.client("cert_oauth").get("/http/costcenters", params={"companyCode": "1010"})
+        with_certificate = target.pool.client("cert_only").get("/http/costcenters", params={"companyCode": "1010"})
         resolved = registry.resolve("cert_only")
         files = resolved.certificate
         assert files is not None
@@ -67,7 +66,7 @@ def test_certificate_clients_get_tokens_over_mtls_and_call_iflows(target: Target
         assert stat.S_IMODE(files.folder.stat().st_mode) == 0o700
 
         emu.revoke_client(resolved.key.clientid)
-        refused = registry.iflow_client("cert_only").get("/http/costcenters", params={"companyCode": "1010"})
+        refused = target.pool.client("cert_only").get("/http/costcenters", params={"companyCode": "1010"})
         assert refused.status_code == 401
         assert record_of(refused).hint == (
             "401 from /http/costcenters: the runtime did not accept client 'cert_only' (its client certificate): "

@@ -244,7 +244,7 @@ def test_provisioning_tokens_and_calls_skip_verification_when_off(
         warnings.simplefilter("always", InsecureRequestWarning)
         try:
             target.start()
-            response = target.registry.iflow_client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
+            response = target.pool.client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
             provisioned = sorted(n.split("-", 2)[2] for n in landscape.instance_names())
         finally:
             target.close()
@@ -283,7 +283,7 @@ def test_emulator_target_without_verification(tmp_path: Path, monkeypatch: pytes
     undo = silence_insecure_warnings()
     try:
         target.start()  # provisions through the emulator's CF API, without its CA
-        response = target.registry.iflow_client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
+        response = target.pool.client("sender", "ReadCostCenters").get(params={"companyCode": "1010"})
     finally:
         target.close()
         undo()

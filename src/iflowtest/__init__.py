@@ -1,7 +1,5 @@
 """iflowtest: a pytest harness for SAP Cloud Integration iFlow endpoints."""
 
-from importlib.metadata import PackageNotFoundError, version
-
 from iflowtest.calls.client import CallRecord, IflowClient, mpl_id_of, record_of
 from iflowtest.cases.format import SuiteFormatError
 from iflowtest.checks.assertions import ExpectationError, check_response
@@ -23,12 +21,9 @@ from iflowtest.errors import (
     TokenError,
 )
 from iflowtest.redaction import Secret, redact_text
-from iflowtest.settings import ClientSpec, Settings, resolve_settings
+from iflowtest.settings import ClientSpec, Settings, installed_version, resolve_settings
 
-try:
-    __version__ = version("iflowtest")
-except PackageNotFoundError:  # running from a source tree that was never installed
-    __version__ = "0+unknown"
+__version__ = installed_version()
 
 __all__ = [
     "BaselineRules",

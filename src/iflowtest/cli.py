@@ -24,14 +24,20 @@ from typing import Any
 import pytest
 
 from iflowtest import __version__
-from iflowtest.credentials.mtls import write_private
 from iflowtest.credentials.registry import load_configured_key
 from iflowtest.errors import IflowtestError
+from iflowtest.files import write_private
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
-from iflowtest.provisioning.runkeys import emulator_cf_profile, emulator_service_keys
 from iflowtest.reporting.nightly import NightlyRun
-from iflowtest.settings import Settings, find_project_root, resolve_settings
+from iflowtest.settings import find_project_root, resolve_settings
+from iflowtest.target import (
+    check_emulator_faults,
+    emulator_cf_profile,
+    emulator_service_keys,
+    new_emulator,
+    parse_emulator_fault,
+)
 
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
@@ -219,34 +225,23 @@ def run_screenshot(parsed: argparse.Namespace) -> int:
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """`iflowtest emulator`: serve until Ctrl-C, with keys for the declared clients written to a folder."""
-    from iflowtest.emulator import Emulator
-    from iflowtest.emulator.faults import parse_fault
-
     try:
-        settings: Settings | None = resolve_settings(find_project_root(Path.cwd()), {})
+        settings = resolve_settings(find_project_root(Path.cwd()), {})
+        check_emulator_faults(settings)
     except IflowtestError as exc:
         return _fail(str(exc))
     if parsed.host not in ("127.0.0.1", "localhost", "::1") and not parsed.host.startswith("127."):
         return _fail(f"--host {parsed.host} is not a loopback address: the emulator only serves this machine")
-    assert settings is not None
     lifetime = parsed.token_lifetime or settings.emulator.token_lifetime
     try:
-        faults = [parse_fault(text) for text in (*settings.emulator.faults, *parsed.fault)]
+        faults = [parse_emulator_fault(text) for text in (*settings.emulator.faults, *parsed.fault)]
     except ValueError as exc:
         return _fail(f"--fault: {exc}")
-    emu = Emulator(
-        parsed.host,
-        parsed.port,
-        token_lifetime=lifetime,
-        mpl_header=settings.emulator.mpl_header,
-        tls=not parsed.no_tls,
-    )
+    emu = new_emulator(settings, parsed.host, parsed.port, token_lifetime=lifetime, tls=not parsed.no_tls)
     try:
         emu.start()
     except OSError as exc:
         return _fail(f"cannot listen on {parsed.host}:{parsed.port} ({exc.strerror}): choose another --port")
-    emu.cloud_foundry.job_delay = settings.emulator.job_delay
-    emu.cloud_foundry.services_quota = settings.emulator.services_quota
     try:
         folder: Path = parsed.keys_dir
         folder.mkdir(parents=True, exist_ok=True)

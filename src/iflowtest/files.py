@@ -1,4 +1,7 @@
-"""`write_atomically`: the one way iflowtest replaces a file that others may be reading or that must survive a crash."""
+"""How iflowtest writes files: `write_atomically` for files others read, `write_private` for keys and secrets.
+
+The emulator may import this module (with `errors`, the only harness modules it may import).
+"""
 
 from __future__ import annotations
 
@@ -24,3 +27,12 @@ def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def write_private(path: Path, text: str, *, replace: bool = False) -> None:
+    """Write `text` to a file created with mode 0600 (no moment in which another user could read it)."""
+    if replace:
+        path.unlink(missing_ok=True)
+    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+        handle.write(text if text.endswith("\n") else text + "\n")

@@ -105,6 +105,7 @@ def pytest_configure(config: pytest.Config) -> None:
     }
     try:
         settings = resolve_settings(find_project_root(config.rootpath), options)
+        target = TargetSession(settings)  # checks what the target alone can: the emulator's faults
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     config.stash[SETTINGS_KEY] = settings
@@ -112,8 +113,7 @@ def pytest_configure(config: pytest.Config) -> None:
         # Said once by TlsVerificationReport instead of once per call: around tests, and outside them.
         config.addinivalue_line("filterwarnings", IGNORE_INSECURE_WARNINGS)
         config.stash[UNDO_QUIET_TLS_KEY] = silence_insecure_warnings()
-    target = config.stash[TARGET_SESSION_KEY] = TargetSession(settings)
-    config.stash[TARGET_KEY] = target
+    config.stash[TARGET_SESSION_KEY] = config.stash[TARGET_KEY] = target
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
     try:
@@ -258,13 +258,13 @@ def iflow_emulator(iflow_target: TargetSession) -> Any:
 
 
 @pytest.fixture
-def iflow_client(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> IflowClientFactory:
+def iflow_client(request: pytest.FixtureRequest, iflow_target: TargetSession) -> IflowClientFactory:
     """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
     records: list[CallRecord] = request.node.stash.setdefault(CALLS_KEY, [])
     responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
-        client = _or_fail(lambda: iflow_clients.iflow_client(name, iflow))
+        client = _or_fail(lambda: iflow_target.pool.client(name, iflow))
         client.add_listener(lambda record, _response: records.append(record))
         client.add_listener(lambda _record, response: responses.append(response))
         apply_case_markers(request.node, client)

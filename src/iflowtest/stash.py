@@ -14,6 +14,7 @@ import requests
 
 from iflowtest.calls.client import CallRecord
 from iflowtest.calls.mpl import MessageLog
+from iflowtest.calls.pool import IflowClientPool
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.settings import Settings
 
@@ -28,6 +29,11 @@ class RunTarget(Protocol):
     @property
     def registry(self) -> ClientRegistry:
         """The run's declared clients."""
+        ...
+
+    @property
+    def pool(self) -> IflowClientPool:
+        """The iFlow clients handed out for the declared clients."""
         ...
 
     def describe(self) -> dict[str, str]:

@@ -1,4 +1,9 @@
-"""One run's connection to its target: the bundled emulated tenant, or a real tenant from a profile."""
+"""One run's connection to its target: the bundled emulated tenant, or a real tenant from a profile.
+
+This module is the harness's one gate to `iflowtest.emulator`: the plugin's fixtures, `iflowtest run` and
+`iflowtest emulator` reach the emulated tenant only through the functions and the session here, and the
+emulator is imported lazily, so a run against a tenant never loads it.
+"""
 
 from __future__ import annotations
 
@@ -6,24 +11,26 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
-from iflowtest.credentials.registry import ClientRegistry, KeyProvider
-from iflowtest.errors import IflowtestError
-from iflowtest.provisioning.runkeys import (
-    RunKeys,
-    emulator_provisioner,
-    keys_issued_in_process,
-    provisioner_from_settings,
-)
-from iflowtest.settings import Settings, harness_verify
+from iflowtest.calls.pool import IflowClientPool
+from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_key_fits
+from iflowtest.credentials.servicekey import ServiceKey
+from iflowtest.errors import ConfigError, IflowtestError
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.provisioning.provisioner import Provisioner
+from iflowtest.provisioning.runkeys import RunKeys, provisioner_from_settings
+from iflowtest.redaction import Secret
+from iflowtest.settings import ClientSpec, Settings, harness_verify
 
 
 class TargetSession:
     """Starts what the target needs (the emulator), owns the client registry, and undoes it all on close."""
 
     def __init__(self, settings: Settings) -> None:
+        check_emulator_faults(settings)
         self.settings = settings
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
+        self._pool: IflowClientPool | None = None
         self.keys: RunKeys | None = None  # the run's provisioned or loaded keys
         # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
         self.offline_keys: KeyProvider | None = None
@@ -36,6 +43,13 @@ class TargetSession:
             self.start()
         assert self._registry is not None
         return self._registry
+
+    @property
+    def pool(self) -> IflowClientPool:
+        """The iFlow clients of the run's declared clients (starts the target on first use)."""
+        if self._pool is None:
+            self._pool = IflowClientPool(self.registry)
+        return self._pool
 
     def known_hosts(self) -> set[str]:
         """Hosts of the keys resolved so far, without starting or provisioning anything.
@@ -66,18 +80,11 @@ class TargetSession:
             self._registry = ClientRegistry(self.settings, self.offline_keys)
             return self
         if self.settings.target == "emulator":
-            from iflowtest.emulator import Emulator  # imported lazily: a tenant run never loads the emulator
-            from iflowtest.emulator.faults import parse_fault
-
             options = self.settings.emulator
-            self.emulator = Emulator(
-                token_lifetime=options.token_lifetime, mpl_header=options.mpl_header, tls=options.tls
-            ).start()
+            self.emulator = new_emulator(self.settings).start()
             verify = harness_verify(self.settings, str(self.emulator.ca_file) if options.tls else None)
-            self.emulator.cloud_foundry.job_delay = options.job_delay
-            self.emulator.cloud_foundry.services_quota = options.services_quota
             for text in options.faults:  # before provisioning: `cf-jobs` faults concern it
-                self.emulator.faults.inject(*parse_fault(text))
+                self.emulator.faults.inject(*parse_emulator_fault(text))
             if options.tls:
                 # Every default run provisions its clients through the emulator's CF API, over HTTP.
                 self.keys = RunKeys(self.settings, emulator_provisioner(self.emulator, self.settings))
@@ -107,6 +114,8 @@ class TargetSession:
     def release_clients(self) -> None:
         """Close connections, remove certificate files and delete provisioned clients; safe to call twice."""
         try:
+            if self._pool is not None:
+                self._pool.close()
             if self._registry is not None:
                 self._registry.close()
         finally:
@@ -121,3 +130,97 @@ class TargetSession:
         finally:
             if self.emulator is not None:
                 self.emulator.stop()
+
+
+# ---------------------------------------------------------------- the emulated tenant
+def parse_emulator_fault(text: str) -> tuple[str, Any]:
+    """A fault in the `iflowtest emulator --fault` syntax as (target, fault); ValueError says what is wrong."""
+    from iflowtest.emulator.faults import parse_fault
+
+    return parse_fault(text)
+
+
+def check_emulator_faults(settings: Settings) -> None:
+    """Refuse `[tool.iflowtest.emulator] faults` the emulator cannot inject, before anything starts."""
+    for text in settings.emulator.faults:
+        try:
+            parse_emulator_fault(text)
+        except ValueError as exc:
+            raise ConfigError(f"[tool.iflowtest.emulator] faults: {exc}") from None
+
+
+def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Any:
+    """An emulated tenant (not started) set up from `[tool.iflowtest.emulator]`; `options` override it."""
+    from iflowtest.emulator import Emulator
+
+    table = settings.emulator
+    chosen = {"token_lifetime": table.token_lifetime, "mpl_header": table.mpl_header, "tls": table.tls} | options
+    emulator = Emulator(host, port, **chosen)
+    emulator.cloud_foundry.job_delay = table.job_delay
+    emulator.cloud_foundry.services_quota = table.services_quota
+    return emulator
+
+
+def emulator_provisioner(emulator: Any, settings: Settings) -> Provisioner:
+    """A provisioner that reaches the emulated tenant's CF API over HTTP, as its space developer."""
+    landscape = emulator.cloud_foundry
+    client = CloudFoundryClient(
+        emulator.cf_api,
+        CfCredentials(username=landscape.username, password=Secret(landscape.password)),
+        verify=harness_verify(settings, str(emulator.ca_file)),
+        timeout=(settings.connect_timeout, settings.read_timeout),
+    )
+    return Provisioner(client, org=landscape.org_name, space=landscape.space_name, job_timeout=settings.cf.job_timeout)
+
+
+def emulator_service_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
+    """Keys for every declared client of a standing emulator (`iflowtest emulator`), as CPI shows them."""
+    if not tls:
+        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
+        # issued in-process (the broker's own primitive).
+        return [
+            (
+                spec,
+                emu.issue_service_key(
+                    spec.name,
+                    plan=spec.plan,
+                    roles=spec.roles,
+                    grant_types=spec.grant_types,
+                    token_validity=spec.token_validity,
+                ),
+            )
+            for spec in settings.clients.values()
+        ]
+    # Provisioned through the emulator's own CF API, as every run does.
+    # They stay until the emulator stops, so nothing deletes them here.
+    provisioner = emulator_provisioner(emu, settings)
+    keys = RunKeys(settings, provisioner)
+    try:
+        keys.prepare(settings.clients.values(), provision_all=True)
+    finally:
+        provisioner.cf.close()
+    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
+
+
+def emulator_cf_profile(emu: Any) -> str:
+    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
+    landscape = emu.cloud_foundry
+    return (
+        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
+        f"IFLOWTEST_CF_API={emu.cf_api}\n"
+        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
+        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
+        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
+        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
+        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
+    )
+
+
+def keys_issued_in_process(emu: Any, settings: Settings) -> dict[str, ServiceKey]:
+    """Keys of an emulator without TLS (requests-oauthlib refuses the CF password grant over plain HTTP)."""
+    keys = {}
+    for spec, credentials in emulator_service_keys(emu, settings, tls=False):
+        key = ServiceKey.from_mapping(credentials, f"emulator key of client {spec.name!r}")
+        check_key_fits(spec, key)
+        keys[spec.name] = key
+    return keys

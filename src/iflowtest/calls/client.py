@@ -60,7 +60,8 @@ def mpl_id_of(response: requests.Response) -> str | None:
 
 
 Listener = Callable[[CallRecord, requests.Response], None]
-Explainer = Callable[[requests.Response, str | None], str | None]
+# (answer, iFlow, the role its sender adapter requires) -> a hint in the user's terms, or None
+Explainer = Callable[[requests.Response, str | None, str | None], str | None]
 
 
 class IflowClient:
@@ -74,6 +75,7 @@ class IflowClient:
         client_name: str = "default",
         iflow: str | None = None,
         default_path: str | None = None,
+        role: str | None = None,
         timeout: tuple[float, float] = (10.0, 60.0),
         verify: bool | str = True,
         session: requests.Session | None = None,
@@ -84,6 +86,7 @@ class IflowClient:
         self.client_name = client_name
         self.iflow = iflow
         self.default_path = default_path
+        self.role = role
         self.timeout = timeout
         self.session = session or HarnessSession()
         self.session.auth = auth
@@ -111,14 +114,14 @@ class IflowClient:
         """Call `listener(record, response)` after every call (the plugin collects records this way)."""
         self._listeners.append(listener)
 
-    def for_iflow(self, iflow: str | None, default_path: str | None) -> IflowClient:
+    def for_iflow(self, iflow: str | None, default_path: str | None, role: str | None = None) -> IflowClient:
         """A view sharing this client's session, token and CSRF state, tagged with another iFlow.
 
         Views are cheap: tests get one each while connections (and TLS sessions) are reused across tests.
         """
         clone = IflowClient.__new__(IflowClient)
         clone.__dict__.update(self.__dict__)
-        clone.iflow, clone.default_path = iflow, default_path
+        clone.iflow, clone.default_path, clone.role = iflow, default_path, role
         clone._listeners = list(self._listeners)
         clone.records = []
         return clone
@@ -273,7 +276,7 @@ class IflowClient:
         started_at: float | None = None,
         earlier: tuple[str, ...] = (),
     ) -> None:
-        hint = self._explain(response, self.iflow) if self._explain and response.status_code >= 400 else None
+        hint = self._explain(response, self.iflow, self.role) if self._explain and response.status_code >= 400 else None
         record = CallRecord(
             method=method,
             url=_display(response.url or url),

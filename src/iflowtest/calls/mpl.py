@@ -339,12 +339,11 @@ def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any
             f"client {resolved.spec.name!r} has plan {resolved.spec.plan!r}: message logs need an 'api'-plan client; "
             f"set plan = 'api' in {resolved.spec.table} or name another client"
         )
-    settings = registry.settings
     return MplClient(
-        resolved.key.url,
+        resolved.url,
         resolved.auth(),
-        client_name=resolved.spec.name,
-        verify=registry.verify,
-        timeout=(settings.connect_timeout, settings.read_timeout),
+        client_name=resolved.name,
+        verify=resolved.verify,
+        timeout=resolved.timeout,
         **options,
     )

@@ -103,12 +103,12 @@ class YamlCaseItem(pytest.Item):
 
         settings = self.config.stash[SETTINGS_KEY]
         records = self.stash.setdefault(CALLS_KEY, [])
-        registry = self.config.stash[TARGET_KEY].start().registry
+        pool = self.config.stash[TARGET_KEY].start().pool
         self.run = CaseRun(
             suite=self.suite,
             case=self.case,
             row=self.row,
-            registry=registry,
+            clients=pool,
             profile=settings.variables,
             base=settings.root,
             update_baselines=self.config.stash.get(UPDATE_BASELINES_KEY, False),
@@ -116,7 +116,7 @@ class YamlCaseItem(pytest.Item):
             mpl_checked=self.stash.setdefault(MPL_KEY, []),
         )
         # Items take no fixtures, so the case opens its own cassette (a no-op in live runs).
-        with item_cassette(self, registry):
+        with item_cassette(self, pool.registry):
             self.run.run()
         for note in self.run.notes:
             self.add_report_section("call", "baselines", note)

@@ -16,10 +16,10 @@ from pathlib import Path
 from typing import Any, Final
 
 import requests
-from requests.auth import AuthBase
 
 from iflowtest.calls.client import CallRecord, IflowClient
 from iflowtest.calls.mpl import MplClient, check_status, mpl_client
+from iflowtest.calls.pool import IflowClientPool
 from iflowtest.cases.format import Case, Step, Suite
 from iflowtest.checks.assertions import (
     ExpectationError,
@@ -31,7 +31,6 @@ from iflowtest.checks.assertions import (
 )
 from iflowtest.checks.baselines import compare_baseline
 from iflowtest.checks.matchers import show
-from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret
 
@@ -43,13 +42,6 @@ _DEFAULT_TYPES: Final = {"json": "application/json", "xml": "application/xml", "
 
 class CaseVariableError(ConfigError):
     """Raised when a YAML case uses a `${NAME}` that no step, row, variables block or profile defines."""
-
-
-class _NoAuth(AuthBase):
-    """Sends no credentials (overrides the client's own auth for `auth: none` cases)."""
-
-    def __call__(self, request: requests.PreparedRequest) -> requests.PreparedRequest:
-        return request
 
 
 @dataclass
@@ -68,7 +60,7 @@ class CaseRun:
     suite: Suite
     case: Case
     row: Mapping[str, Any] | None
-    registry: ClientRegistry
+    clients: IflowClientPool
     profile: Mapping[str, str]
     base: Path
     update_baselines: bool = False
@@ -150,7 +142,7 @@ class CaseRun:
     def mpl_for_case(self) -> MplClient:
         """The message-log reader (first 'api'-plan client), made on first use, its checks kept for the report."""
         if self._mpl is None:
-            self._mpl = mpl_client(self.registry)
+            self._mpl = mpl_client(self.clients.registry)
             self._mpl.checked = self.mpl_checked
         return self._mpl
 
@@ -162,21 +154,10 @@ class CaseRun:
         client and no 401 is blamed on a declared client's key.
         """
         if step.auth == "none":
-            resolved = self.registry.resolve(step.client)
-            settings = self.registry.settings
-            client = IflowClient(
-                resolved.key.url,
-                _NoAuth(),
-                client_name="(no credentials)",
-                iflow=step.iflow,
-                default_path=settings.iflow(step.iflow).address if step.iflow else None,
-                timeout=(settings.connect_timeout, settings.read_timeout),
-                verify=self.registry.verify,
-                retry=self.registry.retry,  # the run's retry policy, like every declared client's
-            )
+            client = self.clients.without_credentials(step.client, step.iflow)
             self._own_clients.append(client)
         else:
-            client = self.registry.iflow_client(step.client, step.iflow)
+            client = self.clients.client(step.client, step.iflow)
         if self.on_call is not None:
             client.add_listener(self.on_call)
         return client

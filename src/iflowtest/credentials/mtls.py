@@ -7,7 +7,6 @@ removed again by `remove()` at the end of the run.
 
 from __future__ import annotations
 
-import os
 import shutil
 import tempfile
 from dataclasses import dataclass
@@ -15,6 +14,7 @@ from pathlib import Path
 
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.errors import ServiceKeyError
+from iflowtest.files import write_private
 
 
 @dataclass(frozen=True)
@@ -48,12 +48,3 @@ class CertificateFiles:
     def remove(self) -> None:
         """Delete both files and their folder; safe to call twice."""
         shutil.rmtree(self.folder, ignore_errors=True)
-
-
-def write_private(path: Path, text: str, *, replace: bool = False) -> None:
-    """Write `text` to a file created with mode 0600 (no moment in which another user could read it)."""
-    if replace:
-        path.unlink(missing_ok=True)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-        handle.write(text if text.endswith("\n") else text + "\n")

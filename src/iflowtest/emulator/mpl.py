@@ -17,11 +17,10 @@ import json
 import re
 from datetime import datetime
 from typing import Any, Final
-from urllib.parse import unquote
+from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.calls.mpl import monitor_link
 from iflowtest.emulator.odata import EntitySet, ODataService, Property, ServiceModel
 from iflowtest.emulator.tenant import MessageRecord, Tenant
 from iflowtest.emulator.xsuaa import TokenEndpoint
@@ -74,6 +73,16 @@ def status_at(record: MessageRecord, now: datetime) -> tuple[str, datetime]:
     if record.completes_at is not None and now < record.completes_at:
         return record.interim_status, now
     return record.status, record.completes_at or record.log_end
+
+
+def alternate_web_link(base_url: str, message_guid: str) -> str:
+    """The message monitor link a tenant gives each message (`AlternateWebLink`).
+
+    The harness builds the same shape for messages it did not look up (`calls.mpl.monitor_link`), and
+    tests/calls/test_mpl.py checks that the two agree; the emulator keeps its own so it imports no harness code.
+    """
+    identifier = json.dumps({"identifier": message_guid}, separators=(",", ":"))
+    return f"{base_url.rstrip('/')}/shell/monitoring/Messages/{quote(identifier, safe='')}"
 
 
 class MplApi:
@@ -138,7 +147,7 @@ class MplApi:
                     "Receiver": None,
                     "IntegrationFlowName": record.iflow,
                     "Status": status,
-                    "AlternateWebLink": monitor_link(base, record.message_guid),
+                    "AlternateWebLink": alternate_web_link(base, record.message_guid),
                     "LogLevel": "INFO",
                     "CustomStatus": status,
                     "TransactionId": record.correlation_id.lower()[:32],

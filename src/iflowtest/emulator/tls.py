@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from iflowtest.credentials.mtls import write_private
+from iflowtest.files import write_private
 
 # EC keys: generating RSA-2048 costs ~50 ms per key, which every test session would pay.
 _CURVE = ec.SECP256R1()

@@ -20,8 +20,8 @@ from pathlib import Path
 from typing import Any
 
 from iflowtest.calls.tlsverify import silence_insecure_warnings, warning_line
-from iflowtest.credentials.mtls import write_private
 from iflowtest.errors import IflowtestError, ProvisioningError
+from iflowtest.files import write_private
 from iflowtest.provisioning.provisioner import CLEANUP_AGE, ClientRequest, Provisioner, parse_duration
 from iflowtest.provisioning.runkeys import client_request, provisioner_from_settings
 from iflowtest.settings import KEY_TYPES, PLANS, find_project_root, resolve_settings

@@ -2,15 +2,14 @@
 
 `RunKeys.prepare` is the one call a target makes at session start; `close` deletes what `prepare` created
 (keys, then instances), also after failures and Ctrl-C, unless `keep_clients` asks to keep them. The
-emulator target always provisions, through the emulated tenant's own CF API over HTTP, so every default
-run takes the same path as a nightly run against a real landscape.
+emulator target provisions through the emulated tenant's own CF API over HTTP (`target.py` makes that
+provisioner), so every default run takes the same path as a nightly run against a real landscape.
 """
 
 from __future__ import annotations
 
 import threading
 from collections.abc import Iterable
-from typing import Any
 
 from iflowtest.credentials.registry import check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
@@ -18,7 +17,6 @@ from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.provisioning.cfsession import load_cf_session
 from iflowtest.provisioning.provisioner import ClientRequest, ProvisionedClient, Provisioner, instance_name, new_run_id
-from iflowtest.redaction import Secret
 from iflowtest.settings import ClientSpec, Settings, harness_verify
 
 
@@ -75,18 +73,6 @@ def provisioner_from_settings(settings: Settings) -> Provisioner:
     return Provisioner(client, org=org, space=space, job_timeout=settings.cf.job_timeout)
 
 
-def emulator_provisioner(emulator: Any, settings: Settings) -> Provisioner:
-    """A provisioner that reaches the emulated tenant's CF API over HTTP, as its space developer."""
-    landscape = emulator.cloud_foundry
-    client = CloudFoundryClient(
-        emulator.cf_api,
-        CfCredentials(username=landscape.username, password=Secret(landscape.password)),
-        verify=harness_verify(settings, str(emulator.ca_file)),
-        timeout=(settings.connect_timeout, settings.read_timeout),
-    )
-    return Provisioner(client, org=landscape.org_name, space=landscape.space_name, job_timeout=settings.cf.job_timeout)
-
-
 class RunKeys:
     """Provisions or loads each declared client's key once, and deletes what it provisioned."""
 
@@ -134,56 +120,3 @@ class RunKeys:
             if self.provisioner is not None:
                 self.provisioner.cf.close()
         return problems
-
-
-def emulator_service_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tuple[ClientSpec, dict[str, Any]]]:
-    """Keys for every declared client of a standing emulator (`iflowtest emulator`), as CPI shows them."""
-    if not tls:
-        # requests-oauthlib refuses the CF password grant over plain HTTP, so without TLS the keys are
-        # issued in-process (the broker's own primitive).
-        return [
-            (
-                spec,
-                emu.issue_service_key(
-                    spec.name,
-                    plan=spec.plan,
-                    roles=spec.roles,
-                    grant_types=spec.grant_types,
-                    token_validity=spec.token_validity,
-                ),
-            )
-            for spec in settings.clients.values()
-        ]
-    # Provisioned through the emulator's own CF API, as every run does.
-    # They stay until the emulator stops, so nothing deletes them here.
-    provisioner = emulator_provisioner(emu, settings)
-    keys = RunKeys(settings, provisioner)
-    try:
-        keys.prepare(settings.clients.values(), provision_all=True)
-    finally:
-        provisioner.cf.close()
-    return [(settings.clients[c.client], c.credentials) for c in keys.provisioned]
-
-
-def emulator_cf_profile(emu: Any) -> str:
-    """A profile that points the harness at the emulator's CF API (a throw-away landscape's password)."""
-    landscape = emu.cloud_foundry
-    return (
-        "# The emulated landscape of `iflowtest emulator`; valid while it runs.\n"
-        f"IFLOWTEST_CF_API={emu.cf_api}\n"
-        f"IFLOWTEST_CF_ORG={landscape.org_name}\n"
-        f"IFLOWTEST_CF_SPACE={landscape.space_name}\n"
-        f"IFLOWTEST_CF_USERNAME={landscape.username}\n"
-        f"IFLOWTEST_CF_PASSWORD={landscape.password}\n"
-        f"IFLOWTEST_CA_BUNDLE={emu.ca_file}\n"
-    )
-
-
-def keys_issued_in_process(emu: Any, settings: Settings) -> dict[str, ServiceKey]:
-    """Keys of an emulator without TLS (requests-oauthlib refuses the CF password grant over plain HTTP)."""
-    keys = {}
-    for spec, credentials in emulator_service_keys(emu, settings, tls=False):
-        key = ServiceKey.from_mapping(credentials, f"emulator key of client {spec.name!r}")
-        check_key_fits(spec, key)
-        keys[spec.name] = key
-    return keys

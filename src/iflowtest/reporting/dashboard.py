@@ -20,13 +20,12 @@ from typing import Any, Final
 
 import pytest
 
-from iflowtest import __version__
 from iflowtest.redaction import redact_text
 from iflowtest.reporting.charts import latency_chart, pass_rate_chart
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
 from iflowtest.reporting.history import TREND_RUNS, CaseResult, Changes, HistoryStore, RunRecord, changes, trends
 from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
-from iflowtest.settings import Settings
+from iflowtest.settings import Settings, installed_version
 from iflowtest.stash import TARGET_KEY
 
 HISTORY_FACTS: Final = ("iflow", "latency_ms", "http_status", "mpl_id", "mpl_link")  # what run_record reads
@@ -185,7 +184,7 @@ def environment_facts(
     """Git commit, versions and the tenant's hosts for the environment table (secrets redacted)."""
     facts = {
         "Git commit": git_commit(settings.root),
-        "Versions": f"iflowtest {__version__}, pytest {pytest.__version__}, Python {platform.python_version()}",
+        "Versions": f"iflowtest {installed_version()}, pytest {pytest.__version__}, Python {platform.python_version()}",
     }
 
     target = config.stash.get(TARGET_KEY, None)
