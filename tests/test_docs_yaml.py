@@ -57,4 +57,4 @@ def test_the_documented_error_is_the_real_one() -> None:
     assert documented is not None
     assert documented.group(0) == (
         "unknown key 'expcet' in case 'list A000' (suites/costcenters/costcenters.iflow.yaml:14): did you mean 'expect'?"
-    )  # the same wording tests/test_caseformat.py asserts for that input
+    )  # the same wording tests/cases/test_format.py asserts for that input

@@ -29,7 +29,7 @@ def test_ci_runs_exactly_the_readme_test_command() -> None:
 
 
 def test_every_documented_iflowtest_command_has_a_test() -> None:
-    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").glob("test_*.py"))
+    tests = "\n".join(p.read_text(encoding="utf-8") for p in (ROOT / "tests").rglob("test_*.py"))
     for line in "\n".join(shell_blocks()).splitlines():
         match = re.match(r"iflowtest ([\w-]+)", line.strip())
         if match:

@@ -15,8 +15,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest.checks.assertions import ExpectationError
 from iflowtest.checks.baselines import BaselineRules, compare_baseline, diff_json, diff_xml
 from iflowtest.errors import ConfigError
-
-from .servers import serve
+from tests.servers import serve
 
 ANSWER = {
     "d": {

@@ -12,8 +12,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest import CsrfError, IflowCallError, IflowClient, ServiceKey, mpl_id_of, record_of
 from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator import Emulator
-
-from .servers import serve
+from tests.servers import serve
 
 IssueKey = Callable[..., ServiceKey]
 CHANGE = "/http/costcenters/changerequest"

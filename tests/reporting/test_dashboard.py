@@ -12,7 +12,7 @@ import pytest
 
 from iflowtest.reporting.dashboard import git_commit
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 PYPROJECT = """
 [tool.iflowtest]

@@ -14,7 +14,7 @@ from lxml import etree
 
 from iflowtest.emulator import Emulator
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "fixtures" / "postman"
 
 

@@ -12,7 +12,7 @@ import pytest
 from iflowtest.cassettes.modes import CassetteOptions
 from tests.servers import iflowtest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 FOLDER = "cassettes/costcenters/test_read_costcenters"
 
 

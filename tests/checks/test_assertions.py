@@ -25,8 +25,7 @@ from iflowtest.checks.assertions import (
 )
 from iflowtest.checks.matchers import regex
 from iflowtest.errors import ConfigError
-
-from .servers import serve
+from tests.servers import serve
 
 ODATA = {
     "d": {

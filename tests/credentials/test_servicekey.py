@@ -10,7 +10,7 @@ import pytest
 from iflowtest import ServiceKey, ServiceKeyError
 from iflowtest.redaction import MASK
 
-FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "servicekeys"
 SECRET = "9b1f2e3d-4c5b-6a79-8e0f-1a2b3c4d5e6f$FAKEfakeFAKEfakeFAKEfakeFAKEfake_-12345="
 # Built at run time so no PEM block is stored in the repository.
 FAKE_CERT = "-----BEGIN " + "CERTIFICATE-----\nRkFLRQ==\n-----END CERTIFICATE-----\n"

@@ -15,10 +15,9 @@ from dotenv import dotenv_values
 
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.redaction import Secret
+from tests.servers import IFLOWTEST, read_until_serving, user_environ
 
-from .servers import IFLOWTEST, read_until_serving, user_environ
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def iflowtest(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -15,7 +15,7 @@ from iflowtest.plugin import TARGET_SESSION_KEY as TARGET_KEY
 from iflowtest.target import TargetSession
 from tests.servers import iflowtest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 READ_TEST = "suites/costcenters/test_read_costcenters.py::test_unknown_company_code_gives_an_empty_list"
 READ_CASSETTE = "cassettes/costcenters/test_read_costcenters/test_unknown_company_code_gives_an_empty_list.yaml"
 

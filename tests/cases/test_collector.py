@@ -10,9 +10,9 @@ from typing import Any
 import pytest
 import yaml
 
-from .servers import iflowtest
+from tests.servers import iflowtest
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = "suites/costcenters/costcenters.iflow.yaml"
 ODATA = "/gw/odata/SAP/CostCenters;v=1/A_CostCenter"
 NAMESPACES = {

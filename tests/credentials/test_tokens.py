@@ -16,8 +16,7 @@ from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator import Emulator
 from iflowtest.emulator.tls import create_tls
 from iflowtest.redaction import redact_text
-
-from .servers import serve
+from tests.servers import serve
 
 IssueKey = Callable[..., ServiceKey]
 

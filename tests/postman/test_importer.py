@@ -15,7 +15,7 @@ from iflowtest.cases.format import load_schema
 from iflowtest.cli import main
 from iflowtest.postman.importer import import_collection
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "fixtures" / "postman"
 V21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 V20 = "https://schema.getpostman.com/json/collection/v2.0.0/collection.json"

@@ -17,10 +17,9 @@ from iflowtest.emulator import Emulator
 from iflowtest.provisioning.provisioner import ClientRequest
 from iflowtest.settings import resolve_settings
 from iflowtest.target import emulator_cf_profile, emulator_provisioner
+from tests.servers import iflowtest
 
-from .servers import iflowtest
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 KILLING_TEST = """
 import os
 import signal

@@ -19,7 +19,7 @@ from iflowtest.emulator.server import Emulator
 IssueKey = Callable[..., ServiceKey]
 FAST = RetrySettings(retries=2, backoff_factor=0.0)
 PATH = "/http/costcenters"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 CHANGE = {"CostCenter": "10101501", "ControllingArea": "A000", "Description": "x"}
 
 

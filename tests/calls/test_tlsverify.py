@@ -20,10 +20,9 @@ from iflowtest.cli import main
 from iflowtest.emulator import Emulator
 from iflowtest.settings import harness_verify, resolve_settings
 from iflowtest.target import TargetSession
+from tests.servers import IFLOWTEST, user_environ, write_key_profile
 
-from .servers import IFLOWTEST, user_environ, write_key_profile
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SUITE = """
 import pytest

@@ -26,10 +26,9 @@ from iflowtest.cli import main
 from iflowtest.errors import PostmanError
 from iflowtest.postman.check import write_all
 from iflowtest.postman.importer import import_collection
+from tests.servers import iflowtest
 
-from .servers import iflowtest
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SAMPLE = ROOT / "fixtures" / "postman"
 V21 = "https://schema.getpostman.com/json/collection/v2.1.0/collection.json"
 FIX = "; fix it in Postman (or in the file) and export it again with Export → Collection v2.1"

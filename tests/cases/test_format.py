@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from iflowtest.cases.format import SuiteFormatError, load_schema, load_suite, parse_suite
 
 FILE = "suites/costcenters/costcenters.iflow.yaml"
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 # libyaml (used when PyYAML has it) and the pure-Python parser word this problem differently.

@@ -20,11 +20,10 @@ from iflowtest.provisioning.provisioner import ClientRequest, Provisioner
 from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
 from iflowtest.target import TargetSession
+from tests.provisioning.test_provisioner import make_provisioner
+from tests.servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
 
-from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
-from .test_provisioning import make_provisioner
-
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 SENDER = ClientRequest("sender", roles=("ESBMessaging.send",), where="[tool.iflowtest.clients.sender]")
 STUCK = (
     "is still PROCESSING after {timeout} s: the broker is slow or stuck; raise IFLOWTEST_CF_JOB_TIMEOUT, or check "
