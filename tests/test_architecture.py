@@ -8,6 +8,7 @@ function is still a circle.
 from __future__ import annotations
 
 import ast
+import re
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -197,3 +198,18 @@ def test_every_sub_package_says_what_it_owns_and_imports_nothing() -> None:
 def test_the_top_level_holds_only_entry_points_and_the_shared_base() -> None:
     top = sorted(path.name for path in PACKAGE.glob("*.py"))
     assert len(top) <= 10, top
+
+
+def test_the_shared_base_imports_no_sub_package() -> None:
+    base = {f"iflowtest.{name}" for name in SHARED_BASE - {"stash"}}  # stash imports the types its keys hold
+    leaks = {(module, target) for module in base for target in GRAPH[module] if concept(target) is not None}
+    assert leaks == set()
+
+
+def test_architecture_md_draws_the_map_this_test_enforces() -> None:
+    text = (PACKAGE.parents[1] / "ARCHITECTURE.md").read_text(encoding="utf-8")
+    drawn: dict[str, set[str]] = {}
+    for folder, allowed in re.findall(r"^\| `(\w+)/` \|[^|]*\| ([^|]*) \|$", text, flags=re.M):
+        drawn[folder] = set(re.findall(r"`(\w+)`", allowed)) - {"errors", "files"}
+    assert drawn == MAY_IMPORT
+    assert sorted(p.parent.name for p in PACKAGE.glob("*/__init__.py")) == sorted(MAY_IMPORT)
