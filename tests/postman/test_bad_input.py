@@ -615,3 +615,12 @@ def test_the_sample_collection_mutated_converts_or_is_a_postman_error(value: Any
 def test_the_sample_environment_and_data_mutated_convert_or_are_postman_errors(which: tuple[str, Any]) -> None:
     kind, value = which
     import_or_error(SAMPLES["collection"], **({"environment": value} if kind == "env" else {"data": value}))
+
+
+@pytest.mark.parametrize("field", ["path", "host", "query", "variable"])
+def test_a_url_part_that_is_null_is_read_as_absent(field: str) -> None:
+    # Found by the mutation test above: `"path": null` crashed the importer with a TypeError.
+    collection = json.loads(SAMPLE_COLLECTION.read_text())
+    first = collection["item"][0]["item"][0]
+    first["request"]["url"][field] = None
+    import_or_error(collection)

@@ -248,9 +248,9 @@ def _url(raw: Any) -> tuple[str, str, dict[str, str], list[str]]:
     without_fragment = text.split("#", 1)[0]
     address, _, query_text = without_fragment.partition("?")
     if "query" in raw or "path" in raw or "host" in raw:
-        host = raw.get("host", "")
+        host = raw.get("host") or ""  # null stands for absent, as Postman itself reads it
         host = ".".join(map(str, host)) if isinstance(host, list) else str(host)
-        parts = raw.get("path", [])
+        parts = raw.get("path") or []
         if isinstance(parts, str):
             parts = parts.split("/")
         path = "/" + "/".join(str(p.get("value", "")) if isinstance(p, dict) else str(p) for p in parts).lstrip("/")
