@@ -18,6 +18,7 @@ from iflowtest.calls.mpl import (
     check_status,
     monitor_link,
     mpl_client,
+    next_page,
     odata_literal,
     parse_odata_datetime,
 )
@@ -134,6 +135,88 @@ def test_query_follows_skiptoken_pages(fresh_emulator: Emulator, issue_key: KeyI
     found = mpl.query(iflow="Nightly")
 
     assert [log.message_guid for log in found] == guids
+
+
+@pytest.mark.parametrize("form", ["absolute", "relative", "bare"])
+def test_query_follows_next_links_in_every_form(fresh_emulator: Emulator, issue_key: KeyIssuer, form: str) -> None:
+    # "bare" links carry only $skiptoken: unless the filter is sent again, page 2 would hold the other iFlow's logs.
+    fresh_emulator.next_links = form
+    mpl = client_for(fresh_emulator, issue_key)
+    guids = add_logs(fresh_emulator, 1100, iflow="Nightly")
+    add_logs(fresh_emulator, 500, iflow="Other")
+
+    found = mpl.query(iflow="Nightly")
+
+    assert [log.message_guid for log in found] == guids
+
+
+def test_next_page_resolves_the_link_and_keeps_the_query_it_omits() -> None:
+    first = "https://api.example.invalid/api/v1/MessageProcessingLogs?%24filter=x&%24orderby=LogStart"
+    params = {"$filter": "IntegrationFlowName eq 'A'", "$orderby": "LogStart", "$inlinecount": "allpages"}
+
+    assert next_page(first, "MessageProcessingLogs?$skiptoken=1000", params) == (
+        "https://api.example.invalid/api/v1/MessageProcessingLogs",
+        {**params, "$skiptoken": "1000"},
+    )
+    assert next_page(first, "https://other.invalid/api/v1/MessageProcessingLogs?$skiptoken=2&$top=5", params) == (
+        "https://other.invalid/api/v1/MessageProcessingLogs",
+        {**params, "$skiptoken": "2", "$top": "5"},
+    )
+    assert next_page(first, "/api/v1/MessageProcessingLogs?$filter=Status%20eq%20'FAILED'&$skiptoken=3", params)[1] == {
+        **params,
+        "$filter": "Status eq 'FAILED'",
+        "$skiptoken": "3",
+    }
+
+
+def late_log_client(emu: Emulator, issue_key: KeyIssuer) -> tuple[MplClient, list[float]]:
+    """A client whose "sleep" moves the emulator's clock: logs written late appear after a few polls."""
+    slept: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        emu.advance_clock(seconds)
+
+    return client_for(emu, issue_key, poll_interval=2.0, sleep=sleep, monotonic=lambda: sum(slept)), slept
+
+
+def test_a_log_written_after_the_answer_is_waited_for(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    fresh_emulator.log_delay = 5
+    mpl, slept = late_log_client(fresh_emulator, issue_key)
+    response = sender(fresh_emulator, issue_key).get()
+    with pytest.raises(MplNotFoundError):
+        mpl.get(response.headers["SAP_MessageProcessingLogID"])  # not written yet
+
+    log = mpl.expect_status(response, "COMPLETED", timeout=30)
+
+    assert log.status == "COMPLETED"
+    assert slept == [2.0, 2.0, 2.0]
+
+
+def test_without_mpl_id_a_late_log_is_searched_for_again(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    fresh_emulator.mpl_header = False
+    fresh_emulator.log_delay = 3
+    mpl, slept = late_log_client(fresh_emulator, issue_key)
+    response = sender(fresh_emulator, issue_key).get()
+
+    log = mpl.expect_status(response, "COMPLETED", timeout=30)
+
+    assert log.message_guid == fresh_emulator.messages[-1].message_guid
+    assert slept == [2.0, 2.0]
+
+
+def test_a_log_that_never_appears_fails_after_the_wait(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    fresh_emulator.log_delay = 3600
+    mpl, _ = late_log_client(fresh_emulator, issue_key)
+    guid = sender(fresh_emulator, issue_key).get().headers["SAP_MessageProcessingLogID"]
+
+    with pytest.raises(MplNotFoundError) as missing:
+        mpl.wait_for_final(guid, timeout=10)
+
+    assert str(missing.value) == (
+        f"no message processing log with id {guid!r} on {mpl.base_url} after waiting 10 s: check that the id "
+        "comes from this tenant, or raise the timeout if the tenant writes its logs late"
+    )
 
 
 def test_error_text_and_unknown_id(emulator: Emulator, issue_key: KeyIssuer) -> None:

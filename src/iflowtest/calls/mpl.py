@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Final
-from urllib.parse import quote
+from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
 import requests
 from requests.auth import AuthBase
@@ -196,20 +196,23 @@ class MplClient:
         if terms:
             params["$filter"] = " and ".join(terms)
         url: str | None = f"{self.base_url}/MessageProcessingLogs"
-        first = True
         while url is not None:
-            response = self._get(url, params=params if first else None)
+            response = self._get(url, params=params)
             self._check(response, "query message logs")
             body = response.json()["d"]
             yield from (MessageLog.from_json(entity) for entity in body.get("results", []))
-            url, first = body.get("__next"), False
+            link = body.get("__next")
+            url, params = next_page(response.url, link, params) if link else (None, params)
 
     # ------------------------------------------------------------ waiting and finding
     def wait_for_final(self, message_guid: str, timeout: float = 60.0) -> MessageLog:
-        """Poll the log until it leaves PROCESSING/RETRY; MplTimeoutError after `timeout` seconds."""
+        """Poll the log until it leaves PROCESSING/RETRY; MplTimeoutError after `timeout` seconds.
+
+        A log the tenant has not written yet (404 right after the call) is waited for within the same limit.
+        """
         deadline = self._monotonic() + timeout
         while True:
-            log = self.get(message_guid)
+            log = self._get_when_written(message_guid, deadline, timeout)
             if log.final:
                 return log
             if self._monotonic() >= deadline:
@@ -220,10 +223,31 @@ class MplClient:
                 )
             self._sleep(self.poll_interval)
 
-    def find_for_call(self, record: CallRecord) -> MessageLog:
-        """The message of a call: by its MPL id, else by its iFlow name and time window."""
+    def _get_when_written(self, message_guid: str, deadline: float, timeout: float) -> MessageLog:
+        """`get`, polling while the tenant answers 404 for a log it has not written yet, until `deadline`."""
+        while True:
+            try:
+                return self.get(message_guid)
+            except MplNotFoundError:
+                if timeout <= 0:
+                    raise
+                if self._monotonic() >= deadline:
+                    raise MplNotFoundError(
+                        f"no message processing log with id {message_guid!r} on {self.base_url} after waiting "
+                        f"{timeout:g} s: check that the id comes from this tenant, or raise the timeout if the "
+                        "tenant writes its logs late"
+                    ) from None
+                self._sleep(self.poll_interval)
+
+    def find_for_call(self, record: CallRecord, timeout: float = 0.0) -> MessageLog:
+        """The message of a call: by its MPL id, else by its iFlow name and time window.
+
+        Without an id, an empty window is searched again until `timeout` seconds have passed: the tenant
+        writes a log a moment after it answers.
+        """
+        deadline = self._monotonic() + timeout
         if record.mpl_id:
-            return self.get(record.mpl_id)
+            return self._get_when_written(record.mpl_id, deadline, timeout)
         if not record.iflow or record.started_at is None:
             raise MplNotFoundError(
                 f"the answer of {record.method} {record.url} carries no MPL id and the call has no iFlow name to "
@@ -234,6 +258,9 @@ class MplClient:
         since = started - timedelta(seconds=WINDOW_MARGIN)
         until = started + timedelta(milliseconds=record.elapsed_ms, seconds=WINDOW_MARGIN)
         found = self.query(iflow=record.iflow, since=since, until=until)
+        while not found and self._monotonic() < deadline:
+            self._sleep(self.poll_interval)
+            found = self.query(iflow=record.iflow, since=since, until=until)
         if len(found) != 1:
             what = "no message" if not found else f"{len(found)} messages ({', '.join(m.message_guid for m in found)})"
             raise MplNotFoundError(
@@ -247,8 +274,9 @@ class MplClient:
         self, call: requests.Response | CallRecord | str, status: str = "COMPLETED", *, timeout: float = 60.0
     ) -> MessageLog:
         """Wait for the message of a call (response, record or MPL id) to finish; fail unless it ends in `status`."""
-        guid = call if isinstance(call, str) else self.find_for_call(_record(call)).message_guid
-        log = self.wait_for_final(guid, timeout)
+        started = self._monotonic()
+        guid = call if isinstance(call, str) else self.find_for_call(_record(call), timeout).message_guid
+        log = self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started)))
         if log.status == "FAILED":
             log = _with_error(log, self.error_text(guid))
         self.checked.append(log)
@@ -297,6 +325,18 @@ def check_status(mpl: MplClient, call: requests.Response | CallRecord | str, exp
     if unknown:
         raise IflowtestError(f"unknown key {unknown[0]!r} in mpl assertion: use status and timeout")
     return mpl.expect_status(call, str(expected.get("status", "COMPLETED")), timeout=float(expected.get("timeout", 60)))
+
+
+def next_page(current: str, link: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:
+    """The URL and query of the page a `__next` link points to.
+
+    The link may be absolute or relative to the page that carried it, and may omit the query options of the
+    first request (SAP's docs show `MessageProcessingLogs?$skiptoken=1000`): options the link leaves out are
+    sent again, so the next page is filtered and ordered like the first.
+    """
+    parts = urlsplit(urljoin(current, link))
+    query = {**params, **dict(parse_qsl(parts.query, keep_blank_values=True))}
+    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), query
 
 
 def _record(call: requests.Response | CallRecord) -> CallRecord:

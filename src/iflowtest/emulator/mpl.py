@@ -110,7 +110,12 @@ class MplApi:
                 "Invalid $filter: datetime literals are UTC and take no time zone suffix "
                 f"({query['$filter']!r}); write datetime'2024-01-31T00:00:00' without 'Z' or an offset",
             )
-        service = ODataService(MPL_MODEL, {"MessageProcessingLogs": self._rows(base)}, page_size=PAGE_SIZE)
+        service = ODataService(
+            MPL_MODEL,
+            {"MessageProcessingLogs": self._rows(base)},
+            page_size=PAGE_SIZE,
+            next_links=self._tenant.next_links,
+        )
         answer = service.handle(
             request.method, subpath, query, accept=request.headers.get("Accept"), service_root=base + API_ROOT
         )
@@ -134,6 +139,8 @@ class MplApi:
         now = self._tenant.clock.now_utc()
         rows = []
         for record in self._tenant.messages.records():
+            if not record.visible(now):
+                continue
             status, log_end = status_at(record, now)
             rows.append(
                 {
@@ -157,7 +164,7 @@ class MplApi:
 
     def _error_information(self, guid: str, value: bool) -> Response:
         record = self._tenant.messages.get(guid)
-        if record is None:
+        if record is None or not record.visible(self._tenant.clock.now_utc()):
             return _odata_error(
                 404, "ResourceNotFound", f"Resource not found for segment \"MessageProcessingLogs('{guid}')\""
             )

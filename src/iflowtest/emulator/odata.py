@@ -59,6 +59,7 @@ __all__ = [
     "unknown_property",
 ]
 
+NEXT_LINK_FORMS: Final = ("absolute", "relative", "bare")
 JSON_TYPE = "application/json;charset=utf-8"
 XML_TYPE = "application/xml;charset=utf-8"
 FEED_TYPE = "application/atom+xml;type=feed;charset=utf-8"
@@ -138,9 +139,14 @@ class ODataService:
         rows: Mapping[str, Sequence[Mapping[str, Any]]],
         *,
         page_size: int | None = None,
+        next_links: str = "absolute",
         updated: datetime = datetime(2024, 1, 1, tzinfo=UTC),
     ) -> None:
+        if next_links not in NEXT_LINK_FORMS:
+            raise ValueError(f"next_links must be one of {', '.join(NEXT_LINK_FORMS)}, got {next_links!r}")
         self.model = model
+        # SAP's docs show `__next` relative and without the query options; gateways also send it absolute.
+        self.next_links = next_links
         # Server-side paging: above page_size rows without $top, answer one page and a __next link.
         self.page_size = page_size
         # Atom needs an <updated>; a fixed one keeps answers byte-identical between runs.
@@ -286,8 +292,12 @@ class ODataService:
         if options.top is None and self.page_size is not None and len(page) > self.page_size:
             page = page[: self.page_size]
             kept = {k: v for k, v in query.items() if k not in ("$skip", "$skiptoken")}
+            if self.next_links == "bare":
+                kept = {}
             next_query = urlencode({**kept, "$skiptoken": options.skip + self.page_size})
-            next_link = f"{root}/{quote(path, safe=_PATH_SAFE)}?{next_query}"
+            next_link = f"{quote(path, safe=_PATH_SAFE)}?{next_query}"
+            if self.next_links == "absolute":
+                next_link = f"{root}/{next_link}"
         count = len(matched) if options.inlinecount else None
         if fmt == "xml":
             feed = self._atom.feed(None, entity_set, page, path, options, root, count, next_link)

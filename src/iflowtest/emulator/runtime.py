@@ -186,6 +186,7 @@ class Runtime:
                 http_status=http_status,
                 completes_at=clock.now_utc() + timedelta(seconds=seconds) if seconds else None,
                 interim_status=interim,
+                visible_at=clock.now_utc() + timedelta(seconds=delay) if (delay := self._tenant.log_delay) else None,
             )
         )
 

@@ -36,6 +36,7 @@ from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
 from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
+from iflowtest.emulator.odata import NEXT_LINK_FORMS
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
@@ -390,6 +391,28 @@ class Emulator:
     @mpl_header.setter
     def mpl_header(self, enabled: bool) -> None:
         self._tenant.mpl_header = bool(enabled)
+
+    @property
+    def next_links(self) -> str:
+        """How the MPL API writes `__next` links: "absolute", "relative" or "bare" (relative, only $skiptoken)."""
+        return self._tenant.next_links
+
+    @next_links.setter
+    def next_links(self, form: str) -> None:
+        if form not in NEXT_LINK_FORMS:
+            raise ValueError(f"next_links must be one of {', '.join(NEXT_LINK_FORMS)}, got {form!r}")
+        self._tenant.next_links = form
+
+    @property
+    def log_delay(self) -> float:
+        """Seconds (emulator clock) between a flow's answer and its message log appearing in the MPL API."""
+        return self._tenant.log_delay
+
+    @log_delay.setter
+    def log_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"log_delay must be ≥ 0 seconds, got {seconds!r}")
+        self._tenant.log_delay = float(seconds)
 
     def advance_clock(self, seconds: float) -> None:
         """Move the emulator's now (token expiry, message times) without sleeping."""

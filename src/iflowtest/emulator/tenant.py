@@ -356,6 +356,12 @@ class MessageRecord:
     # Held messages show `interim_status` until `completes_at` (emulator clock), then `status`.
     completes_at: datetime | None = None
     interim_status: str = "PROCESSING"
+    # The log is written a moment after the answer (Emulator.log_delay): until then the API knows nothing of it.
+    visible_at: datetime | None = None
+
+    def visible(self, now: datetime) -> bool:
+        """Whether the message log API shows this record at `now` (emulator clock)."""
+        return self.visible_at is None or now >= self.visible_at
 
 
 class MessageLog:
@@ -408,3 +414,7 @@ class Tenant:
         self.signing_key = secrets.token_bytes(32)
         self.token_lifetime = token_lifetime
         self.mpl_header = mpl_header
+        # How the MPL API writes `__next`: "absolute", "relative" (with the query options) or "bare" (only
+        # $skiptoken); and seconds (emulator clock) between a flow's answer and its log appearing.
+        self.next_links = "absolute"
+        self.log_delay = 0.0
