@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import base64
+import hashlib
+import hmac
+import json
 from typing import Any
 from urllib.parse import quote
 
@@ -140,7 +143,7 @@ def test_jwt_claims(fresh_emulator: Emulator) -> None:
     body = post_token(fresh_emulator, params=GRANT, auth=(key["clientid"], key["clientsecret"])).json()
 
     token = body["access_token"]
-    assert jwt.get_unverified_header(token)["alg"] == "HS256"
+    assert jwt.get_unverified_header(token)["alg"] == "RS256"
     claims = claims_of(token)
     assert claims["client_id"] == claims["cid"] == claims["sub"] == key["clientid"]
     assert claims["scope"] == [
@@ -154,6 +157,53 @@ def test_jwt_claims(fresh_emulator: Emulator) -> None:
     assert claims["iss"] == key["tokenurl"]
     assert claims["zid"] == fresh_emulator.tenant.zone_id
     assert claims["ext_attr"]["zdn"] == "emulated-tenant"
+
+
+def test_tokens_verify_against_the_published_token_keys(fresh_emulator: Emulator) -> None:
+    # As a resource server (@sap/xssec) does: follow `jku`, pick the key by `kid`, check the RS256 signature.
+    key = issue(fresh_emulator)
+    token = post_token(fresh_emulator, params=GRANT, auth=(key["clientid"], key["clientsecret"])).json()["access_token"]
+    header = jwt.get_unverified_header(token)
+
+    assert header["jku"] == f"{fresh_emulator.url}/token_keys"
+    published = requests.get(header["jku"], verify=str(fresh_emulator.ca_file), timeout=10).json()
+    jwks = jwt.PyJWKSet.from_dict(published)
+    claims = jwt.decode(
+        token, jwks[header["kid"]].key, algorithms=["RS256"], audience=key["clientid"], options={"verify_exp": False}
+    )
+
+    assert claims["cid"] == key["clientid"]
+    assert published["keys"][0]["value"].startswith("-----BEGIN PUBLIC KEY-----")
+    assert published["keys"][0]["alg"] == "RS256"
+
+
+def test_a_token_signed_with_the_public_key_as_hmac_secret_is_refused(fresh_emulator: Emulator) -> None:
+    # The algorithm-confusion attack: an HS256 token keyed with the public PEM must not pass as RS256.
+    key = issue(fresh_emulator, roles=["ESBMessaging.send"])
+    token = post_token(fresh_emulator, params=GRANT, auth=(key["clientid"], key["clientsecret"])).json()["access_token"]
+    header = jwt.get_unverified_header(token)
+    pem = requests.get(header["jku"], verify=str(fresh_emulator.ca_file), timeout=10).json()["keys"][0]["value"]
+    forged = base64url_hs256(claims_of(token), {"alg": "HS256", "kid": header["kid"]}, pem.encode())
+
+    answer = requests.get(
+        f"{fresh_emulator.url}/http/costcenters",
+        headers={"Authorization": f"Bearer {forged}"},
+        verify=str(fresh_emulator.ca_file),
+        timeout=10,
+    )
+
+    assert answer.status_code == 401
+
+
+def base64url_hs256(claims: dict[str, object], header: dict[str, object], secret: bytes) -> str:
+    """An HS256 JWT made by hand: PyJWT itself refuses to use a PEM key as an HMAC secret."""
+
+    def part(value: bytes) -> str:
+        return base64.urlsafe_b64encode(value).rstrip(b"=").decode()
+
+    signing_input = f"{part(json.dumps(header).encode())}.{part(json.dumps(claims).encode())}"
+    signature = hmac.new(secret, signing_input.encode(), hashlib.sha256).digest()
+    return f"{signing_input}.{part(signature)}"
 
 
 def test_times_follow_the_emulator_clock(fresh_emulator: Emulator) -> None:

@@ -40,7 +40,7 @@ from iflowtest.emulator.odata import NEXT_LINK_FORMS
 from iflowtest.emulator.runtime import Runtime
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
-from iflowtest.emulator.xsuaa import TOKEN_PATH, TokenEndpoint
+from iflowtest.emulator.xsuaa import TOKEN_KEYS_PATH, TOKEN_PATH, TokenEndpoint
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -467,7 +467,7 @@ def _endpoint(path: str) -> str:
     """Which part of the tenant a path belongs to: the fault targets' names, `runtime` or `emulator`."""
     if path.startswith("/_emulator/"):
         return "emulator"
-    if path == TOKEN_PATH:
+    if path in (TOKEN_PATH, TOKEN_KEYS_PATH):
         return "token"
     for prefix, endpoint in ((CF_PREFIX, "cf"), (SERVICE_PATH, "backend"), (API_ROOT, "api")):
         if path == prefix or path.startswith(prefix + "/"):

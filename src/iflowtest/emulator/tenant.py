@@ -410,8 +410,10 @@ class Tenant:
         self.messages = MessageLog()
         # iFlow name -> (seconds a message stays in flight, interim status), see Emulator.delay_messages.
         self.message_delays: dict[str, tuple[float, str]] = {}
-        # Per emulator, so tokens of one emulator are worthless on another one.
+        # Per emulator, so tokens of one emulator are worthless on another one: the CF UAA's HMAC key, and the
+        # `kid` of XSUAA's RS256 key (the RSA key itself is made once per process, see xsuaa.signing_key).
         self.signing_key = secrets.token_bytes(32)
+        self.token_kid = f"key-{secrets.token_hex(8)}"
         self.token_lifetime = token_lifetime
         self.mpl_header = mpl_header
         # How the MPL API writes `__next`: "absolute", "relative" (with the query options) or "bare" (only

@@ -1,12 +1,14 @@
-"""The XSUAA token endpoint (`POST /oauth/token`) and the check of the bearer tokens it issues.
+"""The XSUAA token endpoint (`POST /oauth/token`), its signing keys (`GET /token_keys`) and the check of its tokens.
 
 Only the client-credentials grant is served. Wording and shapes follow UAA as SAP runs it: errors are
 `{"error": ..., "error_description": ...}`, a bad client is 401 "Bad credentials" with the older
-`WWW-Authenticate` header, a token answer is never cached.
+`WWW-Authenticate` header, a token answer is never cached. Tokens are RS256 JWTs whose `jku` header points
+at `token_keys` and whose `kid` names the key there, as `@sap/xssec` validates them (cpi-facts, XSUAA tokens).
 """
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass
@@ -14,13 +16,17 @@ from typing import Any, Final
 from urllib.parse import unquote
 
 import jwt
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from jwt.algorithms import RSAAlgorithm
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.tenant import IssuedClient, Tenant
 from iflowtest.emulator.tls import certificate_fingerprint
 
 TOKEN_PATH: Final = "/oauth/token"
-_ALGORITHM: Final = "HS256"
+TOKEN_KEYS_PATH: Final = "/token_keys"
+_ALGORITHM: Final = "RS256"
 _BAD_CREDENTIALS: Final = "Bad credentials"
 # SAP KBA 3224701: what CPI answers when a client certificate belongs to no service key.
 CERTIFICATE_NOT_CONFIGURED: Final = (
@@ -38,14 +44,35 @@ class IssuedToken:
     expires_in: int
 
 
+@functools.cache
+def signing_key() -> rsa.RSAPrivateKey:
+    """The RSA key tokens are signed with: made once per process, since a 2048-bit key takes ~50 ms to make.
+
+    Emulators still refuse each other's tokens: each checks that the token's `kid` is its own.
+    """
+    return rsa.generate_private_key(public_exponent=65537, key_size=2048)
+
+
+def token_keys(kid: str) -> dict[str, Any]:
+    """The `token_keys` document: the public key as a JWK, with UAA's PEM `value` beside it."""
+    public = signing_key().public_key()
+    jwk = json.loads(RSAAlgorithm.to_jwk(public))
+    pem = public.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return {"keys": [{**jwk, "kid": kid, "alg": _ALGORITHM, "use": "sig", "value": pem.decode("ascii")}]}
+
+
 class TokenEndpoint:
-    """Issues HS256 JWTs to the clients of one tenant and verifies them on the runtime."""
+    """Issues RS256 JWTs to the clients of one tenant, publishes their key and verifies them on the runtime."""
 
     def __init__(self, tenant: Tenant) -> None:
         self._tenant = tenant
 
     def handle(self, request: Request) -> Response:
-        """Answer one request to the token endpoint."""
+        """Answer one request to the token endpoint or its `token_keys`."""
+        if request.path == TOKEN_KEYS_PATH:
+            if request.method != "GET":
+                return _error(405, "method_not_allowed", f"Request method '{request.method}' not supported")
+            return _json(200, token_keys(self._tenant.token_kid))
         if request.method != "POST":
             return _error(
                 405,
@@ -104,7 +131,7 @@ class TokenEndpoint:
             return _error(400, "unsupported_grant_type", f"Unsupported grant type: {grant_type}")
         if "client_credentials" not in client.grant_types:
             return _error(401, "invalid_client", "Unauthorized grant type: client_credentials")
-        token = self.issue_token(client, issuer=request.base_url)
+        token = self.issue_token(client, issuer=request.base_url, jku=request.host_url.rstrip("/") + TOKEN_KEYS_PATH)
         body = {
             "access_token": token.access_token,
             "token_type": "bearer",
@@ -114,7 +141,7 @@ class TokenEndpoint:
         }
         return _json(200, body)
 
-    def issue_token(self, client: IssuedClient, *, issuer: str) -> IssuedToken:
+    def issue_token(self, client: IssuedClient, *, issuer: str, jku: str) -> IssuedToken:
         """A signed access token for ``client``."""
         # The instance's validity is what XSUAA rounds down by a second (3600 -> 3599, 43200 -> 43199).
         if client.token_validity is not None:
@@ -143,7 +170,8 @@ class TokenEndpoint:
             "zid": self._tenant.zone_id,
             "aud": sorted({client.xsappname, client.clientid}),
         }
-        access_token = jwt.encode(claims, self._tenant.signing_key, algorithm=_ALGORITHM)
+        headers = {"jku": jku, "kid": self._tenant.token_kid}
+        access_token = jwt.encode(claims, signing_key(), algorithm=_ALGORITHM, headers=headers)
         return IssuedToken(access_token=access_token, jti=jti, expires_in=expires_in)
 
     def authenticate_request(self, request: Request) -> IssuedClient | None:
@@ -160,9 +188,11 @@ class TokenEndpoint:
     def verify(self, token: str) -> IssuedClient | None:
         """The live client a token was issued to, or None if it is forged, expired or revoked."""
         try:
+            if jwt.get_unverified_header(token).get("kid") != self._tenant.token_kid:
+                return None  # another emulator's token (or another tenant's key)
             claims = jwt.decode(
                 token,
-                self._tenant.signing_key,
+                signing_key().public_key(),
                 algorithms=[_ALGORITHM],
                 # Time claims are checked against the emulator's clock below, not the wall clock.
                 options={
