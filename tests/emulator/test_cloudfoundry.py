@@ -103,3 +103,63 @@ def test_key_details_and_name_taken(fresh_emulator: Emulator, cf: CloudFoundryCl
         CloudFoundryError, match=r"422 CF-UnprocessableEntity: The binding name is invalid\. .* name 'k'\."
     ):
         cf.post("/v3/service_credential_bindings", key)
+
+
+def create_instance(cf: CloudFoundryClient, name: str) -> tuple[requests.Response, str]:
+    space = next(cf.list("/v3/spaces"))["guid"]
+    plan = next(cf.list("/v3/service_plans", names="integration-flow"))["guid"]
+    created = cf.post(
+        "/v3/service_instances",
+        {
+            "type": "managed",
+            "name": name,
+            "parameters": {"roles": ["ESBMessaging.send"]},
+            "relationships": {"space": {"data": {"guid": space}}, "service_plan": {"data": {"guid": plan}}},
+        },
+    )
+    return created, next(cf.list("/v3/service_instances", names=name))["guid"]
+
+
+def test_an_asynchronous_create_answers_202_without_a_body(fresh_emulator: Emulator, cf: CloudFoundryClient) -> None:
+    created, _ = create_instance(cf, "no-body")
+
+    assert created.status_code == 202
+    assert created.content == b""
+    assert "/v3/jobs/" in created.headers["Location"]
+
+
+def test_a_delete_is_asynchronous_and_refused_while_the_create_runs(
+    fresh_emulator: Emulator, cf: CloudFoundryClient
+) -> None:
+    landscape = fresh_emulator.cloud_foundry
+    landscape.job_delay = 10
+    _, guid = create_instance(cf, "slow")
+
+    with pytest.raises(CloudFoundryError) as refused:
+        cf.delete(f"/v3/service_instances/{guid}")
+    fresh_emulator.advance_clock(10)  # the create finishes
+    deleting = cf.delete(f"/v3/service_instances/{guid}")
+    during = cf.get(f"/v3/service_instances/{guid}")["last_operation"]
+    fresh_emulator.advance_clock(10)  # the delete finishes
+
+    assert refused.value.status == 422
+    assert "There is an operation in progress for the service instance." in str(refused.value)
+    assert deleting.status_code == 202 and deleting.content == b""
+    assert during == {"type": "delete", "state": "in progress", "description": ""}
+    assert cf.get(f"/v3/jobs/{deleting.headers['Location'].rsplit('/', 1)[1]}")["state"] == "COMPLETE"
+    assert landscape.instance_names() == []
+
+
+def test_documented_list_parameters_are_accepted(fresh_emulator: Emulator, cf: CloudFoundryClient) -> None:
+    offering = next(cf.list("/v3/service_offerings", names="it-rt"))
+    create_instance(cf, "labelled-not")
+
+    plans = [p["name"] for p in cf.list("/v3/service_plans", service_offering_guids=offering["guid"])]
+    with_fields = cf.get("/v3/service_instances", **{"fields[space]": "name,guid", "names": "labelled-not"})
+    by_label = cf.get("/v3/service_instances", label_selector="team=integration")
+    without_label = cf.get("/v3/service_instances", label_selector="!team")
+
+    assert plans == ["integration-flow", "api"]
+    assert [i["name"] for i in with_fields["resources"]] == ["labelled-not"]
+    assert by_label["resources"] == []
+    assert [i["name"] for i in without_label["resources"]] == ["labelled-not"]

@@ -303,9 +303,10 @@ def test_job_that_never_finishes_times_out(landscape: Landscape) -> None:
     assert str(caught.value) == (
         "creating service instance 'iflowtest-abc123-sender' for client 'sender' is still PROCESSING after 30 s: the "
         "broker is slow or stuck; raise IFLOWTEST_CF_JOB_TIMEOUT, or check the instance with `cf service NAME`; "
-        "the half-created instance 'iflowtest-abc123-sender' may be left behind (deleting a failed service "
-        "instance is still PROCESSING after 30 s): `iflowtest provision cleanup` removes it"
+        "the half-created instance 'iflowtest-abc123-sender' may be left behind (Cloud Foundry refuses to delete "
+        "it while its creation is still in progress): `iflowtest provision cleanup` removes it"
     )
+    assert landscape.emulator.cloud_foundry.instance_names() == ["iflowtest-abc123-sender"]
 
 
 def test_cleanup_deletes_only_old_run_prefixed_instances(landscape: Landscape) -> None:

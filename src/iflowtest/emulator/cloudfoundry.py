@@ -11,6 +11,7 @@ Instance and key requests go to the it-rt broker (`broker.py`); its refusals fai
 from __future__ import annotations
 
 import json
+import re
 import threading
 import uuid
 from dataclasses import dataclass, field
@@ -45,8 +46,9 @@ class _Instance:
     plan: str
     parameters: dict[str, Any]
     created: datetime
-    job: str
+    job: str  # the job of its last operation: the create, or a delete in progress
     failed: str | None = None
+    operation: str = "create"
 
 
 @dataclass
@@ -155,6 +157,7 @@ class CloudFoundry:
         parts = path.strip("/").split("/")
         if method in ("POST", "DELETE") and not user[1]:
             raise CfError(403, 10003, "CF-NotAuthorized", "You are not authorized to perform the requested action")
+        self._purge_deleted()
         resource = parts[0]
         if resource == "organizations" and len(parts) == 1 and method == "GET":
             return self._page(request, base, [self._org(base)], {"names": "name", "guids": "guid"})
@@ -174,6 +177,20 @@ class CloudFoundry:
                 {
                     "names": "name",
                     "service_offering_names": "offering_name",
+                    "service_offering_guids": "relationships.service_offering.data.guid",
+                    "space_guids": "space_guid",
+                    "organization_guids": "org_guid",
+                },
+            )
+        if resource == "service_offerings" and len(parts) == 1 and method == "GET":
+            return self._page(
+                request,
+                base,
+                [self._offering(base)],
+                {
+                    "names": "name",
+                    "guids": "guid",
+                    "service_broker_names": "broker_catalog.metadata.broker",
                     "space_guids": "space_guid",
                     "organization_guids": "org_guid",
                 },
@@ -196,18 +213,44 @@ class CloudFoundry:
             return self._create_instance(_body(request), base)
         if not rest and method == "GET":
             resources = [self._instance(i, base) for i in sorted(self._instances.values(), key=lambda i: i.created)]
-            return self._page(request, base, resources, {"names": "name", "space_guids": "space_guid"})
+            return self._page(
+                request,
+                base,
+                resources,
+                {
+                    "names": "name",
+                    "space_guids": "space_guid",
+                    "service_plan_guids": "relationships.service_plan.data.guid",
+                    "type": "type",
+                },
+            )
         instance = self._instances.get(rest[0]) if rest else None
         if instance is None:
             raise _not_found("Service instance")
         if len(rest) == 1 and method == "GET":
             return json_response(200, self._instance(instance, base))
         if len(rest) == 1 and method == "DELETE":
+            # Asynchronous, as Cloud Controller runs it: the instance stays, its last operation "delete in
+            # progress", until the job completes; a delete while another operation runs is refused.
+            if self._state(self._jobs[instance.job]) not in ("COMPLETE", "FAILED"):
+                raise CfError(
+                    422,
+                    60016,
+                    "CF-AsyncServiceInstanceOperationInProgress",
+                    "There is an operation in progress for the service instance.",
+                )
             for binding in [b for b in self._bindings.values() if b.instance == instance.guid]:
                 self._delete_binding(binding)
-            del self._instances[instance.guid]
-            return self._accepted(self._new_job("service_instance.delete", None, instance.guid), base)
+            job = self._new_job("service_instance.delete", None, instance.guid)
+            instance.job, instance.operation, instance.failed = job.guid, "delete", None
+            return self._accepted(job, base)
         raise CfError(404, 10000, "CF-NotFound", "Unknown request")
+
+    def _purge_deleted(self) -> None:
+        """Forget instances whose delete job has completed (a failed delete leaves the instance)."""
+        for instance in list(self._instances.values()):
+            if instance.operation == "delete" and self._state(self._jobs[instance.job]) == "COMPLETE":
+                del self._instances[instance.guid]
 
     def _create_instance(self, body: dict[str, Any], base: str) -> Response:
         name = body.get("name")
@@ -306,18 +349,21 @@ class CloudFoundry:
         return job
 
     def _accepted(self, job: _Job, base: str) -> Response:
-        return json_response(202, {}, {"Location": f"{base}/v3/jobs/{job.guid}"})
+        # Cloud Controller's 202 for an asynchronous operation has no body: only the job in `Location`.
+        return Response(b"", status=202, headers={"Location": f"{base}/v3/jobs/{job.guid}"})
 
-    def _job(self, job: _Job, base: str) -> dict[str, Any]:
+    def _state(self, job: _Job) -> str:
         elapsed = self._clock.now() - job.created
         injected = self.faults.job_delay(job.fault) if self.faults is not None and job.fault is not None else None
         delay = self.job_delay if injected is None else injected
         if elapsed < delay / 2:
-            state = "PROCESSING"
-        elif elapsed < delay:
-            state = "POLLING"
-        else:
-            state = "FAILED" if job.failure else "COMPLETE"
+            return "PROCESSING"
+        if elapsed < delay:
+            return "POLLING"
+        return "FAILED" if job.failure else "COMPLETE"
+
+    def _job(self, job: _Job, base: str) -> dict[str, Any]:
+        state = self._state(job)
         stamp = _stamp(datetime.fromtimestamp(job.created, UTC))
         return {
             "guid": job.guid,
@@ -357,13 +403,29 @@ class CloudFoundry:
             "space_guid": self.space_guid,
             "org_guid": self.org_guid,
             "broker_catalog": {"id": f"{OFFERING}-{name}"},
+            "metadata": {"labels": {}, "annotations": {}},
             "relationships": {"service_offering": {"data": {"guid": self.offering_guid}}},
             "links": {"self": {"href": f"{base}/v3/service_plans/{guid}"}},
         }
 
+    def _offering(self, base: str) -> dict[str, Any]:
+        return {
+            "guid": self.offering_guid,
+            "name": OFFERING,
+            "description": "SAP Process Integration Runtime",
+            "available": True,
+            "space_guid": self.space_guid,
+            "org_guid": self.org_guid,
+            "broker_catalog": {"id": OFFERING, "metadata": {"broker": "it-rt-broker"}},
+            "metadata": {"labels": {}, "annotations": {}},
+            "links": {
+                "self": {"href": f"{base}/v3/service_offerings/{self.offering_guid}"},
+                "service_plans": {"href": f"{base}/v3/service_plans?service_offering_guids={self.offering_guid}"},
+            },
+        }
+
     def _instance(self, instance: _Instance, base: str) -> dict[str, Any]:
-        job = self._jobs[instance.job]
-        state = self._job(job, base)["state"]
+        state = self._state(self._jobs[instance.job])
         operation_state = {"COMPLETE": "succeeded", "FAILED": "failed"}.get(state, "in progress")
         return {
             "guid": instance.guid,
@@ -373,7 +435,12 @@ class CloudFoundry:
             "updated_at": _stamp(instance.created),
             "space_guid": self.space_guid,
             "tags": [],
-            "last_operation": {"type": "create", "state": operation_state, "description": instance.failed or ""},
+            "last_operation": {
+                "type": instance.operation,
+                "state": operation_state,
+                "description": instance.failed or "",
+            },
+            "metadata": {"labels": {}, "annotations": {}},
             "relationships": {
                 "space": {"data": {"guid": self.space_guid}},
                 "service_plan": {"data": {"guid": self._plans[instance.plan]}},
@@ -389,6 +456,7 @@ class CloudFoundry:
             "instance_guid": binding.instance,
             "created_at": _stamp(binding.created),
             "last_operation": {"type": "create", "state": "succeeded"},
+            "metadata": {"labels": {}, "annotations": {}},
             "relationships": {"service_instance": {"data": {"guid": binding.instance}}},
             "links": {
                 "self": {"href": f"{base}/v3/service_credential_bindings/{binding.guid}"},
@@ -397,12 +465,22 @@ class CloudFoundry:
         }
 
     def _page(self, request: Request, base: str, resources: list[dict[str, Any]], filters: dict[str, str]) -> Response:
+        """A V3 list: filters (attribute paths with dots reach into the resource), `label_selector`, pagination.
+
+        `fields[...]` (extra fields of related resources in `included`) is accepted and answered with no
+        `included`: the cf CLI asks for it, the harness does not read it.
+        """
         for parameter, attribute in filters.items():
             wanted = request.args.get(parameter)
             if wanted is not None:
                 values = set(wanted.split(","))
-                resources = [r for r in resources if str(r.get(attribute)) in values]
-        unknown = set(request.args) - set(filters) - {"page", "per_page", "include", "available", "order_by"}
+                resources = [r for r in resources if str(_attribute(r, attribute)) in values]
+        selector = request.args.get("label_selector")
+        if selector is not None:
+            resources = [r for r in resources if _labels_match(r.get("metadata", {}).get("labels", {}), selector)]
+        fields = {name for name in request.args if re.fullmatch(r"fields\[[a-z_.]+\]", name)}
+        known = {"page", "per_page", "include", "available", "order_by", "label_selector"}
+        unknown = set(request.args) - set(filters) - known - fields
         if unknown:
             raise CfError(
                 400,
@@ -437,6 +515,38 @@ class CloudFoundry:
             "resources": resources[(page - 1) * per_page : page * per_page],
         }
         return json_response(200, body)
+
+
+def _attribute(resource: dict[str, Any], path: str) -> Any:
+    value: Any = resource
+    for part in path.split("."):
+        value = value.get(part) if isinstance(value, dict) else None
+    return value
+
+
+def _labels_match(labels: dict[str, str], selector: str) -> bool:
+    """CF's label selector: comma-separated `key`, `!key`, `key=value`, `key!=value`, `key in (a,b)` terms."""
+    terms = re.findall(r"[^,(]+(?:\([^)]*\))?", selector)
+    for term in (t.strip() for t in terms if t.strip()):
+        if match := re.fullmatch(r"(\S+)\s+(notin|in)\s+\(([^)]*)\)", term):
+            key, operator, values = match.groups()
+            inside = labels.get(key) in {v.strip() for v in values.split(",")}
+            if inside != (operator == "in"):
+                return False
+        elif "!=" in term:
+            key, value = term.split("!=", 1)
+            if labels.get(key.strip()) == value.strip():
+                return False
+        elif "=" in term:
+            key, value = term.split("=", 1)
+            if labels.get(key.strip().rstrip("=")) != value.strip().lstrip("="):
+                return False
+        elif term.startswith("!"):
+            if term[1:] in labels:
+                return False
+        elif term not in labels:
+            return False
+    return True
 
 
 def _root(base: str) -> dict[str, Any]:

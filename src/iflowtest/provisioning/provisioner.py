@@ -361,6 +361,8 @@ class Provisioner:
         try:
             self._await(self.cf.delete(f"/v3/service_instances/{guid}"), "deleting a failed service instance")
         except CloudFoundryError as exc:
+            if exc.title == "CF-AsyncServiceInstanceOperationInProgress":
+                return "Cloud Foundry refuses to delete it while its creation is still in progress"
             return str(exc).split(": ", 1)[0]  # what happened, without the advice meant for a create
         return None
 
