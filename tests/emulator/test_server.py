@@ -219,3 +219,9 @@ def test_unknown_client_cannot_be_changed(emulator: Emulator) -> None:
         emulator.set_roles("sb-nobody", ["ESBMessaging.send"])
     with pytest.raises(ValueError, match="no client 'sb-nobody'"):
         emulator.revoke_client("sb-nobody")
+
+
+def test_answers_name_no_server_software(emulator: Emulator) -> None:
+    answer = requests.get(f"{emulator.url}/http/costcenters", verify=str(emulator.ca_file), timeout=10)
+
+    assert "Server" not in answer.headers

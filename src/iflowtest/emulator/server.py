@@ -506,6 +506,11 @@ def _request_handler(emulator: Emulator) -> type[WSGIRequestHandler]:
             # Also after an injected reset: no keep-alive read on a connection that is being reset.
             self.close_connection = True
 
+        def send_header(self, keyword: str, value: str) -> None:
+            # No `Server: Werkzeug/...`: a tenant names no server software, and no client should learn to expect one.
+            if keyword.lower() != "server":
+                super().send_header(keyword, value)
+
         # Quiet under tests; `serve_forever` (the CLI) turns the access log on.
         def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
             if emulator._log_requests:
