@@ -10,7 +10,7 @@ import pytest
 import requests
 
 from iflowtest.calls.client import CallRecord, IflowClient
-from iflowtest.calls.mpl import MplClient, mpl_client
+from iflowtest.calls.mpl import ClaimsFolder, MplClient, mpl_client, share_claims
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
@@ -31,6 +31,7 @@ UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 # The target with what only the plugin may touch (emulator, offline keys, release); readers use stash.TARGET_KEY.
 TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
+UNDO_CLAIMS_KEY = pytest.StashKey[Callable[[], None]]()
 T = TypeVar("T")
 
 IflowClientFactory = Callable[..., IflowClient]
@@ -123,6 +124,15 @@ def pytest_configure(config: pytest.Config) -> None:
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     target.offline_keys = install_recording(config, settings, mode)
+    # Message logs are attributed to one call each, across xdist workers too: they share a claims folder.
+    workerinput = getattr(config, "workerinput", None)
+    if workerinput is not None and ClaimsFolder.WORKER_INPUT in workerinput:
+        share_claims(Path(workerinput[ClaimsFolder.WORKER_INPUT]))
+        config.stash[UNDO_CLAIMS_KEY] = lambda: share_claims(None)
+    elif workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        claims = ClaimsFolder()
+        config.pluginmanager.register(claims, "iflowtest-mpl-claims")
+        config.stash[UNDO_CLAIMS_KEY] = claims.remove
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
         if provisions_through_cloud_foundry(settings) and target.offline_keys is None:
@@ -178,6 +188,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_quiet = config.stash.get(UNDO_QUIET_TLS_KEY, None)
         if undo_quiet is not None:
             undo_quiet()
+        undo_claims = config.stash.get(UNDO_CLAIMS_KEY, None)
+        if undo_claims is not None:
+            undo_claims()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

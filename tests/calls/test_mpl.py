@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import shutil
 from collections.abc import Callable
 from pathlib import Path
 
@@ -9,7 +11,9 @@ import pytest
 import requests
 
 from iflowtest import BearerAuth, CallRecord, IflowClient, OAuthToken, ServiceKey, resolve_settings
+from iflowtest.calls.client import APPLICATION_ID_HEADER, ApplicationIds
 from iflowtest.calls.mpl import (
+    Claims,
     MplClient,
     MplError,
     MplNotFoundError,
@@ -28,6 +32,7 @@ from iflowtest.errors import ConfigError
 from tests.emulator.test_mpl import add_logs
 
 KeyIssuer = Callable[..., ServiceKey]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def client_for(emu: Emulator, issue_key: KeyIssuer, name: str = "monitor", **options: object) -> MplClient:
@@ -219,6 +224,48 @@ def test_a_log_that_never_appears_fails_after_the_wait(fresh_emulator: Emulator,
     )
 
 
+def test_a_log_given_to_one_call_is_not_given_to_the_next(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    # Two calls in one time window, each checked after it was made: the second must not take the first's log.
+    fresh_emulator.mpl_header = False
+    mpl = client_for(fresh_emulator, issue_key, claims=Claims())
+    flow = sender(fresh_emulator, issue_key)
+
+    first = mpl.expect_status(flow.get())
+    second = mpl.expect_status(flow.get())
+
+    assert [first.message_guid, second.message_guid] == [m.message_guid for m in fresh_emulator.messages[-2:]]
+    assert first.found_by == second.found_by == "iFlow and time window"
+
+
+def test_claims_are_shared_through_a_folder(tmp_path: Path) -> None:
+    # What two xdist workers see: one claims the log, the other's claim fails; the owner may claim it again.
+    first, second = Claims(tmp_path), Claims(tmp_path)
+
+    assert first.claim("AGmpl1", "call-a") and first.claim("AGmpl1", "call-a")
+    assert not second.claim("AGmpl1", "call-b")
+    assert second.taken("AGmpl1", "call-b") and not second.taken("AGmpl1", "call-a")
+    assert second.claim("AGmpl2", "call-b")
+
+
+def test_every_call_sends_its_own_application_id(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    flow = sender(fresh_emulator, issue_key)
+    flow.application_ids = ApplicationIds()
+
+    first, second = flow.get(), flow.get()
+
+    ids = [r.request.headers[APPLICATION_ID_HEADER] for r in (first, second)]
+    assert ids[0] != ids[1] and all(i.startswith("iflowtest-") for i in ids)
+    assert [r.iflowtest_record.application_id for r in (first, second)] == ids  # type: ignore[attr-defined]
+
+
+def test_the_found_way_is_kept_for_the_report(emulator: Emulator, issue_key: KeyIssuer) -> None:
+    mpl = client_for(emulator, issue_key)
+
+    log = mpl.expect_status(sender(emulator, issue_key).get())
+
+    assert log.found_by == "MPL id (header)"
+
+
 def test_error_text_and_unknown_id(emulator: Emulator, issue_key: KeyIssuer) -> None:
     mpl = client_for(emulator, issue_key)
     completed = sender(emulator, issue_key).get().headers["SAP_MessageProcessingLogID"]
@@ -285,3 +332,34 @@ def test_literals_and_dates() -> None:
     assert parse_odata_datetime("/Date(1765786792442)/") == datetime(2025, 12, 15, 8, 19, 52, 442000, tzinfo=UTC)
     assert parse_odata_datetime("/Date(1765786792442+0000)/") == datetime(2025, 12, 15, 8, 19, 52, 442000, tzinfo=UTC)
     assert parse_odata_datetime(None) is None
+
+
+SHARED_CLAIMS = """
+import json
+import pathlib
+
+import pytest
+
+from iflowtest.calls import mpl
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.parametrize("n", range(4))
+def test_read_and_check(iflow, n):
+    response = iflow.get(params={"companyCode": "1010"})
+    folder = mpl.RUN_CLAIMS.directory
+    pathlib.Path(f"claims-{n}.json").write_text(json.dumps(str(folder) if folder else None))
+    assert response.status_code == 200
+"""
+
+
+def test_xdist_workers_share_one_claims_folder_removed_after_the_run(pytester: pytest.Pytester) -> None:
+    shutil.copy(ROOT / "pyproject.toml", pytester.path / "pyproject.toml")
+    pytester.makepyfile(test_shared=SHARED_CLAIMS)
+
+    result = pytester.runpytest_subprocess("-n", "2", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=4)
+    folders = {json.loads((pytester.path / f"claims-{n}.json").read_text()) for n in range(4)}
+    assert len(folders) == 1 and None not in folders  # every worker, one folder
+    assert not Path(folders.pop()).exists()  # removed when the run ended

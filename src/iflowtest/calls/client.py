@@ -9,7 +9,9 @@ token is rejected later. Every call is timed and recorded as a `CallRecord` for 
 
 from __future__ import annotations
 
+import itertools
 import re
+import secrets
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -27,6 +29,9 @@ from iflowtest.errors import CsrfError, IflowCallError, RuntimeUnreachableError
 from iflowtest.redaction import Secret, error_reason, redact_text
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
+# Sets the message's ApplicationMessageId when the iFlow lists it among its allowed headers: a way to find the
+# message log of one call that does not depend on the tenant returning the MPL id (cpi-facts: UNCONFIRMED).
+APPLICATION_ID_HEADER: Final = "SAP_ApplicationID"
 _MPL_IN_BODY = re.compile(r"The MPL ID for the failed message is\s*:\s*([A-Za-z0-9_\-]+)")
 _MODIFYING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -45,18 +50,36 @@ class CallRecord:
     hint: str | None = None
     started_at: float | None = None  # wall clock (epoch seconds), to find the message by time when no MPL id
     retries: tuple[str, ...] = ()  # the retried attempts before this answer (`503`, `connection error (...)`)
+    application_id: str | None = None  # the SAP_ApplicationID the call sent, to find its message log by
+    mpl_id_from: str | None = None  # where the MPL id came from: "header" or "error text"
 
 
 def mpl_id_of(response: requests.Response) -> str | None:
     """The MPL id from the `SAP_MessageProcessingLogID` header (any case) or a plain-text 500 body."""
+    return mpl_id_and_source(response)[0]
+
+
+def mpl_id_and_source(response: requests.Response) -> tuple[str | None, str | None]:
+    """The MPL id of an answer and where it was found: ("...", "header"), ("...", "error text") or (None, None)."""
     header = response.headers.get(MPL_HEADER)  # CaseInsensitiveDict: any spelling matches
     if header:
-        return header.strip()
+        return header.strip(), "header"
     if response.status_code >= 500 and "text/plain" in response.headers.get("Content-Type", "text/plain"):
         match = _MPL_IN_BODY.search(response.text[:4000])
         if match:
-            return match.group(1)
-    return None
+            return match.group(1), "error text"
+    return None, None
+
+
+class ApplicationIds:
+    """Unique SAP_ApplicationID values for one process: a random prefix (xdist workers differ), then a count."""
+
+    def __init__(self) -> None:
+        self.prefix = f"iflowtest-{secrets.token_hex(6)}-"
+        self._count = itertools.count(1)
+
+    def __call__(self) -> str:
+        return f"{self.prefix}{next(self._count)}"
 
 
 Listener = Callable[[CallRecord, requests.Response], None]
@@ -81,6 +104,7 @@ class IflowClient:
         session: requests.Session | None = None,
         explain: Explainer | None = None,
         retry: RetrySettings | None = None,
+        application_ids: Callable[[], str] | None = None,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.client_name = client_name
@@ -96,6 +120,8 @@ class IflowClient:
         if retry is not None:
             mount_retries(self.session, retry)
         self._explain = explain
+        # When set, every call sends a fresh SAP_ApplicationID (kept in its record) for message-log lookups.
+        self.application_ids = application_ids
         self._listeners: list[Listener] = []
         self._csrf = _CsrfState()
         self.records: list[CallRecord] = []
@@ -176,6 +202,9 @@ class IflowClient:
         headers = dict(kwargs.pop("headers", None) or {})
         started = time.perf_counter()
         started_at = time.time()
+        application_id = None
+        if self.application_ids is not None and not _has_header(headers, APPLICATION_ID_HEADER):
+            application_id = headers[APPLICATION_ID_HEADER] = self.application_ids()
         modifying = method in _MODIFYING and not _has_header(headers, "X-CSRF-Token")
         if modifying and self._csrf.token is not None:
             headers["X-CSRF-Token"] = self._csrf.token.reveal()
@@ -194,7 +223,7 @@ class IflowClient:
                     "not keep the session cookies; check that no proxy strips JSESSIONID"
                 )
         elapsed_ms = (time.perf_counter() - started) * 1000.0
-        self._record(method, url, response, elapsed_ms, started_at, earlier)
+        self._record(method, url, response, elapsed_ms, started_at, earlier, application_id)
         return response
 
     def _retries_of(self, response: requests.Response) -> tuple[str, ...]:
@@ -275,19 +304,23 @@ class IflowClient:
         elapsed_ms: float,
         started_at: float | None = None,
         earlier: tuple[str, ...] = (),
+        application_id: str | None = None,
     ) -> None:
+        mpl_id, mpl_id_from = mpl_id_and_source(response)
         hint = self._explain(response, self.iflow, self.role) if self._explain and response.status_code >= 400 else None
         record = CallRecord(
             method=method,
             url=_display(response.url or url),
             status=response.status_code,
             elapsed_ms=round(elapsed_ms, 2),
-            mpl_id=mpl_id_of(response),
+            mpl_id=mpl_id,
             client=self.client_name,
             iflow=self.iflow,
             hint=hint,
             started_at=started_at,
             retries=earlier + self._retries_of(response),
+            application_id=application_id,
+            mpl_id_from=mpl_id_from,
         )
         response.iflowtest_record = record  # type: ignore[attr-defined]
         self.records.append(record)

@@ -12,15 +12,22 @@ found by the iFlow name and the time window of the call.
 
 from __future__ import annotations
 
+import hashlib
 import json
+import os
 import re
+import shutil
+import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
 
+import pytest
 import requests
 from requests.auth import AuthBase
 
@@ -73,6 +80,8 @@ class MessageLog:
     correlation_id: str | None = None
     web_link: str | None = None
     error_text: str | None = None
+    application_id: str | None = None  # ApplicationMessageId: the SAP_ApplicationID the call sent, when allowed
+    found_by: str | None = None  # how the harness tied this log to its call, for the report
 
     @property
     def final(self) -> bool:
@@ -90,6 +99,7 @@ class MessageLog:
             log_end=parse_odata_datetime(entity.get("LogEnd")),
             correlation_id=entity.get("CorrelationId"),
             web_link=entity.get("AlternateWebLink"),
+            application_id=entity.get("ApplicationMessageId") or None,
         )
 
 
@@ -111,6 +121,76 @@ def odata_literal(moment: datetime) -> str:
     return f"datetime'{utc.strftime('%Y-%m-%dT%H:%M:%S')}'"
 
 
+class Claims:
+    """Which call each message log was attributed to: a log is never attributed to two calls of a run.
+
+    Within a process the claims are a dict; with a `directory` (one per run, shared by xdist workers) a claim is
+    also a file created exclusively there, holding the call's key, so two workers cannot take the same log.
+    """
+
+    def __init__(self, directory: Path | None = None) -> None:
+        self.directory = directory
+        self._owners: dict[str, str] = {}
+        self._lock = threading.Lock()
+
+    def claim(self, message_guid: str, call: str) -> bool:
+        """Attribute the log to `call`; False when another call has it already."""
+        with self._lock:
+            owner = self._owners.get(message_guid)
+            if owner is None and self.directory is not None:
+                path = self.directory / hashlib.sha256(message_guid.encode()).hexdigest()
+                try:
+                    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+                except FileExistsError:
+                    owner = path.read_text(encoding="utf-8")
+                else:
+                    with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
+                        handle.write(call)
+                    owner = call
+            owner = self._owners.setdefault(message_guid, owner or call)
+            return owner == call
+
+    def taken(self, message_guid: str, call: str) -> bool:
+        """Whether another call has the log (without claiming it)."""
+        with self._lock:
+            owner = self._owners.get(message_guid)
+            if owner is None and self.directory is not None:
+                path = self.directory / hashlib.sha256(message_guid.encode()).hexdigest()
+                owner = path.read_text(encoding="utf-8") if path.exists() else None
+            return owner is not None and owner != call
+
+
+# The claims of this process's run; the plugin shares them between xdist workers (`share_claims`).
+RUN_CLAIMS = Claims()
+
+
+def share_claims(directory: Path | None) -> None:
+    """Keep the run's claims in `directory` (the same for every xdist worker), or in memory only (None)."""
+    RUN_CLAIMS.directory = directory
+
+
+class ClaimsFolder:
+    """On the xdist controller: one claims folder for every worker of the run, removed when the run ends."""
+
+    WORKER_INPUT: Final = "iflowtest_mpl_claims"
+
+    def __init__(self) -> None:
+        self.folder = Path(tempfile.mkdtemp(prefix="iflowtest-mpl-claims-"))
+
+    @pytest.hookimpl(optionalhook=True)
+    def pytest_configure_node(self, node: Any) -> None:
+        node.workerinput[self.WORKER_INPUT] = str(self.folder)
+
+    def remove(self) -> None:
+        """Delete the folder and its claims."""
+        shutil.rmtree(self.folder, ignore_errors=True)
+
+
+def call_key(record: CallRecord) -> str:
+    """What identifies one call of the run across processes."""
+    return f"{record.application_id or ''}|{record.started_at!r}|{record.method} {record.url}|{record.client}"
+
+
 class MplClient:
     """Reads message logs through an `api`-plan client; `sleep`/`monotonic` are injectable for tests."""
 
@@ -125,7 +205,9 @@ class MplClient:
         poll_interval: float = 2.0,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
+        claims: Claims | None = None,
     ) -> None:
+        self.claims = claims or RUN_CLAIMS
         self.base_url = api_url.rstrip("/") + API_PATH
         self.client_name = client_name
         self.poll_interval = poll_interval
@@ -170,9 +252,12 @@ class MplClient:
         since: datetime | None = None,
         until: datetime | None = None,
         status: str | None = None,
+        application_id: str | None = None,
     ) -> list[MessageLog]:
-        """Every log matching the iFlow name, status and LogStart window, following `$skiptoken` pages."""
-        return list(self.iter_query(iflow=iflow, since=since, until=until, status=status))
+        """Every log matching the iFlow name, status, application id and LogStart window, over every page."""
+        return list(
+            self.iter_query(iflow=iflow, since=since, until=until, status=status, application_id=application_id)
+        )
 
     def iter_query(
         self,
@@ -181,11 +266,14 @@ class MplClient:
         since: datetime | None = None,
         until: datetime | None = None,
         status: str | None = None,
+        application_id: str | None = None,
     ) -> Iterator[MessageLog]:
         """Like `query`, one page at a time."""
         terms = []
         if iflow:
             terms.append(f"IntegrationFlowName eq '{iflow.replace(chr(39), chr(39) * 2)}'")
+        if application_id:
+            terms.append(f"ApplicationMessageId eq '{application_id.replace(chr(39), chr(39) * 2)}'")
         if status:
             terms.append(f"Status eq '{status}'")
         if since:
@@ -240,15 +328,21 @@ class MplClient:
                 self._sleep(self.poll_interval)
 
     def find_for_call(self, record: CallRecord, timeout: float = 0.0) -> MessageLog:
-        """The message of a call: by its MPL id, else by its iFlow name and time window.
+        """The message of a call, found the surest way its answer allows.
 
-        Without an id, an empty window is searched again until `timeout` seconds have passed: the tenant
-        writes a log a moment after it answers.
+        1. the MPL id of the answer (the `SAP_MessageProcessingLogID` header, or SAP's error text);
+        2. the `SAP_ApplicationID` the call sent, as the log's ApplicationMessageId (iFlows that allow the header);
+        3. the iFlow name and the call's time window, never taking a log the run gave to another call.
+        The tenant writes a log a moment after it answers: a search that finds nothing is repeated until
+        `timeout` seconds have passed.
         """
         deadline = self._monotonic() + timeout
+        call = call_key(record)
         if record.mpl_id:
-            return self._get_when_written(record.mpl_id, deadline, timeout)
-        if not record.iflow or record.started_at is None:
+            log = self._get_when_written(record.mpl_id, deadline, timeout)
+            self.claims.claim(log.message_guid, call)
+            return _found(log, f"MPL id ({record.mpl_id_from or 'header'})")
+        if (not record.iflow and not record.application_id) or record.started_at is None:
             raise MplNotFoundError(
                 f"the answer of {record.method} {record.url} carries no MPL id and the call has no iFlow name to "
                 "look its message up by: mark the test with @pytest.mark.iflow(NAME), or make the iFlow return "
@@ -257,26 +351,51 @@ class MplClient:
         started = datetime.fromtimestamp(record.started_at, UTC)
         since = started - timedelta(seconds=WINDOW_MARGIN)
         until = started + timedelta(milliseconds=record.elapsed_ms, seconds=WINDOW_MARGIN)
-        found = self.query(iflow=record.iflow, since=since, until=until)
-        while not found and self._monotonic() < deadline:
+        while True:
+            if record.application_id:
+                by_id = self.query(application_id=record.application_id, since=since)
+                if len(by_id) == 1:
+                    self.claims.claim(by_id[0].message_guid, call)
+                    return _found(by_id[0], "application id (SAP_ApplicationID)")
+            window: list[MessageLog] = []
+            if record.iflow:
+                window = self.query(iflow=record.iflow, since=since, until=until)
+            # An iFlow that keeps the harness's application ids keeps them for every call: then this call's
+            # log is the one with its own id, and a log without one is never this call's.
+            sent_ids = any(log.application_id and log.application_id.startswith("iflowtest-") for log in window)
+            free = [] if sent_ids else [log for log in window if not self.claims.taken(log.message_guid, call)]
+            if len(free) == 1 and self.claims.claim(free[0].message_guid, call):
+                return _found(free[0], "iFlow and time window")
+            if len(free) > 1:
+                raise MplNotFoundError(
+                    f"the answer of {record.method} {record.url} carries no MPL id, and the message log holds "
+                    f"{len(free)} messages ({', '.join(m.message_guid for m in free)}) of iFlow {record.iflow!r} between "
+                    f"{since:%H:%M:%S} and {until:%H:%M:%S} UTC that no other call of this run was given: make the "
+                    "iFlow return SAP_MessageProcessingLogID, or add SAP_ApplicationID to its allowed headers "
+                    "(Runtime Configuration), or do not call it from parallel tests"
+                )
+            if self._monotonic() >= deadline:
+                what = "no message" if not window else f"only messages of other calls ({len(window)})"
+                raise MplNotFoundError(
+                    f"the answer of {record.method} {record.url} carries no MPL id, and the message log holds {what} "
+                    f"of iFlow {record.iflow!r} between {since:%H:%M:%S} and {until:%H:%M:%S} UTC"
+                    + (f" after waiting {timeout:g} s" if timeout > 0 else "")
+                    + ": make the iFlow return SAP_MessageProcessingLogID, or add SAP_ApplicationID to its allowed "
+                    "headers (Runtime Configuration)"
+                )
             self._sleep(self.poll_interval)
-            found = self.query(iflow=record.iflow, since=since, until=until)
-        if len(found) != 1:
-            what = "no message" if not found else f"{len(found)} messages ({', '.join(m.message_guid for m in found)})"
-            raise MplNotFoundError(
-                f"the answer of {record.method} {record.url} carries no MPL id, and the message log holds {what} of "
-                f"iFlow {record.iflow!r} between {since:%H:%M:%S} and {until:%H:%M:%S} UTC: make the iFlow return "
-                "SAP_MessageProcessingLogID, or do not call it from parallel tests"
-            )
-        return found[0]
 
     def expect_status(
         self, call: requests.Response | CallRecord | str, status: str = "COMPLETED", *, timeout: float = 60.0
     ) -> MessageLog:
         """Wait for the message of a call (response, record or MPL id) to finish; fail unless it ends in `status`."""
         started = self._monotonic()
-        guid = call if isinstance(call, str) else self.find_for_call(_record(call), timeout).message_guid
-        log = self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started)))
+        if isinstance(call, str):
+            guid, how = call, "MPL id (given)"
+        else:
+            found = self.find_for_call(_record(call), timeout)
+            guid, how = found.message_guid, found.found_by or ""
+        log = _found(self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started))), how)
         if log.status == "FAILED":
             log = _with_error(log, self.error_text(guid))
         self.checked.append(log)
@@ -349,6 +468,10 @@ def _record(call: requests.Response | CallRecord) -> CallRecord:
             "through the `iflow` fixture, or pass the MPL id"
         )
     return record
+
+
+def _found(log: MessageLog, how: str) -> MessageLog:
+    return MessageLog(**{**log.__dict__, "found_by": how})
 
 
 def _with_error(log: MessageLog, text: str | None) -> MessageLog:

@@ -8,18 +8,24 @@ each test gets a view tagged with its iFlow's address and required role. Nothing
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 
 import requests
 from requests.auth import AuthBase
 
-from iflowtest.calls.client import IflowClient
+from iflowtest.calls.client import ApplicationIds, IflowClient
 from iflowtest.calls.hints import explain_answer
 from iflowtest.calls.retrying import RetrySettings
 from iflowtest.credentials.registry import ClientRegistry, ResolvedClient
 from iflowtest.settings import Settings
 
 
-def iflow_client_of(resolved: ResolvedClient, *, retry: RetrySettings | None = None) -> IflowClient:
+def iflow_client_of(
+    resolved: ResolvedClient,
+    *,
+    retry: RetrySettings | None = None,
+    application_ids: Callable[[], str] | None = None,
+) -> IflowClient:
     """An IflowClient calling as `resolved`, its error answers explained in that client's terms."""
     spec = resolved.spec
     client = IflowClient(
@@ -30,6 +36,7 @@ def iflow_client_of(resolved: ResolvedClient, *, retry: RetrySettings | None = N
         verify=resolved.verify,
         explain=lambda response, iflow, role: explain_answer(response, spec, iflow, role),
         retry=retry,
+        application_ids=application_ids,
     )
     if resolved.cert is not None:
         client.session.cert = resolved.cert
@@ -42,6 +49,8 @@ class IflowClientPool:
     def __init__(self, registry: ClientRegistry, *, retry: RetrySettings | None = None) -> None:
         self.registry = registry
         self.retry = retry or RetrySettings()  # the run's retry policy, for every client it hands out
+        # Every call of the run sends a SAP_ApplicationID, so a message log can be found without the MPL id.
+        self.application_ids = ApplicationIds()
         self._lock = threading.Lock()
         self._bases: dict[str, IflowClient] = {}
 
@@ -56,7 +65,9 @@ class IflowClientPool:
         with self._lock:
             base = self._bases.get(resolved.name)
             if base is None:
-                base = self._bases[resolved.name] = iflow_client_of(resolved, retry=self.retry)
+                base = self._bases[resolved.name] = iflow_client_of(
+                    resolved, retry=self.retry, application_ids=self.application_ids
+                )
         return self._view(base, iflow)
 
     def without_credentials(self, name: str | None = None, iflow: str | None = None) -> IflowClient:
@@ -73,6 +84,7 @@ class IflowClientPool:
             timeout=resolved.timeout,
             verify=resolved.verify,
             retry=self.retry,  # the run's retry policy, like every declared client's
+            application_ids=self.application_ids,
         )
         return self._view(client, iflow)
 
