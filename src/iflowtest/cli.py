@@ -31,6 +31,7 @@ from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
 from iflowtest.reporting.nightly import NightlyRun
 from iflowtest.settings import find_project_root, resolve_settings
+from iflowtest.stash import LAST_LINES_KEY
 from iflowtest.target import (
     check_emulator_faults,
     emulator_cf_profile,
@@ -138,6 +139,8 @@ def _preflight_options(args: Sequence[str]) -> dict[str, str]:
             found[_PREFLIGHT_OPTIONS[name]] = value
         if name == "--iflow-no-tls-verify":
             found["tls_verify"] = "false"
+        if name == "--iflow-offline":
+            found["offline"] = "true"
     return found
 
 
@@ -193,13 +196,21 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
     if html.exists():
         print(f"iflowtest: report {latest / html.name}")
         print(f"iflowtest: junit  {latest / junit.name}")
+    for line in watcher.last_lines:  # the target, last, as on the first line
+        print(line)
     return exit_code
 
 
 class _InterruptWatcher:
-    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED."""
+    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED; keeps the last lines."""
 
     interrupted = False
+
+    def __init__(self) -> None:
+        self.last_lines: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[LAST_LINES_KEY] = self.last_lines
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # Collection errors arrive here too, as Session.Interrupted (a KeyboardInterrupt subclass).
