@@ -158,6 +158,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
         try:
             session.config.stash[TARGET_SESSION_KEY].start()
+        except UnreachableError:
+            pass  # not the user's mistake: each test fails with the cause and is counted unreachable (exit 3)
         except IflowtestError as exc:
             raise pytest.UsageError(f"iflowtest: {exc}") from None
 
@@ -238,6 +240,8 @@ def _or_fail(make: Callable[[], T]) -> T:
     """`make()`, or the test fails with our error's message, once: not also as the failure's context."""
     try:
         return make()
+    except UnreachableError:
+        raise  # as it is, so that the report counts the test unreachable (`iflowtest run` exits 3)
     except IflowtestError as exc:
         cause = str(exc)
     pytest.fail(cause, pytrace=False)  # outside the except, so no "During handling of the above exception"

@@ -368,6 +368,8 @@ def resolve_settings(
     ca_bundle = pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None)
     tls_verify = parse_tls_verify(pick("tls_verify", "IFLOWTEST_TLS_VERIFY", "tls_verify", True), origins)
     check_ca_bundle(tls_verify, ca_bundle, origins)
+    if ca_bundle:
+        ca_bundle = readable_ca_bundle(str(ca_bundle), origins.get("ca_bundle", "ca_bundle"), root)
     return Settings(
         root=root,
         profile=profile,
@@ -632,6 +634,26 @@ def check_ca_bundle(tls_verify: bool, ca_bundle: str | None, origins: MutableMap
         f"({origins.get('ca_bundle', 'ca_bundle')} = {ca_bundle}), which is only used to verify: remove the CA "
         "bundle to connect without verification, or turn verification back on to verify with the bundle"
     )
+
+
+def readable_ca_bundle(value: str, origin: str, root: Path) -> str:
+    """The CA bundle's path (relative to the project), or a ConfigError before any call would fail on it."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = root / path
+    fix = f"set {origin} to your CA bundle (a PEM file), or remove it to verify with the default CA certificates"
+    if path.is_dir():  # a c_rehash folder of certificates, as OpenSSL takes it
+        return str(path)
+    try:
+        with path.open("rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(f"CA bundle {path} ({origin}) does not exist: {fix}") from None
+    except OSError as exc:
+        raise ConfigError(f"CA bundle {path} ({origin}) cannot be read ({exc.strerror or exc}): {fix}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(f"CA bundle {path} ({origin}) holds no PEM certificate: {fix}")
+    return str(path)
 
 
 def harness_verify(settings: Settings, ca_file: str | None = None) -> bool | str:
