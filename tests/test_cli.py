@@ -74,7 +74,13 @@ def test_bad_profile_is_one_line_and_exit_2(project: Path) -> None:
 
 
 def test_broken_key_in_profile_names_the_variable_and_field(project: Path) -> None:
-    (project / ".env.dev").write_text('IFLOWTEST_CLIENT_SENDER_KEY=\'{"oauth": {"clientid": "x"}}\'\n')
+    keys = project / "fixtures" / "servicekeys"
+    (project / ".env.dev").write_text(
+        'IFLOWTEST_CLIENT_SENDER_KEY=\'{"oauth": {"clientid": "x"}}\'\n'
+        f"IFLOWTEST_CLIENT_SENDER_BASIC_KEY={keys / 'FAKE-integration-flow-key.json'}\n"
+        f"IFLOWTEST_CLIENT_SENDER_NO_DE_KEY={keys / 'FAKE-integration-flow-key.json'}\n"
+        f"IFLOWTEST_CLIENT_MONITOR_KEY={keys / 'FAKE-api-key.json'}\n"
+    )
 
     result = iflowtest("run", "--iflow-env", "dev", cwd=project)
 

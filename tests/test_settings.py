@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
 
 from iflowtest import ConfigError
-from iflowtest.settings import client_key_variable, find_project_root, resolve_settings
+from iflowtest.settings import KNOWN_VARIABLES, client_key_variable, find_project_root, resolve_settings
+
+ROOT = Path(__file__).resolve().parents[1]
 
 KEY = (Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys" / "FAKE-integration-flow-key.json").read_text()
 
@@ -156,3 +159,72 @@ def test_env_example_documents_every_variable() -> None:
     for variable in used:
         assert variable in documented, f"{variable} is not documented in .env.example"
     assert "IFLOWTEST_CLIENT_<NAME>_KEY" in documented
+
+
+# ---------------------------------------------------------------------------- IFLOWTEST_* variables
+def test_every_variable_the_harness_reads_is_known_and_in_env_example() -> None:
+    source = Path(__file__).resolve().parents[1] / "src" / "iflowtest"
+    read = set()
+    for path in source.rglob("*.py"):
+        if "emulator" in path.parts:
+            continue
+        # Only full names: IFLOWTEST_CLIENT_<NAME>_KEY is built from the declared clients.
+        read |= set(re.findall(r"\b(IFLOWTEST_[A-Z0-9_]*[A-Z0-9])\b", path.read_text(encoding="utf-8")))
+    read -= {name for name in read if name.startswith("IFLOWTEST_CLIENT_") and name.endswith("_KEY")}
+    documented = set(re.findall(r"^# (IFLOWTEST_[A-Z0-9_]+)=", (ROOT / ".env.example").read_text(), re.MULTILINE))
+    documented -= {name for name in documented if name.startswith("IFLOWTEST_CLIENT_") and name.endswith("_KEY")}
+
+    assert read <= KNOWN_VARIABLES
+    assert documented == KNOWN_VARIABLES
+
+
+def test_a_misspelt_client_key_variable_names_the_declared_one(tmp_path: Path) -> None:
+    root = project(tmp_path, "[tool.iflowtest.clients.sender]\n", dev="IFLOWTEST_CLIENT_SENDR_KEY=x.json\n")
+
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(root, {"env": "dev"}, environ={})
+
+    assert str(info.value) == (
+        "unknown variable IFLOWTEST_CLIENT_SENDR_KEY in .env.dev (did you mean IFLOWTEST_CLIENT_SENDER_KEY?): no "
+        "client 'sendr' is declared (declared clients: sender): fix the name (`.env.example` lists every variable "
+        "iflowtest reads) or remove it"
+    )
+
+
+def test_unknown_variables_are_found_in_every_layer(tmp_path: Path) -> None:
+    root = project(tmp_path, env="IFLOWTEST_REPORT=out\n")
+
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(root, environ={"IFLOWTEST_TARGT": "emulator"})
+
+    assert str(info.value).startswith(
+        "unknown variable IFLOWTEST_TARGT in the environment (did you mean IFLOWTEST_TARGET?); unknown variable "
+        "IFLOWTEST_REPORT in .env (did you mean IFLOWTEST_REPORTS?): fix the name"
+    )
+
+
+def test_other_variables_are_left_to_yaml_suites(tmp_path: Path) -> None:
+    root = project(tmp_path, env="PARTNER_COMPANY_CODE=1010\n")
+
+    assert resolve_settings(root, environ={"HOME": str(tmp_path)}).variables["PARTNER_COMPANY_CODE"] == "1010"
+
+
+def test_a_profile_means_a_tenant_unless_the_emulator_is_asked_for(tmp_path: Path) -> None:
+    root = project(tmp_path, dev="PARTNER_COMPANY_CODE=1010\n")
+
+    with pytest.raises(ConfigError, match=r"^profile 'dev' names a tenant, which needs a service key"):
+        resolve_settings(root, {"env": "dev"}, environ={"HOME": str(tmp_path)})
+    assert resolve_settings(root, {"env": "dev", "target": "emulator"}, environ={}).target == "emulator"
+    assert resolve_settings(root, {"env": "dev", "offline": True}, environ={}).target == "tenant"
+    assert resolve_settings(root, environ={"IFLOWTEST_ENV": "dev", "IFLOWTEST_TARGET": "emulator"}).target == (
+        "emulator"
+    )
+
+
+def test_a_ca_bundle_that_is_not_a_pem_file_is_refused(tmp_path: Path) -> None:
+    (tmp_path / "ca.pem").write_text("not a certificate\n")
+
+    with pytest.raises(ConfigError) as info:
+        resolve_settings(project(tmp_path), environ={"IFLOWTEST_CA_BUNDLE": "ca.pem"})
+
+    assert str(info.value).startswith(f"CA bundle {tmp_path / 'ca.pem'} (IFLOWTEST_CA_BUNDLE) holds no PEM certificate")

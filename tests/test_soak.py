@@ -2,7 +2,7 @@
 
 Run it with `pytest -m slow tests/test_soak.py -s` (it is deselected by default). The suite runs in a
 child pytest so its peak RSS is its own; the numbers go to bench/README.md by hand. With
-IFLOWTEST_SOAK_TRACE=1 the child also diffs tracemalloc snapshots taken after the first tenth and at the end,
+SOAK_TRACE=1 the child also diffs tracemalloc snapshots taken after the first tenth and at the end,
 and the test prints the allocation sites that still hold memory, in bytes per test (tracing makes it about
 three times slower, and its own bookkeeping inflates the RSS figures of that run).
 """
@@ -19,10 +19,10 @@ import pytest
 from lxml import etree
 
 ROOT = Path(__file__).resolve().parents[1]
-TESTS = int(os.environ.get("IFLOWTEST_SOAK_TESTS", "2000"))  # fewer for a quicker look; bench/README.md has 2000
-# 2000 tests of 10 calls by default; IFLOWTEST_SOAK_CALLS=100 with IFLOWTEST_SOAK_TESTS=200 makes the same
+TESTS = int(os.environ.get("SOAK_TESTS", "2000"))  # fewer for a quicker look; bench/README.md has 2000
+# 2000 tests of 10 calls by default; SOAK_CALLS=100 with SOAK_TESTS=200 makes the same
 # 20,000 calls in a tenth of the tests, which separates what is kept per call from what is kept per test.
-CALLS_PER_TEST = int(os.environ.get("IFLOWTEST_SOAK_CALLS", "10"))
+CALLS_PER_TEST = int(os.environ.get("SOAK_CALLS", "10"))
 
 CONFTEST = f"""
 import gc
@@ -34,7 +34,7 @@ import tracemalloc
 import pytest
 
 SEEN = []
-TRACE = bool(os.environ.get("IFLOWTEST_SOAK_TRACE"))
+TRACE = bool(os.environ.get("SOAK_TRACE"))
 SNAPSHOTS = []
 
 

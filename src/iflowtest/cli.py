@@ -17,7 +17,7 @@ import argparse
 import json
 import sys
 import threading
-from collections.abc import Sequence
+from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +31,7 @@ from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
 from iflowtest.reporting.nightly import NightlyRun
 from iflowtest.settings import find_project_root, resolve_settings
+from iflowtest.stash import LAST_LINES_KEY
 from iflowtest.target import (
     check_emulator_faults,
     emulator_cf_profile,
@@ -138,6 +139,8 @@ def _preflight_options(args: Sequence[str]) -> dict[str, str]:
             found[_PREFLIGHT_OPTIONS[name]] = value
         if name == "--iflow-no-tls-verify":
             found["tls_verify"] = "false"
+        if name == "--iflow-offline":
+            found["offline"] = "true"
     return found
 
 
@@ -148,6 +151,13 @@ def _fail(message: str) -> int:
 
 def run_suites(args: list[str], cwd: Path | None = None) -> int:
     """`iflowtest run`: resolve settings, run pytest with reports, print where they are."""
+    try:
+        return _run_suites(args, cwd)
+    except _RunUsageError as exc:
+        return _fail(f"{exc} (see iflowtest run --help)")
+
+
+def _run_suites(args: list[str], cwd: Path | None) -> int:
     root = find_project_root(cwd or Path.cwd())
     args = [_RUN_ALIASES.get(a, a) for a in args]
     try:
@@ -193,18 +203,40 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
     if html.exists():
         print(f"iflowtest: report {latest / html.name}")
         print(f"iflowtest: junit  {latest / junit.name}")
+    for line in watcher.last_lines:  # the target, last, as on the first line
+        print(line)
     return exit_code
 
 
 class _InterruptWatcher:
-    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED."""
+    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED; keeps the last lines."""
 
     interrupted = False
+
+    def __init__(self) -> None:
+        self.last_lines: list[str] = []
+
+    def pytest_configure(self, config: pytest.Config) -> None:
+        config.stash[LAST_LINES_KEY] = self.last_lines
+
+    @pytest.hookimpl(wrapper=True)
+    def pytest_cmdline_parse(self) -> Generator[None, pytest.Config, pytest.Config]:
+        # pytest would print its own usage text, naming the program "pytest.main()"; the user typed `iflowtest run`.
+        try:
+            return (yield)
+        except pytest.UsageError as exc:
+            lines = str(exc).splitlines()
+            said = next((line.split(": error: ", 1)[1] for line in lines if ": error: " in line), lines[0])
+            raise _RunUsageError(said) from None
 
     def pytest_keyboard_interrupt(self, excinfo: pytest.ExceptionInfo[BaseException]) -> None:
         # Collection errors arrive here too, as Session.Interrupted (a KeyboardInterrupt subclass).
         if not isinstance(excinfo.value, pytest.Session.Interrupted):
             self.interrupted = True
+
+
+class _RunUsageError(Exception):
+    """pytest refused the command line of `iflowtest run` (an unknown option, a missing value)."""
 
 
 def run_screenshot(parsed: argparse.Namespace) -> int:

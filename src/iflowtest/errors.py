@@ -13,8 +13,9 @@ IflowtestError
 │   ├── CsrfError            the CSRF handshake did not yield a usable token
 │   └── RuntimeUnreachableError (also an UnreachableError)
 ├── CloudFoundryError        the Cloud Foundry API or its UAA refused a request or cannot be reached
-│   └── ProvisioningError    a client's service instance or key could not be created or deleted
-├── UnreachableError         the tenant or its token endpoint could not be reached (`iflowtest run` exits 3)
+│   ├── ProvisioningError    a client's service instance or key could not be created or deleted
+│   └── CloudFoundryUnreachableError (also an UnreachableError)
+├── UnreachableError         the tenant, its token endpoint or the CF API could not be reached (exit 3)
 ├── CassetteError            a recorded cassette cannot answer a replayed request
 └── PostmanError             a Postman collection, environment or data file cannot be read or is not one
 """
@@ -76,6 +77,10 @@ class TokenEndpointUnreachableError(TokenEndpointError, UnreachableError):
 
 class RuntimeUnreachableError(IflowCallError, UnreachableError):
     """Raised when no connection to the iFlow runtime can be made."""
+
+
+class CloudFoundryUnreachableError(CloudFoundryError, UnreachableError):
+    """Raised when no connection to the Cloud Foundry API or its UAA can be made."""
 
 
 class CassetteError(IflowtestError):

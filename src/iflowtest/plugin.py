@@ -14,6 +14,7 @@ from iflowtest.calls.mpl import ClaimsFolder, MplClient, mpl_client, share_claim
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
+from iflowtest.cases.names import NameCheck
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
@@ -23,6 +24,7 @@ from iflowtest.redaction import install_log_redaction
 from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
+from iflowtest.reporting.targetline import TargetLines
 from iflowtest.settings import Settings, find_project_root, resolve_settings
 from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
 from iflowtest.target import TargetSession
@@ -32,6 +34,7 @@ UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 UNDO_CLAIMS_KEY = pytest.StashKey[Callable[[], None]]()
+NAME_CHECK_KEY = pytest.StashKey[NameCheck]()
 T = TypeVar("T")
 
 IflowClientFactory = Callable[..., IflowClient]
@@ -103,6 +106,7 @@ def pytest_configure(config: pytest.Config) -> None:
         "read_timeout": config.getoption("iflow_read_timeout"),
         "keep_clients": config.getoption("iflow_keep_clients"),
         "tls_verify": config.getoption("iflow_tls_verify"),
+        "offline": config.getoption("iflow_offline") or None,
     }
     try:
         settings = resolve_settings(find_project_root(config.rootpath), options)
@@ -117,6 +121,8 @@ def pytest_configure(config: pytest.Config) -> None:
     config.stash[TARGET_SESSION_KEY] = config.stash[TARGET_KEY] = target
     config.stash[UPDATE_BASELINES_KEY] = bool(config.getoption("iflow_update_baselines"))
     config.pluginmanager.register(FormatErrorExit(), "iflowtest-yaml-exit")
+    config.stash[NAME_CHECK_KEY] = NameCheck(config, settings)
+    config.pluginmanager.register(config.stash[NAME_CHECK_KEY], "iflowtest-names")
     try:
         mode = recording_mode(
             config.getoption("iflow_record"), config.getoption("iflow_offline"), config.getoption("record_mode", None)
@@ -134,6 +140,7 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
     if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(TargetLines(config, target.headline()), "iflowtest-target-lines")
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
         if provisions_through_cloud_foundry(settings) and target.offline_keys is None:
             config.pluginmanager.register(LeftoverReport(settings), "iflowtest-leftovers")
@@ -161,6 +168,8 @@ def pytest_sessionstart(session: pytest.Session) -> None:
     if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
         try:
             session.config.stash[TARGET_SESSION_KEY].start()
+        except UnreachableError:
+            pass  # not the user's mistake: each test fails with the cause and is counted unreachable (exit 3)
         except IflowtestError as exc:
             raise pytest.UsageError(f"iflowtest: {exc}") from None
 
@@ -244,6 +253,8 @@ def _or_fail(make: Callable[[], T]) -> T:
     """`make()`, or the test fails with our error's message, once: not also as the failure's context."""
     try:
         return make()
+    except UnreachableError:
+        raise  # as it is, so that the report counts the test unreachable (`iflowtest run` exits 3)
     except IflowtestError as exc:
         cause = str(exc)
     pytest.fail(cause, pytrace=False)  # outside the except, so no "During handling of the above exception"
@@ -277,6 +288,8 @@ def iflow_client(request: pytest.FixtureRequest, iflow_target: TargetSession) ->
     responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
+        names = request.config.stash[NAME_CHECK_KEY]
+        _or_fail(lambda: names.check_call(request.node, name, iflow))
         client = _or_fail(lambda: iflow_target.pool.client(name, iflow))
         client.add_listener(lambda record, _response: records.append(record))
         client.add_listener(lambda _record, response: responses.append(response))

@@ -41,6 +41,30 @@ KEY_TYPES: Final = ("secret", "certificate")
 SOURCES: Final = ("provision", "load")
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")  # what a role name may hold (provisioning checks it too)
 _CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
+# Every IFLOWTEST_* variable the harness reads, besides IFLOWTEST_CLIENT_<NAME>_KEY of each declared client;
+# `.env.example` documents each one (tests/test_settings.py keeps the two and the source in step).
+KNOWN_VARIABLES: Final = frozenset(
+    {
+        "IFLOWTEST_ENV",
+        "IFLOWTEST_TARGET",
+        "IFLOWTEST_CLIENT",
+        "IFLOWTEST_CONNECT_TIMEOUT",
+        "IFLOWTEST_READ_TIMEOUT",
+        "IFLOWTEST_CA_BUNDLE",
+        "IFLOWTEST_TLS_VERIFY",
+        "IFLOWTEST_SUITES",
+        "IFLOWTEST_REPORTS",
+        "IFLOWTEST_EMULATOR_TOKEN_LIFETIME",
+        "IFLOWTEST_CF_API",
+        "IFLOWTEST_CF_ORG",
+        "IFLOWTEST_CF_SPACE",
+        "IFLOWTEST_CF_USERNAME",
+        "IFLOWTEST_CF_PASSWORD",
+        "IFLOWTEST_CF_JOB_TIMEOUT",
+        "IFLOWTEST_KEEP_CLIENTS",
+        "IFLOWTEST_MONITOR_URL",
+    }
+)
 
 _TOP_KEYS: Final = {
     "target": str,
@@ -190,6 +214,19 @@ class Settings:
         """What is declared about iFlow `name` (an empty spec when nothing is)."""
         return self.iflows.get(name) or IflowSpec(name)
 
+    def declared_iflow(self, name: str) -> IflowSpec:
+        """iFlow `name` as declared, or a ConfigError: a typo must not become a new iFlow in the report."""
+        try:
+            return self.iflows[name]
+        except KeyError:
+            declared = (
+                f"declared iFlows are {', '.join(sorted(self.iflows))}" if self.iflows else "no iFlow is declared"
+            )
+            raise ConfigError(
+                f"unknown iFlow {name!r}: {declared}; declare it as [tool.iflowtest.iflows.{name}] in pyproject.toml, "
+                "an empty table will do" + _suggest(name, self.iflows)
+            ) from None
+
 
 def client_key_variable(name: str) -> str:
     """`IFLOWTEST_CLIENT_<NAME>_KEY`, with dashes turned into underscores."""
@@ -229,12 +266,11 @@ def load_pyproject_table(root: Path) -> dict[str, Any]:
     return table
 
 
-def load_environment(root: Path, profile: str | None, environ: Mapping[str, str]) -> dict[str, str]:
-    """Merge `.env`, `.env.<profile>` and the process environment (later wins)."""
-    merged: dict[str, str] = {}
-    base = root / ".env"
-    if base.is_file():
-        merged.update({k: v for k, v in dotenv_values(base).items() if v is not None})
+def environment_layers(
+    root: Path, profile: str | None, environ: Mapping[str, str]
+) -> list[tuple[str, Mapping[str, str]]]:
+    """Where variables come from, first wins: the process environment, `.env.<profile>`, `.env`."""
+    layers: list[tuple[str, Mapping[str, str]]] = [("the environment", environ)]
     if profile:
         if not re.fullmatch(r"[A-Za-z0-9_.-]+", profile):
             raise ConfigError(f"profile name {profile!r} is not a plain name: use letters, digits, '-', '_' or '.'")
@@ -244,9 +280,38 @@ def load_environment(root: Path, profile: str | None, environ: Mapping[str, str]
                 f"profile {profile!r} was requested but {named} does not exist: "
                 f"copy .env.example to .env.{profile} and fill in its values"
             )
-        merged.update({k: v for k, v in dotenv_values(named).items() if v is not None})
-    merged.update(environ)
-    return merged
+        layers.append((named.name, {k: v for k, v in dotenv_values(named).items() if v is not None}))
+    base = root / ".env"
+    if base.is_file():
+        layers.append((base.name, {k: v for k, v in dotenv_values(base).items() if v is not None}))
+    return layers
+
+
+def check_variables(layers: list[tuple[str, Mapping[str, str]]], clients: Mapping[str, ClientSpec]) -> None:
+    """Refuse an IFLOWTEST_* variable the harness does not read: a misspelt name would silently change the run."""
+    keys = {client_key_variable(name): name for name in clients}
+    known = KNOWN_VARIABLES | set(keys)
+    problems = []
+    for where, layer in layers:
+        for name in sorted(layer):
+            if name.startswith("IFLOWTEST_") and name not in known:
+                problems.append(_unknown_variable(name, where, keys, known))
+    if problems:
+        raise ConfigError(
+            "; ".join(problems) + ": fix the name (`.env.example` lists every variable iflowtest reads) or remove it"
+        )
+
+
+def _unknown_variable(name: str, where: str, keys: Mapping[str, str], known: frozenset[str] | set[str]) -> str:
+    text = f"unknown variable {name} in {where}"
+    match = re.fullmatch(r"IFLOWTEST_CLIENT_(.+)_KEY", name)
+    if match:
+        close = difflib.get_close_matches(name, list(keys), n=1)
+        hint = f" (did you mean {close[0]}?)" if close else ""
+        declared = ", ".join(sorted(keys.values()))
+        return f"{text}{hint}: no client {match.group(1).lower()!r} is declared (declared clients: {declared})"
+    close = difflib.get_close_matches(name, sorted(known), n=1)
+    return text + (f" (did you mean {close[0]}?)" if close else "")
 
 
 def resolve_settings(
@@ -258,7 +323,10 @@ def resolve_settings(
     table = load_pyproject_table(root)
     _check_keys(table, _TOP_KEYS, "[tool.iflowtest]")
     profile = options.get("env") or environ.get("IFLOWTEST_ENV") or _dotenv_profile(root) or None
-    env = load_environment(root, profile, environ)
+    layers = environment_layers(root, profile, environ)
+    env: dict[str, str] = {}
+    for _, layer in reversed(layers):
+        env.update(layer)
     origins: dict[str, str] = {}
 
     def pick(option: str, variable: str, key: str, default: Any) -> Any:
@@ -275,6 +343,7 @@ def resolve_settings(
         return default
 
     clients = _parse_clients(table.get("clients", {}), env)
+    check_variables(layers, clients)
     iflows = _parse_iflows(table.get("iflows", {}))
     default_client = str(pick("client", "IFLOWTEST_CLIENT", "default_client", next(iter(clients))))
     if default_client not in clients:
@@ -283,7 +352,14 @@ def resolve_settings(
             f"are {', '.join(sorted(clients))}" + _suggest(default_client, clients)
         )
     cf = _parse_cf(table.get("cf", {}), env)
-    target = _parse_target(pick("target", "IFLOWTEST_TARGET", "target", "auto"), origins["target"], clients, cf)
+    target = _parse_target(
+        pick("target", "IFLOWTEST_TARGET", "target", "auto"),
+        origins["target"],
+        clients,
+        cf,
+        profile=profile,
+        offline=bool(options.get("offline")),
+    )
     keep_clients = _flag(pick("keep_clients", "IFLOWTEST_KEEP_CLIENTS", "keep_clients", False), origins)
     suites = pick("suites", "IFLOWTEST_SUITES", "suites", ["suites"])
     if isinstance(suites, str):
@@ -292,6 +368,8 @@ def resolve_settings(
     ca_bundle = pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None)
     tls_verify = parse_tls_verify(pick("tls_verify", "IFLOWTEST_TLS_VERIFY", "tls_verify", True), origins)
     check_ca_bundle(tls_verify, ca_bundle, origins)
+    if ca_bundle:
+        ca_bundle = readable_ca_bundle(str(ca_bundle), origins.get("ca_bundle", "ca_bundle"), root)
     return Settings(
         root=root,
         profile=profile,
@@ -324,28 +402,43 @@ def _dotenv_profile(root: Path) -> str | None:
     return dotenv_values(base).get("IFLOWTEST_ENV") if base.is_file() else None
 
 
-def _parse_target(value: Any, origin: str, clients: Mapping[str, ClientSpec], cf: CfSettings) -> Target:
+def _parse_target(
+    value: Any, origin: str, clients: Mapping[str, ClientSpec], cf: CfSettings, *, profile: str | None, offline: bool
+) -> Target:
     if value == "auto":
-        return "tenant" if cf.api or any(c.service_key for c in clients.values()) else "emulator"
+        # A profile names a tenant: falling back to the emulator when its keys are missing or misspelt would
+        # turn a nightly against the tenant green without calling it.
+        if profile:
+            value, origin = "tenant", f"profile {profile!r}"
+        else:
+            # Missing keys are found when the target starts, naming the Cloud Foundry API they need.
+            return "tenant" if cf.api or any(c.service_key for c in clients.values()) else "emulator"
     if value not in ("emulator", "tenant"):
         raise ConfigError(f"target {value!r} ({origin}) is not one of: emulator, tenant, auto")
     target: Target = value
-    if target == "tenant":
+    if target == "emulator" and profile and origin.startswith("[tool.iflowtest]"):
+        raise ConfigError(
+            f"profile {profile!r} names a tenant but {origin} = 'emulator': pass --iflow-target emulator (or set "
+            f"IFLOWTEST_TARGET=emulator in .env.{profile}) to run the profile against the emulated tenant"
+        )
+    if target == "tenant" and not offline:  # an offline replay sends nothing, so it needs no key
+        needs = f"profile {profile!r} names a tenant, which" if origin.startswith("profile") else "target 'tenant'"
+        emulator = "; or run against the emulated tenant with --iflow-target emulator" if profile else ""
         loaded = [c for c in clients.values() if c.source == "load" and not c.service_key]
         if loaded:
             lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in loaded)
             raise ConfigError(
                 f"clients with source = 'load' need a service key, missing for {lines}. "
-                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table"
+                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table" + emulator
             )
         missing = [c for c in clients.values() if not c.service_key]
         if missing and not cf.configured:
             lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in missing)
             raise ConfigError(
-                f"target 'tenant' needs a service key for every declared client, missing for {lines}. "
+                f"{needs} needs a service key for every declared client, missing for {lines}. "
                 "Put them in .env.<profile> (see .env.example) or set service_key in the client's table; "
                 "or have them provisioned: set IFLOWTEST_CF_API, IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE "
-                "(or log in with `cf login` and `cf target`)"
+                "(or log in with `cf login` and `cf target`)" + emulator
             )
     return target
 
@@ -541,6 +634,26 @@ def check_ca_bundle(tls_verify: bool, ca_bundle: str | None, origins: MutableMap
         f"({origins.get('ca_bundle', 'ca_bundle')} = {ca_bundle}), which is only used to verify: remove the CA "
         "bundle to connect without verification, or turn verification back on to verify with the bundle"
     )
+
+
+def readable_ca_bundle(value: str, origin: str, root: Path) -> str:
+    """The CA bundle's path (relative to the project), or a ConfigError before any call would fail on it."""
+    path = Path(value).expanduser()
+    if not path.is_absolute():
+        path = root / path
+    fix = f"set {origin} to your CA bundle (a PEM file), or remove it to verify with the default CA certificates"
+    if path.is_dir():  # a c_rehash folder of certificates, as OpenSSL takes it
+        return str(path)
+    try:
+        with path.open("rb") as handle:
+            text = handle.read()
+    except FileNotFoundError:
+        raise ConfigError(f"CA bundle {path} ({origin}) does not exist: {fix}") from None
+    except OSError as exc:
+        raise ConfigError(f"CA bundle {path} ({origin}) cannot be read ({exc.strerror or exc}): {fix}") from None
+    if b"-----BEGIN CERTIFICATE-----" not in text:
+        raise ConfigError(f"CA bundle {path} ({origin}) holds no PEM certificate: {fix}")
+    return str(path)
 
 
 def harness_verify(settings: Settings, ca_file: str | None = None) -> bool | str:

@@ -49,6 +49,9 @@ class RunTarget(Protocol):
 SETTINGS_KEY = pytest.StashKey[Settings]()
 TARGET_KEY = pytest.StashKey[RunTarget]()
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
+# Set by `iflowtest run`, which prints the run's last lines itself: the plugin hands it the target line here
+# instead of writing it at the end of pytest's output.
+LAST_LINES_KEY = pytest.StashKey[list[str]]()
 # Per test item: its iFlow calls, their responses (for a failure's exchanges) and the message logs it checked.
 CALLS_KEY = pytest.StashKey[list[CallRecord]]()
 RESPONSES_KEY = pytest.StashKey[list[requests.Response]]()

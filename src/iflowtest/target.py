@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from iflowtest.calls.pool import IflowClientPool
-from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_key_fits
+from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
@@ -111,6 +111,22 @@ class TargetSession:
             facts["Tenant"] = "offline: answers replayed from cassettes"
         return facts
 
+    def headline(self) -> str:
+        """The run's first and last line: the target, the profile and where the calls go (never a secret)."""
+        settings = self.settings
+        if self.offline_keys is not None:
+            where = "offline: cassettes"
+        elif settings.target == "emulator":
+            where = "emulated tenant"
+        else:
+            hosts = sorted(configured_hosts(settings))
+            if hosts:
+                where = ("host " if len(hosts) == 1 else "hosts ") + ", ".join(hosts)
+            else:
+                cf = urlsplit(settings.cf.api).hostname if settings.cf.api else None
+                where = f"clients provisioned through {cf or 'the cf CLI session'}"
+        return f"iflowtest: target {settings.target}, profile {settings.profile or 'none'}, {where}"
+
     def release_clients(self) -> None:
         """Close connections, remove certificate files and delete provisioned clients; safe to call twice."""
         try:
@@ -130,6 +146,20 @@ class TargetSession:
         finally:
             if self.emulator is not None:
                 self.emulator.stop()
+
+
+def configured_hosts(settings: Settings) -> set[str]:
+    """The runtime hosts of the keys a profile configures (the 'api'-plan hosts when it has no other)."""
+    hosts: dict[str, set[str]] = {"integration-flow": set(), "api": set()}
+    for spec in settings.clients.values():
+        if not spec.service_key:
+            continue
+        try:
+            key = load_configured_key(spec, settings)
+        except IflowtestError:
+            continue  # the target's start names the broken key; the headline only names hosts
+        hosts[spec.plan].add(urlsplit(key.url).hostname or "")
+    return (hosts["integration-flow"] or hosts["api"]) - {""}
 
 
 # ---------------------------------------------------------------- the emulated tenant

@@ -81,9 +81,11 @@ def test_turned_off_explicitly(
 
 
 def test_a_ca_bundle_verifies_with_it(tmp_path: Path) -> None:
-    settings = resolve_settings(project(tmp_path), environ={"IFLOWTEST_CA_BUNDLE": "/etc/ssl/corp.pem"})
+    bundle = tmp_path / "corp.pem"
+    bundle.write_text("-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n")
+    settings = resolve_settings(project(tmp_path), environ={"IFLOWTEST_CA_BUNDLE": "corp.pem"})
 
-    assert harness_verify(settings) == "/etc/ssl/corp.pem"
+    assert harness_verify(settings) == str(bundle)  # relative to the project
 
 
 def test_a_bad_value_is_a_settings_error(tmp_path: Path) -> None:

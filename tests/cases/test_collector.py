@@ -574,15 +574,18 @@ def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> 
     ("case", "message"),
     [
         (
-            {"name": "typo", "client": "sendr", "request": {}},
-            "case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are monitor, sender, sender_basic, "
-            "sender_no_de; declare it as [tool.iflowtest.clients.sendr] in pyproject.toml (did you mean 'sender'?)",
+            {"name": "typo", "client": "sendr", "iflow": "ReadCostCenters", "request": {}},
+            # Unknown names: a usage error on stderr, worded as for markers (names.py)
+            "ERROR: iflowtest: case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are "
+            "monitor, sender, sender_basic, sender_no_de; declare it as [tool.iflowtest.clients.sendr] in "
+            "pyproject.toml (did you mean 'sender'?)",
         ),
         (
             {"name": "no address", "iflow": "ReadCostCenter", "request": {}},
-            "case 'no address' (suites/names.iflow.yaml:2) calls iFlow 'ReadCostCenter' without a request path, but "
-            "the iFlow has no address (did you mean 'ReadCostCenters'?): declare address in "
-            "[tool.iflowtest.iflows.ReadCostCenter] or give request.path",
+            "ERROR: iflowtest: case 'no address' (suites/names.iflow.yaml:2): unknown iFlow 'ReadCostCenter': declared "
+            "iFlows are ChangeCostCenter, CostCentersOData, FailingFlow, ReadCostCenters, ReadCostCentersDE; declare "
+            "it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty table will do (did you mean "
+            "'ReadCostCenters'?)",
         ),
         (
             {"name": "nowhere", "steps": [{"request": {"path": "/http/costcenters"}}, {"request": {}}]},
@@ -599,4 +602,4 @@ def test_unknown_names_fail_at_collection(pytester: pytest.Pytester, case: dict[
     result = run(pytester, "suites", "--collect-only")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR  # `iflowtest run` makes it 2
-    assert message in result.stdout.lines
+    assert message in result.stdout.lines + result.stderr.lines

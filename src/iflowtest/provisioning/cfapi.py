@@ -21,7 +21,7 @@ from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
-from iflowtest.errors import CloudFoundryError
+from iflowtest.errors import CloudFoundryError, CloudFoundryUnreachableError
 from iflowtest.provisioning.cfsession import CfSession, token_expired
 from iflowtest.redaction import Secret, error_reason, redact_text
 
@@ -172,7 +172,7 @@ class CloudFoundryClient:
                 status=exc.status_code,
             ) from None
         except requests.RequestException as exc:
-            raise CloudFoundryError(
+            raise CloudFoundryUnreachableError(
                 f"Cloud Foundry UAA {token_url} cannot be reached ({error_reason(exc)}): check IFLOWTEST_CF_API, "
                 "your network and IFLOWTEST_CA_BUNDLE"
             ) from None
@@ -231,7 +231,7 @@ class CloudFoundryClient:
                     method, url, params=params, json=json, headers=headers, timeout=self.timeout, verify=self.verify
                 )
             except requests.RequestException as exc:
-                raise CloudFoundryError(
+                raise CloudFoundryUnreachableError(
                     f"Cloud Foundry API {self.api} cannot be reached ({error_reason(exc)}): check IFLOWTEST_CF_API "
                     "(`cf api` shows it), your network and IFLOWTEST_CA_BUNDLE"
                 ) from None

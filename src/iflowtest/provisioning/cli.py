@@ -20,13 +20,14 @@ from pathlib import Path
 from typing import Any
 
 from iflowtest.calls.tlsverify import silence_insecure_warnings, warning_line
-from iflowtest.errors import IflowtestError, ProvisioningError
+from iflowtest.errors import IflowtestError, ProvisioningError, UnreachableError
 from iflowtest.files import write_private
-from iflowtest.provisioning.provisioner import CLEANUP_AGE, ClientRequest, Provisioner, parse_duration
+from iflowtest.provisioning.provisioner import CLEANUP_AGE, ClientRequest, Provisioner, parse_duration, validate
 from iflowtest.provisioning.runkeys import client_request, provisioner_from_settings
 from iflowtest.settings import KEY_TYPES, PLANS, find_project_root, resolve_settings
 
 USAGE_ERROR = 2
+UNREACHABLE = 3  # the Cloud Foundry API or its UAA: not the user's mistake, as for `iflowtest run`
 
 
 def add_parser(commands: Any, parser_class: type[argparse.ArgumentParser]) -> argparse.ArgumentParser:
@@ -80,11 +81,14 @@ def run_provision(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
         if not settings.tls_verify:
             print(warning_line(settings), file=sys.stderr)  # once, instead of urllib3's warning per call
             undo_quiet = silence_insecure_warnings()
+        if parsed.action == "create":
+            # Everything the command line can get wrong is found before a Cloud Foundry API is looked for.
+            parsed.request = _create_request(parsed)
         provisioner = provisioner_from_settings(settings)
         return actions[parsed.action](parsed, provisioner)
     except IflowtestError as exc:
         print(f"iflowtest: error: {exc}", file=sys.stderr)
-        return USAGE_ERROR
+        return UNREACHABLE if isinstance(exc, UnreachableError) else USAGE_ERROR
     finally:
         if provisioner is not None:
             provisioner.cf.close()
@@ -92,7 +96,7 @@ def run_provision(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
             undo_quiet()
 
 
-def _create(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
+def _create_request(parsed: argparse.Namespace) -> ClientRequest:
     out: Path = parsed.out
     if out.exists():
         raise ProvisioningError(f"{out} exists: choose another --out or delete the file first (nothing was created)")
@@ -111,6 +115,14 @@ def _create(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
         token_validity=base.token_validity,
         where="the command line" + (f" and {base.where}" if declared else ""),
     )
+    validate(request, parsed.name)
+    return request
+
+
+def _create(parsed: argparse.Namespace, provisioner: Provisioner) -> int:
+    out: Path = parsed.out
+    request: ClientRequest = parsed.request
+    declared = parsed.name in parsed.settings.clients
     created = provisioner.provision(request, parsed.name)
     write_private(out, json.dumps(created.credentials, indent=2) + "\n")
     print(
