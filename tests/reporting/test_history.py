@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from iflowtest.reporting.history import KEEP_RUNS, CaseResult, HistoryStore, RunRecord, changes, flaky, trends
 from iflowtest.reporting.summary import build_summary, one_line, percentile, summarize_iflows
+from tests.servers import iflowtest
+from tests.test_cli import project  # noqa: F401  (fixture)
 
 
 def run(run_id: str, outcomes: dict[str, str], latency: float = 10.0, **kind: Any) -> RunRecord:
@@ -147,3 +150,28 @@ def test_percentiles_summary_and_one_line() -> None:
         "iflowtest: 3 tests, 1 passed, 1 failed (1 new, 1 unreachable), 1 fixed, 1 skipped; 3 iFlows, 1 failing: "
         "FlowB; 1.5 s"
     )
+
+
+def test_an_insecure_run_between_two_nightlies_is_not_their_previous_run(project: Path) -> None:  # noqa: F811
+    suite = "suites/costcenters/test_failing_flow.py"
+    first = iflowtest("run", suite, "--iflow-run-id=20260101T010000Z", cwd=project)
+    insecure = iflowtest("run", suite, "--insecure", "--iflow-run-id=20260102T010000Z", cwd=project)
+    insecure_summary = json.loads((project / "reports" / "latest" / "summary.json").read_text())
+    third = iflowtest("run", suite, "--iflow-run-id=20260103T010000Z", cwd=project)
+
+    assert first.returncode == insecure.returncode == third.returncode == 0, third.stdout[-2000:]
+    summary = json.loads((project / "reports" / "latest" / "summary.json").read_text())
+    assert insecure_summary["previous_run"] is None and insecure_summary["tls_verify"] is False
+    assert summary["previous_run"] == "20260101T010000Z"
+    assert (summary["target"], summary["profile"], summary["mode"], summary["tenant_host"]) == (
+        "emulator",
+        None,
+        "live",
+        "",
+    )
+    stored = HistoryStore(project / "reports" / "history.jsonl").runs()
+    assert [(r.run_id, r.tls_verify) for r in stored] == [
+        ("20260101T010000Z", True),
+        ("20260102T010000Z", False),
+        ("20260103T010000Z", True),
+    ]

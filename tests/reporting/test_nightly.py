@@ -74,16 +74,20 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
         "--iflow-env",
         "down",
         "suites/costcenters/test_failing_flow.py",
+        "suites/costcenters/costcenters.iflow.yaml",
+        "-k",
+        "mpl_id or credentials",  # a marked Python test (token first) and a YAML case without auth
         "--iflow-connect-timeout=2",
         cwd=project,
     )
 
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-1000:]
-    # No call was made, yet the case counts under its iFlow; unreachable cases are a part of the failed ones.
+    # No call was answered, yet each case counts under its iFlow; unreachable cases are a part of the failed ones.
     assert (
-        "iflowtest: 1 tests, 0 passed, 1 failed (1 new, 1 unreachable), 0 skipped; 1 iFlows, 1 failing: FailingFlow;"
-        in result.stdout
-    )
+        "iflowtest: 2 tests, 0 passed, 2 failed (2 new, 2 unreachable), 0 skipped; 2 iFlows, 2 failing: FailingFlow, "
+        "ReadCostCenters;"
+    ) in result.stdout
+    assert "(none)" not in (project / "reports" / "latest" / "summary.json").read_text()
     assert "token endpoint https://127.0.0.1:9/oauth/token for client 'sender'" in result.stdout
     page = (project / "reports" / "latest" / "report.html").read_text()
     assert "not-a-secret" not in result.stdout + page
