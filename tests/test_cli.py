@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import json
+import os
 import re
 import shutil
 import signal
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -13,7 +16,7 @@ import pytest
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
 
-from .servers import IFLOWTEST, iflowtest, read_until_serving, write_key_profile
+from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -142,3 +145,44 @@ def test_a_suite_file_that_does_not_import_is_exit_2_not_an_interruption(project
 
     assert result.returncode == 2, result.stdout[-2000:]
     assert "SyntaxError" in result.stdout
+
+
+def test_junitxml_and_html_given_to_run_get_the_published_files(project: Path) -> None:
+    result = iflowtest(
+        "run",
+        "suites/costcenters/test_failing_flow.py",
+        "--junitxml",
+        "ci/junit.xml",
+        "--html=ci/page.html",
+        cwd=project,
+    )
+
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    latest = project / "reports" / "latest"
+    assert f"iflowtest: copy   {project / 'ci' / 'page.html'}\n" in result.stdout
+    assert f"iflowtest: copy   {project / 'ci' / 'junit.xml'}\n" in result.stdout
+    assert (project / "ci" / "junit.xml").read_bytes() == (latest / "junit.xml").read_bytes()
+    assert (project / "ci" / "page.html").read_bytes() == (latest / "report.html").read_bytes()
+    assert (project / "ci" / "summary.json").read_bytes() == (latest / "summary.json").read_bytes()
+    assert 'classname="costcenters/FailingFlow"' in (project / "ci" / "junit.xml").read_text()
+
+
+def test_plain_pytest_with_iflow_reports_leaves_what_iflowtest_run_leaves(project: Path) -> None:
+    suite = "suites/costcenters/test_failing_flow.py"
+    command = [sys.executable, "-m", "pytest", suite, "--iflow-reports=plain", "-p", "no:cacheprovider"]
+    plain = subprocess.run(command, cwd=project, env=user_environ(), capture_output=True, text=True, check=False)
+    run = iflowtest("run", suite, cwd=project)
+
+    assert plain.returncode == run.returncode == 0, plain.stdout[-2000:] + plain.stderr[-2000:]
+    for reports in (project / "plain", project / "reports"):
+        folders = [p for p in reports.iterdir() if p.name[:8].isdigit()]
+        assert len(folders) == 1 and os.readlink(reports / "latest") == folders[0].name
+        assert sorted(os.listdir(reports / "latest")) == ["junit.xml", "report.html", "summary.json"]
+        assert len((reports / "history.jsonl").read_text().splitlines()) == 1
+        assert 'classname="costcenters/FailingFlow"' in (reports / "latest" / "junit.xml").read_text()
+    summaries = [
+        json.loads((r / "latest" / "summary.json").read_text()) for r in (project / "plain", project / "reports")
+    ]
+    keep = ("tests", "passed", "failed", "target", "profile", "mode", "tls_verify")
+    assert {k: summaries[0][k] for k in keep} == {k: summaries[1][k] for k in keep}
+    assert [r["iflow"] for r in summaries[0]["iflows"]] == [r["iflow"] for r in summaries[1]["iflows"]]

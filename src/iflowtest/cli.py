@@ -29,7 +29,9 @@ from iflowtest.errors import IflowtestError
 from iflowtest.files import write_private
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
-from iflowtest.reporting.nightly import NightlyRun
+from iflowtest.reporting.nightly import exit_code, pytest_options
+from iflowtest.reporting.publish import ReportPublisher, published_files
+from iflowtest.reporting.summary import one_line
 from iflowtest.settings import find_project_root, resolve_settings
 from iflowtest.stash import LAST_LINES_KEY
 from iflowtest.target import (
@@ -178,10 +180,8 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
                 "suites in [tool.iflowtest]"
             )
         args = [*args, *suites]
-    nightly = NightlyRun.prepare(settings.reports_dir)
-    latest = nightly.latest
-    html, junit = nightly.html, nightly.junit
     watcher = _InterruptWatcher()
+    in_order = any(i.in_order for i in settings.iflows.values())
     code = pytest.main(
         [
             f"--rootdir={root}",
@@ -190,28 +190,53 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
             "-W",
             "ignore:Module already imported so cannot be rewritten:pytest.PytestAssertRewriteWarning",
             *args,
-            f"--html={html}",
-            "--self-contained-html",
-            f"--junitxml={junit}",
-            *nightly.pytest_options(args, in_order=any(i.in_order for i in settings.iflows.values())),
+            # The plugin writes reports/<run id>/ and switches reports/latest (the user's --html and
+            # --junitxml get copies), so plain `pytest --iflow-reports` leaves the same files.
+            *pytest_options(settings.reports_dir, args, in_order=in_order),
         ],
         plugins=[watcher],
     )
+    return finish_run(int(code), watcher)
+
+
+def finish_run(code: int, watcher: _InterruptWatcher) -> int:
+    """Say what the run left behind, print the one-line summary, and turn pytest's code into ours."""
+    publisher = watcher.publisher
     if code == pytest.ExitCode.USAGE_ERROR:
-        return USAGE_ERROR
-    exit_code = nightly.finish(int(code), keyboard_interrupt=watcher.interrupted)
-    if html.exists():
-        print(f"iflowtest: report {latest / html.name}")
-        print(f"iflowtest: junit  {latest / junit.name}")
+        return USAGE_ERROR  # pytest or the publisher said why, in one line
+    if code == pytest.ExitCode.NO_TESTS_COLLECTED:
+        print(
+            "iflowtest: error: no test was selected: check the suite paths and the -k/-m expressions", file=sys.stderr
+        )
+    summary = publisher.dashboard.summary if publisher is not None and publisher.dashboard is not None else None
+    if summary is not None and summary["tests"]:
+        print(one_line(summary))
+    files = published_files(publisher)
+    if files:
+        print(f"iflowtest: report {files[0]}")
+        print(f"iflowtest: junit  {files[1]}")
+        for copy in files[2:]:
+            print(f"iflowtest: copy   {copy}")
+    elif publisher is not None and publisher.kept_partial and publisher.folder is not None:
+        print(
+            f"iflowtest: interrupted: partial report {publisher.folder.html}; reports/latest and the run history "
+            "are unchanged"
+        )
     for line in watcher.last_lines:  # the target, last, as on the first line
         print(line)
-    return exit_code
+    unreachable = summary is not None and summary.get("unreachable", 0) > 0
+    return exit_code(code, unreachable, keyboard_interrupt=watcher.interrupted)
 
 
 class _InterruptWatcher:
-    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED; keeps the last lines."""
+    """Tells Ctrl-C apart from collection errors, which pytest both reports as INTERRUPTED; keeps the publisher and the last lines."""
 
     interrupted = False
+    publisher: ReportPublisher | None = None
+
+    def pytest_unconfigure(self, config: pytest.Config) -> None:
+        found = config.pluginmanager.get_plugin("iflowtest-publisher")
+        self.publisher = found if isinstance(found, ReportPublisher) else None
 
     def __init__(self) -> None:
         self.last_lines: list[str] = []

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import sys
 from collections.abc import Callable, Generator
 from pathlib import Path
 from typing import Any, TypeVar
@@ -24,6 +25,7 @@ from iflowtest.redaction import install_log_redaction
 from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
+from iflowtest.reporting.publish import ReportPublisher, ReportWriteError
 from iflowtest.reporting.targetline import TargetLines
 from iflowtest.settings import Settings, find_project_root, resolve_settings
 from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
@@ -68,6 +70,13 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="keep provisioned service instances and keys after the run (for debugging)",
     )
     group.addoption(
+        "--iflow-reports",
+        dest="iflow_reports",
+        metavar="DIR",
+        help="write DIR/<run id>/ (report.html, junit.xml, summary.json), add the run to DIR/history.jsonl and "
+        "point DIR/latest at it once complete (what `iflowtest run` does)",
+    )
+    group.addoption(
         "--iflow-history", dest="iflow_history", metavar="PATH", help="append this run to a history file (trends)"
     )
     group.addoption("--iflow-run-id", dest="iflow_run_id", metavar="ID", help="run id in history and summary.json")
@@ -90,6 +99,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="do not verify TLS certificates (warned about in the report); prefer IFLOWTEST_CA_BUNDLE",
     )
+
+
+def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any pytest_configure: pytest-html and junitxml read their paths there.
+    try:
+        publisher = ReportPublisher.from_config(config)
+    except ReportWriteError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc.sentence()}") from None
+    if publisher is not None:
+        config.pluginmanager.register(publisher, "iflowtest-publisher")
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -139,6 +158,11 @@ def pytest_configure(config: pytest.Config) -> None:
         claims = ClaimsFolder()
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
+    publisher = config.pluginmanager.get_plugin("iflowtest-publisher")
+    if publisher is not None and config.getoption("iflow_reports") and not config.pluginmanager.hasplugin("html"):
+        raise pytest.UsageError(
+            "iflowtest: --iflow-reports needs the pytest-html plugin, which is disabled: drop -p no:html"
+        )
     if not hasattr(config, "workerinput"):
         config.pluginmanager.register(TargetLines(config, target.headline()), "iflowtest-target-lines")
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
@@ -154,12 +178,13 @@ def pytest_configure(config: pytest.Config) -> None:
             history=Path(history) if history else None,
             run_id=config.getoption("iflow_run_id"),
             progress_every=config.getoption("iflow_progress"),
+            mode=mode.name,
         )
-        try:
-            dashboard.check_history()
-        except IflowtestError as exc:
-            raise pytest.UsageError(f"iflowtest: {exc}") from None
+        for warning in dashboard.check_history():
+            print(f"iflowtest: warning: {warning}", file=sys.stderr)
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
+        if isinstance(publisher, ReportPublisher):
+            publisher.dashboard = dashboard
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:

@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
-import pytest
-
-from iflowtest.errors import ConfigError
 from iflowtest.reporting.history import KEEP_RUNS, CaseResult, HistoryStore, RunRecord, changes, flaky, trends
 from iflowtest.reporting.summary import build_summary, one_line, percentile, summarize_iflows
+from tests.servers import iflowtest
+from tests.test_cli import project  # noqa: F401  (fixture)
 
 
-def run(run_id: str, outcomes: dict[str, str], latency: float = 10.0) -> RunRecord:
+def run(run_id: str, outcomes: dict[str, str], latency: float = 10.0, **kind: Any) -> RunRecord:
     cases = tuple(
         CaseResult(nodeid, outcome, iflow="Flow" + nodeid[-1].upper(), latency_ms=latency)
         for nodeid, outcome in outcomes.items()
     )
-    return RunRecord(run_id, "2026-01-01T00:00:00+00:00", "emulator", None, cases)
+    head = {"target": "emulator", "profile": None, **kind}
+    return RunRecord(run_id, "2026-01-01T00:00:00+00:00", cases=cases, **head)
 
 
 def test_store_appends_atomically_and_keeps_the_last_runs(tmp_path: Path) -> None:
@@ -32,16 +34,72 @@ def test_store_appends_atomically_and_keeps_the_last_runs(tmp_path: Path) -> Non
     assert [p.name for p in store.path.parent.iterdir()] == ["history.jsonl"]  # no temporary left behind
 
 
-def test_a_damaged_line_names_the_file_and_line(tmp_path: Path) -> None:
+def test_a_damaged_line_is_skipped_with_a_warning_and_kept(tmp_path: Path) -> None:
     path = tmp_path / "history.jsonl"
-    path.write_text(run("r1", {"t::a": "passed"}).to_json() + "\n{not json\n")
+    good = run("r1", {"t::a": "passed"}).to_json()
+    damaged = [
+        "{not json",
+        '{"run_id": "r2"}',
+        "[1, 2]",
+        '{"run_id":"r3","started":"s","target":"e","cases":[["t::a"]]}',
+    ]
+    path.write_text("\n".join([good, *damaged]) + "\n")
+    store = HistoryStore(path, keep=2)
 
-    with pytest.raises(ConfigError) as damaged:
-        HistoryStore(path).runs()
+    runs = store.runs()
+    warnings = store.warnings()
+    store.append(run("r4", {"t::a": "failed"}))
+    store.append(run("r5", {"t::a": "passed"}))
 
-    assert str(damaged.value) == (
-        f"line 2 of the run history {path} is not a run record: remove the line (or the file to start a new history)"
-    )
+    assert [r.run_id for r in runs] == ["r1"]
+    assert warnings == [
+        f"line {n} of the run history {path} is not a run record: skipped (fix or remove the line)"
+        for n in (2, 3, 4, 5)
+    ]
+    # The damaged lines stay for a person to repair; the oldest good run made room for the newest.
+    assert path.read_text().splitlines()[:4] == damaged
+    assert [r.run_id for r in store.runs()] == ["r4", "r5"]
+
+
+def test_old_lines_without_host_mode_and_tls_are_live_verified_runs_of_their_target() -> None:
+    line = '{"run_id":"r1","started":"s","target":"tenant","profile":"test","cases":[["t::a","passed","F",3.5]]}'
+
+    old = RunRecord.from_json(line)
+
+    assert (old.tenant_host, old.mode, old.tls_verify) == ("", "live", True)
+    assert old.group == run("r2", {}, target="tenant", profile="test").group
+    assert RunRecord.from_json(old.to_json()) == old
+
+
+def test_only_runs_of_the_same_target_profile_kind_and_tls_are_compared() -> None:
+    runs = [
+        run("r1", {"t::a": "passed", "t::b": "failed"}, target="tenant", profile="test"),
+        run("r2", {"t::a": "failed", "t::b": "passed"}),  # the emulator, in between
+        run("r3", {"t::a": "failed", "t::b": "passed"}, target="tenant", profile="dev"),
+        run("r4", {"t::a": "failed", "t::b": "passed"}, target="tenant", profile="test", mode="offline"),
+        run("r5", {"t::a": "failed", "t::b": "passed"}, target="tenant", profile="test", tls_verify=False),
+        run("r6", {"t::a": "failed", "t::b": "passed"}, target="tenant", profile="test", mode="record"),
+    ]
+
+    found = changes(runs)
+
+    assert found.previous_run == "r1"  # record calls live like a live run: the same kind
+    assert found.new_failures == ("t::a",) and found.fixes == ("t::b",)
+    assert [p.run_id for p in trends(runs)["FlowA"]] == ["r1", "r6"]
+    assert changes(runs[:2]).previous_run is None  # the emulator run has no earlier emulator run
+
+
+def test_a_case_broken_on_its_first_recorded_run_is_new_and_skips_do_not_hide_a_break() -> None:
+    runs = [
+        run("r1", {"t::a": "passed", "t::b": "passed"}),
+        run("r2", {"t::a": "skipped"}),  # -k: b did not run
+        run("r3", {"t::a": "failed", "t::b": "failed", "t::c": "failed"}),
+    ]
+
+    assert changes(runs[:1]).new_failures == ()
+    assert changes([run("r0", {"t::a": "failed"})]).new_failures == ("t::a",)
+    assert changes(runs).new_failures == ("t::a", "t::b", "t::c")
+    assert changes([*runs, run("r4", {"t::b": "passed"})]).fixes == ("t::b",)
 
 
 def test_changes_new_failures_fixes_and_flaky() -> None:
@@ -55,7 +113,7 @@ def test_changes_new_failures_fixes_and_flaky() -> None:
     found = changes(runs)
 
     assert found.previous_run == "r3"
-    assert found.new_failures == ("t::a",)  # b was already broken, d is new to the suite
+    assert found.new_failures == ("t::a", "t::d")  # b was already broken; d fails on its first recorded run
     assert found.fixes == ()
     assert found.flaky == ("t::a",)  # passed, failed, passed, failed
     assert changes(runs[:3]).fixes == ("t::a", "t::c")
@@ -87,3 +145,33 @@ def test_percentiles_summary_and_one_line() -> None:
     assert one_line(summary) == (
         "iflowtest: 3 tests, 1 passed, 1 failed (1 new), 1 skipped; 3 iFlows, 1 failing: FlowB; 1.5 s"
     )
+    unreachable = {**summary, "unreachable": 1, "fixes": ["t::x"]}
+    assert one_line(unreachable) == (
+        "iflowtest: 3 tests, 1 passed, 1 failed (1 new, 1 unreachable), 1 fixed, 1 skipped; 3 iFlows, 1 failing: "
+        "FlowB; 1.5 s"
+    )
+
+
+def test_an_insecure_run_between_two_nightlies_is_not_their_previous_run(project: Path) -> None:  # noqa: F811
+    suite = "suites/costcenters/test_failing_flow.py"
+    first = iflowtest("run", suite, "--iflow-run-id=20260101T010000Z", cwd=project)
+    insecure = iflowtest("run", suite, "--insecure", "--iflow-run-id=20260102T010000Z", cwd=project)
+    insecure_summary = json.loads((project / "reports" / "latest" / "summary.json").read_text())
+    third = iflowtest("run", suite, "--iflow-run-id=20260103T010000Z", cwd=project)
+
+    assert first.returncode == insecure.returncode == third.returncode == 0, third.stdout[-2000:]
+    summary = json.loads((project / "reports" / "latest" / "summary.json").read_text())
+    assert insecure_summary["previous_run"] is None and insecure_summary["tls_verify"] is False
+    assert summary["previous_run"] == "20260101T010000Z"
+    assert (summary["target"], summary["profile"], summary["mode"], summary["tenant_host"]) == (
+        "emulator",
+        None,
+        "live",
+        "",
+    )
+    stored = HistoryStore(project / "reports" / "history.jsonl").runs()
+    assert [(r.run_id, r.tls_verify) for r in stored] == [
+        ("20260101T010000Z", True),
+        ("20260102T010000Z", False),
+        ("20260103T010000Z", True),
+    ]

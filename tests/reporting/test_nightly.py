@@ -8,7 +8,8 @@ from pathlib import Path
 
 from lxml import etree
 
-from iflowtest.reporting.nightly import NightlyRun, exit_code, junit_classname
+from iflowtest.reporting.nightly import exit_code, junit_classname, pytest_options
+from iflowtest.reporting.publish import RunFolder
 from tests.servers import iflowtest
 from tests.test_cli import project  # noqa: F401  (fixture)
 
@@ -73,12 +74,20 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
         "--iflow-env",
         "down",
         "suites/costcenters/test_failing_flow.py",
+        "suites/costcenters/costcenters.iflow.yaml",
+        "-k",
+        "mpl_id or credentials",  # a marked Python test (token first) and a YAML case without auth
         "--iflow-connect-timeout=2",
         cwd=project,
     )
 
     assert result.returncode == 3, result.stdout[-2000:] + result.stderr[-1000:]
-    assert ", 1 unreachable, 0 skipped;" in result.stdout
+    # No call was answered, yet each case counts under its iFlow; unreachable cases are a part of the failed ones.
+    assert (
+        "iflowtest: 2 tests, 0 passed, 2 failed (2 new, 2 unreachable), 0 skipped; 2 iFlows, 2 failing: FailingFlow, "
+        "ReadCostCenters;"
+    ) in result.stdout
+    assert "(none)" not in (project / "reports" / "latest" / "summary.json").read_text()
     assert "token endpoint https://127.0.0.1:9/oauth/token for client 'sender'" in result.stdout
     page = (project / "reports" / "latest" / "report.html").read_text()
     assert "not-a-secret" not in result.stdout + page
@@ -120,7 +129,7 @@ def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_repor
 
     assert serial.returncode == parallel.returncode == 1  # failures
     assert re.search(
-        r"^iflowtest: 58 tests, 57 passed, 1 failed, 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
+        r"^iflowtest: 58 tests, 57 passed, 1 failed \(1 new\), 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
         serial.stdout,
         re.M,
     )
@@ -140,36 +149,23 @@ def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_repor
 
 
 def test_run_folders_options_and_codes(tmp_path: Path) -> None:
-    first = NightlyRun.prepare(tmp_path, "20260101T000000Z")
-    again = NightlyRun.prepare(tmp_path, "20260101T000000Z")
+    first = RunFolder.claim(tmp_path, "20260101T000000Z")
+    again = RunFolder.claim(tmp_path, "20260101T000000Z")
 
-    assert (first.folder.name, again.folder.name) == ("20260101T000000Z", "20260101T000000Z-2")
-    assert "--dist=loadfile" in first.pytest_options(["-n", "4"], in_order=True)
-    assert "--dist=loadfile" in first.pytest_options(["-nauto"], in_order=True)
-    assert "--dist=loadfile" not in first.pytest_options(["-n", "4"], in_order=False)
-    assert "--dist=loadfile" not in first.pytest_options(["-n", "4", "--dist", "load"], in_order=True)
-    assert "--dist=loadfile" not in first.pytest_options(["-k", "nightly"], in_order=True)
-    assert f"--iflow-history={tmp_path / 'history.jsonl'}" in first.pytest_options([])
+    assert (first.run_id, again.run_id) == ("20260101T000000Z", "20260101T000000Z-2")
+    assert "--dist=loadfile" in pytest_options(tmp_path, ["-n", "4"], in_order=True)
+    assert "--dist=loadfile" in pytest_options(tmp_path, ["-nauto"], in_order=True)
+    assert "--dist=loadfile" not in pytest_options(tmp_path, ["-n", "4"], in_order=False)
+    assert "--dist=loadfile" not in pytest_options(tmp_path, ["-n", "4", "--dist", "load"], in_order=True)
+    assert "--dist=loadfile" not in pytest_options(tmp_path, ["-k", "nightly"], in_order=True)
+    assert pytest_options(tmp_path, [])[0] == f"--iflow-reports={tmp_path}"
+    assert not any(o.startswith("--iflow-reports") for o in pytest_options(tmp_path, ["--iflow-reports=elsewhere"]))
     assert [exit_code(c, False) for c in (0, 1, 2, 3, 4, 5)] == [0, 1, 2, 1, 2, 2]
     assert exit_code(2, False, keyboard_interrupt=True) == 130
     assert exit_code(1, True) == 3
     assert junit_classname("suites.costcenters.test_read", "ReadCostCenters") == "costcenters/ReadCostCenters"
     assert junit_classname("suites.costcenters.test_read.TestGroup", "") == "costcenters/test_read"
     assert junit_classname("tests.test_x", "") == "tests/test_x"
-
-
-def test_damaged_history_is_a_usage_error(project: Path) -> None:  # noqa: F811
-    (project / "reports").mkdir()
-    (project / "reports" / "history.jsonl").write_text("{broken\n")
-
-    result = iflowtest("run", "suites/costcenters/test_failing_flow.py", cwd=project)
-
-    assert result.returncode == 2
-    assert "Traceback" not in result.stderr + result.stdout
-    assert (
-        f"iflowtest: line 1 of the run history {project / 'reports' / 'history.jsonl'} is not a run record: remove "
-        "the line (or the file to start a new history)"
-    ) in result.stderr
 
 
 def test_in_order_iflow_runs_file_by_file_with_workers(project: Path) -> None:  # noqa: F811

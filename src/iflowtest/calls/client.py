@@ -255,14 +255,16 @@ class IflowClient:
                     "answer: check the runtime's health, or opt in to retrying more (retries) if the tenant drops "
                     "connections under load"
                 ) from None
-            if history:
+            # Refused or unresolvable every time: the runtime cannot be reached (exit 3), not a flaky one.
+            never_connected = all(h in _NO_CONNECTION for h in history)
+            if history and not never_connected:
                 raise IflowCallError(
                     f"{flow}{method} {_display(url)} failed{_attempts(exc)}: the connection was dropped before an "
                     "answer each time; expected an HTTP answer: check the runtime's health, or opt in to retrying "
                     "more (retries) if the tenant drops connections under load"
                 ) from None
             raise RuntimeUnreachableError(
-                f"{flow}{method} {_display(url)} failed: cannot connect ({error_reason(exc)}): check the "
+                f"{flow}{method} {_display(url)} failed{_attempts(exc)}: cannot connect ({error_reason(exc)}): check the "
                 "runtime url of the service key and that the tenant is reachable"
             ) from None
         except requests.exceptions.ChunkedEncodingError as exc:
@@ -357,6 +359,11 @@ def _read_timeout_in_body(exc: requests.exceptions.ConnectionError) -> bool:
 
 def _limits(timeout: Any) -> tuple[Any, Any]:
     return (timeout[0], timeout[1]) if isinstance(timeout, tuple) else (timeout, timeout)
+
+
+_NO_CONNECTION = frozenset(
+    f"connection error ({name})" for name in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
+)
 
 
 def _attempts(exc: BaseException) -> str:

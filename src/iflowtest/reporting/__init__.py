@@ -2,7 +2,8 @@
 
 Owns the report columns and per-call facts (`columns`), a failed test's exchanges and message logs
 (`details`), the run dashboard that writes report, JUnit and summary (`dashboard`), the numbers of a run
-(`summary`), the run history and its trends (`history`, `charts`), the nightly run's exit codes (`nightly`),
+(`summary`), the run history and its trends (`history`, `charts`), the run's own folder and its atomic
+publication as `reports/latest` (`publish`), the nightly run's options, JUnit names and exit codes (`nightly`),
 the run's target on its first and last line (`targetline`) and the report screenshot (`screenshot`).
 It may import `calls` (call records, message logs) and the shared base.
 """

@@ -28,6 +28,10 @@ def attach_calls(
     which JUnit XML reads, carries them too.
     """
     if not records:
+        if iflow:  # failed before its first call (token, provisioning, breaker): still counted under its iFlow
+            item.user_properties.append((PROPERTY_PREFIX + "iflow", iflow))
+            if report.user_properties is not item.user_properties:
+                report.user_properties.append((PROPERTY_PREFIX + "iflow", iflow))
         return
     own = [r for r in records if r.iflow == iflow] if iflow else records
     last = (own or records)[-1]

@@ -1,9 +1,10 @@
 """The integration lead's part of the HTML report, built on the controller once per run.
 
 It collects every test's outcome and iFlow facts as reports arrive (from xdist workers too), and when the
-session ends it appends the run to the history, writes `summary.json` next to the report, and puts at the
-top of the pytest-html report: the summary per iFlow, what changed since the previous run, flaky cases and
-the trend charts. Passed rows keep only their one-line call facts, so 2000-row reports stay small and fast.
+session ends it writes `summary.json` next to the report and puts at the top of the pytest-html report: the
+summary per iFlow, what changed since the previous comparable run, flaky cases and the trend charts. The
+run joins the history only later, when `publish.ReportPublisher` has seen every file complete. Passed rows
+keep only their one-line call facts, so 2000-row reports stay small and fast.
 """
 
 from __future__ import annotations
@@ -23,7 +24,16 @@ import pytest
 from iflowtest.redaction import redact_text
 from iflowtest.reporting.charts import latency_chart, pass_rate_chart
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
-from iflowtest.reporting.history import TREND_RUNS, CaseResult, Changes, HistoryStore, RunRecord, changes, trends
+from iflowtest.reporting.history import (
+    TREND_RUNS,
+    CaseResult,
+    Changes,
+    HistoryStore,
+    RunRecord,
+    changes,
+    comparable,
+    trends,
+)
 from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
 from iflowtest.settings import Settings, installed_version
 from iflowtest.stash import TARGET_KEY
@@ -57,11 +67,13 @@ class RunDashboard:
         history: Path | None = None,
         run_id: str | None = None,
         progress_every: float | None = None,
+        mode: str = "live",
     ) -> None:
         self.config = config
         self.settings = settings
         self.history = HistoryStore(history) if history else None
         self.run_id = run_id or run_id_now()
+        self.mode = mode
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self._clock_start = time.monotonic()
         self._outcomes: dict[str, str] = {}
@@ -73,11 +85,14 @@ class RunDashboard:
         self._last_progress = time.monotonic()
         self._total: int | None = None
         self.summary: dict[str, Any] | None = None
+        self.write_error: OSError | None = None  # summary.json could not be written; the run is not published
 
-    def check_history(self) -> None:
-        """Read the history once before the run, so a damaged file is a usage error, not a crash at the end."""
-        if self.history is not None:
-            self.history.runs()
+    def check_history(self) -> list[str]:
+        """Read the history before the run: one warning per line that is not a run record (skipped, kept)."""
+        if self.history is None:
+            return []
+        self.history.runs()
+        return self.history.warnings()
 
     # ------------------------------------------------------------ collecting
     def pytest_collection_finish(self, session: pytest.Session) -> None:
@@ -141,21 +156,44 @@ class RunDashboard:
                     mpl_link=facts.get("mpl_link", ""),
                 )
             )
-        return RunRecord(self.run_id, self.started, self.settings.target, self.settings.profile, tuple(cases))
+        return RunRecord(
+            self.run_id,
+            self.started,
+            self.settings.target,
+            self.settings.profile,
+            tuple(cases),
+            tenant_host=", ".join(sorted(self._tenant_hosts())),
+            mode=self.mode,
+            tls_verify=self.settings.tls_verify,
+        )
+
+    def _tenant_hosts(self) -> set[str]:
+        target = self.config.stash.get(TARGET_KEY, None)
+        if self.settings.target != "tenant" or target is None:
+            return set()
+        return target.known_hosts() | self._worker_hosts
 
     # ------------------------------------------------------------ at the end
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         run = self.run_record()
-        runs = self.history.append(run) if self.history else [run]
-        found = changes(runs)
+        # The history as it will be once the run is published; a run without history is compared with nothing.
+        runs = comparable([*self.history.runs(), run]) if self.history else [run]
+        found = changes(runs) if self.history else Changes(None, (), (), ())
+        broken = {c.nodeid for c in run.cases if c.broken}
         self.summary = build_summary(
-            run, found, unreachable=len(self._unreachable), duration_s=time.monotonic() - self._clock_start
+            run,
+            found,
+            unreachable=len(self._unreachable & broken),
+            duration_s=time.monotonic() - self._clock_start,
         )
-        self.summary["tls_verify"] = self.settings.tls_verify  # false only when turned off explicitly
         html_path = self.config.getoption("htmlpath", None)
         if html_path:
-            write_summary(Path(html_path).parent / SUMMARY_FILE, self.summary)
+            path = Path(html_path).parent / SUMMARY_FILE
+            try:
+                write_summary(path, self.summary)
+            except OSError as exc:  # a full disk: pytest-html and the publisher must still get their turn
+                self.write_error = OSError(exc.errno, exc.strerror, str(path))
         self._html = [_STYLE, render_overview(run, found, runs, history=self.history is not None)]
         self._add_environment()
 
@@ -249,8 +287,10 @@ def _changes(found: Changes, history: bool) -> str:
     if not history:
         return "<p>No run history: <code>iflowtest run</code> keeps one under reports/ to show changes and trends.</p>"
     if found.previous_run is None:
-        return "<p>First run in the history: changes show from the next run on.</p>"
-    parts = [f"<h2>Since the previous run ({html.escape(found.previous_run)})</h2>"]
+        # The first run of its target and profile: every failure is new, nothing can be fixed yet.
+        parts = ["<h2>First run of this target and profile in the history</h2>"]
+    else:
+        parts = [f"<h2>Since the previous run ({html.escape(found.previous_run)})</h2>"]
     parts.append(_list("new-failures", "New failures", found.new_failures))
     parts.append(_list("fixes", "Fixed", found.fixes))
     parts.append(_list("flaky", "Flaky (outcome changed repeatedly in the last 10 runs)", found.flaky))

@@ -1,8 +1,7 @@
-"""What `iflowtest run` adds around pytest for nightly runs: dated folders, JUnit names, summary and exit code.
+"""What `iflowtest run` adds around pytest for nightly runs: its options, JUnit names and the exit code.
 
-Each run writes into `reports/<run id>/` (report.html, junit.xml, summary.json), then copies those files
-to `reports/latest/`, so CI can archive dated folders while people bookmark `latest`. The run's history
-is appended to `reports/history.jsonl` by the report plugin on the controller.
+The run's folder, `reports/latest` and the history are the plugin's (`publish.py`), so that plain
+`pytest --iflow-reports reports` leaves the same files as `iflowtest run`.
 
 Exit codes: 0 all passed, 1 failures, 2 usage or configuration error (including a selection that
 collected no tests), 3 the tenant or its token endpoint could not be reached.
@@ -10,10 +9,9 @@ collected no tests), 3 the tenant or its token endpoint could not be reached.
 
 from __future__ import annotations
 
-import shutil
-import sys
+import os
+import tempfile
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
@@ -21,10 +19,7 @@ import pytest
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from iflowtest.reporting.columns import PROPERTY_PREFIX
-from iflowtest.reporting.dashboard import run_id_now
-from iflowtest.reporting.summary import SUMMARY_FILE, one_line, read_summary
 
-HISTORY_FILE: Final = "history.jsonl"
 PROGRESS_EVERY: Final = 30.0
 EXIT_PASSED: Final = 0
 EXIT_FAILED: Final = 1
@@ -34,76 +29,19 @@ EXIT_UNREACHABLE: Final = 3
 EXIT_INTERRUPTED: Final = 130
 
 
-@dataclass(frozen=True)
-class NightlyRun:
-    """The folders and extra pytest options of one `iflowtest run`."""
+def pytest_options(reports: Path, args: Sequence[str], *, in_order: bool = False) -> list[str]:
+    """Reports folder and progress for the plugin; with `-n` and iFlows declared in_order, `--dist loadfile`.
 
-    reports: Path
-    run_id: str
-    folder: Path
-
-    @classmethod
-    def prepare(cls, reports: Path, run_id: str | None = None) -> NightlyRun:
-        """Create `reports/<run id>/` (a suffix when two runs start in the same second)."""
-        run_id = run_id or run_id_now()
-        folder = reports / run_id
-        suffix = 1
-        while folder.exists():
-            suffix += 1
-            folder = reports / f"{run_id}-{suffix}"
-        folder.mkdir(parents=True)
-        return cls(reports, folder.name, folder)
-
-    @property
-    def html(self) -> Path:
-        """The dated report.html."""
-        return self.folder / "report.html"
-
-    @property
-    def junit(self) -> Path:
-        """The dated junit.xml."""
-        return self.folder / "junit.xml"
-
-    @property
-    def latest(self) -> Path:
-        """`reports/latest/`."""
-        return self.reports / "latest"
-
-    def pytest_options(self, args: Sequence[str], *, in_order: bool = False) -> list[str]:
-        """History, run id and progress for the plugin; with `-n` and iFlows declared in_order, `--dist loadfile`.
-
-        loadfile keeps each file's cases on one worker, in order. xdist's loadgroup would be finer, but it
-        stopped grouping on pytest 9.2 (pytest-xdist issue 1386), silently.
-        """
-        given = {a.split("=")[0] for a in args}
-        options = [f"--iflow-history={self.reports / HISTORY_FILE}", f"--iflow-run-id={self.run_id}"]
-        if "--iflow-progress" not in given:
-            options.append(f"--iflow-progress={PROGRESS_EVERY:g}")
-        if in_order and any(_asks_for_workers(a) for a in args) and "--dist" not in given and "-d" not in given:
-            options.append("--dist=loadfile")
-        return options
-
-    def finish(self, pytest_code: int, *, keyboard_interrupt: bool = False) -> int:
-        """Name JUnit cases, copy the files to latest/, print the one-line summary; return the exit code."""
-        if self.junit.exists():
-            name_junit_cases(self.junit)
-        self.latest.mkdir(parents=True, exist_ok=True)
-        for old in self.latest.iterdir():
-            if old.is_file():
-                old.unlink()
-        for produced in self.folder.iterdir():
-            if produced.is_file():
-                shutil.copy2(produced, self.latest / produced.name)
-        if pytest_code == pytest.ExitCode.NO_TESTS_COLLECTED:
-            print(
-                "iflowtest: error: no test was selected: check the suite paths and the -k/-m expressions",
-                file=sys.stderr,
-            )
-        summary = read_summary(self.folder / SUMMARY_FILE)
-        if summary is not None:
-            print(one_line(summary))
-        unreachable = summary is not None and summary.get("unreachable", 0) > 0
-        return exit_code(pytest_code, unreachable, keyboard_interrupt=keyboard_interrupt)
+    loadfile keeps each file's cases on one worker, in order. xdist's loadgroup would be finer, but it
+    stopped grouping on pytest 9.2 (pytest-xdist issue 1386), silently.
+    """
+    given = {a.split("=")[0] for a in args}
+    options = [] if "--iflow-reports" in given else [f"--iflow-reports={reports}"]
+    if "--iflow-progress" not in given:
+        options.append(f"--iflow-progress={PROGRESS_EVERY:g}")
+    if in_order and any(_asks_for_workers(a) for a in args) and "--dist" not in given and "-d" not in given:
+        options.append("--dist=loadfile")
+    return options
 
 
 def _asks_for_workers(arg: str) -> bool:
@@ -144,7 +82,15 @@ def name_junit_cases(path: Path) -> None:
             (p.get("value", "") for p in case.iter("property") if p.get("name") == PROPERTY_PREFIX + "iflow"), ""
         )
         case.set("classname", junit_classname(case.get("classname", ""), iflow))
-    tree.write(str(path), encoding="utf-8", xml_declaration=True)
+    handle, temporary = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(handle)
+    try:  # a full disk mid-write leaves pytest's file, not half of ours
+        tree.write(temporary, encoding="utf-8", xml_declaration=True)
+        os.chmod(temporary, 0o644)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
 
 
 def junit_classname(classname: str, iflow: str) -> str:

@@ -62,6 +62,9 @@ def build_summary(run: RunRecord, found: Changes, *, unreachable: int, duration_
         "duration_s": round(duration_s, 2),
         "target": run.target,
         "profile": run.profile,
+        "tenant_host": run.tenant_host,
+        "mode": run.mode,
+        "tls_verify": run.tls_verify,
         "tests": len(run.cases),
         **totals,
         "unreachable": unreachable,
@@ -85,14 +88,19 @@ def read_summary(path: Path) -> dict[str, Any] | None:
 
 
 def one_line(summary: dict[str, Any]) -> str:
-    """`iflowtest: 42 tests, 40 passed, 2 failed (1 new), 0 skipped; 5 iFlows, 1 failing: FailingFlow; 3.2 s`."""
+    """`iflowtest: 42 tests, 40 passed, 2 failed (1 new), 0 skipped; 5 iFlows, 1 failing: FailingFlow; 3.2 s`.
+
+    Unreachable cases are a part of the failed ones, so they go in the parentheses: "4 failed (3 unreachable)"
+    adds up to 4, where "4 failed, 3 unreachable" read as 7.
+    """
     broken = summary["failed"] + summary["error"]
-    new = f" ({len(summary['new_failures'])} new)" if summary["new_failures"] else ""
+    within = [f"{len(summary['new_failures'])} new"] if summary["new_failures"] else []
+    within += [f"{summary['unreachable']} unreachable"] if summary["unreachable"] else []
+    of_broken = f" ({', '.join(within)})" if within else ""
     failing = [row["iflow"] for row in summary["iflows"] if row["failed"]]
     flows = f"{len(summary['iflows'])} iFlows, {len(failing)} failing" + (f": {', '.join(failing)}" if failing else "")
     fixed = f", {len(summary['fixes'])} fixed" if summary["fixes"] else ""
-    unreachable = f", {summary['unreachable']} unreachable" if summary["unreachable"] else ""
     return (
-        f"iflowtest: {summary['tests']} tests, {summary['passed']} passed, {broken} failed{new}{fixed}{unreachable}, "
+        f"iflowtest: {summary['tests']} tests, {summary['passed']} passed, {broken} failed{of_broken}{fixed}, "
         f"{summary['skipped']} skipped; {flows}; {summary['duration_s']:g} s"
     )
