@@ -239,7 +239,8 @@ def test_an_unreachable_cloud_foundry_api_is_exit_3(project: Path) -> None:
 
     assert run.returncode == 3, run.stdout[-2000:] + run.stderr[-2000:]
     assert "Cloud Foundry API https://127.0.0.1:9 cannot be reached" in run.stdout
-    assert ", 1 unreachable," in run.stdout
+    assert "1 failed (1 new, 1 unreachable)" in run.stdout  # the failure keeps its iFlow, FailingFlow
+    assert "1 failing: FailingFlow" in run.stdout
     assert listed.returncode == 3
     assert listed.stderr.startswith("iflowtest: error: Cloud Foundry API https://127.0.0.1:9 cannot be reached")
     assert "not-a-secret" not in run.stdout + run.stderr + listed.stderr
