@@ -76,10 +76,10 @@ def test_the_banner_says_what_broke_and_why_above_everything_else(pytester: pyte
     assert banner is not None
     text = banner.group(1)
     assert "FAILED</span>: 1 of 4 tests failed, in 1 of 2 iFlows" in text
-    assert re.search(r"Target: emulator \(emulated tenant at https://127\.0\.0\.1:\d+\), profile \(none\)", text)
+    assert re.search(r"Target: emulator \(emulated tenant at https://127\.0\.0\.1:\d+\), no profile", text)
     assert "3 passed &middot; 1 failed (1 new) &middot; 0 skipped" in text
     assert "Failing iFlows: <b>ReadCostCenters</b> (1 of 3)" in text
-    assert "Since run 20261101T010000Z (emulator, profile (none)): 1 new failure, 1 fixed" in text
+    assert "Since run 20261101T010000Z (emulator, no profile): 1 new failure, 1 fixed" in text
     assert 'Fixed: <span class="fixed-names">test_read[a]</span>' in text
     # One row per failing test: its iFlow, a link to its row, NEW, and the reason from the assertion.
     broke = re.findall(
@@ -142,4 +142,4 @@ def test_no_tests_no_history_and_many_failures() -> None:
 
 
 def test_describe_target_marks_tls_off() -> None:
-    assert describe_target("tenant", None, "h", tls_verify=False) == "tenant (h), profile (none), TLS verification OFF"
+    assert describe_target("tenant", None, "h", tls_verify=False) == "tenant (h), no profile, TLS verification OFF"

@@ -25,7 +25,7 @@ a{{color:#0b57d0}}
 .iflowtest table{{border-collapse:collapse;margin-bottom:8px}}
 .iflowtest td,.iflowtest th{{border:1px solid #c7c7c7;padding:3px 8px;font-size:13px;text-align:right;color:#1f1f1f}}
 .iflowtest th{{background:#eef0f3}}
-.iflowtest td:first-child,.iflowtest th:first-child{{text-align:left}}
+.iflowtest td:first-child,.iflowtest th:first-child,.iflowtest td.status,#iflow-summary th:nth-child(2){{text-align:left}}
 .iflowtest ul{{margin:2px 0 8px}}
 .iflowtest .charts svg{{max-width:100%;height:auto;display:block;margin-bottom:6px}}
 #verdict{{border:1px solid;border-left-width:8px;border-radius:4px;padding:10px 14px;margin:6px 0 14px}}

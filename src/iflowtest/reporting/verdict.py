@@ -77,7 +77,8 @@ def _since(found: Changes, previous: RunRecord | None, history: bool) -> str:
         return '<p class="verdict-changes">No earlier run to compare with: changes show from the next run on.</p>'
     against = html.escape(found.previous_run)
     if previous is not None:
-        against += f" ({html.escape(previous.target)}, profile {html.escape(previous.profile or '(none)')})"
+        profile = f"profile {previous.profile}" if previous.profile else "no profile"
+        against += f" ({html.escape(previous.target)}, {html.escape(profile)})"
     new, fixes = len(found.new_failures), len(found.fixes)
     if not new and not fixes:
         return f'<p class="verdict-changes">Since run {against}: no new failures, no fixes.</p>'
@@ -134,5 +135,5 @@ def _all(passed: int, total: int) -> str:
 def describe_target(target: str, profile: str | None, tenant: str = "", *, tls_verify: bool = True) -> str:
     """`tenant (acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com), profile test` for the banner."""
     text = target + (f" ({tenant})" if tenant else "")
-    text += f", profile {profile or '(none)'}"
+    text += f", profile {profile}" if profile else ", no profile"
     return text + ("" if tls_verify else ", TLS verification OFF")
