@@ -90,9 +90,16 @@ def test_report_shows_iflows_changes_flaky_cases_trends_and_monitor_links(pytest
     reads = "suites/reads/test_reads.py::test_read"
 
     # The per-iFlow summary: the broken iFlow first, with counts and latency percentiles.
-    rows = re.findall(r'<tr class="iflow-row">(.*?)</tr>', page)
-    assert [re.findall(r">([^<]+)<", row)[0] for row in rows] == ["ReadCostCenters", "FailingFlow"]
-    assert re.search(r'<td class="bad">ReadCostCenters</td><td>3</td><td>2</td><td class="bad">1</td><td>0</td>', page)
+    rows = re.findall(r'<tr class="iflow-row (\w+)">(.*?)</tr>', page)
+    assert [(state, re.findall(r">([^<]+)<", row)[0]) for state, row in rows] == [
+        ("failing", "ReadCostCenters"),
+        ("passing", "FailingFlow"),
+    ]
+    assert re.search(
+        r'<td>ReadCostCenters</td><td class="status">failing</td><td>3</td><td>2</td><td class="failed-count">1</td>'
+        r"<td>0</td>",
+        page,
+    )
     assert summary["iflows"][0]["iflow"] == "ReadCostCenters" and summary["iflows"][0]["p95_ms"] > 0
     # Changes since the previous run, and the case that flipped pass/fail/pass/fail.
     assert "Since the previous run (20261103T010000Z)" in page
@@ -100,25 +107,26 @@ def test_report_shows_iflows_changes_flaky_cases_trends_and_monitor_links(pytest
     assert re.search(rf'<ul id="new-failures"><li>{re.escape(reads)}\[b\]</li></ul>', page)
     assert re.search(rf'<ul id="fixes"><li>{re.escape(reads)}\[a\]</li></ul>', page)
     assert summary["flaky"] == [f"{reads}[b]"]
-    # Two trend charts over the four runs, drawn as inline SVG with one line per iFlow.
+    # Two trend charts over the four runs, drawn as inline SVG with one panel per iFlow.
     assert "Trends (last 4 runs)" in page
     charts = re.findall(r"<svg .*?</svg>", page, re.S)
     assert len(charts) == 2
     assert "Pass rate per iFlow" in charts[0] and "p95 latency per iFlow" in charts[1]
     assert "ReadCostCenters" in charts[0] and "FailingFlow" in charts[0]
-    assert "11-04 01:00" in charts[0]  # x axis labelled by run time
-    # MPL ids are links to the message monitor (pytest-html keeps row cells as escaped JSON).
+    assert charts[0].count('<g id="axes_') == 2
+    assert ">11-04</text>" in charts[0] and ">01:00</text>" in charts[0]  # x axis labelled by run date and time
+    # MPL ids of the emulated tenant are not links: its message monitor stopped with the run.
     data = json.loads(html.unescape(re.findall(r'data-jsonblob="(.*?)"', page, re.S)[0]))
     cells = [c for rows in data["tests"].values() for row in rows for c in row["resultsTableRow"] if "col-mpl" in c]
     assert len(cells) == 4
+    assert all(re.search(r'<span class="mpl-gone" title="not linked: emulated tenant[^"]*">AG', c) for c in cells)
+    assert not any("<a " in c for c in cells)
     # The FailingFlow row carries its message's status and error text from the message log.
     failing = next(row for rows in data["tests"].values() for row in rows if "failing_flow" in row["testId"])
-    assert re.search(r"message log -+\n\S+ of FailingFlow: FAILED  https://", failing["log"])
-    assert "error: com.sap.it.rt.adapter.http.api.exception.HttpResponseException" in failing["log"]
-    assert all(
-        re.search(r'<a href="https://127\.0\.0\.1:\d+/shell/monitoring/Messages/%7B%22identifier%22%3A%22AG', c)
-        for c in cells
+    assert re.search(
+        r"message log -+\n\S+ of FailingFlow: FAILED  \(emulated tenant: its message monitor stopped", failing["log"]
     )
+    assert "error: com.sap.it.rt.adapter.http.api.exception.HttpResponseException" in failing["log"]
 
 
 def test_passed_rows_stay_light_and_failures_show_the_exchange(pytester: pytest.Pytester) -> None:
@@ -171,5 +179,5 @@ def test_monitor_url_setting_links_messages_no_test_looked_up(
         link.startswith("https://acme.integrationsuite.cfapps.eu10.hana.ondemand.com/shell/monitoring/Messages/%7B")
         for link in links
     )
-    # A message the test looked up keeps CPI's own AlternateWebLink (here: the emulator's).
-    assert any(link.startswith("https://127.0.0.1:") for link in links)
+    # A message the test looked up has CPI's own AlternateWebLink; the emulator's is not shown as a link.
+    assert not any(link.startswith("https://127.0.0.1:") for link in links)

@@ -12,6 +12,7 @@ from typing import Any, Final
 import pytest
 
 from iflowtest.calls.client import CallRecord
+from iflowtest.reporting.monitor import mpl_id_html
 from iflowtest.settings import Settings
 from iflowtest.stash import TARGET_KEY
 
@@ -122,8 +123,5 @@ class ReportColumns:
 
 
 def mpl_cell(facts: dict[str, str]) -> str:
-    """The MPL id, linked to the message monitor when the link is known."""
-    mpl_id, link = html.escape(facts.get("mpl_id", "")), facts.get("mpl_link", "")
-    if mpl_id and link.startswith(("https://", "http://")):
-        return f'<a href="{html.escape(link)}" target="_blank" rel="noopener">{mpl_id}</a>'
-    return mpl_id
+    """The MPL id, linked to the message monitor when the link is known and will still open (not the emulator's)."""
+    return mpl_id_html(facts.get("mpl_id", ""), facts.get("mpl_link", ""))

@@ -22,19 +22,14 @@ from typing import Any, Final
 import pytest
 
 from iflowtest.redaction import redact_text
-from iflowtest.reporting.charts import latency_chart, pass_rate_chart
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
-from iflowtest.reporting.history import (
-    TREND_RUNS,
-    CaseResult,
-    Changes,
-    HistoryStore,
-    RunRecord,
-    changes,
-    comparable,
-    trends,
-)
-from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, summarize_iflows, write_summary
+from iflowtest.reporting.environment import environment_details, masked_keys, run_metadata
+from iflowtest.reporting.history import CaseResult, Changes, HistoryStore, RunRecord, changes, comparable
+from iflowtest.reporting.overview import render_overview
+from iflowtest.reporting.reasons import FailureReasons
+from iflowtest.reporting.style import STYLE
+from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, write_summary
+from iflowtest.reporting.verdict import describe_target
 from iflowtest.settings import Settings, installed_version
 from iflowtest.stash import TARGET_KEY
 
@@ -43,12 +38,6 @@ UNREACHABLE_PROPERTY: Final = PROPERTY_PREFIX + "unreachable"
 WORKER_HOSTS: Final = "iflowtest_tenant_hosts"  # xdist workeroutput: the hosts a worker called
 # Sections a passed row keeps in the HTML: the call facts, not captured output.
 _LIGHT_SECTIONS: Final = ("iflow calls", "message log")
-_STYLE: Final = (
-    "<style>.iflowtest h2{font-size:16px;margin:18px 0 6px}.iflowtest table{border-collapse:collapse;margin-bottom:8px}"
-    ".iflowtest td,.iflowtest th{border:1px solid #ccc;padding:3px 8px;font-size:13px;text-align:right}"
-    ".iflowtest td:first-child,.iflowtest th:first-child{text-align:left}.iflowtest .bad{color:#b00020;font-weight:bold}"
-    ".iflowtest ul{margin:2px 0 8px}.iflowtest .charts svg{max-width:100%;height:auto}</style>"
-)
 
 
 def run_id_now() -> str:
@@ -81,6 +70,7 @@ class RunDashboard:
         self._unreachable: set[str] = set()
         self._worker_hosts: set[str] = set()  # xdist: the controller resolves no keys, its workers do
         self._html: list[str] = []
+        self._reasons = FailureReasons()  # why each failed test failed, for its row and the banner
         self._progress_every = progress_every
         self._last_progress = time.monotonic()
         self._total: int | None = None
@@ -108,6 +98,7 @@ class RunDashboard:
 
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
+        self._reasons.note(report)
         facts = properties_of(report)
         if facts:
             # Only what the history keeps: the dict lives until the session ends, one per test.
@@ -194,16 +185,36 @@ class RunDashboard:
                 write_summary(path, self.summary)
             except OSError as exc:  # a full disk: pytest-html and the publisher must still get their turn
                 self.write_error = OSError(exc.errno, exc.strerror, str(path))
-        self._html = [_STYLE, render_overview(run, found, runs, history=self.history is not None)]
+        overview = render_overview(
+            run,
+            found,
+            runs,
+            history=self.history is not None,
+            target=self._target_text(),
+            failures=self._reasons.failures,
+            unreachable=len(self._unreachable),
+        )
+        self._html = [STYLE, overview]
         self._add_environment()
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
         prefix.extend(self._html)
+        # Here, not at session finish: every plugin has added its environment facts by now.
+        prefix.append(environment_details(run_metadata(self.config), masked_keys(self.config)))
 
     def pytest_html_results_table_html(self, report: Any, data: list[str]) -> None:
         if getattr(report, "passed", False) and report.when == "call":
             kept = [(h, c) for h, c in report.sections if h in _LIGHT_SECTIONS]
             data[:] = [f"{' ' + h + ' ':-^80}\n{html.escape(c)}" for h, c in kept] or ["passed"]
+
+    def _target_text(self) -> str:
+        target = self.config.stash.get(TARGET_KEY, None)
+        tenant = target.describe().get("Tenant", "") if target is not None else ""
+        if not tenant and target is not None and self.settings.target == "tenant":
+            tenant = ", ".join(sorted(target.known_hosts() | self._worker_hosts))
+        return describe_target(
+            self.settings.target, self.settings.profile, redact_text(tenant), tls_verify=self.settings.tls_verify
+        )
 
     def _add_environment(self) -> None:
         try:
@@ -255,57 +266,6 @@ def git_commit(root: Path) -> str:
     except (OSError, subprocess.SubprocessError):
         return "(git not available)"
     return head.stdout.strip() + (" +changes" if dirty.stdout.strip() else "")
-
-
-def render_overview(run: RunRecord, found: Changes, runs: list[RunRecord], *, history: bool) -> str:
-    """The HTML block above the results table."""
-    parts = ['<div class="iflowtest">', "<h2>iFlows</h2>", _iflow_table(run)]
-    parts.append(_changes(found, history))
-    series = trends(runs)
-    charts = [pass_rate_chart(series), latency_chart(series)] if len(runs) > 1 else []
-    if any(charts):
-        parts += [f"<h2>Trends (last {min(len(runs), TREND_RUNS)} runs)</h2>", '<div class="charts">']
-        parts += [chart for chart in charts if chart]
-        parts.append("</div>")
-    parts.append("</div>")
-    return "\n".join(parts)
-
-
-def _iflow_table(run: RunRecord) -> str:
-    head = "<tr><th>iFlow</th><th>cases</th><th>passed</th><th>failed</th><th>skipped</th><th>p50 ms</th><th>p95 ms</th></tr>"
-    rows = []
-    for row in summarize_iflows(run):
-        bad = ' class="bad"' if row.failed else ""
-        rows.append(
-            f'<tr class="iflow-row"><td{bad}>{html.escape(row.iflow)}</td><td>{row.cases}</td><td>{row.passed}</td>'
-            f"<td{bad}>{row.failed}</td><td>{row.skipped}</td><td>{_ms(row.p50_ms)}</td><td>{_ms(row.p95_ms)}</td></tr>"
-        )
-    return f'<table id="iflow-summary">{head}{"".join(rows)}</table>'
-
-
-def _changes(found: Changes, history: bool) -> str:
-    if not history:
-        return "<p>No run history: <code>iflowtest run</code> keeps one under reports/ to show changes and trends.</p>"
-    if found.previous_run is None:
-        # The first run of its target and profile: every failure is new, nothing can be fixed yet.
-        parts = ["<h2>First run of this target and profile in the history</h2>"]
-    else:
-        parts = [f"<h2>Since the previous run ({html.escape(found.previous_run)})</h2>"]
-    parts.append(_list("new-failures", "New failures", found.new_failures))
-    parts.append(_list("fixes", "Fixed", found.fixes))
-    parts.append(_list("flaky", "Flaky (outcome changed repeatedly in the last 10 runs)", found.flaky))
-    return "\n".join(parts)
-
-
-def _list(element_id: str, title: str, nodeids: tuple[str, ...]) -> str:
-    if not nodeids:
-        return f'<p id="{element_id}">{title}: none</p>'
-    items = "".join(f"<li>{html.escape(n)}</li>" for n in nodeids)
-    return f'<p>{title} ({len(nodeids)}):</p><ul id="{element_id}">{items}</ul>'
-
-
-def _ms(value: float | None) -> str:
-    return "" if value is None else f"{value:g}"
 
 
 def _outcome(report: pytest.TestReport) -> str | None:

@@ -20,6 +20,7 @@ from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from iflowtest.calls.mpl import MessageLog, monitor_link
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
+from iflowtest.reporting.monitor import monitor_text
 
 # Bytes of each body kept for the report: enough to see an error, small enough for 2000-row reports.
 BODY_LIMIT: Final = 2000
@@ -94,7 +95,9 @@ def attach_mpl(
     if logs:
         lines = []
         for log in logs:
-            lines.append(f"{log.message_guid} of {log.iflow}: {log.status}  {log.web_link or ''}".rstrip())
+            lines.append(
+                f"{log.message_guid} of {log.iflow}: {log.status}  {monitor_text(log.web_link or '')}".rstrip()
+            )
             if log.error_text:
                 lines.append("    error: " + redact_text(truncate(log.error_text, 1000)))
         report.sections.append(("message log", "\n".join(lines)))
