@@ -94,8 +94,12 @@ class HarnessAdapter(HTTPAdapter):
     def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
         # Its checks and errors (a missing certificate file) stay; the stubs leave it untyped.
         super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
-        ours = isinstance(conn, HTTPSConnectionPool) and conn.conn_kw.get("ssl_context") in self._unverified.values()
-        if verify is False and ours:
+        if verify is False and isinstance(conn, HTTPSConnectionPool):
+            with self._unverified_lock:
+                ours = any(conn.conn_kw.get("ssl_context") is c for c in self._unverified.values())
+        else:
+            ours = False
+        if ours:
             # The certificate is in the context already; urllib3 would load it again per connection.
             conn.cert_file = conn.key_file = None
 
