@@ -1,11 +1,21 @@
-"""HarnessSession remembers the proxy variables per host but must decide exactly as requests does."""
+"""HarnessSession remembers the proxy variables per host but must decide exactly as requests does; its adapter
+builds the TLS context of unverified calls once instead of loading the system CA store per connection."""
 
 from __future__ import annotations
 
+import ssl
+from collections.abc import Callable, Iterator
+from typing import Any
+
 import pytest
 import requests
+from urllib3.connection import HTTPSConnection
 
-from iflowtest.calls.session import HarnessSession
+from iflowtest import ServiceKey
+from iflowtest.calls.retrying import RetrySettings, mount_retries
+from iflowtest.calls.session import HarnessAdapter, HarnessSession
+from iflowtest.credentials.mtls import CertificateFiles
+from iflowtest.emulator import Emulator
 
 ENVIRONMENTS = [
     {},
@@ -59,3 +69,106 @@ def test_without_trust_env_the_environment_is_ignored(monkeypatch: pytest.Monkey
     settings = session.merge_environment_settings(URLS[0], {}, None, True, None)
 
     assert settings["proxies"] == {} and settings["verify"] is True
+
+
+# ---------------------------------------------------------------------------- TLS context of unverified calls
+INSECURE = pytest.mark.filterwarnings("ignore::urllib3.exceptions.InsecureRequestWarning")
+
+
+@pytest.fixture
+def system_store_loads(monkeypatch: pytest.MonkeyPatch) -> list[ssl.SSLContext]:
+    """Every load of the system CA store (what urllib3 did per connection for `verify=False`)."""
+    loads: list[ssl.SSLContext] = []
+    original = ssl.SSLContext.load_default_certs
+
+    def counting(self: ssl.SSLContext, *args: Any, **kwargs: Any) -> None:
+        loads.append(self)
+        original(self, *args, **kwargs)
+
+    monkeypatch.setattr(ssl.SSLContext, "load_default_certs", counting)
+    return loads
+
+
+@pytest.fixture
+def handshakes(monkeypatch: pytest.MonkeyPatch) -> list[object]:
+    """Every TLS connection urllib3 opens."""
+    opened: list[object] = []
+    original = HTTPSConnection.connect
+
+    def counting(self: HTTPSConnection) -> None:
+        opened.append(self)
+        original(self)
+
+    monkeypatch.setattr(HTTPSConnection, "connect", counting)
+    return opened
+
+
+@pytest.fixture
+def certificate(emulator: Emulator, issue_key: Callable[..., ServiceKey]) -> Iterator[tuple[str, str]]:
+    files = CertificateFiles.write(issue_key(emulator, "insecure_cert", key_type="certificate"), "insecure_cert")
+    yield files.pair
+    files.remove()
+
+
+def https_pools(session: requests.Session) -> list[Any]:
+    adapter = session.get_adapter("https://")
+    return [adapter.poolmanager.pools[key] for key in adapter.poolmanager.pools.keys()]  # noqa: SIM118  # not iterable
+
+
+@INSECURE
+@pytest.mark.parametrize("retrying", [False, True], ids=["plain adapter", "retrying adapter"])
+def test_unverified_calls_share_one_tls_context_without_the_system_store(
+    emulator: Emulator, system_store_loads: list[ssl.SSLContext], handshakes: list[object], retrying: bool
+) -> None:
+    session = HarnessSession()
+    if retrying:
+        mount_retries(session, RetrySettings())
+
+    answers = [session.get(emulator.url + "/http/costcenters", verify=False, timeout=10) for _ in range(5)]
+    [pool] = https_pools(session)
+
+    assert [a.status_code for a in answers] == [401] * 5  # reached the runtime (no credentials sent)
+    assert len(handshakes) == 5  # the emulator closes every connection
+    assert system_store_loads == []
+    assert pool.conn_kw["ssl_context"].verify_mode == ssl.CERT_NONE
+
+
+@INSECURE
+def test_verified_calls_of_the_same_session_still_verify(emulator: Emulator) -> None:
+    session = HarnessSession()
+    url = emulator.url + "/http/costcenters"
+
+    assert session.get(url, verify=False, timeout=10).status_code == 401
+    with pytest.raises(requests.exceptions.SSLError, match="CERTIFICATE_VERIFY_FAILED"):
+        session.get(url, verify=True, timeout=10)  # the emulator's own CA is in no system store
+    assert session.get(url, verify=str(emulator.ca_file), timeout=10).status_code == 401
+    assert len(https_pools(session)) == 3  # three ways to verify, three pools: none shares the unverified context
+
+
+@INSECURE
+def test_unverified_calls_present_the_client_certificate(
+    emulator: Emulator, certificate: tuple[str, str], system_store_loads: list[ssl.SSLContext]
+) -> None:
+    session = HarnessSession()
+    url = emulator.url + "/http/costcenters"
+
+    with_certificate = [session.get(url, cert=certificate, verify=False, timeout=10) for _ in range(2)]
+    without = session.get(url, verify=False, timeout=10)
+
+    assert [a.status_code for a in with_certificate] == [200, 200]  # the runtime accepted the certificate
+    assert without.status_code == 401
+    assert system_store_loads == []
+    assert len(https_pools(session)) == 2  # one context, hence one pool, per certificate
+
+
+def test_a_missing_certificate_file_keeps_requests_own_error(tmp_path: Any) -> None:
+    missing = (str(tmp_path / "gone.pem"), str(tmp_path / "gone.key"))
+    errors = []
+    for session in (requests.Session(), HarnessSession()):
+        with pytest.raises(OSError, match="TLS certificate file") as caught:
+            session.get("https://127.0.0.1:9/http/costcenters", cert=missing, verify=False, timeout=10)
+        errors.append(str(caught.value))
+
+    assert HarnessAdapter().unverified_context(missing) is None  # left to requests, which raises
+    assert errors[0] == errors[1]
+    assert errors[1].startswith("Could not find the TLS certificate file")

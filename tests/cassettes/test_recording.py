@@ -303,10 +303,39 @@ def test_iflowtest_run_offline_passes_in_a_fresh_clone(tmp_path: Path) -> None:
     assert "offline: answers replayed from cassettes" in (tmp_path / "reports/latest/report.html").read_text()
 
     cassette = tmp_path / "cassettes/costcenters/test_failing_flow/test_failure_carries_the_mpl_id.yaml"
-    before = cassette.read_text()
+    committed = cassette.read_text()
+    cassette.write_text(committed.replace("code: 500", "code: 599"))
     recorded = iflowtest("run", "--record", "suites/costcenters/test_failing_flow.py", cwd=tmp_path)
     assert recorded.returncode == 0, recorded.stdout[-3000:] + recorded.stderr[-2000:]
-    assert cassette.read_text() != before  # a new MPL id and recording date: the cassette was rewritten
+    # Rewritten, and as committed but for the recording date: ids and times are stand-ins.
+    assert without_date(cassette.read_text()) == without_date(committed)
+    assert cassette.read_text() != committed.replace("code: 500", "code: 599")
+
+
+def without_date(text: str) -> str:
+    return re.sub(r"(?m)^  recorded_at: .*$", "", text)
+
+
+def test_recording_twice_without_a_change_gives_identical_cassettes(tmp_path: Path) -> None:
+    for name in ("pyproject.toml", "suites", "fixtures"):
+        copy = shutil.copytree if (ROOT / name).is_dir() else shutil.copy
+        copy(ROOT / name, tmp_path / name)
+
+    first = iflowtest("run", "--record", cwd=tmp_path)
+    assert first.returncode == 0, first.stdout[-3000:] + first.stderr[-2000:]
+    recorded = {path: path.read_bytes() for path in (tmp_path / "cassettes").rglob("*.yaml")}
+    # Again, in two workers: other tests first in each process, other connections, new ids and times.
+    second = iflowtest("run", "--record", "-n", "2", cwd=tmp_path)
+    assert second.returncode == 0, second.stdout[-3000:] + second.stderr[-2000:]
+    again = {path: path.read_bytes() for path in (tmp_path / "cassettes").rglob("*.yaml")}
+
+    assert len(recorded) > 50
+    changed = sorted(
+        str(p.relative_to(tmp_path)) for p in recorded.keys() | again.keys() if recorded.get(p) != again.get(p)
+    )
+    assert changed == []
+    offline = iflowtest("run", "--offline", cwd=tmp_path)
+    assert offline.returncode == 0, offline.stdout[-3000:] + offline.stderr[-2000:]
 
 
 def test_offline_blocks_the_network_and_skips_emulator_tests(pytester: pytest.Pytester) -> None:

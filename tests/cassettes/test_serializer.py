@@ -79,3 +79,23 @@ def test_binary_stays_binary() -> None:
 def test_unknown_layout_is_a_clear_error() -> None:
     with pytest.raises(ValueError, match="unknown body_format 'yaml' in cassette: re-record it"):
         cassette_yaml.undo_pretty("x", "yaml")
+
+
+def test_headers_are_written_sorted_by_name() -> None:
+    cassette = {
+        "interactions": [
+            {
+                "request": {"method": "GET", "uri": "{runtime}/x", "body": None, "headers": {"b": ["1"], "A": ["2"]}},
+                "response": {
+                    "status": {"code": 200, "message": "OK"},
+                    "headers": {"Server": ["s"], "content-type": ["text/plain"], "Content-Length": ["2"]},
+                    "body": {"string": "ok"},
+                },
+            }
+        ]
+    }
+
+    loaded = cassette_yaml.deserialize(cassette_yaml.serialize(cassette))["interactions"][0]
+
+    assert list(loaded["request"]["headers"]) == ["A", "b"]
+    assert list(loaded["response"]["headers"]) == ["Content-Length", "content-type", "Server"]

@@ -16,9 +16,10 @@ from contextvars import ContextVar
 from typing import Any
 
 import requests
-from requests.adapters import HTTPAdapter
 from urllib3.exceptions import MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
+
+from iflowtest.calls.session import HarnessAdapter
 
 # The Retry a resent request starts from; set only inside `BodyRetryAdapter.send` (adapters are shared
 # by the threads of one client, so not an attribute).
@@ -43,8 +44,8 @@ class BodyCutShort(ProtocolError):
         return f"the connection was reset after {self.received} bytes of the answer (HTTP {self.status}{announced})"
 
 
-class BodyRetryAdapter(HTTPAdapter):
-    """requests' adapter, reading the body inside `send` so that a body cut short is retried like a reset."""
+class BodyRetryAdapter(HarnessAdapter):
+    """The harness's adapter, reading the body inside `send` so that a body cut short is retried like a reset."""
 
     @property  # a per-call override of requests' plain attribute
     def max_retries(self) -> Retry:

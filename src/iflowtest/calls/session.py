@@ -1,15 +1,20 @@
-"""`HarnessSession`: the `requests.Session` every iFlow and message-log call goes through."""
+"""`HarnessSession`: the `requests.Session` every iFlow and message-log call goes through, and its adapter."""
 
 from __future__ import annotations
 
 import os
+import ssl
+import threading
 from collections.abc import Callable
 from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests import sessions
+from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
+from urllib3.connectionpool import HTTPSConnectionPool
+from urllib3.util.ssl_ import create_urllib3_context
 
 merge_setting = cast(Callable[[Any, Any], Any], sessions.merge_setting)  # untyped in requests
 
@@ -26,6 +31,8 @@ class HarnessSession(requests.Session):
 
     def __init__(self) -> None:
         super().__init__()
+        self.mount("https://", HarnessAdapter())
+        self.mount("http://", HarnessAdapter())
         self._environ_proxies: dict[tuple[str, str, str | None], dict[str, str]] = {}
 
     # requests' stubs type these with private aliases, hence Any.
@@ -49,3 +56,65 @@ class HarnessSession(requests.Session):
             "verify": merge_setting(verify, self.verify),
             "cert": merge_setting(cert, self.cert),
         }
+
+
+class HarnessAdapter(HTTPAdapter):
+    """requests' adapter, with one TLS context per client certificate for the calls that do not verify.
+
+    With `verify=False` requests hands urllib3 no TLS context and no CA file, and urllib3 then builds a new
+    context for every connection and loads the whole system CA store into it (`load_default_certs`), a store
+    it never consults since nothing is verified: about 30 ms a connection. The emulator (and any server that
+    answers `Connection: close`) opens a connection per call, so `--insecure` made every call several times
+    slower. requests documents `build_connection_pool_key_attributes` as the place to pass a context of one's
+    own; no library offers this one, so the adapter builds it once, with urllib3's own factory (same
+    protocols, ciphers and SSLKEYLOGFILE as urllib3's per-connection context), without the CA store, and
+    with the client certificate already loaded, so that urllib3 never changes a context shared between
+    connections. Verifying calls are left exactly to requests and urllib3.
+    """
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._unverified: dict[object, ssl.SSLContext] = {}
+        self._unverified_lock = threading.Lock()
+
+    # requests' stubs type the result with private TypedDicts, hence Any.
+    def build_connection_pool_key_attributes(
+        self, request: requests.PreparedRequest, verify: Any, cert: Any = None
+    ) -> Any:
+        host_params, pool_kwargs = super().build_connection_pool_key_attributes(request, verify, cert)
+        if verify is False and host_params.get("scheme") == "https":
+            context = self.unverified_context(cert)
+            if context is not None:
+                # The context is part of the pool key: each certificate gets its own pool.
+                pool_kwargs["ssl_context"] = context
+                pool_kwargs.pop("cert_file", None)
+                pool_kwargs.pop("key_file", None)
+        return host_params, pool_kwargs
+
+    def cert_verify(self, conn: Any, url: str, verify: Any, cert: Any) -> None:
+        # Its checks and errors (a missing certificate file) stay; the stubs leave it untyped.
+        super().cert_verify(conn, url, verify, cert)  # type: ignore[no-untyped-call]
+        if verify is False and isinstance(conn, HTTPSConnectionPool):
+            with self._unverified_lock:
+                ours = any(conn.conn_kw.get("ssl_context") is c for c in self._unverified.values())
+        else:
+            ours = False
+        if ours:
+            # The certificate is in the context already; urllib3 would load it again per connection.
+            conn.cert_file = conn.key_file = None
+
+    def unverified_context(self, cert: Any) -> ssl.SSLContext | None:
+        """The TLS context of unverified calls with client certificate `cert` (None: leave it to urllib3)."""
+        key = tuple(cert) if isinstance(cert, list) else cert
+        with self._unverified_lock:
+            context = self._unverified.get(key)
+            if context is None:
+                context = create_urllib3_context(cert_reqs=ssl.CERT_NONE)
+                if cert:
+                    certificate, private_key = (cert, None) if isinstance(cert, str) else cert
+                    try:
+                        context.load_cert_chain(certificate, private_key)
+                    except (OSError, ValueError):
+                        return None  # a missing or bad file: requests and urllib3 raise their usual error
+                self._unverified[key] = context
+            return context

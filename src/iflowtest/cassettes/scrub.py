@@ -8,8 +8,9 @@ and on disk it speaks placeholders:
 - hosts: `{runtime}` (integration-flow `url`), `{api}` (api-plan `url`), `{tokenurl}` (the whole token
   URL), `{cf}` (the Cloud Foundry API); a cassette recorded on a dev tenant or on one emulator port
   replays against any other profile, because loading puts that profile's URLs back;
-- headers: `Authorization` (`Bearer {access_token}`, `Basic {credentials}`), cookie values, `X-CSRF-Token`
-  values (the protocol words `Fetch` and `Required` stay), API keys;
+- headers: `Authorization` (`Bearer {access_token}`, `Basic {credentials}`), cookie values (a request's
+  `Cookie` header is left out altogether), `X-CSRF-Token` values (the protocol words `Fetch` and `Required`
+  stay), API keys;
 - form, query and JSON fields: `client_secret`/`clientsecret`, `password`, `access_token`,
   `refresh_token`, `id_token`, assertions; in CF `/details` answers `key` and `certificate` (PEM);
 - a safety net over all remaining text: every secret value this process has wrapped in a `Secret`
@@ -47,8 +48,11 @@ SECRET_FIELDS: Final = {
 # Fields of CF service-key credentials that are secret when they hold PEM text.
 PEM_FIELDS: Final = {"key": "{private_key}", "certificate": "{certificate}"}
 _CSRF_WORDS: Final = frozenset({"fetch", "required"})
-# Request headers that change with library versions or connections and say nothing about the call.
-_VOLATILE_REQUEST_HEADERS: Final = frozenset({"user-agent", "connection", "accept-encoding", "content-length"})
+# Request headers that change with library versions, connections or the order tests ran in (a session's
+# cookies are sent once an earlier test of the same client got them) and say nothing about the call.
+_VOLATILE_REQUEST_HEADERS: Final = frozenset(
+    {"user-agent", "connection", "accept-encoding", "content-length", "cookie"}
+)
 _PEM_PRIVATE: Final = re.compile(r"-----BEGIN [A-Z ]*PRIVATE KEY-----.*?-----END [A-Z ]*PRIVATE KEY-----", re.S)
 _BEARER: Final = re.compile(r"(?i)\bbearer\s+(?!\{)[A-Za-z0-9._~+/=-]{8,}")
 

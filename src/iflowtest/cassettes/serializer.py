@@ -5,6 +5,10 @@ one-line diff nobody can review (vcrpy #580, #249). Here a body that is JSON or 
 pretty-printed as a YAML literal block, with `body_format` saying how to undo the layout on load, so a
 replay hands the client the exact bytes that were recorded. A body whose layout cannot be undone exactly
 is stored as recorded (still decoded text); binary bodies stay `!!binary`.
+
+Recording the same behaviour twice writes the same text: headers are written sorted by name (vcrpy keeps
+them in the order the connection delivered them, which changes between runs), and `CassetteSerializer`
+replaces volatile values by stand-ins first (volatile.py).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from typing import Any, Final
 import yaml
 
 from iflowtest.cassettes.scrub import header_value
+from iflowtest.cassettes.volatile import StandIns
 
 try:  # libyaml is about ten times faster (vcrpy PR #16); fall back to pure Python where it is missing
     from yaml import CSafeDumper as _Dumper
@@ -46,10 +51,29 @@ def _represent_str(dumper: _CassetteDumper, value: str) -> yaml.Node:
 _CassetteDumper.add_representer(str, _represent_str)
 
 
+class CassetteSerializer:
+    """The serializer a run gives vcrpy: volatile values become stand-ins, then the readable YAML."""
+
+    def __init__(self, stand_ins: StandIns | None = None) -> None:
+        self.stand_ins = stand_ins or StandIns()
+
+    def serialize(self, cassette: dict[str, Any]) -> str:
+        """vcrpy serializer interface, with stand-ins for volatile values."""
+        self.stand_ins.apply(cassette)
+        return serialize(cassette)
+
+    def deserialize(self, text: str) -> dict[str, Any]:
+        """vcrpy serializer interface."""
+        return deserialize(text)
+
+
 def serialize(cassette: dict[str, Any]) -> str:
     """vcrpy serializer interface: the cassette dict (bodies already decoded to str) to YAML text."""
     for interaction in cassette.get("interactions", []):
         request, response = interaction["request"], interaction["response"]
+        for part in (request, response):
+            if isinstance(part.get("headers"), dict):
+                part["headers"] = dict(sorted(part["headers"].items(), key=lambda item: (item[0].lower(), item[0])))
         text, layout = pretty(request.get("body"), header_value(request.get("headers", {}), "content-type"))
         if layout:
             request["body"], request["body_format"] = text, layout

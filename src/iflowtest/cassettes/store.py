@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import base64
 import copy
+import datetime as dt
 import functools
 import re
 from pathlib import Path
@@ -44,12 +45,14 @@ from iflowtest.cassettes.scrub import (
     scrub_request,
     scrub_response,
 )
+from iflowtest.cassettes.volatile import StandIns
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError
 from iflowtest.files import write_atomically
 from iflowtest.settings import Settings, display_path
 
 HANDSHAKES_FOLDER: Final = "_handshakes"
+_RECORDED_AT: Final = re.compile(r"(?m)^  recorded_at: (.+)$")
 
 
 def host_map(settings: Settings, registry: ClientRegistry, offline: bool) -> HostMap:
@@ -92,8 +95,10 @@ class HandshakeStore:
     def save(self, handshake: tuple[str, str], request: Any, response: Any) -> None:
         """Scrub and store a recorded handshake (atomically: xdist workers may record the same one)."""
         request, response = self.session.scrub(_copy(request), _copy(response))
-        text = serialize({"requests": [request], "responses": [response]}, cassette_yaml)
-        write_atomically(self.path(handshake), text)
+        text = serialize({"requests": [request], "responses": [response]}, self.session.serializer)
+        path = self.path(handshake)
+        if not path.is_file() or path.read_text(encoding="utf-8") != text:
+            write_atomically(path, text)
         self._answers.pop(handshake, None)
 
     def answer(self, handshake: tuple[str, str], request: Any, nodeid: str | None) -> Any:
@@ -108,7 +113,7 @@ class HandshakeStore:
                     f"{self.session.display_path(path)} does not exist (handshakes are shared by all cassettes); "
                     f"record it with: {self.session.record_command(nodeid)}"
                 )
-            requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), cassette_yaml)
+            requests, responses, *_ = deserialize(path.read_text(encoding="utf-8"), self.session.serializer)
             _, stored = self.session.restore(requests[0], responses[0])
             self._answers[handshake] = stored
         return _copy(stored)
@@ -136,6 +141,7 @@ class CassetteSession:
         self.options = options
         self.rules = options.rules
         self.hosts = hosts
+        self.serializer = cassette_yaml.CassetteSerializer(StandIns(options.rules))
         self.handshakes = HandshakeStore(self)
 
     def display_path(self, path: Path) -> str:
@@ -156,8 +162,9 @@ class CassetteSession:
 
     def install(self, vcr: Any) -> None:
         """Wire a pytest-recording VCR instance: readable serializer, atomic persister, indexed cassettes."""
-        vcr.register_serializer("yaml", cassette_yaml)  # same name, so cassette files keep the .yaml suffix
-        vcr.register_persister(AtomicPersister)
+        vcr.register_serializer("yaml", self.serializer)  # same name, so cassette files keep the .yaml suffix
+        # Half the age `cassettes check` accepts: a cassette re-recorded that often is never reported old.
+        vcr.register_persister(AtomicPersister(dt.timedelta(days=self.options.max_age_days / 2)))
         vcr.register_matcher("iflowtest", self._match)
         # VCR.use_cassette always builds vcrpy's own Cassette; this instance (one per test) builds ours
         # from the same public pieces: get_merged_config and Cassette.use_arg_getter.
@@ -195,13 +202,38 @@ class AtomicPersister(FilesystemPersister):  # type: ignore[misc]  # vcrpy ships
     """vcrpy's file persister, saving through a temporary file so no reader ever sees half a cassette.
 
     Used instead of pytest-recording's persister, whose loader expects two lists and breaks on cassettes
-    carrying metadata (our `recorded_at`).
+    carrying metadata (our `recorded_at`). A recording equal to the file's, but for `recorded_at`, leaves the
+    file as it is, so re-recording unchanged behaviour changes nothing in git; `recorded_at` is moved on only
+    once it is older than `refresh_after`, so that `iflowtest cassettes check --max-age` never reports a
+    cassette that is re-recorded regularly.
     """
 
-    @staticmethod
-    def save_cassette(cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
-        """Serialize and replace the file atomically."""
-        write_atomically(Path(cassette_path), serialize(cassette_dict, serializer))
+    def __init__(self, refresh_after: dt.timedelta) -> None:
+        self.refresh_after = refresh_after
+
+    def save_cassette(self, cassette_path: str, cassette_dict: dict[str, Any], serializer: Any) -> None:
+        """Serialize and replace the file atomically, unless it holds the same recording already."""
+        path = Path(cassette_path)
+        text = serialize(cassette_dict, serializer)
+        if not self.same_recording(path, text):
+            write_atomically(path, text)
+
+    def same_recording(self, path: Path, text: str) -> bool:
+        """Whether the file at `path` holds `text` but for a `recorded_at` younger than `refresh_after`."""
+        try:
+            old = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError):
+            return False
+        found = _RECORDED_AT.search(old)
+        if found is None or _RECORDED_AT.sub("", old) != _RECORDED_AT.sub("", text):
+            return False
+        try:
+            recorded = dt.datetime.fromisoformat(found.group(1).strip("'\""))
+        except ValueError:
+            return False
+        if recorded.tzinfo is None:
+            recorded = recorded.replace(tzinfo=dt.UTC)
+        return dt.datetime.now(dt.UTC) - recorded < self.refresh_after
 
 
 def _hooks(value: Any) -> list[Any]:

@@ -21,6 +21,7 @@ from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from iflowtest.calls.session import HarnessAdapter
 from iflowtest.errors import CloudFoundryError, CloudFoundryUnreachableError
 from iflowtest.provisioning.cfsession import CfSession, token_expired
 from iflowtest.redaction import Secret, error_reason, redact_text
@@ -63,6 +64,7 @@ class CloudFoundryClient:
         self.timeout = timeout
         self._wait = wait
         self._http = requests.Session()
+        self._http.mount("https://", HarnessAdapter())  # unverified calls: one TLS context, not one a call
         self._lock = threading.Lock()
         self._token: Secret | None = None
         self._refresh: Secret | None = credentials.session.refresh_token if credentials.session else None

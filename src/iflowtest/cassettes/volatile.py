@@ -1,0 +1,240 @@
+"""Volatile values in cassettes: what differs between two recordings of the same behaviour becomes a stand-in.
+
+Recording twice without a change must give the same files, so that a re-recording's diff shows only what
+changed. When a cassette is written, every value that changes from call to call is replaced by a stand-in:
+
+- values the platform makes up per message or token, found by name: the `SAP_MessageProcessingLogID`
+  header (and the CF router's request ids), and the fields `MessageGuid`, `CorrelationId`, `TransactionId`,
+  `LogStart`, `LogEnd` (MPL API) and `jti` (token answers), plus the `ignore_fields` of
+  `[tool.iflowtest.cassettes]`, in JSON and XML bodies of requests and answers alike; each is replaced
+  wherever it occurs in the cassette (headers, URIs, bodies, percent-encoded too), so an MPL id in an
+  answer's header, the next request's URI and the message log's body stays one id;
+- matches of the `ignore_patterns` (GUIDs and ISO-8601 timestamps by default) in requests only: matching
+  ignores them there anyway, while in an answer a GUID or a date may be data a test checks;
+- the `Date` header of answers is left out: nothing replays it.
+
+The n-th distinct value of a cassette, in the order the cassette is written, becomes the n-th stand-in, so
+the same recording gives the same stand-ins. A stand-in has the shape of the value it replaces: a timestamp
+in the same format (2020-01-01 00:00 UTC, for every timestamp), an OData `/Date(ms)/`, an MPL id built
+as CPI builds them, or otherwise the same length drawn
+from the same alphabet (digits, hex, letters and digits), with a GUID's dashes in place, so that parsers
+still accept it; a value found by a pattern is replaced only when the pattern matches its stand-in too. No library does this for vcrpy cassettes (its filters replace values one
+interaction at a time, which cannot keep an id consistent across a cassette), hence this module.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime as dt
+import hashlib
+import itertools
+import json
+import re
+import string
+from collections.abc import Iterator
+from typing import Any, Final
+from urllib.parse import quote, quote_plus, unquote
+
+from iflowtest.cassettes.matching import MatchRules
+
+VOLATILE_FIELDS: Final = frozenset({"MessageGuid", "CorrelationId", "TransactionId", "LogStart", "LogEnd", "jti"})
+VOLATILE_HEADERS: Final = frozenset(
+    {"sap_messageprocessinglogid", "x-vcap-request-id", "x-correlationid", "x-correlation-id", "x-request-id"}
+)
+DROPPED_RESPONSE_HEADERS: Final = frozenset({"date"})
+# Shorter values are left alone: replacing them wherever they occur could hit unrelated text.
+MIN_LENGTH: Final = 8
+_ISO: Final = re.compile(
+    r"(?P<date>\d{4}-\d{2}-\d{2})T(?P<hm>\d{2}:\d{2})(?P<s>:\d{2})?(?P<fraction>\.\d+)?(?P<zone>Z|[+-]\d{2}:?\d{2})?"
+)
+_ODATA_DATE: Final = re.compile(r"/Date\((?P<ms>-?\d+)(?P<zone>[+-]\d{4})?\)/")
+_MPL_ID: Final = re.compile(r"AG[A-Za-z0-9_-]{26}")
+_STAND_IN_EPOCH: Final = dt.datetime(2020, 1, 1, tzinfo=dt.UTC)
+# Smallest first: the first alphabet holding every character of a value is the stand-in's.
+_ALPHABETS: Final = (
+    string.digits,
+    string.digits + "abcdef",
+    string.digits + "ABCDEF",
+    string.digits + string.ascii_lowercase,
+    string.digits + string.ascii_uppercase,
+    string.digits + string.ascii_letters,
+)
+
+
+def is_timestamp(value: str) -> bool:
+    """Whether `value` is an ISO-8601 timestamp or an OData `/Date(ms)/`."""
+    return bool(_ISO.fullmatch(value) or _ODATA_DATE.fullmatch(value))
+
+
+def stand_in(value: str, number: int) -> str:
+    """The `number`-th stand-in, in the shape of `value`; every timestamp becomes 2020-01-01 00:00 UTC.
+
+    Timestamps all get the same stand-in, whatever their number: two of them (a log's start and end) are
+    equal in one recording and a millisecond apart in the next, and that must not change the file.
+    """
+    iso = _ISO.fullmatch(value)
+    if iso:
+        seconds = ":00" if iso["s"] else ""
+        fraction = "." + "0" * (len(iso["fraction"]) - 1) if iso["fraction"] else ""
+        return f"{_STAND_IN_EPOCH:%Y-%m-%dT%H:%M}{seconds}{fraction}{iso['zone'] or ''}"
+    odata = _ODATA_DATE.fullmatch(value)
+    if odata:
+        return f"/Date({int(_STAND_IN_EPOCH.timestamp() * 1000)}{odata['zone'] or ''})/"
+    if _MPL_ID.fullmatch(value):
+        # Built as CPI builds them (base64url of 0x00, four bytes of seconds, sixteen more), so a stand-in still
+        # starts with "AG" as every MPL id of these years does, and checks of that shape hold on replay.
+        pinned = (int(_STAND_IN_EPOCH.timestamp()) & 0x0FFFFFFF) | 0x60000000
+        tail = bytes(itertools.islice(_bytes(f"iflowtest stand-in {number}"), 16))
+        return base64.urlsafe_b64encode(b"\x00" + pinned.to_bytes(4, "big") + tail).decode()
+    return _same_shape(value, number)
+
+
+def _same_shape(value: str, number: int) -> str:
+    # The alphabet is chosen for the whole value, never per character: a random id has a digit where the
+    # next one has a letter, and `-` or `_` where the next has none, yet both must get the same stand-in.
+    # Deterministic forever (a hash, not `random`): the same value number gives the same characters.
+    core = value.replace("-", "").replace("_", "")
+    alphabet = next((a for a in _ALPHABETS if core and all(c in a for c in core)), None)
+    if alphabet is None:  # other characters too: keep those in place, replace letters and digits only
+        alphabet, keep = string.ascii_letters + string.digits, set(value) - set(string.ascii_letters + string.digits)
+    elif alphabet in _ALPHABETS[:3]:  # digits or hex: dashes are structure (GUIDs, dates)
+        keep = {"-", "_"}
+    else:  # letters: `-` and `_` are characters of the id (base64url), wherever they fall
+        keep = set()
+    stream = _bytes(f"iflowtest stand-in {number}")
+    return "".join(c if c in keep else alphabet[next(stream) % len(alphabet)] for c in value)
+
+
+def _bytes(seed: str) -> Iterator[int]:
+    counter = 0
+    while True:
+        yield from hashlib.sha256(f"{seed}:{counter}".encode()).digest()
+        counter += 1
+
+
+class StandIns:
+    """Replaces a cassette's volatile values by stand-ins, in place (see the module docstring)."""
+
+    def __init__(self, rules: MatchRules | None = None) -> None:
+        self.rules = rules or MatchRules()
+        names = "|".join(re.escape(n) for n in sorted(VOLATILE_FIELDS | self.rules.ignore_fields))
+        self._xml_fields = re.compile(rf"<(?:[\w.-]+:)?(?P<name>{names})(?:\s[^<>]*)?>(?P<value>[^<]+)</")
+
+    def apply(self, cassette: dict[str, Any]) -> None:
+        """Drop volatile headers and replace volatile values of a vcrpy cassette dict (bodies as text)."""
+        interactions = cassette.get("interactions") or []
+        found = _Found(self.rules)
+        for interaction in interactions:
+            request, response = interaction["request"], interaction["response"]
+            headers = response.get("headers") or {}
+            for name in [n for n in headers if n.lower() in DROPPED_RESPONSE_HEADERS]:
+                del headers[name]
+            for value in self._named(request.get("headers"), request.get("body")):
+                found.add(value, everywhere=True)
+            for value in self._named(headers, (response.get("body") or {}).get("string")):
+                found.add(value, everywhere=True)
+            for text in (unquote(request.get("uri") or ""), request.get("body")):
+                for value in self._matches(text):
+                    found.add(value, everywhere=False)
+        if not found.everywhere and not found.in_requests:
+            return
+        replace_everywhere = _replacer(found.everywhere)
+        replace_in_requests = _replacer({**found.in_requests, **found.everywhere})
+        for interaction in interactions:
+            _replace_request(interaction["request"], replace_in_requests)
+            _replace_response(interaction["response"], replace_everywhere)
+
+    def _matches(self, text: Any) -> Iterator[str]:
+        if not isinstance(text, str) or not text:
+            return
+        found = sorted((m.start(), m.group(0)) for p in self.rules.ignore_patterns for m in p.finditer(text))
+        yield from (value for _, value in found if value)
+
+    def _named(self, headers: Any, body: Any) -> Iterator[str]:
+        for name, values in sorted((headers or {}).items(), key=lambda item: item[0].lower()):
+            if name.lower() in VOLATILE_HEADERS:
+                yield from (str(v) for v in (values if isinstance(values, list) else [values]))
+        if not isinstance(body, str) or not body.strip():
+            return
+        if body.lstrip()[:1] in ("{", "["):
+            try:
+                document = json.loads(body)
+            except ValueError:
+                return
+            yield from self._json_fields(document)
+        elif body.lstrip().startswith("<"):
+            yield from (m["value"] for m in self._xml_fields.finditer(body))
+
+    def _json_fields(self, document: Any) -> Iterator[str]:
+        if isinstance(document, dict):
+            for key, value in document.items():
+                if isinstance(value, str) and (key in VOLATILE_FIELDS or key in self.rules.ignore_fields):
+                    yield value
+                else:
+                    yield from self._json_fields(value)
+        elif isinstance(document, list):
+            for item in document:
+                yield from self._json_fields(item)
+
+
+class _Found:
+    """The volatile values of one cassette and their stand-ins, numbered in the order they were found."""
+
+    def __init__(self, rules: MatchRules) -> None:
+        self.rules = rules
+        self.everywhere: dict[str, str] = {}  # named values: replaced in the whole cassette
+        self.in_requests: dict[str, str] = {}  # pattern matches: replaced in requests only
+        self.numbered = 0
+
+    def add(self, value: str, *, everywhere: bool) -> None:
+        if value in self.everywhere or value in self.in_requests or len(value) < MIN_LENGTH:
+            return
+        timestamp = is_timestamp(value)
+        replacement = stand_in(value, self.numbered + 1)
+        if not everywhere:
+            patterns = [p for p in self.rules.ignore_patterns if p.fullmatch(value)]
+            if not all(p.fullmatch(replacement) for p in patterns):
+                return  # matching must still ignore it: keep the value rather than store one it would compare
+        (self.everywhere if everywhere else self.in_requests)[value] = replacement
+        if not timestamp:  # timestamps share one stand-in and take no number
+            self.numbered += 1
+
+
+def _replacer(values: dict[str, str]) -> Any:
+    """A function replacing every value (and its percent-encoded forms) in a text, longest first."""
+    table = dict(values)
+    for value, replacement in values.items():
+        for encode in (quote, quote_plus):
+            encoded = encode(value, safe="")
+            if encoded != value:
+                table.setdefault(encoded, encode(replacement, safe=""))
+    if not table:
+        return lambda text: text
+    pattern = re.compile("|".join(re.escape(v) for v in sorted(table, key=len, reverse=True)))
+
+    def replace(text: Any) -> Any:
+        return pattern.sub(lambda m: table[m.group(0)], text) if isinstance(text, str) else text
+
+    return replace
+
+
+def _replace_request(request: dict[str, Any], replace: Any) -> None:
+    request["uri"] = replace(request.get("uri"))
+    request["body"] = replace(request.get("body"))
+    headers = request.get("headers") or {}
+    for name, values in headers.items():
+        headers[name] = [replace(v) for v in values] if isinstance(values, list) else replace(values)
+
+
+def _replace_response(response: dict[str, Any], replace: Any) -> None:
+    headers = response.get("headers") or {}
+    for name, values in headers.items():
+        headers[name] = [replace(v) for v in values] if isinstance(values, list) else replace(values)
+    body = response.get("body") or {}
+    text = body.get("string")
+    if isinstance(text, str):
+        body["string"] = replaced = replace(text)
+        if replaced != text:
+            for name in headers:
+                if name.lower() == "content-length":
+                    headers[name] = [str(len(replaced.encode("utf-8")))]
