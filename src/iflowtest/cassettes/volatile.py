@@ -4,8 +4,9 @@ Recording twice without a change must give the same files, so that a re-recordin
 changed. When a cassette is written, every value that changes from call to call is replaced by a stand-in:
 
 - values the platform makes up per message or token, found by name: the `SAP_MessageProcessingLogID`
-  header (and the CF router's request ids), and the fields `MessageGuid`, `CorrelationId`, `TransactionId`,
-  `LogStart`, `LogEnd` (MPL API) and `jti` (token answers), plus the `ignore_fields` of
+  header (and the CF router's request ids), the `SAP_ApplicationID` the harness sends with every call, and
+  the fields `MessageGuid`, `CorrelationId`, `TransactionId`, `LogStart`, `LogEnd`, `ApplicationMessageId`
+  (MPL API) and `jti` (token answers), plus the `ignore_fields` of
   `[tool.iflowtest.cassettes]`, in JSON and XML bodies of requests and answers alike; each is replaced
   wherever it occurs in the cassette (headers, URIs, bodies, percent-encoded too), so an MPL id in an
   answer's header, the next request's URI and the message log's body stays one id;
@@ -37,9 +38,19 @@ from urllib.parse import quote, quote_plus, unquote
 
 from iflowtest.cassettes.matching import MatchRules
 
-VOLATILE_FIELDS: Final = frozenset({"MessageGuid", "CorrelationId", "TransactionId", "LogStart", "LogEnd", "jti"})
+VOLATILE_FIELDS: Final = frozenset(
+    {"MessageGuid", "CorrelationId", "TransactionId", "LogStart", "LogEnd", "jti", "ApplicationMessageId"}
+)
+# SAP_ApplicationID: the harness sends a fresh one with every call (calls/client.py), to find its message log.
 VOLATILE_HEADERS: Final = frozenset(
-    {"sap_messageprocessinglogid", "x-vcap-request-id", "x-correlationid", "x-correlation-id", "x-request-id"}
+    {
+        "sap_messageprocessinglogid",
+        "sap_applicationid",
+        "x-vcap-request-id",
+        "x-correlationid",
+        "x-correlation-id",
+        "x-request-id",
+    }
 )
 DROPPED_RESPONSE_HEADERS: Final = frozenset({"date"})
 # Shorter values are left alone: replacing them wherever they occur could hit unrelated text.
