@@ -79,7 +79,9 @@ class ApplicationIds:
         self._count = itertools.count(1)
 
     def __call__(self) -> str:
-        return f"{self.prefix}{next(self._count)}"
+        # Fixed width: cassettes replace the id by a stand-in of the same length, which must not depend on
+        # whether the call was the 9th or the 10th of its process.
+        return f"{self.prefix}{next(self._count):06d}"
 
 
 Listener = Callable[[CallRecord, requests.Response], None]
