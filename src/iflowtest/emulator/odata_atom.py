@@ -154,6 +154,8 @@ def metadata(model: ServiceModel) -> Any:
     associations: list[tuple[str, EntitySet, Navigation, EntitySet]] = []
     for entity_set in model.entity_sets:
         entity_type = etree.SubElement(schema, f"{{{EDM_NS}}}EntityType", Name=entity_set.entity_type)
+        if entity_set.has_stream:
+            entity_type.set(f"{{{METADATA_NS}}}HasStream", "true")
         _sap(entity_type, (("label", entity_set.label), ("content-version", "1")))
         key = etree.SubElement(entity_type, f"{{{EDM_NS}}}Key")
         for name in entity_set.keys:

@@ -53,6 +53,8 @@ class EntitySet:
     properties: tuple[Property, ...]
     navigations: tuple[Navigation, ...] = ()
     label: str = ""
+    # A media entity: its `$value` is a document (an attachment, an error text), declared m:HasStream.
+    has_stream: bool = False
 
     def property(self, name: str) -> Property | None:
         """The property called ``name``, or None."""
