@@ -111,6 +111,22 @@ def test_invalid_settings_are_refused() -> None:
         Emulator(subdomain="Not_Valid")
     with pytest.raises(ValueError, match="token_lifetime must be a whole number of seconds ≥ 1, got 0"):
         Emulator(token_lifetime=0)
+    with pytest.raises(ValueError, match="next_links must be one of absolute, relative, bare, got 'full'"):
+        Emulator(next_links="full")
+    with pytest.raises(ValueError, match="log_delay must be ≥ 0 seconds, got -1"):
+        Emulator(log_delay=-1)
+
+
+def test_every_switch_is_a_constructor_parameter_with_the_lenient_default() -> None:
+    lenient = Emulator(tls=False)
+    strict = Emulator(
+        tls=False, mpl_header=False, next_links="relative", log_delay=2, display_names=True, separate_hosts=True
+    )
+
+    assert (lenient.mpl_header, lenient.next_links, lenient.log_delay) == (True, "absolute", 0.0)
+    assert (lenient.display_names, lenient.separate_hosts) == (False, False)
+    assert (strict.mpl_header, strict.next_links, strict.log_delay) == (False, "relative", 2.0)
+    assert (strict.display_names, strict.separate_hosts) == (True, True)
 
 
 # ---------------------------------------------------------------- the emulator's own endpoints
