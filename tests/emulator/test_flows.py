@@ -315,6 +315,14 @@ def test_bundled_catalog_deploys_the_sample_flows() -> None:
     assert {f.name: f.csrf for f in catalog.flows}["FailingFlow"] is False
     assert {f.name: f.csrf for f in catalog.flows}["ChangeCostCenter"] is True
     assert catalog.get("NoSuchFlow") is None
+    shown = {f.name: f.shown_name for f in catalog.flows}
+    assert shown["ReadCostCenters"] == "Read cost centers"
+    assert all(name != display for name, display in shown.items())
+
+
+def test_display_names_are_derived_from_the_artifact_id_unless_given() -> None:
+    flows = Catalog.from_data({"iflows": [GOOD, {**GOOD, "name": "ReadSalesOrders", "address": "/http/so"}]}).flows
+    assert [f.shown_name for f in flows] == ["Orders", "Read Sales Orders"]
 
 
 GOOD = {
@@ -342,6 +350,18 @@ GOOD = {
         ([{**GOOD, "options": {"error": 1}}], "flow 'Orders', key 'options.error': expected a str, got 1"),
         ([{**GOOD, "colour": "red"}], "flow 'Orders', key 'colour': unknown key"),
         ([{k: v for k, v in GOOD.items() if k != "name"}], "flow #1, key 'name': expected an iFlow name"),
+        ([{**GOOD, "display_name": 7}], "flow 'Orders', key 'display_name': expected the artifact's name as text"),
+        ([{**GOOD, "allowed_headers": "SAP_ApplicationID"}], "flow 'Orders', key 'allowed_headers': expected a list"),
+        ([{**GOOD, "allowed_headers": ["SAP ApplicationID"]}], "flow 'Orders', key 'allowed_headers'"),
+        ([{**GOOD, "message_log": {"headers": {}}}], "flow 'Orders', key 'message_log.headers': unknown key"),
+        (
+            [{**GOOD, "message_log": {"custom_header_properties": {"po": True}}}],
+            "flow 'Orders', key 'message_log.custom_header_properties': expected a mapping of property names",
+        ),
+        (
+            [{**GOOD, "message_log": {"attachments": [{"name": "a"}]}}],
+            "flow 'Orders', key 'message_log.attachments[0]': expected a mapping with name and content",
+        ),
         ([GOOD, GOOD], "flow 'Orders', key 'name': the name is used by another flow"),
         (
             [GOOD, {**GOOD, "name": "Shouting", "address": "/HTTP/ORDERS"}],

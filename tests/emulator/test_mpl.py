@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 import requests
+from lxml import etree  # type: ignore[import-untyped]
 
 from iflowtest.emulator import Emulator
+from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.tenant import MessageRecord, new_message_id
 
 API = "/api/v1/MessageProcessingLogs"
@@ -163,3 +165,196 @@ def test_held_messages_finish_when_the_clock_moves(fresh_emulator: Emulator, int
 def test_delay_messages_refuses_a_final_status(emulator: Emulator) -> None:
     with pytest.raises(ValueError, match="interim status 'COMPLETED' is not one of PROCESSING, RETRY"):
         emulator.delay_messages("ReadCostCenters", 5, "COMPLETED")
+
+
+# ---------------------------------------------------------------- SAP's fields and navigation properties
+NAVIGATIONS = {
+    "CustomHeaderProperties": "MessageProcessingLogCustomHeaderProperties",
+    "MessageStoreEntries": "MessageStoreEntries",
+    "ErrorInformation": "MessageProcessingLogErrorInformations",
+    "AdapterAttributes": "MessageProcessingLogAdapterAttributes",
+    "Attachments": "MessageProcessingLogAttachments",
+    "Runs": "MessageProcessingLogRuns",
+}
+DECLARING_CATALOG = """
+iflows:
+  - name: OrderIntake
+    display_name: Order intake
+    address: /http/orders
+    methods: [GET]
+    role: ESBMessaging.send
+    behaviour: read_cost_centers
+    allowed_headers: [SAP_ApplicationID, sap_sender]
+    message_log:
+      custom_header_properties: {po_number: "4711", customer: ACME}
+      attachments:
+        - {name: request.xml, content_type: application/xml, content: "<order id='4711'/>"}
+        - {name: note, content: checked}
+  - name: Ignoring
+    address: /http/ignoring
+    methods: [GET]
+    role: ESBMessaging.send
+    behaviour: read_cost_centers
+"""
+
+
+@pytest.fixture
+def declaring(tmp_path: Any) -> Any:
+    catalog = tmp_path / "iflows.yaml"
+    catalog.write_text(DECLARING_CATALOG, encoding="utf-8")
+    with Emulator(catalog=catalog) as emu:
+        yield emu
+        emu.check_errors()
+
+
+def call_flow(emu: Emulator, path: str, headers: dict[str, str]) -> str:
+    key = emu.issue_service_key("caller-" + new_message_id(0)[-6:].replace("-", "x").replace("_", "y"))["oauth"]
+    response = requests.get(
+        emu.url + path,
+        headers=headers,
+        auth=(key["clientid"], key["clientsecret"]),
+        verify=str(emu.ca_file),
+        timeout=5,
+    )
+    assert response.status_code == 200, response.text
+    return str(response.headers["SAP_MessageProcessingLogID"])
+
+
+def test_a_log_has_the_fields_sap_documents(emulator: Emulator) -> None:
+    api = monitor(emulator, "monitor-sap-fields")
+    guid = run_flow(emulator)
+
+    body = api.get(f"{API}('{guid}')").json()["d"]
+
+    assert body["IntegrationArtifact"] == {
+        "__metadata": {"type": "com.sap.hci.api.IntegrationArtifact"},
+        "Id": "ReadCostCenters",
+        "Name": "ReadCostCenters",
+        "Type": "INTEGRATION_FLOW",
+        "PackageId": "iflowtest.samples",
+        "PackageName": "iflowtest samples",
+    }
+    assert body["PredecessorMessageGuid"] is None
+    assert body["ApplicationMessageId"] is None
+    assert body["LocalComponentName"] == body["OriginComponentName"] == "CPI_emulated-tenant"
+    assert body["ArchivingStatus"] == "NOT_RELEVANT"
+    for navigation in NAVIGATIONS:
+        assert body[navigation] == {"__deferred": {"uri": f"{emulator.url}{API}('{guid}')/{navigation}"}}
+
+
+def test_metadata_declares_the_navigation_properties_and_their_sets(emulator: Emulator) -> None:
+    edm = "{http://schemas.microsoft.com/ado/2008/09/edm}"
+    api = monitor(emulator, "monitor-metadata")
+    schema = etree.fromstring(api.get("/api/v1/$metadata").content).find(f".//{edm}Schema")
+
+    log_type = schema.find(f"{edm}EntityType[@Name='MessageProcessingLog']")
+    container = schema.find(f"{edm}EntityContainer")
+
+    assert [n.get("Name") for n in log_type.findall(f"{edm}NavigationProperty")] == list(NAVIGATIONS)
+    assert {s.get("Name") for s in container.findall(f"{edm}EntitySet")} == {
+        "MessageProcessingLogs",
+        *NAVIGATIONS.values(),
+    }
+    artifact = schema.find(f"{edm}ComplexType[@Name='IntegrationArtifact']")
+    assert [p.get("Name") for p in artifact] == ["Id", "Name", "Type", "PackageId", "PackageName"]
+
+
+def test_filter_by_artifact_id(fresh_emulator: Emulator) -> None:
+    api = monitor(fresh_emulator)
+    read = run_flow(fresh_emulator)
+    run_flow(fresh_emulator, "/http/failing")
+
+    found = api.get(API, params={"$filter": "IntegrationArtifact/Id eq 'ReadCostCenters'"}).json()["d"]["results"]
+
+    assert [log["MessageGuid"] for log in found] == [read]
+
+
+def test_display_names_part_the_flow_name_from_the_artifact_id(fresh_emulator: Emulator) -> None:
+    api = monitor(fresh_emulator)
+    guid = run_flow(fresh_emulator)
+    fresh_emulator.display_names = True
+
+    log = api.get(f"{API}('{guid}')").json()["d"]
+    by_id = api.get(API, params={"$filter": "IntegrationArtifact/Id eq 'ReadCostCenters'"}).json()["d"]["results"]
+    by_name = api.get(API, params={"$filter": "IntegrationFlowName eq 'ReadCostCenters'"}).json()["d"]["results"]
+
+    assert log["IntegrationFlowName"] == "Read cost centers"
+    assert (log["IntegrationArtifact"]["Id"], log["IntegrationArtifact"]["Name"]) == (
+        "ReadCostCenters",
+        "Read cost centers",
+    )
+    assert [found["MessageGuid"] for found in by_id] == [guid]
+    assert by_name == []
+
+
+def test_an_allowed_sap_application_id_becomes_the_application_message_id(declaring: Emulator) -> None:
+    api = monitor(declaring)
+    allowed = call_flow(declaring, "/http/orders", {"sap_applicationid": "PO-4711", "SAP_Sender": "ERP"})
+    ignored = call_flow(declaring, "/http/ignoring", {"SAP_ApplicationID": "PO-4712"})
+
+    found = api.get(API, params={"$filter": "ApplicationMessageId eq 'PO-4711'"}).json()["d"]["results"]
+    other = api.get(f"{API}('{ignored}')").json()["d"]
+
+    assert [(log["MessageGuid"], log["Sender"]) for log in found] == [(allowed, "ERP")]
+    assert (other["ApplicationMessageId"], other["Sender"]) == (None, None)
+
+
+def test_the_sample_flows_allow_sap_application_id(emulator: Emulator) -> None:
+    allowing = {f.name for f in Catalog.load().flows if f.allows_header("SAP_ApplicationID")}
+    assert allowing == {"ReadCostCenters", "ReadCostCentersDE", "ChangeCostCenter", "CostCentersOData", "FailingFlow"}
+
+
+def test_navigation_and_expand_reach_what_the_flow_declared(declaring: Emulator) -> None:
+    api = monitor(declaring, roles=("MonitoringDataRead", "MessagePayloadsRead"))
+    guid = call_flow(declaring, "/http/orders", {})
+
+    properties = api.get(f"{API}('{guid}')/CustomHeaderProperties").json()["d"]["results"]
+    expanded = api.get(f"{API}('{guid}')", params={"$expand": "CustomHeaderProperties,Attachments,Runs"}).json()["d"]
+    by_property = api.get(
+        "/api/v1/MessageProcessingLogCustomHeaderProperties",
+        params={"$filter": "Name eq 'po_number' and Value eq '4711'", "$expand": "Log"},
+    ).json()["d"]["results"]
+    attachment = expanded["Attachments"]["results"][0]
+    content = api.get(f"/api/v1/MessageProcessingLogAttachments('{attachment['Id']}')/$value", headers={})
+
+    assert [(p["Name"], p["Value"]) for p in properties] == [("po_number", "4711"), ("customer", "ACME")]
+    assert [p["Name"] for p in expanded["CustomHeaderProperties"]["results"]] == ["po_number", "customer"]
+    assert [(a["Name"], a["ContentType"], a["PayloadSize"]) for a in expanded["Attachments"]["results"]] == [
+        ("request.xml", "application/xml", "18"),
+        ("note", "text/plain", "7"),
+    ]
+    assert [r["OverallState"] for r in expanded["Runs"]["results"]] == ["COMPLETED"]
+    assert [found["Log"]["MessageGuid"] for found in by_property] == [guid]
+    assert (content.status_code, content.headers["Content-Type"], content.text) == (
+        200,
+        "application/xml",
+        "<order id='4711'/>",
+    )
+    assert api.get(f"{API}('{guid}')/AdapterAttributes").json()["d"]["results"] == []
+    assert api.get(f"{API}('{guid}')/MessageStoreEntries/$count").text == "0"
+
+
+def test_attachment_content_needs_the_payload_role(declaring: Emulator) -> None:
+    api = monitor(declaring)
+    guid = call_flow(declaring, "/http/orders", {})
+    attachment = api.get(f"{API}('{guid}')/Attachments").json()["d"]["results"][0]["Id"]
+
+    refused = api.get(f"/api/v1/MessageProcessingLogAttachments('{attachment}')/$value")
+
+    assert (refused.status_code, refused.text) == (403, "Forbidden: attachments need role MessagePayloadsRead")
+
+
+def test_error_information_as_an_entity_and_expanded(emulator: Emulator) -> None:
+    api = monitor(emulator, "monitor-error-entity")
+    failed = run_flow(emulator, "/http/failing")
+    completed = run_flow(emulator)
+
+    entity = api.get(f"{API}('{failed}')/ErrorInformation").json()["d"]
+    expanded = api.get(f"{API}('{failed}')", params={"$expand": "ErrorInformation"}).json()["d"]
+    none = api.get(f"{API}('{completed}')", params={"$expand": "ErrorInformation"}).json()["d"]
+    text = api.get(f"/api/v1/MessageProcessingLogErrorInformations('{failed}')/$value")
+
+    assert entity["__metadata"]["type"] == "com.sap.hci.api.MessageProcessingLogErrorInformation"
+    assert entity["MessageGuid"] == expanded["ErrorInformation"]["MessageGuid"] == failed
+    assert none["ErrorInformation"] is None
+    assert "Receiver system S4H_COSTCENTER returned HTTP 503" in text.text

@@ -11,6 +11,7 @@ import pytest
 from lxml import etree  # type: ignore[import-untyped]
 
 from iflowtest.emulator.odata import (
+    ComplexType,
     EntitySet,
     Navigation,
     ODataError,
@@ -293,3 +294,112 @@ def test_bad_paths_and_methods(service: ODataService, method: str, path: str, st
     response = service.handle(method, path, {}, accept=None, service_root=ROOT)
     assert response.status == status
     assert "error" in json.loads(response.body)
+
+
+# ---------------------------------------------------------------- complex types
+ARTIFACT = ComplexType("Artifact", (Property("Id"), Property("Name"), Property("Version", "Edm.Int32")))
+RUNS = EntitySet(
+    name="Runs",
+    entity_type="RunType",
+    keys=("RunId",),
+    properties=(Property("RunId", nullable=False), Property("Artifact", "TEST_SRV.Artifact", nullable=False)),
+)
+COMPLEX_MODEL = ServiceModel("TEST_SRV", (RUNS,), complex_types=(ARTIFACT,))
+RUN_ROWS = {
+    "Runs": [
+        {"RunId": "R1", "Artifact": {"Id": "Orders", "Name": "Order flow", "Version": 2}},
+        {"RunId": "R2", "Artifact": {"Id": "CostCenters", "Name": "Cost centers", "Version": 1}},
+        {"RunId": "R3", "Artifact": None},
+    ]
+}
+
+
+@pytest.fixture
+def runs() -> ODataService:
+    return ODataService(COMPLEX_MODEL, RUN_ROWS)
+
+
+def run_ids(response: ServiceResponse) -> list[str]:
+    return [entity["RunId"] for entity in json.loads(response.body)["d"]["results"]]
+
+
+def test_complex_types_are_declared_in_metadata(runs: ODataService) -> None:
+    edm = "{http://schemas.microsoft.com/ado/2008/09/edm}"
+    schema = etree.fromstring(get(runs, "$metadata").body).find(f".//{edm}Schema")
+    complex_type = schema.find(f"{edm}ComplexType[@Name='Artifact']")
+    assert [(p.get("Name"), p.get("Type")) for p in complex_type.findall(f"{edm}Property")] == [
+        ("Id", "Edm.String"),
+        ("Name", "Edm.String"),
+        ("Version", "Edm.Int32"),
+    ]
+    holder = schema.find(f"{edm}EntityType[@Name='RunType']/{edm}Property[@Name='Artifact']")
+    assert (holder.get("Type"), holder.get("Nullable")) == ("TEST_SRV.Artifact", "false")
+
+
+def test_complex_values_render_as_typed_nested_objects(runs: ODataService) -> None:
+    entity = json.loads(get(runs, "Runs('R1')").body)["d"]
+    assert entity["Artifact"] == {
+        "__metadata": {"type": "TEST_SRV.Artifact"},
+        "Id": "Orders",
+        "Name": "Order flow",
+        "Version": 2,
+    }
+    empty = json.loads(get(runs, "Runs('R3')").body)["d"]["Artifact"]
+    assert empty == {"__metadata": {"type": "TEST_SRV.Artifact"}, "Id": None, "Name": None, "Version": None}
+    selected = json.loads(get(runs, "Runs", **{"$select": "Artifact"}).body)["d"]["results"][0]
+    assert set(selected) == {"__metadata", "Artifact"}
+
+
+def test_complex_values_in_atom(runs: ODataService) -> None:
+    body = get(runs, "Runs('R2')", **{"$format": "xml"}).body
+    artifact = etree.fromstring(body).find(f"{A}content/{M}properties/{D}Artifact")
+    assert artifact.get(f"{M}type") == "TEST_SRV.Artifact"
+    assert [(child.tag, child.text) for child in artifact] == [
+        (f"{D}Id", "CostCenters"),
+        (f"{D}Name", "Cost centers"),
+        (f"{D}Version", "1"),
+    ]
+    empty = etree.fromstring(get(runs, "Runs('R3')", **{"$format": "xml"}).body)
+    assert empty.find(f"{A}content/{M}properties/{D}Artifact/{D}Id").get(f"{M}null") == "true"
+
+
+@pytest.mark.parametrize(
+    ("query", "expected"),
+    [
+        ({"$filter": "Artifact/Id eq 'Orders'"}, ["R1"]),
+        ({"$filter": "Artifact/Version ge 1 and startswith(Artifact/Name, 'Cost')"}, ["R2"]),
+        ({"$filter": "Artifact/Id eq null"}, ["R3"]),
+        ({"$orderby": "Artifact/Name"}, ["R2", "R1", "R3"]),
+        ({"$orderby": "Artifact/Version,RunId"}, ["R2", "R1", "R3"]),
+    ],
+)
+def test_complex_members_filter_and_sort(runs: ODataService, query: dict[str, str], expected: list[str]) -> None:
+    assert run_ids(get(runs, "Runs", **query)) == expected
+
+
+@pytest.mark.parametrize(
+    ("query", "message"),
+    [
+        (
+            {"$filter": "Artifact eq 'Orders'"},
+            "Property 'Artifact' is of complex type 'Artifact' and cannot be used as a whole in $filter: "
+            "name one of its members, such as Artifact/Id",
+        ),
+        (
+            {"$filter": "Artifact/Ids eq 'X'"},
+            "Property 'Ids' not found in type 'Artifact' ($filter); did you mean 'Artifact/Id'?",
+        ),
+        ({"$filter": "Artifact/Version eq 'X'"}, "Invalid $filter: cannot compare number with str using 'eq'"),
+        ({"$filter": "RunId/Id eq 'X'"}, "Invalid $filter: unexpected '/' at 5"),
+        ({"$orderby": "Artifact"}, "Property 'Artifact' is of complex type 'Artifact' and cannot be used as a whole"),
+        (
+            {"$orderby": "Artifact/Nope"},
+            "Property 'Nope' not found in type 'Artifact' ($orderby); it has Id, Name, Version",
+        ),
+        ({"$orderby": "RunId/Id"}, "Invalid $orderby: property 'RunId' has no members ('RunId/Id')"),
+    ],
+)
+def test_complex_member_mistakes_are_400(runs: ODataService, query: dict[str, str], message: str) -> None:
+    response = get(runs, "Runs", **query)
+    assert response.status == 400
+    assert json.loads(response.body)["error"]["message"]["value"].startswith(message)

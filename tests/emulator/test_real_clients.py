@@ -6,6 +6,8 @@ where they stumble the emulator is wrong (an earlier 202 answer with a `{}` body
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pyodata
 import pytest
 import requests
@@ -13,6 +15,7 @@ from cloudfoundry_client.client import CloudFoundryClient
 
 from iflowtest.emulator import Emulator
 from iflowtest.emulator.costcenters import SERVICE_PATH
+from tests.emulator.test_mpl import DECLARING_CATALOG, call_flow
 
 
 def session(emu: Emulator, auth: tuple[str, str] | None = None) -> requests.Session:
@@ -87,3 +90,50 @@ def test_pyodata_reads_the_message_log(fresh_emulator: Emulator) -> None:
     assert called.status_code == 200
     assert [log.Status for log in logs] == ["COMPLETED"]
     assert logs[0].MessageGuid == fresh_emulator.messages[-1].message_guid
+
+
+def test_pyodata_navigates_and_expands_the_message_log(tmp_path: Path) -> None:
+    catalog = tmp_path / "iflows.yaml"
+    catalog.write_text(DECLARING_CATALOG, encoding="utf-8")
+    with Emulator(catalog=catalog) as emu:
+        guid = call_flow(emu, "/http/orders", {"SAP_ApplicationID": "PO-4711"})
+        monitor = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])["oauth"]
+        client = pyodata.Client(
+            monitor["url"] + "/api/v1", session(emu, (monitor["clientid"], monitor["clientsecret"]))
+        )
+        logs = client.entity_sets.MessageProcessingLogs
+
+        log = logs.get_entity(guid).execute()
+        properties = log.nav("CustomHeaderProperties").get_entities().execute()
+        runs = log.nav("Runs").get_entities().execute()
+        expanded = (
+            logs.get_entities()
+            .filter("IntegrationArtifact/Id eq 'OrderIntake' and ApplicationMessageId eq 'PO-4711'")
+            .expand("CustomHeaderProperties,Attachments,ErrorInformation")
+            .execute()
+        )
+        back = client.entity_sets.MessageProcessingLogCustomHeaderProperties.get_entities().expand("Log").execute()
+        emu.check_errors()
+
+    assert log.IntegrationArtifact["Id"] == "OrderIntake" and log.ApplicationMessageId == "PO-4711"
+    assert [(p.Name, p.Value) for p in properties] == [("po_number", "4711"), ("customer", "ACME")]
+    assert [r.OverallState for r in runs] == ["COMPLETED"]
+    assert [e.MessageGuid for e in expanded] == [guid]
+    assert [a.Name for a in expanded[0].Attachments] == ["request.xml", "note"]
+    assert expanded[0].ErrorInformation is None
+    assert {p.Log.MessageGuid for p in back} == {guid}
+
+
+def test_pyodata_reads_the_error_information_of_a_failed_message(fresh_emulator: Emulator) -> None:
+    sender = fresh_emulator.issue_service_key("sender", roles=["ESBMessaging.send"])["oauth"]
+    monitor = fresh_emulator.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])["oauth"]
+    failed = session(fresh_emulator, (sender["clientid"], sender["clientsecret"])).get(sender["url"] + "/http/failing")
+    client = pyodata.Client(
+        monitor["url"] + "/api/v1", session(fresh_emulator, (monitor["clientid"], monitor["clientsecret"]))
+    )
+    guid = fresh_emulator.messages[-1].message_guid
+
+    error = client.entity_sets.MessageProcessingLogs.get_entity(guid).nav("ErrorInformation").execute()
+
+    assert failed.status_code == 500
+    assert error.MessageGuid == guid

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import re
 import threading
 from datetime import datetime
@@ -110,6 +111,22 @@ def test_invalid_settings_are_refused() -> None:
         Emulator(subdomain="Not_Valid")
     with pytest.raises(ValueError, match="token_lifetime must be a whole number of seconds ≥ 1, got 0"):
         Emulator(token_lifetime=0)
+    with pytest.raises(ValueError, match="next_links must be one of absolute, relative, bare, got 'full'"):
+        Emulator(next_links="full")
+    with pytest.raises(ValueError, match="log_delay must be ≥ 0 seconds, got -1"):
+        Emulator(log_delay=-1)
+
+
+def test_every_switch_is_a_constructor_parameter_with_the_lenient_default() -> None:
+    lenient = Emulator(tls=False)
+    strict = Emulator(
+        tls=False, mpl_header=False, next_links="relative", log_delay=2, display_names=True, separate_hosts=True
+    )
+
+    assert (lenient.mpl_header, lenient.next_links, lenient.log_delay) == (True, "absolute", 0.0)
+    assert (lenient.display_names, lenient.separate_hosts) == (False, False)
+    assert (strict.mpl_header, strict.next_links, strict.log_delay) == (False, "relative", 2.0)
+    assert (strict.display_names, strict.separate_hosts) == (True, True)
 
 
 # ---------------------------------------------------------------- the emulator's own endpoints
@@ -225,3 +242,53 @@ def test_answers_name_no_server_software(emulator: Emulator) -> None:
     answer = requests.get(f"{emulator.url}/http/costcenters", verify=str(emulator.ca_file), timeout=10)
 
     assert "Server" not in answer.headers
+
+
+# ---------------------------------------------------------------- separate hosts
+def test_separate_hosts_listen_on_three_ports_named_by_the_keys() -> None:
+    with Emulator(separate_hosts=True) as emu:
+        flow_key = emu.issue_service_key("sender")["oauth"]
+        api_key = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])["oauth"]
+        ports = {url.rsplit(":", 1)[1] for url in (emu.url, emu.api_url, emu.token_host_url)}
+
+        assert emu.separate_hosts and len(ports) == 3
+        assert flow_key["url"] == emu.url
+        assert api_key["url"] == emu.api_url
+        assert flow_key["tokenurl"] == api_key["tokenurl"] == emu.token_host_url + "/oauth/token"
+    with Emulator() as together:
+        assert together.api_url == together.token_host_url == together.url
+        assert together.issue_service_key("s")["oauth"]["tokenurl"] == together.url + "/oauth/token"
+
+
+def test_separate_hosts_answer_only_their_own_paths() -> None:
+    with Emulator(separate_hosts=True) as emu:
+        key = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])["oauth"]
+        auth = (key["clientid"], key["clientsecret"])
+        verify = str(emu.ca_file)
+
+        def status(base: str, path: str, method: str = "GET") -> int:
+            return requests.request(method, base + path, auth=auth, verify=verify, timeout=5).status_code
+
+        token = requests.post(
+            key["tokenurl"], data={"grant_type": "client_credentials"}, auth=auth, verify=verify, timeout=5
+        )
+        header = token.json()["access_token"].split(".")[0]
+        runtime_refusal = requests.post(emu.url + "/oauth/token", auth=auth, verify=verify, timeout=5)
+
+        assert token.status_code == 200
+        assert emu.token_host_url + "/token_keys" in base64.urlsafe_b64decode(header + "==").decode()
+        assert status(emu.token_host_url, "/token_keys") == 200
+        assert status(emu.api_url, "/api/v1/MessageProcessingLogs") == 200
+        assert status(emu.url, "/http/costcenters") == 403  # the flow is there; the api-plan client lacks its role
+        assert status(emu.url, SERVICE_PATH + "/A_CostCenter?$top=1") == 200
+        assert status(emu.url, "/api/v1/MessageProcessingLogs") == 404
+        assert status(emu.api_url, "/oauth/token", "POST") == 404
+        assert status(emu.api_url, "/http/costcenters") == 404
+        assert status(emu.token_host_url, "/api/v1/MessageProcessingLogs") == 404
+        assert status(emu.token_host_url, "/http/costcenters") == 404
+        assert runtime_refusal.status_code == 404 and "HTTP Status 404" in runtime_refusal.text
+        for base in (emu.url, emu.api_url, emu.token_host_url):
+            assert status(base, "/_emulator/health") == 200
+    for base in (emu.url, emu.api_url, emu.token_host_url):
+        with pytest.raises(requests.ConnectionError):
+            requests.get(base + "/_emulator/health", verify=verify, timeout=5)

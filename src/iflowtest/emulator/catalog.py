@@ -1,14 +1,15 @@
 """The iFlows deployed on the emulated tenant, read from a YAML catalog (`iflows.yaml` by default).
 
 Each entry names a flow, its sender address, the methods and role it accepts, whether CSRF protection is
-on, and which behaviour from `flows.BEHAVIOURS` runs it. The file is validated as a whole on load, and
-every problem names the file, the flow and the key.
+on, and which behaviour from `flows.BEHAVIOURS` runs it; optionally its display name, the headers it lets
+through (*Allowed Header(s)*) and what its runs write into the message log besides the standard fields.
+The file is validated as a whole on load, and every problem names the file, the flow and the key.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -29,7 +30,22 @@ _ADDRESS = {
     "cxf": re.compile(r"(?i:/cxf)(/[A-Za-z0-9_~.$-]+)+"),
     "odata": re.compile(r"(?i:/gw/odata)(/[A-Za-z0-9_~.$;=,-]+)+"),
 }
-_KEYS: Final = ("name", "address", "methods", "role", "csrf", "behaviour", "options")
+_KEYS: Final = (
+    "name",
+    "display_name",
+    "address",
+    "methods",
+    "role",
+    "csrf",
+    "behaviour",
+    "options",
+    "allowed_headers",
+    "message_log",
+)
+_MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
+_ATTACHMENT_KEYS: Final = ("name", "content_type", "content")
+_HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
+_CAMEL_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
 
 
 class CatalogError(ConfigError):
@@ -37,8 +53,17 @@ class CatalogError(ConfigError):
 
 
 @dataclass(frozen=True)
+class AttachmentSpec:
+    """An attachment every run of a flow writes to its message log (`MessageProcessingLogAttachments`)."""
+
+    name: str
+    content: str
+    content_type: str = "text/plain"
+
+
+@dataclass(frozen=True)
 class FlowSpec:
-    """One deployed iFlow as the runtime sees it."""
+    """One deployed iFlow as the runtime sees it; ``name`` is its artifact id (`IntegrationArtifact/Id`)."""
 
     name: str
     address: str
@@ -47,6 +72,23 @@ class FlowSpec:
     behaviour: str
     csrf: bool = True
     options: Mapping[str, Any] = field(default_factory=dict)
+    # The artifact's name as the Web UI shows it; the message log names the flow by it when the emulator's
+    # `display_names` switch is on. Derived from the id ("ReadCostCenters" -> "Read Cost Centers") unless given.
+    display_name: str = ""
+    # *Allowed Header(s)* of the flow's runtime configuration: request headers that reach the flow (and so
+    # the message log, for SAP_ApplicationID and its siblings); every other header stays at the adapter.
+    allowed_headers: tuple[str, ...] = ()
+    custom_header_properties: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[AttachmentSpec, ...] = ()
+
+    @property
+    def shown_name(self) -> str:
+        """The display name, or one derived from the artifact id."""
+        return self.display_name or " ".join(_CAMEL_WORD.findall(self.name)) or self.name
+
+    def allows_header(self, header: str) -> bool:
+        """Whether the request header ``header`` reaches the flow (names compare case-insensitively)."""
+        return any(allowed == "*" or allowed.lower() == header.lower() for allowed in self.allowed_headers)
 
     @property
     def adapter(self) -> str:
@@ -188,6 +230,20 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
     behaviour = entry.get("behaviour")
     if not isinstance(behaviour, str) or behaviour not in BEHAVIOURS:
         raise problem("behaviour", f"expected one of {', '.join(sorted(BEHAVIOURS))}, got {behaviour!r}")
+    display_name = entry.get("display_name", "")
+    if not isinstance(display_name, str):
+        raise problem(
+            "display_name", f"expected the artifact's name as text, such as 'Read cost centers', got {display_name!r}"
+        )
+    allowed_headers = entry.get("allowed_headers", [])
+    if not isinstance(allowed_headers, list) or not all(
+        isinstance(h, str) and (h == "*" or _HEADER.fullmatch(h)) for h in allowed_headers
+    ):
+        raise problem(
+            "allowed_headers",
+            f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
+        )
+    properties, attachments = _message_log(entry.get("message_log", {}), problem)
     options = entry.get("options") or {}
     if not isinstance(options, dict):
         raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
@@ -206,4 +262,48 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         behaviour=behaviour,
         csrf=csrf,
         options=dict(options),
+        display_name=display_name,
+        allowed_headers=tuple(allowed_headers),
+        custom_header_properties=properties,
+        attachments=attachments,
     )
+
+
+def _message_log(
+    section: Any, problem: Callable[[str, str], CatalogError]
+) -> tuple[tuple[tuple[str, str], ...], tuple[AttachmentSpec, ...]]:
+    """The custom header properties and attachments a flow's runs write into their message log."""
+    if not isinstance(section, dict):
+        raise problem("message_log", f"expected a mapping with {' and/or '.join(_MESSAGE_LOG_KEYS)}, got {section!r}")
+    unknown = sorted(set(section) - set(_MESSAGE_LOG_KEYS))
+    if unknown:
+        raise problem(f"message_log.{unknown[0]}", f"unknown key; allowed keys are {', '.join(_MESSAGE_LOG_KEYS)}")
+    properties = section.get("custom_header_properties", {})
+    if not isinstance(properties, dict) or not all(
+        isinstance(k, str) and k and isinstance(v, str | int | float) and not isinstance(v, bool)
+        for k, v in properties.items()
+    ):
+        raise problem(
+            "message_log.custom_header_properties",
+            f"expected a mapping of property names to values, such as {{po_number: '12345'}}, got {properties!r}",
+        )
+    attachments = section.get("attachments", [])
+    if not isinstance(attachments, list):
+        raise problem("message_log.attachments", f"expected a list of attachments, got {attachments!r}")
+    specs = []
+    for index, attachment in enumerate(attachments):
+        key = f"message_log.attachments[{index}]"
+        if (
+            not isinstance(attachment, dict)
+            or set(attachment) - set(_ATTACHMENT_KEYS)
+            or not all(isinstance(attachment.get(k), str) for k in ("name", "content"))
+            or not isinstance(attachment.get("content_type", ""), str)
+        ):
+            raise problem(
+                key,
+                f"expected a mapping with name and content (text) and optionally content_type, got {attachment!r}",
+            )
+        specs.append(
+            AttachmentSpec(attachment["name"], attachment["content"], attachment.get("content_type") or "text/plain")
+        )
+    return tuple((k, str(v)) for k, v in properties.items()), tuple(specs)

@@ -31,15 +31,17 @@ from iflowtest.emulator.odata_filter import (
     bad_request,
     evaluate,
     format_key_predicate,
+    member_value,
     parse_filter,
     parse_key_predicate,
     unknown_property,
     xml_datetime,
 )
-from iflowtest.emulator.odata_model import EntitySet, Navigation, Property, ServiceModel
+from iflowtest.emulator.odata_model import ComplexType, EntitySet, Navigation, Property, ServiceModel
 from iflowtest.emulator.odata_query import QueryOptions
 
 __all__ = [
+    "ComplexType",
     "EntitySet",
     "Expr",
     "Navigation",
@@ -82,8 +84,10 @@ _PATH = re.compile(r"(?P<set>[A-Za-z_]\w*)(?:\((?P<keys>(?:[^'()]|'(?:[^']|'')*'
 
 
 def _sort_key(name: str) -> Callable[[Mapping[str, Any]], tuple[bool, Any]]:
+    path = tuple(name.split("/"))  # a property, or a complex property's member: IntegrationArtifact/Name
+
     def key(row: Mapping[str, Any]) -> tuple[bool, Any]:
-        value = row.get(name)
+        value = member_value(row, path)
         return (value is None, 0 if value is None else value)  # nulls last, never compared to values
 
     return key
@@ -342,7 +346,12 @@ class ODataService:
         }
         for prop in entity_set.properties:
             if options.shows(prop.name):
-                entity[prop.name] = json_value(row.get(prop.name), prop.edm_type)
+                complex_type = self.model.complex_type(prop.edm_type)
+                value = row.get(prop.name)
+                if complex_type is None:
+                    entity[prop.name] = json_value(value, prop.edm_type)
+                else:
+                    entity[prop.name] = self._json_complex(complex_type, value)
         for nav in entity_set.navigations:
             target = self.model.entity_set(nav.target_set)
             if nav.name in options.expand and target is not None:
@@ -351,6 +360,14 @@ class ODataService:
             elif options.shows(nav.name):
                 entity[nav.name] = {"__deferred": {"uri": f"{uri}/{nav.name}"}}
         return entity
+
+    def _json_complex(self, complex_type: ComplexType, value: Mapping[str, Any] | None) -> dict[str, Any]:
+        """A complex value as V2 verbose JSON writes it: a nested object typed by its own ``__metadata``."""
+        members = value or {}
+        nested: dict[str, Any] = {"__metadata": {"type": f"{self.model.namespace}.{complex_type.name}"}}
+        for member in complex_type.properties:
+            nested[member.name] = json_value(members.get(member.name), member.edm_type)
+        return nested
 
     def _service_document(self, fmt: str, root: str) -> ServiceResponse:
         names = [s.name for s in self.model.entity_sets]

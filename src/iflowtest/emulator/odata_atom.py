@@ -10,7 +10,7 @@ from typing import Any
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
 from iflowtest.emulator.odata_filter import format_key_predicate, xml_datetime
-from iflowtest.emulator.odata_model import EntitySet, Navigation, ServiceModel
+from iflowtest.emulator.odata_model import EntitySet, Navigation, Property, ServiceModel
 from iflowtest.emulator.odata_query import QueryOptions
 
 ATOM = "http://www.w3.org/2005/Atom"
@@ -108,11 +108,26 @@ class AtomWriter:
                 continue
             element = etree.SubElement(properties, f"{{{DATA_NS}}}{prop.name}")
             value = row.get(prop.name)
-            if value is None:
+            complex_type = self.model.complex_type(prop.edm_type)
+            if complex_type is not None:
+                # <d:Artifact m:type="ns.Type"><d:Id>..</d:Id>...</d:Artifact>, members written like properties.
+                element.set(f"{{{METADATA_NS}}}type", prop.edm_type)
+                members = value or {}
+                for member in complex_type.properties:
+                    _property_element(element, member, members.get(member.name))
+            elif value is None:
                 element.set(f"{{{METADATA_NS}}}null", "true")
             else:
                 element.text = xml_value(value, prop.edm_type)
         return entry
+
+
+def _property_element(parent: Any, prop: Property, value: Any) -> None:
+    element = etree.SubElement(parent, f"{{{DATA_NS}}}{prop.name}")
+    if value is None:
+        element.set(f"{{{METADATA_NS}}}null", "true")
+    else:
+        element.text = xml_value(value, prop.edm_type)
 
 
 def service_document(names: Sequence[str], root: str) -> Any:
@@ -139,19 +154,14 @@ def metadata(model: ServiceModel) -> Any:
     associations: list[tuple[str, EntitySet, Navigation, EntitySet]] = []
     for entity_set in model.entity_sets:
         entity_type = etree.SubElement(schema, f"{{{EDM_NS}}}EntityType", Name=entity_set.entity_type)
+        if entity_set.has_stream:
+            entity_type.set(f"{{{METADATA_NS}}}HasStream", "true")
         _sap(entity_type, (("label", entity_set.label), ("content-version", "1")))
         key = etree.SubElement(entity_type, f"{{{EDM_NS}}}Key")
         for name in entity_set.keys:
             etree.SubElement(key, f"{{{EDM_NS}}}PropertyRef", Name=name)
         for prop in entity_set.properties:
-            element = etree.SubElement(entity_type, f"{{{EDM_NS}}}Property", Name=prop.name, Type=prop.edm_type)
-            if not prop.nullable:
-                element.set("Nullable", "false")
-            if prop.max_length is not None:
-                element.set("MaxLength", str(prop.max_length))
-            if prop.precision is not None:
-                element.set("Precision", str(prop.precision))
-            _sap(element, prop.sap)
+            _property_definition(entity_type, prop)
         for nav in entity_set.navigations:
             target = model.entity_set(nav.target_set)
             if target is None:
@@ -168,6 +178,10 @@ def metadata(model: ServiceModel) -> Any:
                 FromRole=f"FromRole_{name}",
                 ToRole=f"ToRole_{name}",
             )
+    for complex_type in model.complex_types:
+        element = etree.SubElement(schema, f"{{{EDM_NS}}}ComplexType", Name=complex_type.name)
+        for prop in complex_type.properties:
+            _property_definition(element, prop)
     for name, source, nav, target in associations:
         association = etree.SubElement(schema, f"{{{EDM_NS}}}Association", Name=name)
         _sap(association, (("content-version", "1"),))
@@ -207,6 +221,17 @@ def metadata(model: ServiceModel) -> Any:
         etree.SubElement(association_set, f"{{{EDM_NS}}}End", EntitySet=source.name, Role=f"FromRole_{name}")
         etree.SubElement(association_set, f"{{{EDM_NS}}}End", EntitySet=target.name, Role=f"ToRole_{name}")
     return edmx
+
+
+def _property_definition(parent: Any, prop: Property) -> None:
+    element = etree.SubElement(parent, f"{{{EDM_NS}}}Property", Name=prop.name, Type=prop.edm_type)
+    if not prop.nullable:
+        element.set("Nullable", "false")
+    if prop.max_length is not None:
+        element.set("MaxLength", str(prop.max_length))
+    if prop.precision is not None:
+        element.set("Precision", str(prop.precision))
+    _sap(element, prop.sap)
 
 
 def _atom_element(parent: Any, tag: str, root: str) -> Any:

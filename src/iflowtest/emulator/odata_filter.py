@@ -15,7 +15,7 @@ from decimal import Decimal
 from typing import Any
 from urllib.parse import quote, unquote
 
-from iflowtest.emulator.odata_model import EntitySet, ServiceModel
+from iflowtest.emulator.odata_model import ComplexType, EntitySet, Property, ServiceModel
 from iflowtest.errors import IflowtestError
 
 
@@ -49,6 +49,24 @@ def unknown_property(
     )
 
 
+def unknown_member(name: str, option: str, holder: Property, complex_type: ComplexType) -> ODataError:
+    """A 400 naming a member that the complex property ``holder`` does not have."""
+    members = [p.name for p in complex_type.properties]
+    close = difflib.get_close_matches(name, members, n=1)
+    hint = f"; did you mean '{holder.name}/{close[0]}'?" if close else f"; it has {', '.join(members)}"
+    return bad_request("UnknownProperty", f"Property '{name}' not found in type '{complex_type.name}' ({option}){hint}")
+
+
+def not_a_member_path(prop: Property, option: str, complex_type: ComplexType) -> ODataError:
+    """A 400 for a complex property used where only one of its members can be (compared, sorted by)."""
+    example = f"{prop.name}/{complex_type.properties[0].name}" if complex_type.properties else prop.name
+    return bad_request(
+        "InvalidQueryOption" if option != "$filter" else "InvalidFilter",
+        f"Property '{prop.name}' is of complex type '{complex_type.name}' and cannot be used as a whole in "
+        f"{option}: name one of its members, such as {example}",
+    )
+
+
 # ---------------------------------------------------------------- $filter and key predicates
 # Hand-written because odata-query (PyPI), the maintained parser, speaks OData V4 only: it rejects
 # V2 literals such as datetime'...' that S/4 clients send, and would add sly as a dependency.
@@ -74,7 +92,7 @@ _TOKEN = re.compile(
     |(?P<string>'(?:[^']|'')*')
     |(?P<number>[+-]?\d+(?:\.\d+)?(?:[eE][+-]?\d+)?[LlMmDdFf]?)
     |(?P<name>[A-Za-z_]\w*)
-    |(?P<punct>[(),=])""",
+    |(?P<punct>[(),=/])""",
     re.VERBOSE,
 )
 _NUMBER_SUFFIX = {"Edm.Int64": "L", "Edm.Decimal": "M"}
@@ -251,7 +269,18 @@ class _FilterParser:
         if prop is None:
             names = {p.name for p in self.entity_set.properties}
             raise unknown_property(token.text, "$filter", self.entity_set, names, self.model)
-        return Expr("field", _KIND.get(prop.edm_type, "str"), prop.name)
+        complex_type = self.model.complex_type(prop.edm_type) if self.model else None
+        if complex_type is None:
+            return Expr("field", _KIND.get(prop.edm_type, "str"), prop.name)
+        # A member path such as IntegrationArtifact/Id: complex values compare only member by member.
+        if not self._peek("/"):
+            raise not_a_member_path(prop, "$filter", complex_type)
+        self.index += 1
+        name = self._next(f"a member of {prop.name}")
+        member = complex_type.property(name.text) if name.kind == "name" else None
+        if member is None:
+            raise unknown_member(name.text, "$filter", prop, complex_type)
+        return Expr("member", _KIND.get(member.edm_type, "str"), (prop.name, member.name))
 
     def _call(self, name: _Token) -> Expr:
         if name.text not in _FUNCTIONS:
@@ -281,6 +310,8 @@ def evaluate(expr: Expr, row: Mapping[str, Any]) -> Any:
         return expr.value
     if expr.op == "field":
         return row.get(expr.value)
+    if expr.op == "member":
+        return member_value(row, expr.value)
     if expr.op == "and":
         return bool(evaluate(expr.args[0], row)) and bool(evaluate(expr.args[1], row))
     if expr.op == "or":
@@ -298,6 +329,16 @@ def evaluate(expr: Expr, row: Mapping[str, Any]) -> Any:
     if left is None or right is None:
         return False  # ordering against null is never true, as in SQL
     return {"gt": left > right, "ge": left >= right, "lt": left < right, "le": left <= right}[expr.op]
+
+
+def member_value(row: Mapping[str, Any], path: tuple[str, ...]) -> Any:
+    """The value at ``path`` (property, then members of complex values) in ``row``; None below a null."""
+    value: Any = row
+    for name in path:
+        if value is None:
+            return None
+        value = value.get(name)
+    return value
 
 
 def parse_key_predicate(text: str, entity_set: EntitySet) -> tuple[Any, ...]:

@@ -1,4 +1,4 @@
-"""The schema of an emulated OData V2 service: entity sets, their properties and navigations."""
+"""The schema of an emulated OData V2 service: entity sets, their properties and navigations, complex types."""
 
 from __future__ import annotations
 
@@ -15,6 +15,22 @@ class Property:
     nullable: bool = True
     precision: int | None = None
     sap: tuple[tuple[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class ComplexType:
+    """A complex type: a named group of properties that an entity holds as one structured value.
+
+    A property whose ``edm_type`` is ``<namespace>.<name>`` holds it; its row value is a mapping of the
+    members' values (or None, rendered with every member null).
+    """
+
+    name: str
+    properties: tuple[Property, ...]
+
+    def property(self, name: str) -> Property | None:
+        """The member called ``name``, or None."""
+        return next((p for p in self.properties if p.name == name), None)
 
 
 @dataclass(frozen=True)
@@ -37,6 +53,8 @@ class EntitySet:
     properties: tuple[Property, ...]
     navigations: tuple[Navigation, ...] = ()
     label: str = ""
+    # A media entity: its `$value` is a document (an attachment, an error text), declared m:HasStream.
+    has_stream: bool = False
 
     def property(self, name: str) -> Property | None:
         """The property called ``name``, or None."""
@@ -49,12 +67,17 @@ class EntitySet:
 
 @dataclass(frozen=True)
 class ServiceModel:
-    """The schema of one service: namespace, container and entity sets."""
+    """The schema of one service: namespace, container, entity sets and complex types."""
 
     namespace: str
     entity_sets: tuple[EntitySet, ...]
     container: str = ""
+    complex_types: tuple[ComplexType, ...] = ()
 
     def entity_set(self, name: str) -> EntitySet | None:
         """The entity set called ``name``, or None."""
         return next((s for s in self.entity_sets if s.name == name), None)
+
+    def complex_type(self, edm_type: str) -> ComplexType | None:
+        """The complex type a property of type ``edm_type`` (``<namespace>.<name>``) holds, or None."""
+        return next((c for c in self.complex_types if f"{self.namespace}.{c.name}" == edm_type), None)

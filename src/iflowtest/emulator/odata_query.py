@@ -5,7 +5,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from iflowtest.emulator.odata_filter import Expr, bad_request, parse_filter, unknown_property
+from iflowtest.emulator.odata_filter import (
+    Expr,
+    bad_request,
+    not_a_member_path,
+    parse_filter,
+    unknown_member,
+    unknown_property,
+)
 from iflowtest.emulator.odata_model import EntitySet, ServiceModel
 
 _SYSTEM_OPTIONS = (
@@ -26,7 +33,7 @@ class QueryOptions:
     """The system query options of one request, checked against the entity set they address."""
 
     filter: Expr | None = None
-    orderby: tuple[tuple[str, bool], ...] = ()  # (property, descending)
+    orderby: tuple[tuple[str, bool], ...] = ()  # (property or Complex/Member path, descending)
     top: int | None = None
     skip: int = 0
     select: frozenset[str] | None = None  # None: every property and navigation
@@ -49,7 +56,7 @@ class QueryOptions:
             name, _, direction = item.partition(" ")
             if direction.strip() not in ("", "asc", "desc"):
                 raise bad_request("InvalidQueryOption", f"Invalid $orderby direction {direction.strip()!r}")
-            _names(name, "$orderby", entity_set, {p.name for p in entity_set.properties}, model)
+            _orderby_path(name, entity_set, model)
             orderby.append((name, direction.strip() == "desc"))
         inlinecount = query.get("$inlinecount", "none")
         if inlinecount not in ("allpages", "none"):
@@ -81,6 +88,21 @@ def _names(text: str, option: str, entity_set: EntitySet, allowed: set[str], mod
         if name not in allowed:
             raise unknown_property(name, option, entity_set, allowed, model)
     return names
+
+
+def _orderby_path(name: str, entity_set: EntitySet, model: ServiceModel | None) -> None:
+    head, slash, member = name.partition("/")
+    _names(head, "$orderby", entity_set, {p.name for p in entity_set.properties}, model)
+    prop = entity_set.property(head)
+    complex_type = model.complex_type(prop.edm_type) if model is not None and prop is not None else None
+    if prop is None or complex_type is None:
+        if slash:
+            raise bad_request("InvalidQueryOption", f"Invalid $orderby: property '{head}' has no members ('{name}')")
+        return
+    if not slash:
+        raise not_a_member_path(prop, "$orderby", complex_type)
+    if complex_type.property(member) is None:
+        raise unknown_member(member, "$orderby", prop, complex_type)
 
 
 def _count_option(query: Mapping[str, str], name: str) -> int | None:

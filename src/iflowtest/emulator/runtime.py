@@ -24,6 +24,15 @@ from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
+# The WSGI environ key under which the server keeps every request header as sent, "_" in names included.
+SENT_HEADERS: Final = "iflowtest.sent_headers"
+# Headers a sender may set for the message log, if the flow's *Allowed Header(s)* let them through.
+MPL_FIELD_HEADERS: Final = {
+    "SAP_ApplicationID": "application_message_id",
+    "SAP_MessageType": "application_message_type",
+    "SAP_Sender": "sender",
+    "SAP_Receiver": "receiver",
+}
 CSRF_HEADER: Final = "X-CSRF-Token"
 MODIFYING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REALM: Final = 'Basic realm="SAP Cloud Integration"'
@@ -160,20 +169,34 @@ class Runtime:
                 status=500,
                 content_type="text/plain;charset=UTF-8",
             )
-            self._log(flow, mpl_id, log_start, "FAILED", error_text, 500)
+            self._log(request, flow, mpl_id, log_start, "FAILED", error_text, 500)
         else:
             response = _to_response(result)
             status = "FAILED" if result.failure else "COMPLETED"
-            self._log(flow, mpl_id, log_start, status, result.failure, result.status)
+            self._log(request, flow, mpl_id, log_start, status, result.failure, result.status)
         if self._tenant.mpl_header:
             response.headers[MPL_HEADER] = mpl_id
         return response
 
     def _log(
-        self, flow: FlowSpec, mpl_id: str, log_start: datetime, status: str, error: str | None, http_status: int
+        self,
+        request: Request,
+        flow: FlowSpec,
+        mpl_id: str,
+        log_start: datetime,
+        status: str,
+        error: str | None,
+        http_status: int,
     ) -> None:
         clock = self._tenant.clock
         seconds, interim = self._tenant.message_delays.get(flow.name, (0.0, "PROCESSING"))
+        # As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s).
+        sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
+        fields = {
+            field: sent[header]
+            for header, field in MPL_FIELD_HEADERS.items()
+            if header in sent and flow.allows_header(header)
+        }
         self._tenant.messages.add(
             MessageRecord(
                 message_guid=mpl_id,
@@ -187,6 +210,10 @@ class Runtime:
                 completes_at=clock.now_utc() + timedelta(seconds=seconds) if seconds else None,
                 interim_status=interim,
                 visible_at=clock.now_utc() + timedelta(seconds=delay) if (delay := self._tenant.log_delay) else None,
+                display_name=flow.shown_name,
+                custom_header_properties=flow.custom_header_properties,
+                attachments=tuple((a.name, a.content_type, a.content) for a in flow.attachments),
+                **fields,
             )
         )
 

@@ -8,9 +8,11 @@ Real tenants only speak HTTPS, so the emulator serves TLS by default with a thro
 (`ca_file`, for `verify=`); `tls=False` serves plain HTTP for tools without a CA option.
 
 One WSGI app serves every host the service keys name (runtime, API, token URL), because their paths
-never collide: `/_emulator/*` for the emulator's own use, `/oauth/token`, the S/4 backend under
-`/sap/opu/odata/...`, the message log API under `/api/v1`, the Cloud Foundry API and its UAA under `/cf`,
-and the runtime for everything else.
+never collide: `/_emulator/*` for the emulator's own use, `/oauth/token` and `/token_keys`, the S/4 backend
+under `/sap/opu/odata/...`, the message log API under `/api/v1`, the Cloud Foundry API and its UAA under
+`/cf`, and the runtime for everything else. By default one port serves them all; with `separate_hosts`
+the runtime, the API and the token endpoint each listen on their own port and answer only their own paths,
+as a tenant's three hosts do.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
 from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
 from iflowtest.emulator.odata import NEXT_LINK_FORMS
-from iflowtest.emulator.runtime import Runtime
+from iflowtest.emulator.runtime import SENT_HEADERS, Runtime, tomcat_page
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
 from iflowtest.emulator.xsuaa import TOKEN_KEYS_PATH, TOKEN_PATH, TokenEndpoint
@@ -52,10 +54,33 @@ _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
 # hundreds of emulators), against 50 idle wake-ups a second.
 _POLL_INTERVAL: Final = 0.02
 _READY_TIMEOUT: Final = 5.0
+# The hosts a tenant's keys name, and the endpoints (see `_endpoint`) each serves when they are separate;
+# the runtime host also keeps what is no part of the tenant (the S/4 backend, the CF API).
+HOSTS: Final = ("runtime", "api", "token")
+_HOST_ENDPOINTS: Final = {"api": ("api", "emulator"), "token": ("token", "emulator")}
 
 
 class Emulator:
-    """An emulated tenant: XSUAA token endpoint, iFlow runtime and the S/4 backend behind the flows."""
+    """An emulated tenant: XSUAA token endpoint, iFlow runtime and the S/4 backend behind the flows.
+
+    Switches for behaviours a real tenant does not promise (cpi-facts, the UNCONFIRMED rows); each default
+    keeps the convenient form, the other is the form least convenient for a client ("strict"):
+
+    - ``mpl_header`` (default True): successful flow answers carry ``SAP_MessageProcessingLogID``; False
+      leaves the MPL id only in the text of a failed call's 500.
+    - ``next_links`` (default "absolute"): how the MPL API writes ``__next``; "relative" keeps the query
+      options, "bare" is relative with only ``$skiptoken``.
+    - ``log_delay`` (default 0): seconds (emulator clock) before a message log appears in the MPL API;
+      `delay_messages` also holds a flow's logs in PROCESSING.
+    - ``display_names`` (default False): the message log's ``IntegrationFlowName`` shows the artifact's
+      display name (the catalog's ``display_name``) instead of its id; ``IntegrationArtifact/Id`` keeps the id.
+    - ``separate_hosts`` (default False, constructor only): runtime, API and token URL listen on three ports,
+      each answering only its own paths, and the service keys name the three URLs as real keys do.
+    - ``cloud_foundry.job_delay`` (default 0): seconds before a CF job completes, so that instance creates
+      and deletes are observably asynchronous.
+
+    The first four are also attributes that can change while the emulator runs.
+    """
 
     def __init__(
         self,
@@ -67,6 +92,10 @@ class Emulator:
         catalog: Path | None = None,
         subdomain: str = "emulated-tenant",
         tls: bool = True,
+        next_links: str = "absolute",
+        log_delay: float = 0.0,
+        display_names: bool = False,
+        separate_hosts: bool = False,
     ) -> None:
         if not _SUBDOMAIN.fullmatch(subdomain):
             raise ValueError(
@@ -75,6 +104,10 @@ class Emulator:
         self._host = host
         self._port = port
         self._tenant = Tenant(subdomain, token_lifetime=_lifetime(token_lifetime), mpl_header=mpl_header)
+        self.next_links = next_links
+        self.log_delay = log_delay
+        self.display_names = display_names
+        self._separate_hosts = bool(separate_hosts)
         self._tokens = TokenEndpoint(self._tenant)
         self._backend = CostCenterService()
         flows = Catalog.load(catalog)
@@ -88,8 +121,9 @@ class Emulator:
         self._flows = flows
         self._faults = FaultPlan(self._tenant.clock.now)
         self._cloud_foundry.faults = self._faults  # `cf-jobs` faults
-        self._server: BaseWSGIServer | None = None
-        self._thread: threading.Thread | None = None
+        self._servers: dict[str, BaseWSGIServer] = {}
+        self._threads: list[threading.Thread] = []
+        self._urls: dict[str, str] = {}
         self._url: str | None = None
         self._lifecycle = threading.Lock()
         self._errors: list[Exception] = []
@@ -114,40 +148,73 @@ class Emulator:
             raise RuntimeError("the emulator has not been started: call start() or use it in a with block")
         return self._url
 
+    @property
+    def api_url(self) -> str:
+        """Base URL of the tenant's API host (an `api`-plan key's ``url``); the runtime URL unless `separate_hosts`."""
+        runtime = self.url  # raises the not-started error
+        return self._urls.get("api", runtime)
+
+    @property
+    def token_host_url(self) -> str:
+        """Base URL of the token host (``tokenurl`` without its path); the runtime URL unless `separate_hosts`."""
+        runtime = self.url  # raises the not-started error
+        return self._urls.get("token", runtime)
+
+    @property
+    def separate_hosts(self) -> bool:
+        """Whether runtime, API and token endpoint listen on separate ports (set at construction)."""
+        return self._separate_hosts
+
     def start(self) -> Emulator:
-        """Serve in a background thread; returns once the server has answered a health check."""
+        """Serve in background threads; returns once every server has answered a health check."""
         with self._lifecycle:
-            if self._server is not None:
+            if self._servers:
                 raise RuntimeError(f"the emulator is already running at {self._url}")
-            server = self._bind()
-            thread = threading.Thread(
-                target=server.serve_forever,
-                kwargs={"poll_interval": _POLL_INTERVAL},
-                name=f"iflowtest-emulator-{server.port}",
-                daemon=True,
-            )
-            self._thread = thread
+            servers: dict[str, BaseWSGIServer] = {}
+            try:
+                for host in HOSTS if self._separate_hosts else HOSTS[:1]:
+                    servers[host] = self._bind(host, self._port if host == "runtime" else 0)
+            except BaseException:
+                for bound in servers.values():
+                    bound.server_close()
+                raise
+            self._servers = servers
+            self._urls = {host: self._url_of(server) for host, server in servers.items()}
+            self._url = self._urls["runtime"]
+            self._threads = [
+                threading.Thread(
+                    target=server.serve_forever,
+                    kwargs={"poll_interval": _POLL_INTERVAL},
+                    name=f"iflowtest-emulator-{server.port}",
+                    daemon=True,
+                )
+                for server in servers.values()
+            ]
             self._stopped.clear()
-            thread.start()
+            for thread in self._threads:
+                thread.start()
         try:
-            self._wait_until_ready(server)
+            for server in servers.values():
+                self._wait_until_ready(server)
         except BaseException:
             self.stop()
             raise
         return self
 
     def stop(self) -> None:
-        """Shut the server down and wait for its thread; calling it again does nothing."""
+        """Shut the servers down and wait for their threads; calling it again does nothing."""
         with self._lifecycle:
-            server, thread = self._server, self._thread
-            self._server = self._thread = None
-        if server is None:
+            servers, threads = self._servers, self._threads
+            self._servers, self._threads = {}, []
+        if not servers:
             return
         self._faults.clear()  # release requests hanging on an injected fault
-        server.shutdown()
-        if thread is not None:
+        for server in servers.values():
+            server.shutdown()
+        for thread in threads:
             thread.join()
-        server.server_close()
+        for server in servers.values():
+            server.server_close()
         self._stopped.set()
 
     def serve_forever(self) -> None:
@@ -175,15 +242,19 @@ class Emulator:
     ) -> None:
         self.stop()
 
-    def _bind(self) -> BaseWSGIServer:
+    def _bind(self, served: str, port: int) -> BaseWSGIServer:
         # Bound here, not by Werkzeug, which answers a taken port with sys.exit(1) instead of OSError.
         family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        listener = socket.create_server((self._host, self._port), family=family)
+        listener = socket.create_server((self._host, port), family=family)
+
+        def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+            return self._wsgi_app(environ, start_response, served if self._separate_hosts else None)
+
         try:
-            server = make_server(
+            return make_server(
                 self._host,
-                self._port,
-                self._wsgi_app,
+                port,
+                app,
                 threaded=True,
                 request_handler=_request_handler(self),
                 ssl_context=self._tls.server_context() if self._tls else None,
@@ -191,10 +262,10 @@ class Emulator:
             )
         finally:
             listener.close()  # Werkzeug serves a duplicate of the descriptor
-        self._server = server
+
+    def _url_of(self, server: BaseWSGIServer) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
-        self._url = f"{'https' if self._tls else 'http'}://{host}:{server.port}"
-        return server
+        return f"{'https' if self._tls else 'http'}://{host}:{server.port}"
 
     def _wait_until_ready(self, server: BaseWSGIServer) -> None:
         # Connect to loopback even when bound to a wildcard address (a lookup, not a bind).
@@ -230,8 +301,18 @@ class Emulator:
         if error is not None:
             raise error
 
-    def _wsgi_app(self, environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
+    def _wsgi_app(
+        self, environ: WSGIEnvironment, start_response: StartResponse, served: str | None = None
+    ) -> Iterable[bytes]:
         request = Request(environ)
+        if served is not None and not _serves(served, _endpoint(request.path)):
+            # Another host's path: the runtime's Tomcat does not know it, nor do the API and token hosts.
+            refused = (
+                tomcat_page(404, f"The requested resource [{request.path}] is not available")
+                if served == "runtime"
+                else Response("Not Found", status=404, content_type="text/plain;charset=UTF-8")
+            )
+            return refused(environ, start_response)
         # Outside the try below: an injected reset must reach Werkzeug as a dropped connection.
         injected = self._faults.apply(request, self._fault_target(request.path), _client_of(request))
         try:
@@ -322,7 +403,8 @@ class Emulator:
         A ``certificate`` key carries a client certificate signed by the emulator's client CA (needs TLS)
         and its private key instead of a clientsecret; ``validity`` (days) and ``key_length`` apply to it.
         """
-        url = self.url
+        url = self.api_url if plan == "api" else self.url
+        tokenurl = self.token_host_url + TOKEN_PATH
         if key_type == "certificate" and (self._tls is None or self._tls.client_ca is None):
             raise ValueError("certificate keys need TLS: this emulator serves plain HTTP (tls=False)")
         client = self._tenant.clients.issue(
@@ -346,7 +428,7 @@ class Emulator:
                     "key": issued.private_key_pem,
                     "url": url,
                     "createdate": createdate,
-                    "tokenurl": url + TOKEN_PATH,
+                    "tokenurl": tokenurl,
                     "certificatedetails": {
                         "issuerdn": issued.issuerdn,
                         "subjectdn": issued.subjectdn,
@@ -361,7 +443,7 @@ class Emulator:
                 "clientsecret": client.clientsecret,
                 "url": url,
                 "createdate": createdate,
-                "tokenurl": url + TOKEN_PATH,
+                "tokenurl": tokenurl,
             }
         }
 
@@ -402,6 +484,15 @@ class Emulator:
         if form not in NEXT_LINK_FORMS:
             raise ValueError(f"next_links must be one of {', '.join(NEXT_LINK_FORMS)}, got {form!r}")
         self._tenant.next_links = form
+
+    @property
+    def display_names(self) -> bool:
+        """Whether the message log's `IntegrationFlowName` shows display names rather than artifact ids."""
+        return self._tenant.display_names
+
+    @display_names.setter
+    def display_names(self, enabled: bool) -> None:
+        self._tenant.display_names = bool(enabled)
 
     @property
     def log_delay(self) -> float:
@@ -475,6 +566,13 @@ def _endpoint(path: str) -> str:
     return "runtime"
 
 
+def _serves(host: str, endpoint: str) -> bool:
+    """Whether ``host`` (one of HOSTS) answers ``endpoint`` when the hosts are separate."""
+    if host in _HOST_ENDPOINTS:
+        return endpoint in _HOST_ENDPOINTS[host]
+    return endpoint not in ("api", "token")
+
+
 def _client_of(request: Request) -> str | None:
     # Which client a token request is for: Basic client authentication, or client_id in the form (mTLS).
     if request.authorization is not None and request.authorization.username:
@@ -505,6 +603,13 @@ def _request_handler(emulator: Emulator) -> type[WSGIRequestHandler]:
         def connection_dropped(self, error: BaseException, environ: WSGIEnvironment | None = None) -> None:
             # Also after an injected reset: no keep-alive read on a connection that is being reset.
             self.close_connection = True
+
+        def make_environ(self) -> WSGIEnvironment:
+            environ = super().make_environ()
+            # Werkzeug leaves out headers whose names hold "_" (WSGI cannot tell them from "-"); Tomcat and
+            # CPI keep them, and SAP's own (SAP_ApplicationID, SAP_Sender, ...) all have one.
+            environ[SENT_HEADERS] = list(self.headers.items())
+            return environ
 
         def send_header(self, keyword: str, value: str) -> None:
             # No `Server: Werkzeug/...`: a tenant names no server software, and no client should learn to expect one.

@@ -358,6 +358,16 @@ class MessageRecord:
     interim_status: str = "PROCESSING"
     # The log is written a moment after the answer (Emulator.log_delay): until then the API knows nothing of it.
     visible_at: datetime | None = None
+    # The artifact's display name (IntegrationFlowName when Emulator.display_names is on); `iflow` is its id.
+    display_name: str = ""
+    # From SAP_ApplicationID, SAP_MessageType, SAP_Sender, SAP_Receiver when the flow allows those headers.
+    application_message_id: str | None = None
+    application_message_type: str | None = None
+    sender: str | None = None
+    receiver: str | None = None
+    # What the flow writes besides: custom header properties (name, value), attachments (name, type, content).
+    custom_header_properties: tuple[tuple[str, str], ...] = ()
+    attachments: tuple[tuple[str, str, str], ...] = ()
 
     def visible(self, now: datetime) -> bool:
         """Whether the message log API shows this record at `now` (emulator clock)."""
@@ -420,3 +430,5 @@ class Tenant:
         # $skiptoken); and seconds (emulator clock) between a flow's answer and its log appearing.
         self.next_links = "absolute"
         self.log_delay = 0.0
+        # Whether the message log names flows by their display name (IntegrationFlowName) instead of the id.
+        self.display_names = False
