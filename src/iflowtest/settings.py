@@ -96,7 +96,7 @@ _CLIENT_KEYS: Final = {
     "key_length": int,
 }
 _CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
-_IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool}
+_IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool, "id": str}
 _EMULATOR_KEYS: Final = {
     "token_lifetime": int,
     "mpl_header": bool,
@@ -143,6 +143,12 @@ class IflowSpec:
     address: str | None = None
     role: str | None = None
     in_order: bool = False  # its cases share state: `iflowtest run -n` keeps each file's cases on one worker
+    id: str | None = None  # the artifact id where it differs from the name (message logs are found by it)
+
+    @property
+    def artifact_id(self) -> str:
+        """The iFlow's artifact id on the tenant: `id` when declared, else its name."""
+        return self.id or self.name
 
 
 @dataclass(frozen=True)
@@ -534,7 +540,11 @@ def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:
         if address is not None and not address.startswith("/"):
             raise ConfigError(f"{where}: address must start with '/' (e.g. '/http/costcenters'), got {address!r}")
         iflows[name] = IflowSpec(
-            name=name, address=address, role=body.get("role"), in_order=body.get("in_order", False)
+            name=name,
+            address=address,
+            role=body.get("role"),
+            in_order=body.get("in_order", False),
+            id=body.get("id"),
         )
     return iflows
 

@@ -237,6 +237,49 @@ def test_a_log_given_to_one_call_is_not_given_to_the_next(fresh_emulator: Emulat
     assert first.found_by == second.found_by == "iFlow and time window"
 
 
+def test_the_application_id_finds_each_calls_own_log(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
+    # No MPL id header, two calls in one window, checked in reverse order: the time window alone would be
+    # ambiguous; the iFlow keeps each call's SAP_ApplicationID (allowed header), so each finds its own log.
+    fresh_emulator.mpl_header = False
+    mpl = client_for(fresh_emulator, issue_key, claims=Claims())
+    flow = sender(fresh_emulator, issue_key)
+    flow.application_ids = ApplicationIds()
+    first, second = flow.get(), flow.get()
+
+    second_log = mpl.expect_status(second)
+    first_log = mpl.expect_status(first)
+
+    assert [first_log.message_guid, second_log.message_guid] == [m.message_guid for m in fresh_emulator.messages[-2:]]
+    assert first_log.application_id == first.request.headers[APPLICATION_ID_HEADER]
+    assert first_log.found_by == second_log.found_by == "application id (SAP_ApplicationID)"
+
+
+def test_logs_are_searched_by_artifact_id_when_the_display_name_differs(
+    fresh_emulator: Emulator, issue_key: KeyIssuer
+) -> None:
+    # A tenant's IntegrationFlowName is a display name; the suite knows the artifact id, as SAP's CI steps do.
+    fresh_emulator.display_names = True
+    fresh_emulator.mpl_header = False
+    mpl = client_for(fresh_emulator, issue_key, claims=Claims(), artifact_ids={"Costs": "ReadCostCenters"}.get)
+    response = sender(fresh_emulator, issue_key, iflow="Costs").get()
+
+    log = mpl.expect_status(response)
+
+    assert log.iflow == "ReadCostCenters" and log.display_name != "ReadCostCenters"
+    assert log.found_by == "iFlow and time window"
+    assert [m.message_guid for m in mpl.query(iflow="Costs")] == [log.message_guid]
+
+
+def test_the_artifact_id_comes_from_the_iflow_table(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text(
+        '[tool.iflowtest.iflows.Costs]\naddress = "/http/costcenters"\nid = "ReadCostCenters"\n'
+    )
+    settings = resolve_settings(tmp_path, environ={})
+
+    assert settings.iflow("Costs").artifact_id == "ReadCostCenters"
+    assert settings.iflow("Other").artifact_id == "Other"
+
+
 def test_claims_are_shared_through_a_folder(tmp_path: Path) -> None:
     # What two xdist workers see: one claims the log, the other's claim fails; the owner may claim it again.
     first, second = Claims(tmp_path), Claims(tmp_path)

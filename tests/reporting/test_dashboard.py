@@ -124,7 +124,8 @@ def test_report_shows_iflows_changes_flaky_cases_trends_and_monitor_links(pytest
     # The FailingFlow row carries its message's status and error text from the message log.
     failing = next(row for rows in data["tests"].values() for row in rows if "failing_flow" in row["testId"])
     assert re.search(
-        r"message log -+\n\S+ of FailingFlow: FAILED  \(emulated tenant: its message monitor stopped", failing["log"]
+        r"message log -+\n\S+ of FailingFlow: FAILED \(found by MPL id \(header\)\)  \(emulated tenant: its message monitor stopped",
+        failing["log"],
     )
     assert "error: com.sap.it.rt.adapter.http.api.exception.HttpResponseException" in failing["log"]
 

@@ -73,7 +73,7 @@ class MessageLog:
     """One message processing log, as the harness reports it."""
 
     message_guid: str
-    iflow: str | None
+    iflow: str | None  # the artifact id (`IntegrationArtifact/Id`), or the name where a tenant gives no artifact
     status: str
     log_start: datetime | None
     log_end: datetime | None
@@ -82,6 +82,7 @@ class MessageLog:
     error_text: str | None = None
     application_id: str | None = None  # ApplicationMessageId: the SAP_ApplicationID the call sent, when allowed
     found_by: str | None = None  # how the harness tied this log to its call, for the report
+    display_name: str | None = None  # IntegrationFlowName: may differ from the artifact id
 
     @property
     def final(self) -> bool:
@@ -93,13 +94,14 @@ class MessageLog:
         """A log from one entity of the OData V2 JSON answer."""
         return cls(
             message_guid=str(entity.get("MessageGuid", "")),
-            iflow=entity.get("IntegrationFlowName"),
+            iflow=(entity.get("IntegrationArtifact") or {}).get("Id") or entity.get("IntegrationFlowName"),
             status=str(entity.get("Status", "")),
             log_start=parse_odata_datetime(entity.get("LogStart")),
             log_end=parse_odata_datetime(entity.get("LogEnd")),
             correlation_id=entity.get("CorrelationId"),
             web_link=entity.get("AlternateWebLink"),
             application_id=entity.get("ApplicationMessageId") or None,
+            display_name=entity.get("IntegrationFlowName"),
         )
 
 
@@ -206,8 +208,11 @@ class MplClient:
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         claims: Claims | None = None,
+        artifact_ids: Callable[[str], str] | None = None,
     ) -> None:
         self.claims = claims or RUN_CLAIMS
+        # The iFlow names of the suite → artifact ids on the tenant ([tool.iflowtest.iflows.NAME] id).
+        self._artifact_id = artifact_ids or (lambda name: name)
         self.base_url = api_url.rstrip("/") + API_PATH
         self.client_name = client_name
         self.poll_interval = poll_interval
@@ -271,7 +276,9 @@ class MplClient:
         """Like `query`, one page at a time."""
         terms = []
         if iflow:
-            terms.append(f"IntegrationFlowName eq '{iflow.replace(chr(39), chr(39) * 2)}'")
+            # By artifact id, as SAP's own CI steps filter: IntegrationFlowName is a display name that may differ.
+            artifact = self._artifact_id(iflow)
+            terms.append(f"IntegrationArtifact/Id eq '{artifact.replace(chr(39), chr(39) * 2)}'")
         if application_id:
             terms.append(f"ApplicationMessageId eq '{application_id.replace(chr(39), chr(39) * 2)}'")
         if status:
@@ -508,5 +515,6 @@ def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any
         client_name=resolved.name,
         verify=resolved.verify,
         timeout=resolved.timeout,
+        artifact_ids=lambda iflow: registry.settings.iflow(iflow).artifact_id,
         **options,
     )

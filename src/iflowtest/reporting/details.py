@@ -89,14 +89,17 @@ def attach_mpl(
         properties.append((PROPERTY_PREFIX + "mpl_link", link))
     if logs:
         properties.append((PROPERTY_PREFIX + "mpl_status", logs[-1].status))
+        if logs[-1].found_by:
+            properties.append((PROPERTY_PREFIX + "mpl_found_by", logs[-1].found_by))
     item.user_properties.extend(properties)
     if report.user_properties is not item.user_properties:
         report.user_properties.extend(properties)
     if logs:
         lines = []
         for log in logs:
+            found = f" (found by {log.found_by})" if log.found_by else ""
             lines.append(
-                f"{log.message_guid} of {log.iflow}: {log.status}  {monitor_text(log.web_link or '')}".rstrip()
+                f"{log.message_guid} of {log.iflow}: {log.status}{found}  {monitor_text(log.web_link or '')}".rstrip()
             )
             if log.error_text:
                 lines.append("    error: " + redact_text(truncate(log.error_text, 1000)))
