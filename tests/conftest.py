@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,3 +42,13 @@ def issue_key() -> Callable[..., ServiceKey]:
 def no_cf_cli_session(monkeypatch: pytest.MonkeyPatch, tmp_path_factory: pytest.TempPathFactory) -> None:
     """No test may find (and provision with) the cf CLI session of whoever runs the tests."""
     monkeypatch.setenv("CF_HOME", str(tmp_path_factory.getbasetemp() / "no-cf-home"))
+
+
+@pytest.fixture
+def project(tmp_path: Path) -> Path:
+    """A copy of this repository's sample project (pyproject, suites, fixtures) in a temporary folder."""
+    root = Path(__file__).resolve().parents[1]
+    shutil.copy(root / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(root / "suites", tmp_path / "suites")
+    shutil.copytree(root / "fixtures", tmp_path / "fixtures")
+    return tmp_path

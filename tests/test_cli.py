@@ -5,13 +5,10 @@ from __future__ import annotations
 import json
 import os
 import re
-import shutil
 import signal
 import subprocess
 import sys
 from pathlib import Path
-
-import pytest
 
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
@@ -19,14 +16,6 @@ from iflowtest.emulator import Emulator
 from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "suites", tmp_path / "suites")
-    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
-    return tmp_path
 
 
 def test_run_against_the_emulator_writes_the_reports(project: Path) -> None:

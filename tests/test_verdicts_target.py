@@ -18,14 +18,6 @@ ROOT = Path(__file__).resolve().parents[1]
 KEYS = ROOT / "fixtures" / "servicekeys"
 
 
-@pytest.fixture
-def project(tmp_path: Path) -> Path:
-    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    shutil.copytree(ROOT / "suites", tmp_path / "suites")
-    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
-    return tmp_path
-
-
 def first_and_last(text: str) -> tuple[str, str]:
     lines = text.strip().splitlines()
     return lines[0], lines[-1]

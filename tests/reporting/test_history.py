@@ -9,7 +9,6 @@ from typing import Any
 from iflowtest.reporting.history import KEEP_RUNS, CaseResult, HistoryStore, RunRecord, changes, flaky, trends
 from iflowtest.reporting.summary import build_summary, one_line, percentile, summarize_iflows
 from tests.servers import iflowtest
-from tests.test_cli import project  # noqa: F401  (fixture)
 
 
 def run(run_id: str, outcomes: dict[str, str], latency: float = 10.0, **kind: Any) -> RunRecord:
@@ -152,7 +151,7 @@ def test_percentiles_summary_and_one_line() -> None:
     )
 
 
-def test_an_insecure_run_between_two_nightlies_is_not_their_previous_run(project: Path) -> None:  # noqa: F811
+def test_an_insecure_run_between_two_nightlies_is_not_their_previous_run(project: Path) -> None:
     suite = "suites/costcenters/test_failing_flow.py"
     first = iflowtest("run", suite, "--iflow-run-id=20260101T010000Z", cwd=project)
     insecure = iflowtest("run", suite, "--insecure", "--iflow-run-id=20260102T010000Z", cwd=project)

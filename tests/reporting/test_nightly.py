@@ -11,7 +11,6 @@ from lxml import etree
 from iflowtest.reporting.nightly import exit_code, junit_classname, pytest_options
 from iflowtest.reporting.publish import RunFolder
 from tests.servers import iflowtest
-from tests.test_cli import project  # noqa: F401  (fixture)
 
 FAILING_CASE = """
 import pytest
@@ -31,7 +30,7 @@ def junit_outcomes(path: Path) -> dict[tuple[str, str], str]:
     return outcomes
 
 
-def test_nightly_run_writes_dated_folders_latest_summary_and_one_line(project: Path) -> None:  # noqa: F811
+def test_nightly_run_writes_dated_folders_latest_summary_and_one_line(project: Path) -> None:
     first = iflowtest(
         "run", "suites/costcenters/test_read_costcenters.py", "suites/costcenters/test_failing_flow.py", cwd=project
     )
@@ -57,7 +56,7 @@ def test_nightly_run_writes_dated_folders_latest_summary_and_one_line(project: P
     assert ("costcenters/FailingFlow", "test_failure_carries_the_mpl_id") in junit
 
 
-def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
+def test_unreachable_tenant_exits_3(project: Path) -> None:
     # Nothing listens on the discard port of loopback: the token endpoint cannot be reached.
     down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.1:9"}
     down["tokenurl"] = "https://127.0.0.1:9/oauth/token"
@@ -94,7 +93,7 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:  # noqa: F811
     assert "Tenant hosts" in page and "127.0.0.1" in page
 
 
-def test_xdist_report_names_the_tenant_hosts_its_workers_called(project: Path) -> None:  # noqa: F811
+def test_xdist_report_names_the_tenant_hosts_its_workers_called(project: Path) -> None:
     # The controller resolves no keys (it would provision clients for nothing); its workers tell it the hosts.
     down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.9:9"}
     down["tokenurl"] = "https://127.0.0.9:9/oauth/token"
@@ -110,14 +109,14 @@ def test_xdist_report_names_the_tenant_hosts_its_workers_called(project: Path) -
     assert "not-a-secret" not in result.stdout + page
 
 
-def test_nothing_selected_is_a_usage_error(project: Path) -> None:  # noqa: F811
+def test_nothing_selected_is_a_usage_error(project: Path) -> None:
     result = iflowtest("run", "-k", "no_such_case", cwd=project)
 
     assert result.returncode == 2
     assert "iflowtest: error: no test was selected: check the suite paths and the -k/-m expressions\n" in result.stderr
 
 
-def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_report(project: Path) -> None:  # noqa: F811
+def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_report(project: Path) -> None:
     (project / "suites" / "costcenters" / "test_broken.py").write_text(FAILING_CASE)
 
     serial = iflowtest("run", cwd=project)
@@ -168,7 +167,7 @@ def test_run_folders_options_and_codes(tmp_path: Path) -> None:
     assert junit_classname("tests.test_x", "") == "tests/test_x"
 
 
-def test_in_order_iflow_runs_file_by_file_with_workers(project: Path) -> None:  # noqa: F811
+def test_in_order_iflow_runs_file_by_file_with_workers(project: Path) -> None:
     with (project / "pyproject.toml").open("a") as pyproject:
         pyproject.write('\n[tool.iflowtest.iflows.Sequence]\naddress = "/http/costcenters"\nin_order = true\n')
     (project / "suites" / "sequence").mkdir()

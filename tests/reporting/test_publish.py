@@ -11,7 +11,6 @@ import pytest
 
 from iflowtest.reporting.publish import RunFolder
 from tests.servers import IFLOWTEST, iflowtest, user_environ
-from tests.test_cli import project  # noqa: F401  (fixture)
 
 SUITE = "suites/costcenters/test_failing_flow.py"
 # Loaded by pytest in the `iflowtest run` process: a disk that fills up while the reports are written.
@@ -67,7 +66,7 @@ def test_same_second_claims_get_their_own_folders(tmp_path: Path) -> None:
     assert "20260101T000000Z" in claimed and "20260101T000000Z-12" in claimed
 
 
-def test_parallel_runs_each_publish_a_complete_folder(project: Path) -> None:  # noqa: F811
+def test_parallel_runs_each_publish_a_complete_folder(project: Path) -> None:
     command = [IFLOWTEST, "run", SUITE, "--iflow-run-id=20260101T000000Z"]
     runs = [
         subprocess.Popen(command, cwd=project, env=user_environ(), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
@@ -89,7 +88,7 @@ def test_parallel_runs_each_publish_a_complete_folder(project: Path) -> None:  #
     assert not [name for name in os.listdir(reports) if name.startswith(".")]
 
 
-def test_runs_that_test_nothing_leave_latest_and_the_history_as_they_were(project: Path) -> None:  # noqa: F811
+def test_runs_that_test_nothing_leave_latest_and_the_history_as_they_were(project: Path) -> None:
     first = iflowtest("run", SUITE, cwd=project)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
     reports = project / "reports"
@@ -111,7 +110,7 @@ def test_runs_that_test_nothing_leave_latest_and_the_history_as_they_were(projec
 
 
 @pytest.mark.parametrize("where", ["report", "history"])
-def test_a_full_disk_is_one_line_exit_2_and_keeps_latest_and_the_history(project: Path, where: str) -> None:  # noqa: F811
+def test_a_full_disk_is_one_line_exit_2_and_keeps_latest_and_the_history(project: Path, where: str) -> None:
     (project / "conftest.py").write_text(FULL_DISK)
     first = iflowtest("run", SUITE, cwd=project)
     assert first.returncode == 0, first.stdout[-2000:] + first.stderr[-2000:]
@@ -130,7 +129,7 @@ def test_a_full_disk_is_one_line_exit_2_and_keeps_latest_and_the_history(project
     assert state(reports) == before  # the half-written run's folder is gone as well
 
 
-def test_a_damaged_history_line_is_one_warning_and_the_run_goes_on(project: Path) -> None:  # noqa: F811
+def test_a_damaged_history_line_is_one_warning_and_the_run_goes_on(project: Path) -> None:
     history = project / "reports" / "history.jsonl"
     history.parent.mkdir()
     history.write_text("<<<<<<< HEAD\n")
@@ -146,7 +145,7 @@ def test_a_damaged_history_line_is_one_warning_and_the_run_goes_on(project: Path
     assert lines[0] == "<<<<<<< HEAD" and len(lines) == 2
 
 
-def test_latest_folder_of_an_earlier_release_becomes_a_link(project: Path) -> None:  # noqa: F811
+def test_latest_folder_of_an_earlier_release_becomes_a_link(project: Path) -> None:
     old = project / "reports" / "latest"
     old.mkdir(parents=True)
     (old / "report.html").write_text("the old report")

@@ -10,7 +10,6 @@ import pytest
 from iflowtest.cli import main
 from iflowtest.reporting.screenshot import ScreenshotError, find_browser
 from tests.servers import iflowtest
-from tests.test_cli import project  # noqa: F401  (fixture)
 
 
 def chromium_or_skip() -> str:
@@ -27,7 +26,7 @@ def png_size(path: Path) -> tuple[int, int]:
     return width, height
 
 
-def test_screenshot_of_the_sample_report(project: Path) -> None:  # noqa: F811
+def test_screenshot_of_the_sample_report(project: Path) -> None:
     chromium_or_skip()
     run = iflowtest("run", "suites/costcenters/test_failing_flow.py", cwd=project)
     assert run.returncode == 0, run.stdout[-2000:]

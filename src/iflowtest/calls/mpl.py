@@ -250,19 +250,9 @@ class MplClient:
         self._check(response, "read the error of message " + message_guid, json_body=False)
         return response.text
 
-    def query(
-        self,
-        *,
-        iflow: str | None = None,
-        since: datetime | None = None,
-        until: datetime | None = None,
-        status: str | None = None,
-        application_id: str | None = None,
-    ) -> list[MessageLog]:
-        """Every log matching the iFlow name, status, application id and LogStart window, over every page."""
-        return list(
-            self.iter_query(iflow=iflow, since=since, until=until, status=status, application_id=application_id)
-        )
+    def query(self, **filters: Any) -> list[MessageLog]:
+        """Every log `iter_query` yields for the same filters (iFlow, status, application id, window), as a list."""
+        return list(self.iter_query(**filters))
 
     def iter_query(
         self,
