@@ -10,6 +10,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
 
@@ -116,6 +118,25 @@ def test_emulator_command_serves_and_writes_keys(project: Path) -> None:
         key = ServiceKey.from_file(keys / "sender.json")
         assert OAuthToken(key, "sender", verify=ca_file.group(1)).get()
         assert f"key of client 'sender_no_de' (ESBMessaging.send) -> {keys / 'sender_no_de.json'}" in output
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=30) == 0
+
+
+@pytest.mark.parametrize("mode", ["strict", "lenient"])
+def test_emulator_command_names_its_mode_and_hosts(project: Path, mode: str) -> None:
+    # Strict (the default) names three hosts, as real keys do; lenient serves all on one.
+    command = [IFLOWTEST, "emulator", "--keys-dir", "keys"] + (["--mode", mode] if mode == "lenient" else [])
+    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        output = read_until_serving(process)
+        runtime = re.search(r"runtime\s+(\S+)", output)
+        assert runtime, output
+        key = json.loads((project / "keys" / "sender.json").read_text())["oauth"]
+        assert f"iflowtest emulator: mode      {mode}\n" in output
+        assert key["url"] == runtime.group(1)
+        assert ("iflowtest emulator: api       " in output) == (mode == "strict")
+        assert key["tokenurl"].startswith(runtime.group(1)) == (mode == "lenient")
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0

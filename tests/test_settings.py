@@ -228,3 +228,26 @@ def test_a_ca_bundle_that_is_not_a_pem_file_is_refused(tmp_path: Path) -> None:
         resolve_settings(project(tmp_path), environ={"IFLOWTEST_CA_BUNDLE": "ca.pem"})
 
     assert str(info.value).startswith(f"CA bundle {tmp_path / 'ca.pem'} (IFLOWTEST_CA_BUNDLE) holds no PEM certificate")
+
+
+def test_the_emulator_is_strict_unless_told_otherwise(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[tool.iflowtest.emulator]\nlog_delay = 0\n")
+
+    strict = resolve_settings(tmp_path, environ={}).emulator
+    lenient = resolve_settings(tmp_path, environ={"IFLOWTEST_EMULATOR_MODE": "lenient"}).emulator
+
+    assert strict.mode == "strict" and not strict.mpl_header and strict.separate_hosts and strict.display_names
+    assert strict.next_links == "relative" and strict.processing > 0
+    assert strict.log_delay == 0  # a switch given in the table wins over the mode
+    assert lenient.mode == "lenient" and lenient.mpl_header and not lenient.separate_hosts
+
+
+def test_an_unknown_emulator_mode_says_the_two(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.emulator]\nmode = "relaxed"\n')
+
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings(tmp_path, environ={})
+
+    assert str(caught.value) == (
+        "[tool.iflowtest.emulator] mode = 'relaxed' is not a mode: use 'strict' (the default) or 'lenient'"
+    )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from collections.abc import Generator, Sequence
@@ -75,6 +76,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     emulator.add_argument("--keys-dir", type=Path, default=Path("emulator-keys"), help="where to write service keys")
     emulator.add_argument("--no-tls", action="store_true", help="serve plain HTTP (for tools without a CA option)")
     emulator.add_argument("--token-lifetime", type=int, default=None, help="expires_in of issued tokens (s)")
+    emulator.add_argument(
+        "--mode",
+        choices=("strict", "lenient"),
+        default=None,
+        help="strict (default): what tenants do not promise, in its least convenient form; lenient: for demos",
+    )
     emulator.add_argument(
         "--fault",
         action="append",
@@ -282,8 +289,10 @@ def run_screenshot(parsed: argparse.Namespace) -> int:
 
 def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None) -> int:
     """`iflowtest emulator`: serve until Ctrl-C, with keys for the declared clients written to a folder."""
+    mode = getattr(parsed, "mode", None)  # callers that build the namespace by hand may leave it out
+    environ = {**os.environ, "IFLOWTEST_EMULATOR_MODE": mode} if mode else None
     try:
-        settings = resolve_settings(find_project_root(Path.cwd()), {})
+        settings = resolve_settings(find_project_root(Path.cwd()), {}, environ)
         check_emulator_faults(settings)
     except IflowtestError as exc:
         return _fail(str(exc))
@@ -302,8 +311,11 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     try:
         folder: Path = parsed.keys_dir
         folder.mkdir(parents=True, exist_ok=True)
+        print(f"iflowtest emulator: mode      {settings.emulator.mode}")
         print(f"iflowtest emulator: runtime   {emu.url}")
-        print(f"iflowtest emulator: token url {emu.url}/oauth/token")
+        if emu.api_url != emu.url:
+            print(f"iflowtest emulator: api       {emu.api_url}")
+        print(f"iflowtest emulator: token url {emu.token_host_url}/oauth/token")
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")

@@ -55,6 +55,7 @@ KNOWN_VARIABLES: Final = frozenset(
         "IFLOWTEST_SUITES",
         "IFLOWTEST_REPORTS",
         "IFLOWTEST_EMULATOR_TOKEN_LIFETIME",
+        "IFLOWTEST_EMULATOR_MODE",
         "IFLOWTEST_CF_API",
         "IFLOWTEST_CF_ORG",
         "IFLOWTEST_CF_SPACE",
@@ -97,7 +98,34 @@ _CLIENT_KEYS: Final = {
 }
 _CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
 _IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool, "id": str}
+# What each mode sets; a switch given in [tool.iflowtest.emulator] wins. Strict takes, for each behaviour that
+# cpi-facts marks UNCONFIRMED or that differs between tenants, the form least convenient for a client, so a
+# pass against it means a pass against any tenant.
+EMULATOR_MODES: Final[dict[str, dict[str, Any]]] = {
+    "strict": {
+        "mpl_header": False,
+        "next_links": "relative",
+        "log_delay": 0.3,
+        "processing": 0.3,
+        "display_names": True,
+        "separate_hosts": True,
+    },
+    "lenient": {
+        "mpl_header": True,
+        "next_links": "absolute",
+        "log_delay": 0.0,
+        "processing": 0.0,
+        "display_names": False,
+        "separate_hosts": False,
+    },
+}
 _EMULATOR_KEYS: Final = {
+    "mode": str,
+    "next_links": str,
+    "log_delay": (int, float),
+    "processing": (int, float),
+    "display_names": bool,
+    "separate_hosts": bool,
     "token_lifetime": int,
     "mpl_header": bool,
     "tls": bool,
@@ -153,11 +181,22 @@ class IflowSpec:
 
 @dataclass(frozen=True)
 class EmulatorOptions:
-    """How the bundled emulated tenant is started."""
+    """How the bundled emulated tenant is started.
+
+    `mode` "strict" (the default) gives every behaviour a real tenant does not promise in the form least
+    convenient for a client (see EMULATOR_MODES); "lenient" keeps the conveniences, for demos. Each switch
+    can be set on its own in [tool.iflowtest.emulator] and wins over the mode.
+    """
 
     token_lifetime: int = 3599
     mpl_header: bool = True
     tls: bool = True
+    mode: str = "lenient"
+    next_links: str = "absolute"  # how the MPL API writes __next: absolute, relative or bare
+    log_delay: float = 0.0  # seconds between a flow's answer and its message log appearing
+    processing: float = 0.0  # seconds every message stays PROCESSING before its final status
+    display_names: bool = False  # IntegrationFlowName a display name, not the artifact id
+    separate_hosts: bool = False  # runtime, API and token URL on three hosts (ports), as real keys name them
     job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
     services_quota: int | None = None  # service instances the emulated org allows
     faults: tuple[str, ...] = ()  # injected at start, in the `iflowtest emulator --fault` syntax
@@ -558,10 +597,28 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         raise ConfigError(f"IFLOWTEST_EMULATOR_TOKEN_LIFETIME must be whole seconds, got {lifetime!r}") from None
     if lifetime < 1:
         raise ConfigError(f"emulator token lifetime must be at least 1 second, got {lifetime}")
+    mode = env.get("IFLOWTEST_EMULATOR_MODE") or raw.get("mode", "strict")
+    if mode not in EMULATOR_MODES:
+        where = "IFLOWTEST_EMULATOR_MODE" if env.get("IFLOWTEST_EMULATOR_MODE") else "[tool.iflowtest.emulator] mode"
+        raise ConfigError(f"{where} = {mode!r} is not a mode: use 'strict' (the default) or 'lenient'")
+    switches = {**EMULATOR_MODES[mode], **{k: raw[k] for k in EMULATOR_MODES[mode] if k in raw}}
+    if switches["next_links"] not in ("absolute", "relative", "bare"):
+        raise ConfigError(
+            f"[tool.iflowtest.emulator] next_links = {switches['next_links']!r}: use 'absolute', 'relative' or 'bare'"
+        )
+    for name in ("log_delay", "processing"):
+        if switches[name] < 0:
+            raise ConfigError(f"[tool.iflowtest.emulator] {name} must be ≥ 0 seconds, got {switches[name]!r}")
     return EmulatorOptions(
         token_lifetime=lifetime,
-        mpl_header=bool(raw.get("mpl_header", True)),
+        mpl_header=bool(switches["mpl_header"]),
         tls=bool(raw.get("tls", True)),
+        mode=mode,
+        next_links=switches["next_links"],
+        log_delay=float(switches["log_delay"]),
+        processing=float(switches["processing"]),
+        display_names=bool(switches["display_names"]),
+        separate_hosts=bool(switches["separate_hosts"]),
         job_delay=float(raw.get("job_delay", 0.0)),
         services_quota=raw.get("services_quota"),
         faults=_emulator_faults(raw.get("faults", [])),

@@ -184,7 +184,16 @@ def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **o
     from iflowtest.emulator import Emulator
 
     table = settings.emulator
-    chosen = {"token_lifetime": table.token_lifetime, "mpl_header": table.mpl_header, "tls": table.tls} | options
+    chosen: dict[str, Any] = {
+        "token_lifetime": table.token_lifetime,
+        "mpl_header": table.mpl_header,
+        "tls": table.tls,
+        "next_links": table.next_links,
+        "log_delay": table.log_delay,
+        "processing": table.processing,
+        "display_names": table.display_names,
+        "separate_hosts": table.separate_hosts,
+    } | options
     emulator = Emulator(host, port, **chosen)
     emulator.cloud_foundry.job_delay = table.job_delay
     emulator.cloud_foundry.services_quota = table.services_quota

@@ -9,7 +9,8 @@ from typing import Any
 
 import pytest
 
-from iflowtest.cassettes.matching import DEFAULT_IGNORE_PATTERNS, MatchRules, request_key
+from iflowtest.calls.client import ApplicationIds
+from iflowtest.cassettes.matching import APPLICATION_ID, DEFAULT_IGNORE_PATTERNS, MatchRules, request_key
 from iflowtest.cassettes.serializer import CassetteSerializer, deserialize
 from iflowtest.cassettes.volatile import StandIns, stand_in
 from iflowtest.emulator.tenant import new_message_id
@@ -153,3 +154,42 @@ def test_stand_ins_depend_on_the_number_and_the_alphabet_only() -> None:
     assert stand_in("0ac4fd5821d55eb0", 2) == stand_in("f3a09fc8952b4eeb", 2)
     assert stand_in("0ac4fd5821d55eb0", 2) != stand_in("0ac4fd5821d55eb0", 3)
     assert re.fullmatch(r"[0-9a-f]{16}", stand_in("0ac4fd5821d55eb0", 2))
+
+
+def test_application_ids_keep_a_shape_matching_ignores() -> None:
+    sent = ApplicationIds()()
+    replaced = stand_in(sent, 3)
+
+    assert APPLICATION_ID.fullmatch(sent) and APPLICATION_ID.fullmatch(replaced)
+    assert replaced != sent and replaced == stand_in(sent, 3)
+    assert MatchRules(ignore_patterns=()).blank(f"ApplicationMessageId eq '{sent}'") == (
+        MatchRules(ignore_patterns=()).blank(f"ApplicationMessageId eq '{replaced}'")
+    )
+
+
+def test_an_mpl_id_only_in_the_error_text_is_a_stand_in_too(serializer: CassetteSerializer) -> None:
+    # A strict tenant sends no MPL id header: a failed call's id stands only in SAP's 500 text.
+    texts = []
+    for now in (1_796_550_863.1, 1_796_550_999.7):
+        mpl_id = new_message_id(now)
+        body = f"An internal server error occured.\nThe MPL ID for the failed message is : {mpl_id}\n"
+        failed = interaction("GET", "{runtime}/http/failing", None, {"Content-Type": ["text/plain"]}, body)
+        texts.append(serializer.serialize({"version": 1, "interactions": [failed]}))
+
+    assert texts[0] == texts[1]
+    assert MPL_SHAPE.search(texts[0])
+
+
+def test_only_the_last_answer_of_a_message_log_poll_is_kept(serializer: CassetteSerializer) -> None:
+    # How often a poll found the log missing or PROCESSING depends on timing: a replay answers the final state.
+    uri = "{api}/api/v1/MessageProcessingLogs('AGmpl0000000000000000000000x')"
+    polls = [
+        interaction("GET", uri, None, {"Content-Type": ["application/json"]}, json.dumps({"d": {"Status": status}}))
+        for status in ("PROCESSING", "PROCESSING", "COMPLETED")
+    ]
+    call = interaction("GET", "{runtime}/http/costcenters", None, {"Content-Type": ["application/json"]}, "{}")
+
+    kept = deserialize(serializer.serialize({"version": 1, "interactions": [call, *polls, call]}))["interactions"]
+
+    assert [i["request"]["uri"] for i in kept] == ["{runtime}/http/costcenters", uri, "{runtime}/http/costcenters"]
+    assert json.loads(kept[1]["response"]["body"]["string"]) == {"d": {"Status": "COMPLETED"}}

@@ -30,6 +30,11 @@ address = "/http/costcenters"
 
 [tool.iflowtest.iflows.FailingFlow]
 address = "/http/failing"
+
+# A tenant that returns the MPL id header on every answer (strict mode sends none on success): the report
+# shows and links each call's id.
+[tool.iflowtest.emulator]
+mpl_header = true
 """
 
 # Which cases fail is read from a file the test rewrites between runs.

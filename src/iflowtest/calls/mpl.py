@@ -45,6 +45,9 @@ MONITOR_PATH: Final = "/shell/monitoring/Messages/"
 # Seconds added around a call's own time span when looking its message up by time: the tenant's clock and
 # ours differ a little, and CPI rounds LogStart to the millisecond.
 WINDOW_MARGIN: Final = 5.0
+# Seconds a call that sent a SAP_ApplicationID is looked up by that id alone, before the time window is tried
+# too (for iFlows that do not keep the header).
+APPLICATION_ID_GRACE: Final = 2.0
 _ODATA_DATE = re.compile(r"/Date\((-?\d+)")
 
 
@@ -205,6 +208,7 @@ class MplClient:
         verify: bool | str = True,
         timeout: tuple[float, float] = (10.0, 60.0),
         poll_interval: float = 2.0,
+        first_poll: float | None = None,
         sleep: Callable[[float], None] = time.sleep,
         monotonic: Callable[[], float] = time.monotonic,
         claims: Claims | None = None,
@@ -216,6 +220,8 @@ class MplClient:
         self.base_url = api_url.rstrip("/") + API_PATH
         self.client_name = client_name
         self.poll_interval = poll_interval
+        # The first pause of a wait; each next one doubles, up to poll_interval (a log usually comes quickly).
+        self.first_poll = min(first_poll, poll_interval) if first_poll else poll_interval
         self._sleep = sleep
         self._monotonic = monotonic
         self._timeout = timeout
@@ -296,6 +302,7 @@ class MplClient:
         A log the tenant has not written yet (404 right after the call) is waited for within the same limit.
         """
         deadline = self._monotonic() + timeout
+        pauses = self._pauses()
         while True:
             log = self._get_when_written(message_guid, deadline, timeout)
             if log.final:
@@ -306,10 +313,17 @@ class MplClient:
                     f"open it in the message monitor ({log.web_link or 'no link'}), or raise the timeout if the "
                     "iFlow retries by design"
                 )
-            self._sleep(self.poll_interval)
+            self._sleep(next(pauses))
+
+    def _pauses(self) -> Iterator[float]:
+        pause = self.first_poll
+        while True:
+            yield pause
+            pause = min(pause * 2, self.poll_interval)
 
     def _get_when_written(self, message_guid: str, deadline: float, timeout: float) -> MessageLog:
         """`get`, polling while the tenant answers 404 for a log it has not written yet, until `deadline`."""
+        pauses = self._pauses()
         while True:
             try:
                 return self.get(message_guid)
@@ -322,7 +336,7 @@ class MplClient:
                         f"{timeout:g} s: check that the id comes from this tenant, or raise the timeout if the "
                         "tenant writes its logs late"
                     ) from None
-                self._sleep(self.poll_interval)
+                self._sleep(next(pauses))
 
     def find_for_call(self, record: CallRecord, timeout: float = 0.0) -> MessageLog:
         """The message of a call, found the surest way its answer allows.
@@ -348,6 +362,8 @@ class MplClient:
         started = datetime.fromtimestamp(record.started_at, UTC)
         since = started - timedelta(seconds=WINDOW_MARGIN)
         until = started + timedelta(milliseconds=record.elapsed_ms, seconds=WINDOW_MARGIN)
+        pauses = self._pauses()
+        searching_since = self._monotonic()
         while True:
             if record.application_id:
                 by_id = self.query(application_id=record.application_id, since=since)
@@ -355,7 +371,10 @@ class MplClient:
                     self.claims.claim(by_id[0].message_guid, call)
                     return _found(by_id[0], "application id (SAP_ApplicationID)")
             window: list[MessageLog] = []
-            if record.iflow:
+            # The id is the sure way: the window (whose content depends on every other call of the moment) is
+            # asked only once the log has had APPLICATION_ID_GRACE seconds to appear under the call's own id.
+            by_id_only = record.application_id and self._monotonic() - searching_since < APPLICATION_ID_GRACE
+            if record.iflow and not by_id_only:
                 window = self.query(iflow=record.iflow, since=since, until=until)
             # An iFlow that keeps the harness's application ids keeps them for every call: then this call's
             # log is the one with its own id, and a log without one is never this call's.
@@ -380,7 +399,7 @@ class MplClient:
                     + ": make the iFlow return SAP_MessageProcessingLogID, or add SAP_ApplicationID to its allowed "
                     "headers (Runtime Configuration)"
                 )
-            self._sleep(self.poll_interval)
+            self._sleep(next(pauses))
 
     def expect_status(
         self, call: requests.Response | CallRecord | str, status: str = "COMPLETED", *, timeout: float = 60.0
@@ -506,5 +525,5 @@ def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any
         verify=resolved.verify,
         timeout=resolved.timeout,
         artifact_ids=lambda iflow: registry.settings.iflow(iflow).artifact_id,
-        **options,
+        **{"first_poll": 0.25, **options},
     )

@@ -32,6 +32,12 @@ DEFAULT_IGNORE_PATTERNS: Final = (
     r"[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}",
     r"\d{4}-\d{2}-\d{2}T\d{2}:\d{2}(?::\d{2}(?:\.\d+)?)?(?:Z|[+-]\d{2}:?\d{2})?",
 )
+# The SAP_ApplicationID the harness sends with every call (calls.client.ApplicationIds): new in every run, so
+# never compared, whatever ignore_patterns says; its cassette stand-in keeps this shape (volatile.stand_in).
+APPLICATION_ID: Final = re.compile(r"iflowtest-[0-9a-f]{12}-\d{6}")
+# Reads of the message-log API are polls (a log written late, a message still PROCESSING): a cassette keeps
+# the last answer of each (volatile.py) and replays it however often the run asks (replay.py).
+MESSAGE_LOG_PATH: Final = "/api/v1/MessageProcessingLogs"
 IGNORED: Final = "<ignored>"
 _SLASHES = re.compile(r"/{2,}")
 
@@ -65,7 +71,7 @@ class MatchRules:
 
     def blank(self, text: str) -> str:
         """`text` with every ignored pattern replaced."""
-        for pattern in self.ignore_patterns:
+        for pattern in (APPLICATION_ID, *self.ignore_patterns):
             text = pattern.sub(IGNORED, text)
         return text
 

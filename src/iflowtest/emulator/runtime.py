@@ -189,7 +189,7 @@ class Runtime:
         http_status: int,
     ) -> None:
         clock = self._tenant.clock
-        seconds, interim = self._tenant.message_delays.get(flow.name, (0.0, "PROCESSING"))
+        seconds, interim = self._tenant.message_delays.get(flow.name, (self._tenant.processing, "PROCESSING"))
         # As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s).
         sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
         fields = {

@@ -96,6 +96,7 @@ class Emulator:
         log_delay: float = 0.0,
         display_names: bool = False,
         separate_hosts: bool = False,
+        processing: float = 0.0,
     ) -> None:
         if not _SUBDOMAIN.fullmatch(subdomain):
             raise ValueError(
@@ -107,6 +108,7 @@ class Emulator:
         self.next_links = next_links
         self.log_delay = log_delay
         self.display_names = display_names
+        self.processing = processing
         self._separate_hosts = bool(separate_hosts)
         self._tokens = TokenEndpoint(self._tenant)
         self._backend = CostCenterService()
@@ -473,6 +475,20 @@ class Emulator:
     @mpl_header.setter
     def mpl_header(self, enabled: bool) -> None:
         self._tenant.mpl_header = bool(enabled)
+
+    @property
+    def processing(self) -> float:
+        """Seconds (emulator clock) every message stays PROCESSING before its final status shows.
+
+        A flow's own `delay_messages` wins; 0 turns it off.
+        """
+        return self._tenant.processing
+
+    @processing.setter
+    def processing(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"processing must be ≥ 0 seconds, got {seconds!r}")
+        self._tenant.processing = float(seconds)
 
     @property
     def next_links(self) -> str:

@@ -429,6 +429,7 @@ class Tenant:
         # How the MPL API writes `__next`: "absolute", "relative" (with the query options) or "bare" (only
         # $skiptoken); and seconds (emulator clock) between a flow's answer and its log appearing.
         self.next_links = "absolute"
+        self.processing = 0.0  # seconds every message stays PROCESSING (Emulator.processing)
         self.log_delay = 0.0
         # Whether the message log names flows by their display name (IntegrationFlowName) instead of the id.
         self.display_names = False
