@@ -564,19 +564,31 @@ def profile_runs(folder: Path, output: Path) -> None:
         print(f"bench: cProfile stats of {variant} / {shape}: {stats}", file=sys.stderr)
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Run the benchmark and print (and with --write record) the table."""
-    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--calls", type=int, default=1000, help="cost-center calls per run (default 1000)")
+def round_options(description: str, calls: int, calls_help: str) -> argparse.ArgumentParser:
+    """The options of a side-by-side bench: calls per run, measured and warm-up rounds, --write."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--calls", type=int, default=calls, help=f"{calls_help} (default {calls})")
     parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
     parser.add_argument("--warmup", type=int, default=1, help="rounds run first and discarded (default 1)")
     parser.add_argument("--write", action="store_true", help="update the results section of bench/README.md")
-    parser.add_argument(
-        "--profile", type=Path, metavar="DIR", help="afterwards, run each side and shape under cProfile into DIR"
-    )
+    return parser
+
+
+def parse_rounds(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """Parsed options; at least one call and one measured round."""
     options = parser.parse_args(argv)
     if options.calls < 1 or options.rounds < 1 or options.warmup < 0:
         parser.error("--calls and --rounds must be at least 1, --warmup at least 0")
+    return options
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the benchmark and print (and with --write record) the table."""
+    parser = round_options(__doc__.split("\n")[0], 1000, "cost-center calls per run")
+    parser.add_argument(
+        "--profile", type=Path, metavar="DIR", help="afterwards, run each side and shape under cProfile into DIR"
+    )
+    options = parse_rounds(parser, argv)
 
     runs: list[Run] = []
     load_before = os.getloadavg()[0]

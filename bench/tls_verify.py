@@ -21,7 +21,6 @@ The emulator's counters must show N runtime calls per run and every test must pa
 
 from __future__ import annotations
 
-import argparse
 import datetime as dt
 import json
 import os
@@ -39,6 +38,7 @@ from typing import Final, Literal
 
 from iflowtest.emulator import Emulator
 from iflowtest.settings import client_key_variable, resolve_settings
+from overhead import parse_rounds, round_options  # bench/ is the script's folder, first on sys.path
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 README: Final = Path(__file__).resolve().parent / "README.md"
@@ -208,14 +208,8 @@ def write_readme(table: str) -> None:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark and print (and with --write record) the table."""
-    parser = argparse.ArgumentParser(description=(__doc__ or "").split("\n")[0])
-    parser.add_argument("--calls", type=int, default=300, help="tests of one call per run (default 300)")
-    parser.add_argument("--rounds", type=int, default=5, help="measured rounds (default 5)")
-    parser.add_argument("--warmup", type=int, default=1, help="rounds run first and discarded (default 1)")
-    parser.add_argument("--write", action="store_true", help="update the results section of bench/README.md")
-    options = parser.parse_args(argv)
-    if options.calls < 1 or options.rounds < 1 or options.warmup < 0:
-        parser.error("--calls and --rounds must be at least 1, --warmup at least 0")
+    parser = round_options((__doc__ or "").split("\n")[0], 300, "tests of one call per run")
+    options = parse_rounds(parser, argv)
 
     runs: list[Run] = []
     load_before = os.getloadavg()[0]
