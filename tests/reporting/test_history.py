@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -31,6 +32,24 @@ def test_store_appends_atomically_and_keeps_the_last_runs(tmp_path: Path) -> Non
     assert [r.run_id for r in runs] == ["r003", "r004", "r005", "r006", "r007"]
     assert runs[-1].cases == (CaseResult("t::a", "passed", "FlowA", 10.0),)
     assert [p.name for p in store.path.parent.iterdir()] == ["history.jsonl"]  # no temporary left behind
+
+
+def test_runs_that_finish_together_each_keep_their_entry(tmp_path: Path) -> None:
+    # Two stores on one file, as two runs are: without the lock, a read-modify-write would lose entries.
+    path = tmp_path / "history.jsonl"
+    stores = [HistoryStore(path), HistoryStore(path)]
+
+    def add(store: HistoryStore, prefix: str) -> None:
+        for number in range(25):
+            store.append(run(f"{prefix}{number}", {"a": "passed"}))
+
+    threads = [threading.Thread(target=add, args=(store, name)) for store, name in zip(stores, "xy", strict=True)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert sorted(r.run_id for r in HistoryStore(path).runs()) == sorted(f"{p}{n}" for p in "xy" for n in range(25))
 
 
 def test_a_damaged_line_is_skipped_with_a_warning_and_kept(tmp_path: Path) -> None:

@@ -13,15 +13,22 @@ live calls or replayed cassettes, TLS verification on or off. A nightly against 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import json
 import math
-from collections.abc import Sequence
+import os
+from collections.abc import Iterator, Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from iflowtest.files import write_atomically
+
+try:
+    import fcntl
+except ImportError:  # not on Windows: the history is then written without a lock
+    fcntl = None  # type: ignore[assignment]
 
 KEEP_RUNS: Final = 200
 TREND_RUNS: Final = 30
@@ -165,9 +172,26 @@ class HistoryStore:
 
     def append(self, run: RunRecord) -> list[RunRecord]:
         """Add a run (keeping the last `keep`) and return the stored runs, this one last."""
-        text, runs = self.appended(run)
-        write_atomically(self.path, text)
+        with self.locked():
+            text, runs = self.appended(run)
+            write_atomically(self.path, text)
         return runs
+
+    @contextlib.contextmanager
+    def locked(self) -> Iterator[None]:
+        """Hold the history's lock file while reading and rewriting it: two runs that finish at the same
+        moment each add their entry, neither overwrites the other's (an flock; none where fcntl is missing)."""
+        if fcntl is None:
+            yield
+            return
+        # On the folder, not on a file of its own: no lock file is left beside the history.
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        descriptor = os.open(self.path.parent, os.O_RDONLY)
+        try:
+            fcntl.flock(descriptor, fcntl.LOCK_EX)
+            yield
+        finally:
+            os.close(descriptor)  # closing releases the lock
 
     def appended(self, run: RunRecord) -> tuple[str, list[RunRecord]]:
         """The file's new content with `run` added and the oldest runs beyond `keep` dropped, and its runs.

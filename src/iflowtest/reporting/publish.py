@@ -201,7 +201,7 @@ class ReportPublisher:
         link = prepare_link(folder) if folder is not None else None
         try:
             if self.history is not None:
-                with writing(self.history.path):
+                with writing(self.history.path), self.history.locked():
                     text, _ = self.history.appended(self.dashboard.run_record())
                     write_atomically(self.history.path, text)
         except BaseException:
