@@ -19,11 +19,11 @@ def shell_blocks() -> list[str]:
 def test_the_two_commands_are_there() -> None:
     blocks = shell_blocks()
     assert "python3.11 -m venv .venv && . .venv/bin/activate && pip install . && iflowtest run" in blocks
-    assert "python3.11 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && pytest" in blocks
+    assert "python3.11 -m venv .venv && . .venv/bin/activate && pip install -e '.[test]' && pytest -n 2" in blocks
 
 
 def test_ci_runs_exactly_the_readme_test_command() -> None:
-    test_command = next(b for b in shell_blocks() if b.endswith("&& pytest"))
+    test_command = next(b for b in shell_blocks() if b.endswith("&& pytest -n 2"))
     script = (ROOT / ".ci" / "run").read_text(encoding="utf-8").splitlines()
     assert test_command in script
 
