@@ -8,11 +8,13 @@ import pytest
 import requests
 
 from iflowtest import IflowCallError, IflowClient, ServiceKey, record_of
+from iflowtest.calls.hints import explain_answer
 from iflowtest.calls.retrying import RetrySettings
 from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.emulator.server import Emulator
 from iflowtest.errors import TokenEndpointError
+from iflowtest.settings import ClientSpec
 
 IssueKey = Callable[..., ServiceKey]
 FAST = RetrySettings(retries=2, backoff_factor=0.0)
@@ -123,6 +125,21 @@ def test_a_redeployed_iflow_answers_404_until_it_is_back(fresh_emulator: Emulato
     record = record_of(response)
     assert response.status_code == 404 and record is not None and record.retries == ()
     assert record.hint is None or "404" in record.hint
+    fresh_emulator.advance_clock(61)
+    assert client.get().status_code == 200
+
+
+@pytest.mark.parametrize("status", [404, 503])
+def test_an_undeployed_iflow_is_explained_either_way(
+    fresh_emulator: Emulator, client: IflowClient, status: int
+) -> None:
+    # 404 (Tomcat's page, seen on tenants) or 503 for an iFlow that is not deployed: UNCONFIRMED, so both.
+    fresh_emulator.redeploy("ReadCostCenters", 60, status=status)
+    response = client.get()
+    hint = explain_answer(response, ClientSpec(name="sender"), "ReadCostCenters", None)
+
+    assert response.status_code == status
+    assert hint is not None and "deployed" in hint
     fresh_emulator.advance_clock(61)
     assert client.get().status_code == 200
 

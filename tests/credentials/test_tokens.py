@@ -110,6 +110,20 @@ def test_a_second_401_is_returned_not_retried_forever(fresh_emulator: Emulator, 
         session.get(key.url + "/http/costcenters")
 
 
+@pytest.mark.parametrize("code", ["unauthorized", "unauthorized_client", "invalid_client"])
+def test_every_form_of_a_bad_secret_answer_is_a_rejection(fresh_emulator: Emulator, code: str) -> None:
+    # Which error a tenant's XSUAA names for a bad secret is UNCONFIRMED (cpi-facts): all three mean rejected.
+    fresh_emulator.bad_secret_error = code
+    data = fresh_emulator.issue_service_key("wrong")
+    data["oauth"]["clientsecret"] = "not-the-secret-" + "y" * 20
+    bad = ServiceKey.from_mapping(data, "sender.json")
+
+    with pytest.raises(ClientRejectedError) as info:
+        OAuthToken(bad, "sender", verify=str(fresh_emulator.ca_file)).get()
+
+    assert f"(401 {code}: Bad credentials)" in str(info.value)
+
+
 def test_wrong_secret_gives_the_clear_error(emulator: Emulator, issue_key: IssueKey) -> None:
     key = issue_key(emulator, "wrong")
     data = emulator.issue_service_key("wrong2")

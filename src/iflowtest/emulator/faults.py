@@ -132,7 +132,7 @@ class FaultPlan:
         self._now = now
         self._lock = threading.Lock()
         self._faults: dict[str, list[Fault]] = {}
-        self._undeployed: dict[str, float] = {}
+        self._undeployed: dict[str, tuple[float, int]] = {}  # iFlow -> (until, status)
         self._release = threading.Event()
 
     def inject(self, target: str, fault: Fault) -> Fault:
@@ -143,12 +143,14 @@ class FaultPlan:
             self._release.clear()
         return fault
 
-    def redeploy(self, iflow: str, seconds: float) -> None:
-        """Answer 404 for `iflow` until the emulator clock has moved `seconds` on."""
+    def redeploy(self, iflow: str, seconds: float, status: int = 404) -> None:
+        """Answer `status` (404 or 503) for `iflow` until the emulator clock has moved `seconds` on."""
         if seconds <= 0:
             raise ValueError(f"seconds must be > 0, got {seconds!r}")
+        if status not in (404, 503):
+            raise ValueError(f"an undeployed iFlow answers 404 or 503, got {status!r}")
         with self._lock:
-            self._undeployed[iflow] = self._now() + seconds
+            self._undeployed[iflow] = (self._now() + seconds, status)
 
     def injected(self, target: str) -> list[Fault]:
         """The faults on `target` now, in injection order (to read their `fired` counts)."""
@@ -184,7 +186,7 @@ class FaultPlan:
         if target is None:
             return None
         with self._lock:
-            until = self._undeployed.get(target)
+            until, status = self._undeployed.get(target, (None, 404))
             if until is not None and self._now() >= until:
                 del self._undeployed[target]
                 until = None
@@ -193,6 +195,8 @@ class FaultPlan:
         if until is not None:
             from iflowtest.emulator.runtime import tomcat_page  # runtime imports nothing from here
 
+            if status == 503:
+                return tomcat_page(503, f"The requested service [{request.path}] is not available")
             return tomcat_page(404, f"The requested resource [{request.path}] is not available")
         if fired is None:
             return None

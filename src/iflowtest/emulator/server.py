@@ -42,7 +42,7 @@ from iflowtest.emulator.odata import NEXT_LINK_FORMS
 from iflowtest.emulator.runtime import SENT_HEADERS, Runtime, tomcat_page
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
-from iflowtest.emulator.xsuaa import TOKEN_KEYS_PATH, TOKEN_PATH, TokenEndpoint
+from iflowtest.emulator.xsuaa import BAD_SECRET_ERRORS, TOKEN_KEYS_PATH, TOKEN_PATH, TokenEndpoint
 
 if TYPE_CHECKING:
     from _typeshed.wsgi import StartResponse, WSGIEnvironment
@@ -369,9 +369,12 @@ class Emulator:
         """The injected faults (`inject`, `redeploy` and `clear_faults` are the short forms)."""
         return self._faults
 
-    def redeploy(self, iflow: str, seconds: float) -> None:
-        """Answer 404 for ``iflow`` until the emulator clock has moved ``seconds`` on (a redeployment)."""
-        self._faults.redeploy(iflow, seconds)
+    def redeploy(self, iflow: str, seconds: float, status: int = 404) -> None:
+        """Answer ``status`` for ``iflow`` until the emulator clock has moved ``seconds`` on (a redeployment).
+
+        404 (Tomcat's page, as seen on tenants) or 503: which one an undeployed flow gives is UNCONFIRMED.
+        """
+        self._faults.redeploy(iflow, seconds, status)
 
     def clear_faults(self) -> None:
         """Remove every injected fault and release hanging requests."""
@@ -475,6 +478,17 @@ class Emulator:
     @mpl_header.setter
     def mpl_header(self, enabled: bool) -> None:
         self._tenant.mpl_header = bool(enabled)
+
+    @property
+    def bad_secret_error(self) -> str:
+        """The `error` of the token endpoint's 401 for a bad secret: unauthorized, unauthorized_client or invalid_client."""
+        return self._tenant.bad_secret_error
+
+    @bad_secret_error.setter
+    def bad_secret_error(self, code: str) -> None:
+        if code not in BAD_SECRET_ERRORS:
+            raise ValueError(f"bad_secret_error must be one of {', '.join(BAD_SECRET_ERRORS)}, got {code!r}")
+        self._tenant.bad_secret_error = code
 
     @property
     def processing(self) -> float:

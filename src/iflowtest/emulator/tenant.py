@@ -430,6 +430,9 @@ class Tenant:
         # $skiptoken); and seconds (emulator clock) between a flow's answer and its log appearing.
         self.next_links = "absolute"
         self.processing = 0.0  # seconds every message stays PROCESSING (Emulator.processing)
+        # The `error` of a 401 for a bad client secret: XSUAA's `unauthorized`, upstream UAA's newer
+        # `unauthorized_client`, or RFC 6749's `invalid_client` (cpi-facts: which a tenant sends is UNCONFIRMED).
+        self.bad_secret_error = "unauthorized"
         self.log_delay = 0.0
         # Whether the message log names flows by their display name (IntegrationFlowName) instead of the id.
         self.display_names = False

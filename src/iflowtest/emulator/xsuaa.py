@@ -28,6 +28,7 @@ TOKEN_PATH: Final = "/oauth/token"
 TOKEN_KEYS_PATH: Final = "/token_keys"
 _ALGORITHM: Final = "RS256"
 _BAD_CREDENTIALS: Final = "Bad credentials"
+BAD_SECRET_ERRORS: Final = ("unauthorized", "unauthorized_client", "invalid_client")
 # SAP KBA 3224701: what CPI answers when a client certificate belongs to no service key.
 CERTIFICATE_NOT_CONFIGURED: Final = (
     "Either the client certificate is not configured exactly once in a service key of a Process Integration "
@@ -102,15 +103,11 @@ class TokenEndpoint:
         client = self._authenticate(clientid, clientsecret or "")
         if client is None:
             self._tenant.counters.count_token_request(clientid, issued=False)
+            code = self._tenant.bad_secret_error
+            # The older UAA names the error in WWW-Authenticate too; the newer one (unauthorized_client) does not.
+            challenge = f', error="{code}", error_description="{_BAD_CREDENTIALS}"' if code == "unauthorized" else ""
             return _error(
-                401,
-                "unauthorized",
-                _BAD_CREDENTIALS,
-                headers={
-                    "WWW-Authenticate": (
-                        f'Basic realm="UAA/client", error="unauthorized", error_description="{_BAD_CREDENTIALS}"'
-                    )
-                },
+                401, code, _BAD_CREDENTIALS, headers={"WWW-Authenticate": f'Basic realm="UAA/client"{challenge}'}
             )
         response = self._grant(request, client)
         self._tenant.counters.count_token_request(client.clientid, issued=response.status_code == 200)
