@@ -287,11 +287,11 @@ class Row:
 
 
 # ------------------------------------------------------------------ the temporary project
-def write_project(folder: Path, emulator: Emulator, calls: int) -> None:
-    """pyproject, profile, data table, conftest and the four test modules."""
+def sample_key_lines(folder: Path, emulator: Emulator) -> list[str]:
+    """Copy the sample's pyproject into `folder`; a profile line with a key from `emulator` per declared client."""
     shutil.copy(ROOT / "pyproject.toml", folder / "pyproject.toml")  # the sample's clients and iFlows
     settings = resolve_settings(folder, {}, environ={})
-    lines = [f"IFLOWTEST_CA_BUNDLE={emulator.ca_file}"]
+    lines = []
     for spec in settings.clients.values():
         key = emulator.issue_service_key(
             spec.name,
@@ -302,7 +302,14 @@ def write_project(folder: Path, emulator: Emulator, calls: int) -> None:
             token_validity=spec.token_validity,
         )
         lines.append(f"{client_key_variable(spec.name)}='{json.dumps(key)}'")
+    return lines
+
+
+def write_project(folder: Path, emulator: Emulator, calls: int) -> None:
+    """pyproject, profile, data table, conftest and the four test modules."""
+    lines = [f"IFLOWTEST_CA_BUNDLE={emulator.ca_file}", *sample_key_lines(folder, emulator)]
     (folder / f".env.{PROFILE}").write_text("\n".join(lines) + "\n")
+    settings = resolve_settings(folder, {}, environ={})
     (folder / "company_codes.csv").write_text(TABLE.read_text())
     (folder / "conftest.py").write_text(CONFTEST)
     address = settings.iflow(IFLOW).address

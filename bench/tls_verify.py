@@ -25,7 +25,6 @@ import datetime as dt
 import json
 import os
 import platform
-import shutil
 import statistics
 import subprocess
 import sys
@@ -37,8 +36,7 @@ from pathlib import Path
 from typing import Final, Literal
 
 from iflowtest.emulator import Emulator
-from iflowtest.settings import client_key_variable, resolve_settings
-from overhead import parse_rounds, round_options  # bench/ is the script's folder, first on sys.path
+from overhead import parse_rounds, round_options, sample_key_lines  # bench/ is the script's folder, first on sys.path
 
 ROOT: Final = Path(__file__).resolve().parents[1]
 README: Final = Path(__file__).resolve().parent / "README.md"
@@ -99,19 +97,7 @@ class Run:
 
 def write_project(folder: Path, emulator: Emulator, calls: int) -> None:
     """pyproject, the two profiles, the data table, the conftest and the suite."""
-    shutil.copy(ROOT / "pyproject.toml", folder / "pyproject.toml")  # the sample's clients and iFlows
-    settings = resolve_settings(folder, {}, environ={})
-    keys = []
-    for spec in settings.clients.values():
-        key = emulator.issue_service_key(
-            spec.name,
-            plan=spec.plan,
-            roles=spec.roles,
-            grant_types=spec.grant_types,
-            key_type=spec.key_type,
-            token_validity=spec.token_validity,
-        )
-        keys.append(f"{client_key_variable(spec.name)}='{json.dumps(key)}'")
+    keys = sample_key_lines(folder, emulator)
     (folder / ".env.verified").write_text("\n".join([f"IFLOWTEST_CA_BUNDLE={emulator.ca_file}", *keys]) + "\n")
     (folder / ".env.insecure").write_text("\n".join(keys) + "\n")
     suites = folder / "suites"
