@@ -151,11 +151,11 @@ def pytest_configure(config: pytest.Config) -> None:
     target.offline_keys = install_recording(config, settings, mode)
     # Message logs are attributed to one call each, across xdist workers too: they share a claims folder.
     workerinput = getattr(config, "workerinput", None)
-    if workerinput is not None and ClaimsFolder.WORKER_INPUT in workerinput:
-        share_claims(Path(workerinput[ClaimsFolder.WORKER_INPUT]))
-        config.stash[UNDO_CLAIMS_KEY] = lambda: share_claims(None)
-    elif workerinput is None and config.pluginmanager.hasplugin("xdist"):
-        claims = ClaimsFolder()
+    shared = workerinput.get(ClaimsFolder.WORKER_INPUT) if workerinput is not None else None
+    share_claims(Path(shared) if shared else None)  # afresh: no claim of an earlier run in this process
+    config.stash[UNDO_CLAIMS_KEY] = lambda: share_claims(None)
+    if workerinput is None and config.pluginmanager.hasplugin("xdist"):
+        claims = ClaimsFolder()  # the controller runs no test: it only hands the folder to its workers
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
     publisher = config.pluginmanager.get_plugin("iflowtest-publisher")

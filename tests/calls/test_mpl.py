@@ -290,6 +290,15 @@ def test_claims_are_shared_through_a_folder(tmp_path: Path) -> None:
     assert second.claim("AGmpl2", "call-b")
 
 
+def test_a_new_run_in_the_same_process_starts_without_claims(tmp_path: Path) -> None:
+    claims = Claims()
+    assert claims.claim("AGmpl1", "call-of-run-1")
+
+    claims.restart(tmp_path)
+
+    assert claims.claim("AGmpl1", "call-of-run-2") and claims.directory == tmp_path
+
+
 def test_every_call_sends_its_own_application_id(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
     flow = sender(fresh_emulator, issue_key)
     flow.application_ids = ApplicationIds()

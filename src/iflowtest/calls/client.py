@@ -32,6 +32,7 @@ MPL_HEADER: Final = "SAP_MessageProcessingLogID"
 # Sets the message's ApplicationMessageId when the iFlow lists it among its allowed headers: a way to find the
 # message log of one call that does not depend on the tenant returning the MPL id (cpi-facts: UNCONFIRMED).
 APPLICATION_ID_HEADER: Final = "SAP_ApplicationID"
+APPLICATION_ID_PREFIX: Final = "iflowtest-"  # what tells the harness's application ids from others
 _MPL_IN_BODY = re.compile(r"The MPL ID for the failed message is\s*:\s*([A-Za-z0-9_\-]+)")
 _MODIFYING: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 
@@ -75,7 +76,7 @@ class ApplicationIds:
     """Unique SAP_ApplicationID values for one process: a random prefix (xdist workers differ), then a count."""
 
     def __init__(self) -> None:
-        self.prefix = f"iflowtest-{secrets.token_hex(6)}-"
+        self.prefix = f"{APPLICATION_ID_PREFIX}{secrets.token_hex(6)}-"
         self._count = itertools.count(1)
 
     def __call__(self) -> str:

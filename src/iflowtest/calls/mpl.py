@@ -21,7 +21,7 @@ import tempfile
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any, Final
@@ -31,7 +31,7 @@ import pytest
 import requests
 from requests.auth import AuthBase
 
-from iflowtest.calls.client import CallRecord, record_of
+from iflowtest.calls.client import APPLICATION_ID_PREFIX, CallRecord, record_of
 from iflowtest.calls.session import HarnessSession
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import ConfigError, IflowtestError, UnreachableError
@@ -142,8 +142,8 @@ class Claims:
         """Attribute the log to `call`; False when another call has it already."""
         with self._lock:
             owner = self._owners.get(message_guid)
-            if owner is None and self.directory is not None:
-                path = self.directory / hashlib.sha256(message_guid.encode()).hexdigest()
+            path = self._file(message_guid)
+            if owner is None and path is not None:
                 try:
                     descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
                 except FileExistsError:
@@ -159,10 +159,20 @@ class Claims:
         """Whether another call has the log (without claiming it)."""
         with self._lock:
             owner = self._owners.get(message_guid)
-            if owner is None and self.directory is not None:
-                path = self.directory / hashlib.sha256(message_guid.encode()).hexdigest()
-                owner = path.read_text(encoding="utf-8") if path.exists() else None
+            path = self._file(message_guid)
+            if owner is None and path is not None and path.exists():
+                owner = path.read_text(encoding="utf-8")
             return owner is not None and owner != call
+
+    def restart(self, directory: Path | None) -> None:
+        """Forget every claim (an earlier run in this process gave its logs to its calls) and use `directory`."""
+        with self._lock:
+            self.directory = directory
+            self._owners = {}
+
+    def _file(self, message_guid: str) -> Path | None:
+        # Hashed: a message id may hold characters a file name must not.
+        return self.directory / hashlib.sha256(message_guid.encode()).hexdigest() if self.directory else None
 
 
 # The claims of this process's run; the plugin shares them between xdist workers (`share_claims`).
@@ -170,8 +180,8 @@ RUN_CLAIMS = Claims()
 
 
 def share_claims(directory: Path | None) -> None:
-    """Keep the run's claims in `directory` (the same for every xdist worker), or in memory only (None)."""
-    RUN_CLAIMS.directory = directory
+    """Start the run's claims afresh, kept in `directory` (the same for every xdist worker) or in memory only."""
+    RUN_CLAIMS.restart(directory)
 
 
 class ClaimsFolder:
@@ -352,7 +362,7 @@ class MplClient:
         if record.mpl_id:
             log = self._get_when_written(record.mpl_id, deadline, timeout)
             self.claims.claim(log.message_guid, call)
-            return _found(log, f"MPL id ({record.mpl_id_from or 'header'})")
+            return replace(log, found_by=f"MPL id ({record.mpl_id_from or 'header'})")
         if (not record.iflow and not record.application_id) or record.started_at is None:
             raise MplNotFoundError(
                 f"the answer of {record.method} {record.url} carries no MPL id and the call has no iFlow name to "
@@ -369,7 +379,7 @@ class MplClient:
                 by_id = self.query(application_id=record.application_id, since=since)
                 if len(by_id) == 1:
                     self.claims.claim(by_id[0].message_guid, call)
-                    return _found(by_id[0], "application id (SAP_ApplicationID)")
+                    return replace(by_id[0], found_by="application id (SAP_ApplicationID)")
             window: list[MessageLog] = []
             # The id is the sure way: the window (whose content depends on every other call of the moment) is
             # asked only once the log has had APPLICATION_ID_GRACE seconds to appear under the call's own id.
@@ -378,10 +388,10 @@ class MplClient:
                 window = self.query(iflow=record.iflow, since=since, until=until)
             # An iFlow that keeps the harness's application ids keeps them for every call: then this call's
             # log is the one with its own id, and a log without one is never this call's.
-            sent_ids = any(log.application_id and log.application_id.startswith("iflowtest-") for log in window)
+            sent_ids = any((log.application_id or "").startswith(APPLICATION_ID_PREFIX) for log in window)
             free = [] if sent_ids else [log for log in window if not self.claims.taken(log.message_guid, call)]
             if len(free) == 1 and self.claims.claim(free[0].message_guid, call):
-                return _found(free[0], "iFlow and time window")
+                return replace(free[0], found_by="iFlow and time window")
             if len(free) > 1:
                 raise MplNotFoundError(
                     f"the answer of {record.method} {record.url} carries no MPL id, and the message log holds "
@@ -411,9 +421,9 @@ class MplClient:
         else:
             found = self.find_for_call(_record(call), timeout)
             guid, how = found.message_guid, found.found_by or ""
-        log = _found(self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started))), how)
+        log = replace(self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started))), found_by=how)
         if log.status == "FAILED":
-            log = _with_error(log, self.error_text(guid))
+            log = replace(log, error_text=self.error_text(guid))
         self.checked.append(log)
         if log.status != status:
             error = f"; error: {log.error_text}" if log.error_text else ""
@@ -484,14 +494,6 @@ def _record(call: requests.Response | CallRecord) -> CallRecord:
             "through the `iflow` fixture, or pass the MPL id"
         )
     return record
-
-
-def _found(log: MessageLog, how: str) -> MessageLog:
-    return MessageLog(**{**log.__dict__, "found_by": how})
-
-
-def _with_error(log: MessageLog, text: str | None) -> MessageLog:
-    return MessageLog(**{**log.__dict__, "error_text": text})
 
 
 def _quote_key(guid: str) -> str:
