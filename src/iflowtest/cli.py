@@ -25,6 +25,7 @@ from typing import Any
 import pytest
 
 from iflowtest import __version__
+from iflowtest.cases.sequence import has_sequences
 from iflowtest.credentials.registry import load_configured_key
 from iflowtest.errors import IflowtestError
 from iflowtest.files import write_private
@@ -188,7 +189,10 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
             )
         args = [*args, *suites]
     watcher = _InterruptWatcher()
-    in_order = any(i.in_order for i in settings.iflows.values())
+    # Sequences (imported Postman collections) and in_order iFlows keep their cases on one worker, in order.
+    in_order = any(i.in_order for i in settings.iflows.values()) or any(
+        has_sequences(Path(s.split("::")[0])) for s in suites
+    )
     code = pytest.main(
         [
             f"--rootdir={root}",

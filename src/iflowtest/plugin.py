@@ -16,6 +16,7 @@ from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
 from iflowtest.cases.names import NameCheck
+from iflowtest.cases.sequence import SequenceScheduling, order_sequences
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
@@ -225,6 +226,17 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_claims = config.stash.get(UNDO_CLAIMS_KEY, None)
         if undo_claims is not None:
             undo_claims()
+
+
+@pytest.hookimpl(trylast=True)  # after any plugin that shuffles (pytest-randomly): a sequence keeps its order
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_sequences(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # loadfile (which `iflowtest run -n` passes for sequences and in_order iFlows), with sequences kept whole
+    return SequenceScheduling(config, log) if config.getoption("dist", None) == "loadfile" else None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:
