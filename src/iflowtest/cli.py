@@ -110,10 +110,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
     check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
     postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
-    postman.add_argument("collection", type=Path, help="exported collection (v2.0 or v2.1 JSON)")
-    postman.add_argument("--environment", type=Path, default=None, help="exported Postman environment JSON")
+    postman.add_argument("collection", type=Path, help="exported collection (v2.0/v2.1 JSON) or a v3 folder")
+    postman.add_argument(
+        "--environment", type=Path, default=None, help="Postman environment: exported JSON or v3 *.environment.yaml"
+    )
     postman.add_argument("--data", type=Path, default=None, help="iteration data (.csv or .json): one test per row")
     postman.add_argument("--out", type=Path, required=True, help="suite folder to write, e.g. suites/orders")
+    postman.add_argument(
+        "--force", action="store_true", help="replace the files an earlier import into --out wrote (never others)"
+    )
 
     if not args:
         parser.print_help()
@@ -381,7 +386,9 @@ def import_postman_command(parsed: argparse.Namespace) -> int:
     from iflowtest.postman.importer import import_collection
 
     try:
-        result = import_collection(parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data)
+        result = import_collection(
+            parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data, force=parsed.force
+        )
     except IflowtestError as exc:
         return _fail(str(exc))
     for item in result.items:
