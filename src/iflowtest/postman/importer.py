@@ -367,9 +367,9 @@ class _Importer:
             if query:
                 spec["query"] = query
             if call.headers:
-                spec["headers"] = {k: self.header_value(k, v) for k, v in call.headers.items()}
+                spec["headers"] = {k: self.header_value(k, to_template(v)) for k, v in call.headers.items()}
             if call.body is not None:
-                spec["body"] = call.body
+                spec["body"] = _templates(call.body)
             step: dict[str, Any] = {"name": f"pm.sendRequest {number}", "auth": "none", "request": spec}
             if call.save:
                 step["save"] = call.save
@@ -606,6 +606,17 @@ def _comment(text: str) -> str:
 
 def _dump(value: Any) -> str:
     return yaml.safe_dump(value, sort_keys=False, allow_unicode=True, default_flow_style=False, width=120)
+
+
+def _templates(value: Any) -> Any:
+    """Postman's `{{name}}` as `${name}` through a JSON value."""
+    if isinstance(value, str):
+        return to_template(value)
+    if isinstance(value, list):
+        return [_templates(v) for v in value]
+    if isinstance(value, dict):
+        return {to_template(str(k)): _templates(v) for k, v in value.items()}
+    return value
 
 
 def _origin(url: str) -> tuple[str, str]:

@@ -28,7 +28,7 @@ class _Unsupported(Exception):
 
 @dataclass
 class SentRequest:
-    """One `pm.sendRequest` of a pre-request script: the call, as templates, and what its callback saves."""
+    """One `pm.sendRequest` of a pre-request script: the call (`{{name}}` as in Postman) and what its callback saves."""
 
     url: str
     method: str = "GET"
@@ -167,15 +167,15 @@ def _body(value: Any) -> dict[str, Any] | None:
 
 # ---------------------------------------------------------------------------------------------- JS values
 def _value(node: Node) -> Any:
-    """A JavaScript expression as a value: literals, objects, arrays, `pm.*.get("x")` → `${x}`, `+` of those."""
+    """A JavaScript expression as a value in Postman's syntax: literals, objects, arrays, `pm.*.get("x")` → `{{x}}`."""
     kind = node.type
     if kind == "string":
-        return _to_template(_string(node))
+        return _string(node)
     if kind == "template_string":
         text = _text(node)[1:-1]
         if "${" in text:
             raise _Unsupported
-        return _to_template(text)
+        return text
     if kind == "number":
         return json.loads(_text(node))
     if kind in ("true", "false", "null"):
@@ -196,7 +196,7 @@ def _value(node: Node) -> Any:
         args = arguments.named_children if arguments is not None else []
         name = _text(function) if function is not None else ""
         if _GET.match(name) and len(args) == 1 and args[0].type == "string":
-            return "${" + _string(args[0]) + "}"
+            return "{{" + _string(args[0]) + "}}"
         if name == "pm.variables.replaceIn" and len(args) == 1:
             return _value(args[0])
         if name == "JSON.stringify" and len(args) == 1:
@@ -216,10 +216,6 @@ def _object(node: Node) -> dict[str, Any]:
             raise _Unsupported
         found[_string(key) if key.type == "string" else _text(key)] = _value(value)
     return found
-
-
-def _to_template(text: str) -> str:
-    return re.sub(r"\{\{\s*([^{}]+?)\s*\}\}", lambda m: "${" + m.group(1) + "}", text.replace("${", "$${"))
 
 
 def _string(node: Node) -> str:
