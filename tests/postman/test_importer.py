@@ -560,3 +560,72 @@ def test_a_utf32_collection_is_read(tmp_path: Path) -> None:
     path = write(tmp_path / "c.json", collection([item("a", "x/http/a")]), encoding="utf-32")
 
     assert import_collection(path, tmp_path / "out").counts()["converted"] == 1
+
+
+def test_an_import_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    out = tmp_path / "suites" / "costcenters"
+    out.mkdir(parents=True)
+    mine = out / "costcenters.iflow.yaml"
+    mine.write_text("cases: []  # written by hand\n")
+    path = write(tmp_path / "c.json", {"info": {"name": "costcenters", "schema": V21}, "item": [item("a", "x/http/a")]})
+
+    code = main(["import-postman", str(path), "--out", str(out)])
+    forced = main(["import-postman", str(path), "--out", str(out), "--force"])
+
+    assert (code, forced) == (2, 2)
+    assert mine.read_text() == "cases: []  # written by hand\n"
+    assert sorted(p.name for p in out.iterdir()) == ["costcenters.iflow.yaml"]  # nothing else written either
+
+
+def test_an_import_replaces_its_own_earlier_output_only_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    out = tmp_path / "suites" / "orders"
+    path = write(tmp_path / "c.json", {"info": {"name": "orders", "schema": V21}, "item": [item("a", "x/http/a")]})
+    assert main(["import-postman", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    again = main(["import-postman", str(path), "--out", str(out)])
+    message = capsys.readouterr().err
+    forced = main(["import-postman", str(path), "--out", str(out), "--force"])
+    (out / "orders.iflow.yaml").write_text((out / "orders.iflow.yaml").read_text() + "# my change\n")
+    changed = main(["import-postman", str(path), "--out", str(out), "--force"])
+
+    assert (again, forced, changed) == (2, 0, 2)
+    assert "holds an earlier import" in message and "pass --force to replace the files that import wrote" in message
+    assert "was changed after the import wrote it" in capsys.readouterr().err
+    assert (out / "orders.iflow.yaml").read_text().endswith("# my change\n")
+
+
+def test_names_that_differ_in_case_or_punctuation_stay_distinct_files(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    folders = [{"name": name, "item": [item(f"in {name}", "x/http/a")]} for name in ("Orders", "orders!", "ORDERS")]
+    path = write(tmp_path / "c.json", {"info": {"name": "c", "schema": V21}, "item": folders})
+
+    import_collection(path, tmp_path / "out")
+
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.iflow.yaml"))
+    assert files == ["orders-2/orders-2.iflow.yaml", "orders-3/orders-3.iflow.yaml", "orders/orders.iflow.yaml"]
+    assert sorted(cases(tmp_path / "out")) == ["in ORDERS", "in Orders", "in orders!"]
+
+
+def test_two_imports_into_one_project_never_share_client_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    auth = {"type": "basic", "basic": [{"key": "username", "value": "{{u}}"}, {"key": "password", "value": "{{p}}"}]}
+    path = write(
+        tmp_path / "c.json", {"info": {"name": "c", "schema": V21}, "auth": auth, "item": [item("a", "x/http/a")]}
+    )
+
+    for name in ("orders", "invoices", "orders-eu", "a/orders"):
+        import_collection(path, tmp_path / "suites" / name)
+
+    names = [
+        line
+        for name in ("orders", "invoices", "orders-eu", "a/orders")
+        for line in (tmp_path / "suites" / name / "clients.toml").read_text().splitlines()
+        if line.startswith("[tool")
+    ]
+    assert len(set(names)) == 4
+    assert all(len(n.removeprefix("[tool.iflowtest.clients.").rstrip("]")) <= 15 for n in names)
