@@ -114,6 +114,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     postman.add_argument(
         "--environment", type=Path, default=None, help="Postman environment: exported JSON or v3 *.environment.yaml"
     )
+    postman.add_argument(
+        "--globals", type=Path, default=None, help="Postman globals: exported JSON or v3 *.globals.yaml"
+    )
     postman.add_argument("--data", type=Path, default=None, help="iteration data (.csv or .json): one test per row")
     postman.add_argument("--out", type=Path, required=True, help="suite folder to write, e.g. suites/orders")
     postman.add_argument(
@@ -387,7 +390,12 @@ def import_postman_command(parsed: argparse.Namespace) -> int:
 
     try:
         result = import_collection(
-            parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data, force=parsed.force
+            parsed.collection,
+            parsed.out,
+            environment=parsed.environment,
+            data=parsed.data,
+            force=parsed.force,
+            globals_file=parsed.globals,
         )
     except IflowtestError as exc:
         return _fail(str(exc))

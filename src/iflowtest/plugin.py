@@ -16,7 +16,7 @@ from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
 from iflowtest.cases.names import NameCheck, used_clients
-from iflowtest.cases.sequence import SequenceScheduling, order_sequences
+from iflowtest.cases.sequence import SequenceScheduling, has_sequences, order_sequences
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
@@ -244,8 +244,12 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 @pytest.hookimpl(optionalhook=True)  # an xdist hook
 def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
-    # loadfile (which `iflowtest run -n` passes for sequences and in_order iFlows), with sequences kept whole
-    return SequenceScheduling(config, log) if config.getoption("dist", None) == "loadfile" else None
+    # loadfile (which `iflowtest run -n` passes for sequences and in_order iFlows) with sequences kept whole;
+    # plain `pytest -n` too when a suite of the project declares a sequence (its order is its verdict).
+    dist = config.getoption("dist", None)
+    if dist == "loadfile" or (dist == "load" and has_sequences(Path(config.rootpath))):
+        return SequenceScheduling(config, log)
+    return None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -481,7 +481,7 @@ def saved_value_collection() -> dict[str, Any]:
     )
 
 
-@pytest.mark.parametrize("workers", [[], ["-n", "2", "--dist", "loadfile"]], ids=["one process", "-n 2"])
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "-n 2"])
 def test_a_saved_value_is_seen_by_every_later_request_in_collection_order(
     pytester: pytest.Pytester, workers: list[str]
 ) -> None:

@@ -106,7 +106,7 @@ def cases(out: Path) -> dict[str, dict[str, Any]]:
     return {c["name"]: c for p in sorted(out.rglob("*.iflow.yaml")) for c in yaml.safe_load(p.read_text())["cases"]}
 
 
-def test_precedence_is_collection_then_environment_then_data(pytester: pytest.Pytester) -> None:
+def test_precedence_is_globals_then_collection_then_environment_then_data(pytester: pytest.Pytester) -> None:
     data = {
         "info": {"name": "precedence", "schema": V21},
         "auth": BASIC,
@@ -125,13 +125,12 @@ def test_precedence_is_collection_then_environment_then_data(pytester: pytest.Py
         ],
     }
     (pytester.path / "rows.json").write_text(json.dumps([{"code": "1710"}]))
+    globals_file = environment(pytester.path / "g.json", {"company": "8888", "region": "EU"})
     env = {"company": "1010", "expected": "1010", "code": "1010"}
-    out = imported_project(pytester, data, env, data=pytester.path / "rows.json")
+    out = imported_project(pytester, data, env, data=pytester.path / "rows.json", globals_file=globals_file)
 
-    assert yaml.safe_load((out / "precedence.iflow.yaml").read_text())["defaults"] == {
-        "company": "9999",
-        "expected": "9999",
-    }
+    defaults = yaml.safe_load((out / "precedence.iflow.yaml").read_text())["defaults"]
+    assert defaults == {"company": "9999", "region": "EU", "expected": "9999"}  # globals below the collection
     result = pytester.runpytest_inprocess("suites", *RUN)
 
     # The collection says 9999 (no such company code): the environment's 1010 and the data row's 1710 win.

@@ -39,7 +39,7 @@ def v21() -> dict[str, Any]:
             "type": "basic",
             "basic": [{"key": "username", "value": "{{clientid}}"}, {"key": "password", "value": "{{clientsecret}}"}],
         },
-        "variable": [{"key": "top", "value": "1"}],
+        "variable": [{"key": "top", "value": "1"}, {"key": "region", "value": "EU"}],  # v3: region on a folder
         "event": [{"listen": "test", "script": {"exec": ["pm.expect(pm.response.responseTime).to.be.below(30000);"]}}],
         "item": [
             {
@@ -134,6 +134,7 @@ def v3_twin(root: Path, *, maps: bool) -> Path:
         {
             "$kind": "collection",
             "order": 2000,
+            "variables": pairs({"region": "EU"}),
             "auth": {
                 "type": "oauth2",
                 "credentials": pairs(

@@ -135,12 +135,12 @@ def load_collection(path: Path) -> tuple[dict[str, Any], str]:
     return data, version
 
 
-def load_environment(path: Path) -> dict[str, tuple[str, bool]]:
-    """An environment's enabled variables: name → (value, is secret)."""
+def load_environment(path: Path, what: str = "environment") -> dict[str, tuple[str, bool]]:
+    """An environment's (or globals file's) enabled variables: name → (value, is secret)."""
     if is_v3_environment(path):
         data: Any = load_v3_environment(path)
     else:
-        data = read_json_file(path, "environment")
+        data = read_json_file(path, what)
     if not isinstance(data, dict) or not isinstance(data.get("values"), list):
         raise PostmanError(
             f"{path} is JSON but not a Postman environment (expected an object with a 'values' list): "

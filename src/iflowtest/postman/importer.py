@@ -386,10 +386,12 @@ def import_collection(
     environment: Path | None = None,
     data: Path | None = None,
     force: bool = False,
+    globals_file: Path | None = None,
 ) -> ImportResult:
     """Write the collection (a v2.0/v2.1 file or a v3 folder) as YAML suites under `out`; see the module docstring."""
     raw, version = load_collection(collection)
     env = load_environment(environment) if environment else {}
+    global_vars = load_environment(globals_file, "globals") if globals_file else {}
     check_out(out)
     importer = _Importer(out, env)
     if data is not None:
@@ -401,7 +403,8 @@ def import_collection(
         check_out(importer.fixtures)
         importer.pending[importer.fixtures / f"data{data.suffix.lower()}"] = rows
         importer.table = importer.relative(importer.fixtures / f"data{data.suffix.lower()}")
-    collection_vars = variables(raw.get("variable"))
+    # Globals sit below the collection's variables: both are the suite's defaults, the collection's winning.
+    collection_vars = {**global_vars, **variables(raw.get("variable"))}
     importer.secrets |= {name for name, (_, secret) in collection_vars.items() if secret}
     # Postman: global < collection < environment < data < local. Collection variables are the suite's
     # defaults, below the profile, where the environment's values go.

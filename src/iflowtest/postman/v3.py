@@ -46,7 +46,21 @@ def load_v3_collection(path: Path) -> dict[str, Any]:
         "item": _children(root),
     }
     _scope(collection, definition, root)
+    # v2.1 knows variables on the collection only: a folder's join them (the collection's own win).
+    own = {entry.get("key") for entry in collection.get("variable", [])}
+    for entry in _folder_variables(collection["item"]):
+        if entry.get("key") not in own:
+            collection.setdefault("variable", []).append(entry)
     return collection
+
+
+def _folder_variables(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    found: list[dict[str, Any]] = []
+    for node in items:
+        if "item" in node:
+            found += node.pop("variable", [])
+            found += _folder_variables(node["item"])
+    return found
 
 
 def load_v3_environment(path: Path) -> dict[str, Any]:
