@@ -162,7 +162,7 @@ def configured_hosts(settings: Settings) -> set[str]:
     """The runtime hosts of the keys a profile configures (the 'api'-plan hosts when it has no other)."""
     hosts: dict[str, set[str]] = {"integration-flow": set(), "api": set()}
     for spec in settings.clients.values():
-        if not spec.service_key:
+        if not spec.service_key and spec.source != "variables":
             continue
         try:
             key = load_configured_key(spec, settings)
