@@ -629,3 +629,30 @@ def test_two_imports_into_one_project_never_share_client_names(tmp_path: Path) -
     ]
     assert len(set(names)) == 4
     assert all(len(n.removeprefix("[tool.iflowtest.clients.").rstrip("]")) <= 15 for n in names)
+
+
+def test_the_runtime_is_told_from_other_hosts_without_a_base_url_variable(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    items = [
+        item("custom domain", "https://cpi.example.com/http/orders"),
+        item("sap runtime", "https://t1.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com/http/orders"),
+        item("partner api", "https://api.partner.example/v1/orders?x=1"),
+    ]
+    path = write(tmp_path / "c.json", collection(items))
+
+    result = import_collection(path, tmp_path / "out")
+
+    found = cases(tmp_path / "out")
+    assert found["custom domain"]["request"]["path"] == "/http/orders"
+    assert found["sap runtime"]["request"]["path"] == "/http/orders"
+    assert (
+        found["partner api"]["request"]
+        == {
+            "method": "GET",
+            "url": "https://api.partner.example/v1/orders",
+            "query": {"x": "1"},
+            "auth": "none",
+        }
+        or found["partner api"]["request"]["url"] == "https://api.partner.example/v1/orders"
+    )
+    assert "partner api: `https://api.partner.example/v1/orders`" in result.report.read_text()

@@ -55,6 +55,8 @@ _USED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _SINGLE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 # Hosts of SAP Cloud Integration runtimes (cpi-facts: <tenant>.it-cpi0NN-rt.cfapps.<region>.hana.ondemand.com).
 _CPI_RUNTIME: Final = re.compile(r"(?i)(-rt\.|\.it-cpi|\.hana\.ondemand\.com$|\.cfapps\.)")
+# Paths of the runtime: HTTP, SOAP, OData and REST adapters of iFlows (cpi-facts).
+_CPI_PATH: Final = re.compile(r"^/(?:http|cxf|gw|odata)/")
 # Postman's dynamic variables ({{$guid}}, {{$timestamp}}, ...) are not variables anyone defines.
 _DYNAMIC: Final = re.compile(r"\$\{\$[A-Za-z]+\}")
 
@@ -110,6 +112,7 @@ class _Importer:
         self.pending: dict[Path, str | bytes] = {}  # written together at the end: a bad input writes nothing
         self.known: dict[str, str] = {name: value for name, (value, _) in environment.items()}
         self.runtime: str | None = None  # the host (a template) taken as the CPI runtime
+        self.runtime_hosts: set[str] = set()  # literal hosts called on the runtime's paths
         self.full_urls: list[tuple[str, str]] = []  # (item, URL) kept as full URLs
 
     def relative(self, path: Path) -> str:
@@ -127,12 +130,14 @@ class _Importer:
     def choose_runtime(self, requests: list[PostmanRequest]) -> None:
         """The host taken as the CPI runtime: a CPI runtime host, else the variable most requests start with."""
         hosts = Counter(r.host for r in requests if r.host and r.path != "/")
-        for host, _ in hosts.most_common():
-            if _CPI_RUNTIME.search(_origin(self.value_of(host) or host)[0]):
-                self.runtime = host
-                return
-        single = [host for host, _ in hosts.most_common() if _SINGLE.fullmatch(host)]
-        self.runtime = single[0] if single else None
+        # Literal hosts called on the runtime's paths: a custom domain in front of the tenant, or a tenant.
+        self.runtime_hosts = {
+            h for h in hosts if "${" not in h and any(_CPI_PATH.match(r.path) for r in requests if r.host == h)
+        }
+        by_pattern = [h for h, _ in hosts.most_common() if _CPI_RUNTIME.search(_origin(self.value_of(h) or h)[0])]
+        single = [h for h, _ in hosts.most_common() if _SINGLE.fullmatch(h)]
+        on_paths = [h for h, _ in hosts.most_common() if h in self.runtime_hosts]
+        self.runtime = next(iter(by_pattern or single or on_paths), None)
 
     def value_of(self, template: str) -> str | None:
         """The import-time value of a host template (`${baseUrl}` from the environment or collection), if known."""
@@ -150,7 +155,7 @@ class _Importer:
         value = self.value_of(host)
         if single and value and _path_of(value) not in ("", "/"):
             return False  # a whole URL in one variable ({{url}} = https://host/path)
-        if host == self.runtime:
+        if host == self.runtime or host in self.runtime_hosts:
             return True
         if single and request.path == "/":
             return False  # a request whose URL is one variable: wherever that variable points
