@@ -27,6 +27,8 @@ class TargetSession:
 
     def __init__(self, settings: Settings) -> None:
         check_emulator_faults(settings)
+        if settings.target == "emulator":
+            check_project_iflows(settings)
         self.settings = settings
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
@@ -179,6 +181,21 @@ def check_emulator_faults(settings: Settings) -> None:
             raise ConfigError(f"[tool.iflowtest.emulator] faults: {exc}") from None
 
 
+def check_project_iflows(settings: Settings) -> None:
+    """Refuse a project `iflows.yaml` the emulator cannot deploy (typo, clash, unknown behaviour), before any test."""
+    path = settings.emulator.iflows
+    if path is None:
+        return
+    from iflowtest.emulator.catalog import Catalog
+    from iflowtest.emulator.server import own_source
+
+    Catalog.load().merged(
+        Catalog.load_project(path, settings.root),
+        samples="iflowtest's sample iflows.yaml",
+        project=own_source(path, settings.root),
+    )
+
+
 def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Any:
     """An emulated tenant (not started) set up from `[tool.iflowtest.emulator]`; `options` override it."""
     from iflowtest.emulator import Emulator
@@ -193,6 +210,8 @@ def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **o
         "processing": table.processing,
         "display_names": table.display_names,
         "separate_hosts": table.separate_hosts,
+        "project_catalog": table.iflows,
+        "project_root": settings.root,
     } | options
     emulator = Emulator(host, port, **chosen)
     emulator.cloud_foundry.job_delay = table.job_delay
