@@ -11,6 +11,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from iflowtest.calls.deployments import DeploymentGate, read_runtime_artifacts
 from iflowtest.calls.pool import IflowClientPool
 from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
@@ -37,6 +38,10 @@ class TargetSession:
         # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
         self.offline_keys: KeyProvider | None = None
         self._failure: IflowtestError | None = None  # why the start failed, for every later test
+        # Whether the run reads the iFlows' runtime status (live calls with an 'api'-plan client); the plugin
+        # turns it off when recording, so the read never lands in a test's cassette.
+        self.deployment_gate = True
+        self.gate: DeploymentGate | None = None
 
     @property
     def registry(self) -> ClientRegistry:
@@ -50,8 +55,16 @@ class TargetSession:
     def pool(self) -> IflowClientPool:
         """The iFlow clients of the run's declared clients (starts the target on first use)."""
         if self._pool is None:
-            self._pool = IflowClientPool(self.registry)
+            self._pool = IflowClientPool(self.registry, gate=self._deployment_gate())
         return self._pool
+
+    def _deployment_gate(self) -> DeploymentGate | None:
+        monitors = [spec.name for spec in self.settings.clients.values() if spec.plan == "api"]
+        if not self.deployment_gate or self.offline_keys is not None or not monitors:
+            return None
+        registry = self.registry
+        self.gate = DeploymentGate(lambda: read_runtime_artifacts(registry, monitors[0]))
+        return self.gate
 
     def known_hosts(self) -> set[str]:
         """Hosts of the keys resolved so far, without starting or provisioning anything.
@@ -111,6 +124,11 @@ class TargetSession:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
         if self.offline_keys is not None:
             facts["Tenant"] = "offline: answers replayed from cassettes"
+        if self.gate is not None and self.gate.statuses:
+            wanted = {spec.artifact_id for spec in self.settings.iflows.values()}
+            facts["Deployments"] = ", ".join(
+                f"{s.id} {s.status}" for s in sorted(self.gate.statuses.values(), key=lambda s: s.id) if s.id in wanted
+            )
         return facts
 
     def headline(self) -> str:
