@@ -205,6 +205,8 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
     args = [_RUN_ALIASES.get(a, a) for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
+        if settings.target == "emulator" and "--iflow-offline" not in args:
+            check_project_iflows(settings)
         if settings.target == "tenant" and "--iflow-offline" not in args:
             for spec in settings.clients.values():
                 if spec.source == "load":  # provisioned clients are created at session start

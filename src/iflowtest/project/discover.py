@@ -10,13 +10,13 @@ flow runs and nothing changes on the tenant, expecting neither 404 (nothing depl
 from __future__ import annotations
 
 import re
+from collections.abc import MutableMapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
 import tomlkit
-from tomlkit.items import Table
 
 from iflowtest.calls.deployments import read_runtime_artifacts
 from iflowtest.calls.session import HarnessSession
@@ -102,7 +102,7 @@ def write_tables(settings: Settings, iflows: list[DeployedIflow]) -> list[str]:
     tool = document.setdefault("tool", tomlkit.table(is_super_table=True))
     ours = tool.setdefault("iflowtest", tomlkit.table())
     tables = ours.setdefault("iflows", tomlkit.table(is_super_table=True))
-    if not isinstance(tables, Table):
+    if not isinstance(tables, MutableMapping):
         raise ConfigError(f"{path}: [tool.iflowtest.iflows] is not a table")
     added = []
     for iflow in iflows:
@@ -115,7 +115,7 @@ def write_tables(settings: Settings, iflows: list[DeployedIflow]) -> list[str]:
         address = iflow.https_address or (iflow.endpoints[0][0] if iflow.endpoints else None)
         if address:
             table.add("address", address)
-        tables.add(iflow.id, table)
+        tables[iflow.id] = table
         added.append(iflow.id)
     if added:
         write_atomically(path, tomlkit.dumps(document))

@@ -7,6 +7,7 @@ and says so.
 
 from __future__ import annotations
 
+from collections.abc import MutableMapping
 from dataclasses import dataclass, field
 from importlib import resources
 from importlib.resources.abc import Traversable
@@ -15,7 +16,6 @@ from typing import Any, Final
 
 import tomlkit
 from tomlkit.exceptions import TOMLKitError
-from tomlkit.items import Table
 
 from iflowtest.errors import ConfigError
 from iflowtest.files import write_atomically
@@ -139,16 +139,16 @@ def _merge_pyproject(path: Path, template_text: str, result: InitResult) -> None
     if tool is None:
         tool = tomlkit.table(is_super_table=True)
         document.add("tool", tool)
-    elif not isinstance(tool, Table):
+    elif not isinstance(tool, MutableMapping):
         raise ConfigError(f"{path}: `tool` is not a table; iflowtest init cannot add [tool.iflowtest]")
     ours = template["tool"]["iflowtest"]
     added: list[str] = []
     if "iflowtest" not in tool:
-        tool.add("iflowtest", ours)
+        tool["iflowtest"] = ours
         added.append("[tool.iflowtest]")
     else:
         existing = tool["iflowtest"]
-        if not isinstance(existing, Table):
+        if not isinstance(existing, MutableMapping):
             raise ConfigError(f"{path}: [tool.iflowtest] is not a table; iflowtest init cannot merge into it")
         added.extend(_add_missing(existing, ours, "tool.iflowtest"))
     if not added:
@@ -163,17 +163,18 @@ def _merge_pyproject(path: Path, template_text: str, result: InitResult) -> None
 _MERGED_INTO_EXISTING: Final = (("iflows", "OrderStatus"), ("emulator", "iflows"))
 
 
-def _add_missing(existing: Table, ours: Any, where: str) -> list[str]:
+def _add_missing(existing: MutableMapping[str, Any], ours: Any, where: str) -> list[str]:
     """The example iFlow and the emulator's catalog path, where `existing` lacks them; nothing is replaced."""
     added: list[str] = []
     for section, key in _MERGED_INTO_EXISTING:
         if section not in existing:
-            existing.add(section, tomlkit.table())
+            existing[section] = tomlkit.table()
         table = existing[section]
-        if not isinstance(table, Table):
+        # Tables split across the file (a user's later [tool.iflowtest.iflows.X]) come as mapping proxies.
+        if not isinstance(table, MutableMapping):
             raise ConfigError(f"[{where}.{section}] is not a table; iflowtest init cannot merge into it")
         if key not in table:
-            table.add(key, ours[section][key])
+            table[key] = ours[section][key]
             added.append(f"{where}.{section}.{key}")
     return added
 
