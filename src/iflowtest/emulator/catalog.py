@@ -53,6 +53,7 @@ _KEYS: Final = (
     "message_log",
     "version",
     "deployment",
+    "max_body_size",
 )
 _DEPLOYMENT_KEYS: Final = ("status", "error")
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
@@ -97,6 +98,8 @@ class FlowSpec:
     # The runtime artifact's status and, when it is ERROR, the error the runtime-artifact API reports.
     deployment_status: str = "STARTED"
     deployment_error: str = ""
+    # *Body Size* of the sender adapter in MB (SAP's minimum is 1, its default 40); None means no limit here.
+    max_body_size: float | None = None
 
     @property
     def shown_name(self) -> str:
@@ -285,6 +288,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
             f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
         )
     properties, attachments = _message_log(entry.get("message_log", {}), problem)
+    max_body_size = entry.get("max_body_size")
+    if max_body_size is not None and (
+        not isinstance(max_body_size, int | float) or isinstance(max_body_size, bool) or max_body_size < 1
+    ):
+        raise problem(
+            "max_body_size", f"expected the Body Size in MB, at least 1 (SAP's minimum), got {max_body_size!r}"
+        )
     options = entry.get("options") or {}
     if not isinstance(options, dict):
         raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
@@ -316,6 +326,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         version=str(version),
         deployment_status=status,
         deployment_error=error,
+        max_body_size=float(max_body_size) if max_body_size is not None else None,
     )
 
 
