@@ -124,7 +124,9 @@ class TargetSession:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
         if self.offline_keys is not None:
             facts["Tenant"] = "offline: answers replayed from cassettes"
-        if self.gate is not None and self.gate.statuses:
+        if self.gate is not None and self.gate.unread:
+            facts["Deployments"] = f"not read: {self.gate.unread}"
+        elif self.gate is not None and self.gate.statuses:
             wanted = {spec.artifact_id for spec in self.settings.iflows.values()}
             facts["Deployments"] = ", ".join(
                 f"{s.id} {s.status}" for s in sorted(self.gate.statuses.values(), key=lambda s: s.id) if s.id in wanted

@@ -155,3 +155,14 @@ def test_a_bad_iflows_yaml_is_one_line_and_exit_2(tmp_path: Path, change: object
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr
     assert result.stderr.startswith(message), result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_the_env_example_of_a_new_project_documents_every_variable(tmp_path: Path) -> None:
+    from iflowtest.settings import KNOWN_VARIABLES
+
+    init_project(tmp_path)
+    documented = (tmp_path / ".env.example").read_text()
+    for variable in KNOWN_VARIABLES:
+        assert f"# {variable}=" in documented, variable
+    assert "# IFLOWTEST_CLIENT_SENDER_KEY=" in documented and "# IFLOWTEST_CLIENT_MONITOR_KEY=" in documented
+    assert "SENDER_NO_DE" not in documented  # the sample's clients are not the new project's
