@@ -354,6 +354,10 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
             print(f"iflowtest emulator: api       {emu.api_url}")
         print(f"iflowtest emulator: token url {emu.token_host_url}/oauth/token")
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
+        if settings.emulator.iflows is not None:
+            own = emu.project_flows
+            where = display_path(settings.emulator.iflows, settings.root)
+            print(f"iflowtest emulator: iflows    {where}: {', '.join(own) or 'none'} (besides the sample flows)")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
         for spec, credentials in emulator_service_keys(emu, settings, tls=not parsed.no_tls):

@@ -78,7 +78,7 @@ def test_respond_takes_values_from_json_and_xml_bodies(stubbed: tuple[Emulator, 
     body = {"customer": {"name": "ACME"}, "items": ["a", "b"]}
     response = call(emu, auth, "POST", "/http/greeting", json=body)
     assert response.status_code == 500  # no XML element Name in a JSON body: the message fails, no silent gap
-    assert "${xml.Name} has no value in this request" in response.text
+    assert "stub Greeting: ${xml.Name} has no value in this request" in response.text
     assert "The MPL ID for the failed message is : AG" in response.text
 
 
@@ -125,7 +125,10 @@ def test_replay_answers_from_the_projects_cassettes(stubbed: tuple[Emulator, tup
     assert response.json() == {"id": "7", "self": f"{emu.url}/x"}
     missing = call(emu, auth, "GET", "/http/partner/orders", params={"id": "8"})
     assert missing.status_code == 500
-    assert "no recorded interaction in cassettes/ answers GET /http/partner/orders?id=8" in missing.text
+    assert (
+        "stub PartnerOrders: no recorded interaction in cassettes/ answers GET /http/partner/orders?id=8"
+        in missing.text
+    )
 
 
 @pytest.mark.parametrize(

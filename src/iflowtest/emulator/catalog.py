@@ -23,7 +23,7 @@ import yaml
 
 from iflowtest.emulator.flows import BEHAVIOURS as SAMPLE_BEHAVIOURS
 from iflowtest.emulator.flows import BehaviourSpec
-from iflowtest.emulator.stubs import BODY_BYTES, CASSETTE_DIR, STUB_BEHAVIOURS
+from iflowtest.emulator.stubs import BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
 from iflowtest.errors import ConfigError
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
@@ -378,6 +378,8 @@ def inside(root: Path, relative: str, what: str) -> Path:
 def _resolve_files(flow: FlowSpec, root: Path, source: str) -> FlowSpec:
     """A project flow with the files its options name read or located inside the project."""
     options = dict(flow.options)
+    if flow.behaviour in STUB_BEHAVIOURS:
+        options[FLOW_NAME] = flow.name  # so that a stub's errors name the flow
     if "body_file" in options:
         if "body" in options:
             raise CatalogError(f"{source}: flow {flow.name!r}: give either options.body or options.body_file")

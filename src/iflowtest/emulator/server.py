@@ -121,9 +121,11 @@ class Emulator:
         self._tokens = TokenEndpoint(self._tenant)
         self._backend = CostCenterService()
         flows = Catalog.load(catalog)
+        self.project_flows: tuple[str, ...] = ()  # names of the project's own flows (its iflows.yaml)
         if project_catalog is not None:
             # A project's own flows (its iflows.yaml) join the sample flows, files resolved inside the project.
             own = Catalog.load_project(project_catalog, project_root or project_catalog.parent)
+            self.project_flows = tuple(f.name for f in own.flows)
             flows = flows.merged(
                 own,
                 samples=str(catalog or "iflowtest's sample iflows.yaml"),

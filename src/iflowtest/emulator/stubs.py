@@ -31,6 +31,7 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # Keys the loader adds to options after resolving paths inside the project (never written by users).
 BODY_BYTES: Final = "_body_bytes"
 CASSETTE_DIR: Final = "_cassette_dir"
+FLOW_NAME: Final = "_flow"
 MAX_DELAY: Final = 300.0
 
 
@@ -91,13 +92,9 @@ def _xml_text(body: bytes, name: str) -> str | None:
     return None
 
 
-def _flow_name(request: FlowRequest) -> str:
-    return request.address
-
-
 def respond(request: FlowRequest, options: Mapping[str, Any], backend: CostCenterService) -> FlowResponse:
     """Answer with the configured status, headers and body (inline `body` or `body_file`), `${...}` filled in."""
-    flow = _flow_name(request)
+    flow = str(options.get(FLOW_NAME, request.address))
     raw = options.get(BODY_BYTES)
     if raw is None:
         raw = str(options.get("body", "")).encode()
@@ -163,7 +160,7 @@ def replay(request: FlowRequest, options: Mapping[str, Any], backend: CostCenter
         ):
             return _recorded_answer(interaction.get("response") or {}, request.base_url)
     raise FlowError(
-        f"stub replay: no recorded interaction in {folder.name}/ answers {request.method} {path}"
+        f"stub {options.get(FLOW_NAME, request.address)}: no recorded interaction in {folder.name}/ answers {request.method} {path}"
         + (f"?{'&'.join(f'{k}={v}' for k, v in query)}" if query else "")
         + ": record it with `iflowtest run --record` against the tenant"
     )
