@@ -211,3 +211,29 @@ def test_the_emulator_command_serves_the_projects_own_iflows(tmp_path: Path) -> 
         assert process.wait(timeout=30) == 0
     assert "iflowtest emulator: iflows    iflows.yaml: OrderStatus (besides the sample flows)\n" in output
     assert answer.json() == {"order": "9", "status": "SHIPPED"}
+
+
+def test_the_new_pyproject_names_every_setting(tmp_path: Path) -> None:
+    import re
+
+    from iflowtest.cassettes.modes import _CASSETTE_KEYS
+    from iflowtest.settings import _CF_KEYS, _CLIENT_KEYS, _EMULATOR_KEYS, _IFLOW_KEYS, _TOP_KEYS, resolve_settings
+
+    init_project(tmp_path)
+    text = (tmp_path / "pyproject.toml").read_text()
+    named = set(re.findall(r"^#? ?([a-z_]+) = ", text, re.MULTILINE)) | set(
+        re.findall(r"\[tool\.iflowtest\.([a-z_]+)", text)
+    )
+    for keys in (_TOP_KEYS, _CLIENT_KEYS, _CF_KEYS, _IFLOW_KEYS, _EMULATOR_KEYS, _CASSETTE_KEYS):
+        assert set(keys) <= named, set(keys) - named
+    settings = resolve_settings(tmp_path, environ={})  # and it is a valid configuration as written
+    assert settings.clients["monitor"].plan == "api" and settings.iflow("OrderStatus").address == "/http/orders/status"
+
+
+def test_init_refuses_a_pyproject_that_is_not_toml(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("[project\nname = 1\n")
+    result = iflowtest("init", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.startswith("iflowtest: error: pyproject.toml: not valid TOML (")
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert (tmp_path / "pyproject.toml").read_text() == "[project\nname = 1\n"
