@@ -42,6 +42,7 @@ def stubbed(tmp_path: Path) -> Iterator[tuple[Emulator, tuple[str, str]]]:
     )
     text = (
         FLOW.format(name="OrderFile", address="/http/orders", behaviour="respond")
+        + "    allowed_headers: [X-User]\n"
         + "    options: {body_file: fixtures/order.json, headers: {X-Order: '${query.id}'}}\n"
         + FLOW.format(name="Greeting", address="/http/greeting", behaviour="respond")
         + "    options:\n      status: 201\n      content_type: text/plain\n"
@@ -92,6 +93,20 @@ def test_respond_from_an_xml_body(tmp_path: Path) -> None:
             emu, (key["clientid"], key["clientsecret"]), "POST", "/http/hello", data=b"<a><Name>Ann</Name></a>"
         )
     assert (response.status_code, response.text) == (201, "hello Ann")
+
+
+def test_a_header_that_is_not_allowed_does_not_reach_the_stub(tmp_path: Path) -> None:
+    text = FLOW.format(name="Hello", address="/http/hello", behaviour="respond") + (
+        "    options: {body: 'hello ${header.X-User}'}\n"
+    )
+    with Emulator(project_catalog=write_catalog(tmp_path, text), project_root=tmp_path) as emu:
+        key = emu.issue_service_key("sender")["oauth"]
+        response = call(emu, (key["clientid"], key["clientsecret"]), "GET", "/http/hello", headers={"X-User": "ann"})
+    assert response.status_code == 500
+    assert (
+        "stub Hello: ${header.X-User}: header X-User does not reach the flow; add it to the flow's allowed_headers"
+        in response.text
+    )
 
 
 def test_echo_delay_and_fail(stubbed: tuple[Emulator, tuple[str, str]]) -> None:

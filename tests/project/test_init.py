@@ -16,6 +16,7 @@ STUB = """
     methods: [POST]
     role: ESBMessaging.send
     behaviour: respond
+    allowed_headers: [X-Carrier]
     options:
       status: 201
       content_type: application/json

@@ -23,7 +23,7 @@ import yaml
 
 from iflowtest.emulator.flows import BEHAVIOURS as SAMPLE_BEHAVIOURS
 from iflowtest.emulator.flows import BehaviourSpec
-from iflowtest.emulator.stubs import BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
+from iflowtest.emulator.stubs import ALLOWED_HEADERS, BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
 from iflowtest.errors import ConfigError
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
@@ -380,6 +380,7 @@ def _resolve_files(flow: FlowSpec, root: Path, source: str) -> FlowSpec:
     options = dict(flow.options)
     if flow.behaviour in STUB_BEHAVIOURS:
         options[FLOW_NAME] = flow.name  # so that a stub's errors name the flow
+        options[ALLOWED_HEADERS] = list(flow.allowed_headers)
     if "body_file" in options:
         if "body" in options:
             raise CatalogError(f"{source}: flow {flow.name!r}: give either options.body or options.body_file")

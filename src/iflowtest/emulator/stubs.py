@@ -5,7 +5,7 @@ the bundled catalog's format; these behaviours answer for them. `fail` is the sa
 (`flows.fail`). Every run of a stub goes through the runtime like any flow: roles, CSRF, a message log.
 
 `${...}` in a `respond` body, header value or content type is filled from the request: `${query.NAME}`,
-`${header.NAME}`, `${json.a.b.0.c}` (a path into a JSON body, list items by number), `${xml.Name}` (the text
+`${header.NAME}` (a header among the flow's `allowed_headers`, as only those reach a flow on a tenant), `${json.a.b.0.c}` (a path into a JSON body, list items by number), `${xml.Name}` (the text
 of the first element with that local name in an XML body) and `${body}` (the whole body). A name the
 request does not hold fails the message (SAP's 500 text), so a stub never answers with a silent gap.
 """
@@ -32,18 +32,25 @@ _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 BODY_BYTES: Final = "_body_bytes"
 CASSETTE_DIR: Final = "_cassette_dir"
 FLOW_NAME: Final = "_flow"
+ALLOWED_HEADERS: Final = "_allowed_headers"
 MAX_DELAY: Final = 300.0
 
 
-def _fill(template: str, request: FlowRequest, flow: str) -> str:
+def _fill(template: str, request: FlowRequest, flow: str, allowed: list[str]) -> str:
     def value(match: re.Match[str]) -> str:
-        return _lookup(match.group(1).strip(), request, flow)
+        return _lookup(match.group(1).strip(), request, flow, allowed)
 
     return _PLACEHOLDER.sub(value, template)
 
 
-def _lookup(expression: str, request: FlowRequest, flow: str) -> str:
+def _lookup(expression: str, request: FlowRequest, flow: str, allowed: list[str]) -> str:
     kind, _, name = expression.partition(".")
+    if kind == "header" and not any(a == "*" or a.lower() == name.lower() for a in allowed):
+        # As on a tenant: only the flow's *Allowed Header(s)* reach it; the others stay at the adapter.
+        raise FlowError(
+            f"stub {flow}: ${{{expression}}}: header {name} does not reach the flow; add it to the flow's "
+            "allowed_headers (its Allowed Header(s))"
+        )
     found: Any = None
     if kind == "body" and not name:
         return request.body.decode("utf-8", "replace")
@@ -95,6 +102,7 @@ def _xml_text(body: bytes, name: str) -> str | None:
 def respond(request: FlowRequest, options: Mapping[str, Any], backend: CostCenterService) -> FlowResponse:
     """Answer with the configured status, headers and body (inline `body` or `body_file`), `${...}` filled in."""
     flow = str(options.get(FLOW_NAME, request.address))
+    allowed = list(options.get(ALLOWED_HEADERS, []))
     raw = options.get(BODY_BYTES)
     if raw is None:
         raw = str(options.get("body", "")).encode()
@@ -102,9 +110,9 @@ def respond(request: FlowRequest, options: Mapping[str, Any], backend: CostCente
         text: str | None = raw.decode("utf-8")
     except UnicodeDecodeError:
         text = None  # a binary body_file is sent as it is
-    body = _fill(text, request, flow).encode() if text is not None else raw
-    content_type = _fill(str(options.get("content_type", "application/json")), request, flow)
-    headers = {str(k): _fill(str(v), request, flow) for k, v in dict(options.get("headers", {})).items()}
+    body = _fill(text, request, flow, allowed).encode() if text is not None else raw
+    content_type = _fill(str(options.get("content_type", "application/json")), request, flow, allowed)
+    headers = {str(k): _fill(str(v), request, flow, allowed) for k, v in dict(options.get("headers", {})).items()}
     return FlowResponse(int(options.get("status", 200)), body, content_type, headers=headers)
 
 
