@@ -284,3 +284,19 @@ def test_a_tenant_needs_keys_only_for_the_clients_the_run_uses(tmp_path: Path) -
         "target 'tenant' needs a service key for every client the selected tests use, missing for default: set "
         "IFLOWTEST_CLIENT_DEFAULT_KEY"
     )
+
+
+def test_the_projects_iflows_yaml_is_found_and_must_lie_inside_the_project(tmp_path: Path) -> None:
+    assert resolve_settings(tmp_path, environ={}).emulator.iflows is None  # no file, no setting: no own flows
+    (tmp_path / "iflows.yaml").write_text("iflows: []\n")
+    assert resolve_settings(tmp_path, environ={}).emulator.iflows == (tmp_path / "iflows.yaml").resolve()
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.emulator]\niflows = "../elsewhere.yaml"\n')
+    with pytest.raises(
+        ConfigError, match=r"^\[tool.iflowtest.emulator\] iflows = '../elsewhere.yaml' lies outside the project"
+    ):
+        resolve_settings(tmp_path, environ={})
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.emulator]\niflows = "stubs/flows.yaml"\n')
+    with pytest.raises(
+        ConfigError, match=r"^\[tool.iflowtest.emulator\] iflows = 'stubs/flows.yaml': no such file in "
+    ):
+        resolve_settings(tmp_path, environ={})
