@@ -276,7 +276,7 @@ def _chain(
     Saved values live within one case (`save:` feeds the following steps), so a request using a value an
     earlier request of its folder saved becomes a step of that request's case.
     """
-    uses = set(_USED.findall(json.dumps(case.get("request", {}))))
+    uses = set(_USED.findall(json.dumps({k: case[k] for k in ("request", "expect") if k in case})))
     sources = [saved[v] for v in sorted(uses) if v in saved]
     for where, _, label in sources:
         if where != folders:
