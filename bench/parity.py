@@ -37,7 +37,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from newman import ensure_newman  # noqa: E402  (bench/ is a folder of scripts, not a package)
+from newman import ensure_newman
 
 ROOT = Path(__file__).resolve().parents[1]
 CORPUS = ROOT / "bench" / "postman_corpus"
@@ -46,7 +46,7 @@ VERDICTS = CORPUS / "newman-verdicts.json"
 START, END = "<!-- parity table: start (bench/parity.py writes it) -->", "<!-- parity table: end -->"
 TARGET_CONVERTED = 0.95
 # Records each YAML case's calls and outcome for the comparison (the imported project's conftest).
-CONFTEST = '''
+CONFTEST = """
 import json, os
 import pytest
 from iflowtest.stash import CALLS_KEY
@@ -70,7 +70,7 @@ def pytest_runtest_makereport(item, call):
 def pytest_sessionfinish(session):
     with open(os.environ["PARITY_RESULTS"], "w") as handle:
         json.dump(RESULTS, handle)
-'''
+"""
 
 
 @dataclass
@@ -111,19 +111,25 @@ def newman_side(newman: Path, collection: Path, work: Path, environment: dict[st
     """Run one collection with Newman; per item name its verdict and request."""
     env_file = work / "parity.postman_environment.json"
     env_file.write_text(
-        json.dumps({"name": "parity", "values": [{"key": k, "value": v, "enabled": True} for k, v in environment.items()]})
+        json.dumps(
+            {"name": "parity", "values": [{"key": k, "value": v, "enabled": True} for k, v in environment.items()]}
+        )
     )
     export = work / f"{collection.stem}.newman.json"
     command = [shutil.which("node") or "node", str(newman), "run", str(collection), "-e", str(env_file)]
     command += ["-r", "json", "--reporter-json-export", str(export)]
     done = subprocess.run(command, capture_output=True, text=True, timeout=600, check=False)
     if not export.is_file():
-        raise RuntimeError(f"newman wrote no report for {collection.name} (exit {done.returncode}): {done.stderr[-1500:]}")
+        raise RuntimeError(
+            f"newman wrote no report for {collection.name} (exit {done.returncode}): {done.stderr[-1500:]}"
+        )
     results: dict[str, ItemResult] = {}
     for execution in json.loads(export.read_text())["run"]["executions"]:
         name = execution["item"]["name"]
         result = results.setdefault(name, ItemResult(collection.stem, name))
-        failed = [f"{a['assertion']}: {a['error']['message']}" for a in execution.get("assertions") or [] if a.get("error")]
+        failed = [
+            f"{a['assertion']}: {a['error']['message']}" for a in execution.get("assertions") or [] if a.get("error")
+        ]
         errors = [
             f"{kind} error: {s['error']['message']}"
             for kind in ("prerequestScript", "testScript")
@@ -172,7 +178,9 @@ def iflowtest_side(
     command += ["-p", "no:hypothesispytest", "suites"]
     done = subprocess.run(command, cwd=project, env=env, capture_output=True, text=True, timeout=600, check=False)
     if not output.is_file():
-        raise RuntimeError(f"the imported {collection.name} did not run (exit {done.returncode}): {done.stdout[-2000:]}")
+        raise RuntimeError(
+            f"the imported {collection.name} did not run (exit {done.returncode}): {done.stdout[-2000:]}"
+        )
     for case in json.loads(output.read_text()):
         _case_into_items(case, results)
 

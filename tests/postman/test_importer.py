@@ -91,7 +91,9 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
     assert "| OData / a failing flow answers 500 | converted | 2 | 2 | 0 |" in report  # console.log checks nothing
     assert "| **total** | | 11 | 11 | 0 |" in report
     printed = capsys.readouterr().out
-    assert "5 item(s): 5 converted, 0 partly converted, 0 unsupported; Postman assertions: 11 of 11 converted" in printed
+    assert (
+        "5 item(s): 5 converted, 0 partly converted, 0 unsupported; Postman assertions: 11 of 11 converted" in printed
+    )
 
     env = (out / ".env.example").read_text()
     assert "IFLOWTEST_CLIENT_POSTMAN_BASIC_KEY=\n" in env

@@ -32,7 +32,7 @@ from iflowtest.settings import find_project_root
 
 _STATUS_CLASS: Final = re.compile(r"^([1-5])xx$", re.I)
 _STATUS_RANGE: Final = re.compile(r"^(\d{3})-(\d{3})$")
-EXPECT_KEYS: Final = ("status", "reason", "max_ms", "headers", "json", "xpath", "text", "odata", "json_schema", "xsd")
+EXPECT_KEYS: Final = ("status", "max_ms", "headers", "json", "xpath", "text", "odata", "json_schema", "xsd", "reason")
 
 
 class ExpectationError(IflowtestError, AssertionError):

@@ -298,9 +298,7 @@ def strictly_same(expected: Any, actual: Any) -> bool:
     if isinstance(expected, Mapping) and isinstance(actual, Mapping):
         return expected.keys() == actual.keys() and all(strictly_same(v, actual[k]) for k, v in expected.items())
     if isinstance(expected, list) and isinstance(actual, list):
-        return len(expected) == len(actual) and all(
-            strictly_same(e, a) for e, a in zip(expected, actual, strict=True)
-        )
+        return len(expected) == len(actual) and all(strictly_same(e, a) for e, a in zip(expected, actual, strict=True))
     return _json_type(expected) == _json_type(actual) and bool(expected == actual)
 
 

@@ -22,7 +22,27 @@ from tree_sitter import Node
 PathPart = str | int
 # chai's words that only make a chain read as English
 LANGUAGE: Final = frozenset(
-    "to be been is that which and has have with at of same but does still also an a".split()
+    [
+        "to",
+        "be",
+        "been",
+        "is",
+        "that",
+        "which",
+        "and",
+        "has",
+        "have",
+        "with",
+        "at",
+        "of",
+        "same",
+        "but",
+        "does",
+        "still",
+        "also",
+        "an",
+        "a",
+    ]
 )
 _VARIABLE_SCOPES: Final = frozenset({"environment", "variables", "collectionVariables", "globals", "iterationData"})
 _LEGACY_SCOPES: Final = frozenset({"environment", "globals", "data"})
@@ -174,9 +194,15 @@ def variable_read(root: Node, links: list[tuple[str, Any]], scope: Scope) -> str
     root_name = text(root)
     if root_name == "pm" and len(words) == 3 and words[0] in _VARIABLE_SCOPES and words[1:] == ["get", "()"]:
         return _name_argument(links[2][1], scope)
-    if root_name == "postman" and len(words) == 2 and words[1] == "()" and words[0] in (
-        "getEnvironmentVariable",
-        "getGlobalVariable",
+    if (
+        root_name == "postman"
+        and len(words) == 2
+        and words[1] == "()"
+        and words[0]
+        in (
+            "getEnvironmentVariable",
+            "getGlobalVariable",
+        )
     ):
         return _name_argument(links[1][1], scope)
     if root_name in _LEGACY_SCOPES and root_name not in scope and len(links) == 1:

@@ -262,7 +262,7 @@ def _response(
         if negate:  # chai asserts the header is there, then (negated) that its value differs
             return None, [(Subject("header", name), {"present": True, "not": spec})]
         return None, [(Subject("header", name), spec)]
-    if word == "withBody" and args is None or word == "body" and not args:
+    if (word == "withBody" and args is None) or (word == "body" and not args):
         spec = {"regex": "(?s).+"}
         return None, [(Subject("text"), negated(spec) if negate else spec)]
     if word == "body" and args:
@@ -400,7 +400,7 @@ def _index_of(call: Node, operator: str, bound: Node, scope: Scope, negate: bool
     call = unwrap(call)
     if call.type != "call_expression":
         return None
-    root, links = flatten(call)
+    _, links = flatten(call)
     if len(links) < 2 or links[-2] != ("prop", "indexOf") or len(links[-1][1]) != 1:
         return None
     function = call.child_by_field_name("function")

@@ -37,6 +37,36 @@ from iflowtest.postman.chains import Check, chain, condition
 _SETTERS: Final = frozenset({"environment", "collectionVariables", "globals", "variables"})
 _LEGACY_SETTERS: Final = frozenset({"setEnvironmentVariable", "setGlobalVariable"})
 _FUNCTIONS: Final = frozenset({"function_expression", "function", "arrow_function"})
+# Names the Postman sandbox declares itself (probed with Newman 6.2): a script that declares one of them with
+# `const` or `let` at its top level stops with "Identifier '…' has already been declared" before any test runs.
+SANDBOX_NAMES: Final = frozenset(
+    [
+        "data",
+        "environment",
+        "globals",
+        "tests",
+        "responseBody",
+        "responseCode",
+        "responseTime",
+        "responseHeaders",
+        "responseCookies",
+        "request",
+        "iteration",
+        "postman",
+        "pm",
+        "console",
+        "xml2Json",
+        "_",
+        "cheerio",
+        "tv4",
+        "CryptoJS",
+        "atob",
+        "btoa",
+        "setTimeout",
+        "Buffer",
+        "JSON",
+    ]
+)
 
 
 @dataclass
@@ -80,10 +110,36 @@ def convert(lines: list[str]) -> ScriptResult:
     if not source.strip():
         return result
     tree = _parser().parse(source.encode("utf-8"))
+    stopped = _stops_in_newman(tree.root_node)
+    if stopped:
+        # Newman runs none of it: every assertion stays unconverted (and fails), as the item fails in Newman.
+        labels = list(_assertions_within(tree.root_node)) or ["the test script"]
+        result.assertions = [Assertion(label, False, stopped) for label in labels]
+        result.kept = [(label, stopped) for label in labels]
+        return result
     walker = _Walker(result)
     walker.block(tree.root_node.named_children, {}, None)
     walker.finish()
     return result
+
+
+def _stops_in_newman(root: Node) -> str:
+    """Why Newman would not run the script at all (a syntax error, a sandbox name declared again), or ""."""
+    if root.has_error:
+        broken = next((n for n in _descendants(root) if n.is_error or n.is_missing), root)
+        line = broken.start_point[0] + 1
+        return f"the script does not parse (near line {line}): Newman stops it with a SyntaxError before any test runs"
+    for node in root.named_children:
+        if node.type == "lexical_declaration":
+            for declarator in node.named_children:
+                name = declarator.child_by_field_name("name")
+                if name is not None and text(name) in SANDBOX_NAMES:
+                    return (
+                        f"the script declares `{text(name)}` with {text(node).split()[0]}, a name the Postman sandbox "
+                        f"already defines: Newman stops it (Identifier '{text(name)}' has already been declared) "
+                        "before any test runs; rename the variable in Postman and import again"
+                    )
+    return ""
 
 
 class _Walker:
@@ -206,7 +262,9 @@ class _Walker:
         self.unknown(node, checks, f"`{short(node, 60)}` is not converted")
 
     # ------------------------------------------------------------------ assertions
-    def pm_test(self, node: Node, args: list[Node], scope: dict[str, Subject | None], checks: list[Check] | None) -> None:
+    def pm_test(
+        self, node: Node, args: list[Node], scope: dict[str, Subject | None], checks: list[Check] | None
+    ) -> None:
         if checks is not None:
             raise Unsupported(f"`{short(node, 60)}` (a pm.test inside a test)")
         name = _test_name(args[0], scope) if args else "(no name)"
@@ -264,7 +322,9 @@ class _Walker:
 
     def for_of(self, node: Node, scope: dict[str, Subject | None], checks: list[Check] | None) -> None:
         left, right, body = (node.child_by_field_name(n) for n in ("left", "right", "body"))
-        self.over_items(right, left if left is not None and left.type == "identifier" else None, body, scope, checks, node)
+        self.over_items(
+            right, left if left is not None and left.type == "identifier" else None, body, scope, checks, node
+        )
 
     def over_items(
         self,
@@ -340,7 +400,7 @@ class _Walker:
 
 
 def _chain_checks(node: Node, scope: Scope) -> list[Check]:
-    root, links = flatten(node)
+    _, links = flatten(node)
     if names(links)[:2] == ["expect", "()"]:
         args = links[1][1]
         if not args:
@@ -457,7 +517,7 @@ class _Expect:
             raise Unsupported(f"a check on a {kind}, which the request does not answer")
 
     def _status(self, spec: Any) -> None:
-        if isinstance(spec, str) and spec.startswith("${") or (
+        if (isinstance(spec, str) and spec.startswith("${")) or (
             isinstance(spec, Mapping) and list(spec) == ["exactly"] and str(spec["exactly"]).startswith("${")
         ):
             self.status_variable = spec if isinstance(spec, str) else spec["exactly"]
@@ -503,9 +563,9 @@ def merge(existing: Any, spec: Any) -> Any:
     """Two specs on one value, both to hold: one mapping when their keywords differ, else `all_of`."""
     if existing is None or existing == spec:
         return spec
-    if isinstance(existing, Mapping) and isinstance(spec, Mapping) and not set(existing) & set(spec):
-        if "empty_ok" not in existing and "empty_ok" not in spec:
-            return {**existing, **spec}
+    disjoint = isinstance(existing, Mapping) and isinstance(spec, Mapping) and not set(existing) & set(spec)
+    if disjoint and "empty_ok" not in existing and "empty_ok" not in spec:
+        return {**existing, **spec}
     parts = list(existing["all_of"]) if isinstance(existing, Mapping) and list(existing) == ["all_of"] else [existing]
     return {"all_of": [*parts, spec]}
 
@@ -524,9 +584,7 @@ def _holds(spec: Any, code: int) -> bool:
             results.append(isinstance(value, int | float) and not isinstance(value, bool) and value == code)
         elif key == "not":
             results.append(not _holds(value, code))
-        elif key == "one_of":
-            results.append(any(_holds(v, code) for v in value))
-        elif key == "any_of":
+        elif key == "one_of" or key == "any_of":
             results.append(any(_holds(v, code) for v in value))
         elif key == "all_of":
             results.append(all(_holds(v, code) for v in value))
