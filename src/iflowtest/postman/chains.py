@@ -62,7 +62,7 @@ _JS_TYPES: Final = {"string", "number", "boolean", "object", "array", "null"}
 def chain(subject: Subject, links: list[tuple[str, Any]], scope: Scope, node: Node) -> list[Check]:
     """The checks a chai chain makes on `subject`."""
     checks: list[Check] = []
-    negate = deep = nested = including = False
+    negate = deep = nested = including = anyflag = False
     position = 0
     asserted = False
     while position < len(links):
@@ -82,6 +82,7 @@ def chain(subject: Subject, links: list[tuple[str, Any]], scope: Scope, node: No
         if word in _FLAGS and args is None:
             deep = deep or word == "deep"
             nested = nested or word == "nested"
+            anyflag = (anyflag or word == "any") and word != "all"
             continue
         if word in _INCLUDE and args is None:
             including = True
@@ -103,6 +104,10 @@ def chain(subject: Subject, links: list[tuple[str, Any]], scope: Scope, node: No
         if word == "property" and args is not None:
             subject, made_property = _property(subject, args, negate, nested, scope, node)
             checks.extend(made_property)
+            asserted = True
+            continue
+        if word in ("keys", "key") and args:
+            checks.append((subject, _keys(args, negate, including, anyflag, scope, node)))
             asserted = True
             continue
         spec = _assertion(word, args, negate, deep, including, subject, scope, node)
@@ -202,6 +207,23 @@ def _assertion(
         return {"length": {"min": 1}} if negate else {"length": 0}
     else:
         raise Unsupported(f"{short(node)} (the chai assertion {word} is not converted)")
+    return negated(spec) if negate else spec
+
+
+def _keys(args: list[Node], negate: bool, including: bool, anyflag: bool, scope: Scope, node: Node) -> Any:
+    """chai's keys: all (exactly these), include (at least these), any (at least one of these)."""
+    values = [literal(a, scope) for a in args]
+    if len(values) == 1 and isinstance(values[0], list):
+        values = values[0]
+    if not values or not all(isinstance(v, str) for v in values):
+        raise Unsupported(f"{short(node)} (keys takes names)")
+    present = [{"fields": {name: {"present": True}}} for name in values]
+    if anyflag:
+        spec: Any = present[0] if len(present) == 1 else {"any_of": present}
+    else:
+        spec = {"fields": {name: {"present": True} for name in values}, "type": "object"}
+        if not including:
+            spec["length"] = len(set(values))
     return negated(spec) if negate else spec
 
 
