@@ -168,6 +168,37 @@ CONSTRUCTS: dict[str, tuple[str, dict[str, Any]]] = {
         'tests["fast"] = responseTime < 300;\ntests["ct"] = postman.getResponseHeader("Content-Type");',
         {"max_ms": 300, "headers": {"Content-Type": {"truthy": True}}},
     ),
+    "legacy either status": (
+        'tests["ok"] = responseCode.code === 201 || responseCode.code === 202;',
+        {"status": "201-202"},
+    ),
+    "legacy tv4": (
+        'var schema = {type: "array"};\ntests["valid"] = tv4.validate(JSON.parse(responseBody), schema);',
+        {"json_schema": {"type": "array"}},
+    ),
+    "keys": (
+        D
+        + '\npm.test("t", () => { pm.expect(d.a).to.have.all.keys("x", "y"); pm.expect(d.b).to.include.keys("z"); });',
+        {
+            "json": {
+                "$.a": {"fields": {"x": {"present": True}, "y": {"present": True}}, "type": "object", "length": 2},
+                "$.b": {"fields": {"z": {"present": True}}, "type": "object"},
+            }
+        },
+    ),
+    "a missing parent throws as in JavaScript": (
+        D + '\npm.test("t", () => pm.expect(d.a.b).to.not.exist);',
+        {
+            "json": {
+                "$.a": {"present": True, "not": {"exactly": None}},
+                "$.a.b": {"any_of": [{"absent": True}, {"exactly": None}]},
+            }
+        },
+    ),
+    "optional chaining does not throw": (
+        D + '\npm.test("t", () => pm.expect(d?.a?.b).to.be.undefined);',
+        {"json": {"$.a.b": {"absent": True}}},
+    ),
     # values from Postman variables
     "variable in an expectation": (
         D + '\npm.test("t", () => pm.expect(d.code).to.eql(pm.environment.get("companyCode")));',

@@ -80,6 +80,7 @@ class Subject:
     path: tuple[PathPart, ...] = ()
     every: tuple[PathPart, ...] | None = None
     length: bool = False
+    optional: bool = False  # reached through `?.`: a missing parent gives undefined, not a TypeError
 
 
 Scope = Mapping[str, Subject | None]  # a variable name → what it holds (None: something not understood)
@@ -226,7 +227,13 @@ def _name_argument(args: list[Node], scope: Scope) -> str:
 # --------------------------------------------------------------------------- subjects
 def evaluate(node: Node, scope: Scope) -> Subject:
     """What an expression refers to: a part of the response or a literal value."""
-    node = unwrap(node)
+    subject = _evaluate(unwrap(node), scope)
+    if subject.kind == "json" and "?." in text(node):
+        return replace(subject, optional=True)
+    return subject
+
+
+def _evaluate(node: Node, scope: Scope) -> Subject:
     if node.type in ("number", "string", "template_string", "true", "false", "null", "array", "object"):
         return Subject("literal", literal(node, scope))
     if node.type == "unary_expression" and text(node).startswith("-"):

@@ -337,6 +337,11 @@ def condition(node: Node, scope: Scope, negate: bool = False) -> list[Check]:
             return condition(left, scope) + condition(right, scope)
         if operator == "||" and negate:
             return condition(left, scope, True) + condition(right, scope, True)
+        if operator in ("||", "&&"):  # either side on one value: `code === 201 || code === 202`
+            sides = condition(left, scope, negate) + condition(right, scope, negate)
+            if len(sides) == 2 and sides[0][0] == sides[1][0]:
+                return [(sides[0][0], {"any_of": [sides[0][1], sides[1][1]]})]
+            raise Unsupported(f"{short(node)} (either of two checks on different values)")
         if operator in _FLIP:
             return [_comparison(left, operator, right, scope, negate, node)]
         if operator == "in":
@@ -356,6 +361,14 @@ def condition(node: Node, scope: Scope, negate: bool = False) -> list[Check]:
 
 def _call_condition(node: Node, scope: Scope, negate: bool) -> Check | None:
     root, links = flatten(node)
+    if text(root) == "tv4" and [k for k, _ in links] == ["prop", "call"] and links[0][1] == "validate":
+        # tv4.validate(body, schema), the schema check of older collections
+        args = links[1][1]
+        if len(args) == 2 and not negate and evaluate(args[0], scope) == Subject("json"):
+            schema = literal(args[1], scope)
+            if isinstance(schema, Mapping):
+                return Subject("schema"), dict(schema)
+        raise Unsupported(f"{short(node)} (tv4.validate of the whole JSON body with a schema object)")
     if text(root) == "Array" and len(links) == 2 and links[0] == ("prop", "isArray"):
         return evaluate(links[1][1][0], scope), negated({"type": "array"}) if negate else {"type": "array"}
     if len(links) < 2 or links[-1][0] != "call" or links[-2][0] != "prop":

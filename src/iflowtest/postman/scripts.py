@@ -414,9 +414,24 @@ def _chain_checks(node: Node, scope: Scope) -> list[Check]:
 
 
 def _is_condition(node: Node) -> bool:
+    if node.type == "call_expression":
+        function = node.child_by_field_name("function")
+        return function is not None and text(function) == "tv4.validate"
     if node.type == "binary_expression":
         operator = node.child_by_field_name("operator")
-        return operator is not None and text(operator) in ("===", "==", "!==", "!=", "<", ">", "<=", ">=", "&&", "in")
+        return operator is not None and text(operator) in (
+            "===",
+            "==",
+            "!==",
+            "!=",
+            "<",
+            ">",
+            "<=",
+            ">=",
+            "&&",
+            "||",
+            "in",
+        )
     return node.type == "unary_expression" and text(node).startswith("!")
 
 
@@ -501,6 +516,11 @@ class _Expect:
             return
         kind = subject.kind
         if kind == "json":
+            if len(subject.path) >= 2 and not subject.optional and _tolerates_absence(spec):
+                # `d.a.b` throws a TypeError in JavaScript when `d.a` is missing or null, so a check that a missing
+                # value would meet (not, absent, falsy) also needs the parent there, as the test did in Newman.
+                parent = json_path(subject.path[:-1])
+                self.json[parent] = merge(self.json.get(parent), {"present": True, "not": {"exactly": None}})
             self.json[json_path(subject.path)] = merge(self.json.get(json_path(subject.path)), spec)
         elif kind == "header":
             self.headers[str(subject.key)] = merge(self.headers.get(str(subject.key)), spec)
@@ -557,6 +577,15 @@ class _Expect:
         if "json_schema" in self.single:
             out["json_schema"] = self.single["json_schema"]
         return out
+
+
+def _tolerates_absence(spec: Any) -> bool:
+    """Whether a spec can hold on a value that is not there (so a missing parent would go unnoticed)."""
+    if not isinstance(spec, Mapping):
+        return False
+    if spec.get("absent") is True or spec.get("truthy") is False or "not" in spec:
+        return True
+    return any(_tolerates_absence(inner) for inner in spec.get("any_of", []))
 
 
 def merge(existing: Any, spec: Any) -> Any:
