@@ -199,6 +199,15 @@ CONSTRUCTS: dict[str, tuple[str, dict[str, Any]]] = {
         D + '\npm.test("t", () => pm.expect(d?.a?.b).to.be.undefined);',
         {"json": {"$.a.b": {"absent": True}}},
     ),
+    "xml2Json": (
+        'var x = xml2Json(responseBody);\npm.test("t", () => { pm.expect(x.feed.entry[0]["d:Id"]).to.eql("7"); pm.expect(x.feed.$.lang).to.eql("en"); });',
+        {
+            "xpath": {
+                "/*[name()='feed']/*[name()='entry'][1]/*[name()='d:Id']": {"exactly": "7"},
+                "/*[name()='feed']/@*[name()='lang']": "en",
+            }
+        },
+    ),
     # values from Postman variables
     "variable in an expectation": (
         D + '\npm.test("t", () => pm.expect(d.code).to.eql(pm.environment.get("companyCode")));',

@@ -228,7 +228,7 @@ def _name_argument(args: list[Node], scope: Scope) -> str:
 def evaluate(node: Node, scope: Scope) -> Subject:
     """What an expression refers to: a part of the response or a literal value."""
     subject = _evaluate(unwrap(node), scope)
-    if subject.kind == "json" and "?." in text(node):
+    if subject.kind in ("json", "xml") and "?." in text(node):
         return replace(subject, optional=True)
     return subject
 
@@ -259,6 +259,11 @@ def _evaluate(node: Node, scope: Scope) -> Subject:
         if inner.kind == "text" and not inner.length:
             return follow(Subject("json"), links[2:], node)
         raise Unsupported(f"JSON.parse of {short(links[1][1][0])} (only of the response body)")
+    if name == "xml2Json" and words[:1] == ["()"] and len(links[0][1]) == 1:
+        inner = evaluate(links[0][1][0], scope)
+        if inner.kind == "text" and not inner.length:
+            return follow(Subject("xml"), links[1:], node)
+        raise Unsupported(f"xml2Json of {short(links[0][1][0])} (only of the response body)")
     if name == "responseCode" and words[:1] in (["code"], ["name"]):
         return follow(Subject("status" if words[0] == "code" else "reason"), links[1:], node)
     if name == "responseBody":
@@ -310,9 +315,9 @@ def follow(subject: Subject, links: list[tuple[str, Any]], node: Node) -> Subjec
             raise Unsupported(f"{short(node)} (nothing may follow .length)")
         if kind == "prop" and value == "length" and subject.kind in ("json", "text", "header"):
             subject = replace(subject, length=True)
-        elif kind == "prop" and subject.kind == "json":
+        elif kind == "prop" and subject.kind in ("json", "xml"):
             subject = replace(subject, path=(*subject.path, str(value)))
-        elif kind == "index" and subject.kind == "json":
+        elif kind == "index" and subject.kind in ("json", "xml"):
             key = literal(value, {})
             if isinstance(key, bool) or not isinstance(key, str | int):
                 raise Unsupported(f"the index {short(value)}")
@@ -338,6 +343,27 @@ def json_path(path: tuple[PathPart, ...]) -> str:
         else:
             out += "['" + part.replace("\\", "\\\\").replace("'", "\\'") + "']"
     return out
+
+
+def xml_path(path: tuple[PathPart, ...]) -> str:
+    """A path through Postman's `xml2Json` object (xml2js: no arrays for single elements, `$` attributes, `_`
+    text) as an XPath: ("feed", "entry", 0, "$", "id") → /*[name()='feed']/*[name()='entry'][1]/@*[name()='id'].
+
+    `name()` matches the qualified name as xml2js keys it (`m:properties`), default namespace or not.
+    """
+    out, attribute = "", False
+    for part in path:
+        if isinstance(part, int):
+            out += f"[{part + 1}]"
+        elif part == "$" and not attribute:
+            attribute = True
+        elif part == "_":
+            out += "/text()"
+        else:
+            quoted = part.replace("'", "&apos;")
+            out += f"/@*[name()='{quoted}']" if attribute else f"/*[name()='{quoted}']"
+            attribute = False
+    return out or "/*"
 
 
 def lodash_path(path: str) -> tuple[PathPart, ...]:

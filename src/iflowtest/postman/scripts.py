@@ -27,6 +27,7 @@ from iflowtest.postman.chai import (
     flatten,
     json_path,
     literal,
+    xml_path,
     names,
     short,
     text,
@@ -363,6 +364,8 @@ class _Walker:
                 raise Unsupported("the value is computed from the response")
             if source.kind == "json":
                 spec: dict[str, str] = {"json": json_path(source.path)}
+            elif source.kind == "xml":
+                spec = {"xpath": xml_path(source.path)}
             elif source.kind == "header":
                 spec = {"header": str(source.key)}
             elif source.kind == "text":
@@ -500,6 +503,7 @@ class _Expect:
         self.single: dict[str, Any] = {}  # reason, text, json_schema
         self.headers: dict[str, Any] = {}
         self.json: dict[str, Any] = {}
+        self.xpath: dict[str, Any] = {}
 
     def add(self, subject: Subject, spec: Any) -> None:
         if subject.length:
@@ -522,6 +526,13 @@ class _Expect:
                 parent = json_path(subject.path[:-1])
                 self.json[parent] = merge(self.json.get(parent), {"present": True, "not": {"exactly": None}})
             self.json[json_path(subject.path)] = merge(self.json.get(json_path(subject.path)), spec)
+        elif kind == "xml":
+            if subject.length:
+                raise Unsupported("the length of a value of xml2Json (one element is not a list there)")
+            if len(subject.path) >= 2 and not subject.optional and _tolerates_absence(spec):
+                parent = xml_path(subject.path[:-1])
+                self.xpath[parent] = merge(self.xpath.get(parent), {"present": True})
+            self.xpath[xml_path(subject.path)] = merge(self.xpath.get(xml_path(subject.path)), spec)
         elif kind == "header":
             self.headers[str(subject.key)] = merge(self.headers.get(str(subject.key)), spec)
         elif kind in ("text", "reason"):
@@ -572,6 +583,8 @@ class _Expect:
             out["headers"] = self.headers
         if self.json:
             out["json"] = self.json
+        if self.xpath:
+            out["xpath"] = self.xpath
         if "text" in self.single:
             out["text"] = self.single["text"]
         if "json_schema" in self.single:
