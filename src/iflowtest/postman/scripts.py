@@ -27,11 +27,11 @@ from iflowtest.postman.chai import (
     flatten,
     json_path,
     literal,
-    xml_path,
     names,
     short,
     text,
     unwrap,
+    xml_path,
 )
 from iflowtest.postman.chains import Check, chain, condition
 
