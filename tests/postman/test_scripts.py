@@ -208,6 +208,14 @@ CONSTRUCTS: dict[str, tuple[str, dict[str, Any]]] = {
             }
         },
     ),
+    "headers.has": (
+        'pm.test("t", () => { pm.expect(pm.response.headers.has("X-A")).to.be.true; });',
+        {"headers": {"X-A": {"present": True}}},
+    ),
+    "jsonSchema on the body": (
+        'const s = {type: "object"};\npm.test("t", () => pm.expect(pm.response.json()).to.have.jsonSchema(s));',
+        {"json_schema": {"type": "object"}},
+    ),
     # values from Postman variables
     "variable in an expectation": (
         D + '\npm.test("t", () => pm.expect(d.code).to.eql(pm.environment.get("companyCode")));',

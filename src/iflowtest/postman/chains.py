@@ -28,6 +28,7 @@ from iflowtest.postman.chai import (
     flatten,
     literal,
     lodash_path,
+    names,
     negated,
     regex_spec,
     short,
@@ -104,6 +105,13 @@ def chain(subject: Subject, links: list[tuple[str, Any]], scope: Scope, node: No
         if word == "property" and args is not None:
             subject, made_property = _property(subject, args, negate, nested, scope, node)
             checks.extend(made_property)
+            asserted = True
+            continue
+        if word == "jsonSchema" and args and subject == Subject("json") and not negate:
+            schema = literal(args[0], scope)  # pm.expect(pm.response.json()).to.have.jsonSchema(schema)
+            if not isinstance(schema, Mapping):
+                raise Unsupported(f"{short(node)} (jsonSchema takes a schema object)")
+            checks.append((Subject("schema"), dict(schema)))
             asserted = True
             continue
         if word in ("keys", "key") and args:
@@ -374,6 +382,9 @@ def _call_condition(node: Node, scope: Scope, negate: bool) -> Check | None:
     if len(links) < 2 or links[-1][0] != "call" or links[-2][0] != "prop":
         return None
     method, args = links[-2][1], links[-1][1]
+    if text(root) == "pm" and names(links) == ["response", "headers", "has", "()"] and len(args) == 1:
+        header = Subject("header", str(literal(args[0], scope)))
+        return header, {"absent": True} if negate else {"present": True}
     if method not in ("has", "includes", "hasOwnProperty", "startsWith", "endsWith") or len(args) != 1:
         return None
     owner = node.child_by_field_name("function")
