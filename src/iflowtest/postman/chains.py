@@ -177,6 +177,8 @@ def _assertion(
         (value,) = _values(args, scope, 1, word, node)
         if isinstance(value, Mapping):
             spec = {"fields": {k: equal(v) for k, v in value.items()}}
+            if deep:  # deep.include: an object with these fields, or a list holding an object equal to it
+                spec = {"any_of": [{"type": "object", **spec}, {"type": "array", "contains": dict(value)}]}
         else:
             spec = {"contains": value}
     elif word == "members":
