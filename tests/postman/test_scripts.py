@@ -216,6 +216,18 @@ CONSTRUCTS: dict[str, tuple[str, dict[str, Any]]] = {
         'const s = {type: "object"};\npm.test("t", () => pm.expect(pm.response.json()).to.have.jsonSchema(s));',
         {"json_schema": {"type": "object"}},
     ),
+    "regex test": (
+        'tests["id"] = /^\\d+$/.test(JSON.parse(responseBody).id);',
+        {"json": {"$.id": {"regex": ".*?(?:^\\d+$).*"}}},
+    ),
+    "lodash type checks": (
+        'tests["list"] = _.isArray(JSON.parse(responseBody).items);',
+        {"json": {"$.items": {"type": "array"}}},
+    ),
+    "jsonBody of an object": (
+        'pm.test("t", () => pm.response.to.have.jsonBody({ok: true}));',
+        {"json": {"$": {"exactly": {"ok": True}}}},
+    ),
     # values from Postman variables
     "variable in an expectation": (
         D + '\npm.test("t", () => pm.expect(d.code).to.eql(pm.environment.get("companyCode")));',

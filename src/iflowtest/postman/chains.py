@@ -311,6 +311,9 @@ def _response(
         if negate:
             raise Unsupported(f"{short(node)} (a body that is not JSON)")
         return None, [(Subject("schema"), {})]
+    if word == "jsonBody" and args and unwrap(args[0]).type == "object":
+        spec = equal(literal(args[0], scope))  # the whole body deep-equals the object
+        return None, [(Subject("json"), negated(spec) if negate else spec)]
     if word == "jsonBody" and args:
         path = literal(args[0], scope)
         if not isinstance(path, str):
@@ -369,8 +372,30 @@ def condition(node: Node, scope: Scope, negate: bool = False) -> list[Check]:
     return [(subject, {"truthy": not negate})]
 
 
+_LODASH_TYPES: Final = {
+    "isArray": {"type": "array"},
+    "isString": {"type": "string"},
+    "isNumber": {"type": "number"},
+    "isBoolean": {"type": "boolean"},
+    "isNull": {"exactly": None},
+    "isPlainObject": {"type": "object"},
+    "isUndefined": {"absent": True},
+    "isEmpty": {"length": 0},
+}
+
+
 def _call_condition(node: Node, scope: Scope, negate: bool) -> Check | None:
     root, links = flatten(node)
+    if root.type == "regex" and [k for k, _ in links] == ["prop", "call"] and links[0][1] == "test":
+        args = links[1][1]  # /pattern/.test(value)
+        if len(args) == 1:
+            spec: Any = regex_spec(root)
+            return evaluate(args[0], scope), negated(spec) if negate else spec
+    if text(root) == "_" and [k for k, _ in links] == ["prop", "call"] and links[0][1] in _LODASH_TYPES:
+        args = links[1][1]  # _.isArray(value) and its kin
+        if len(args) == 1:
+            spec = _LODASH_TYPES[links[0][1]]
+            return evaluate(args[0], scope), negated(spec) if negate else spec
     if text(root) == "tv4" and [k for k, _ in links] == ["prop", "call"] and links[0][1] == "validate":
         # tv4.validate(body, schema), the schema check of older collections
         args = links[1][1]
@@ -402,7 +427,7 @@ def _call_condition(node: Node, scope: Scope, negate: bool) -> Check | None:
         return inner, {"absent": True} if negate else {"present": True}
     if method in ("startsWith", "endsWith"):
         escaped = re.escape(str(value))
-        spec: Any = {"regex": f"{escaped}.*" if method == "startsWith" else f".*{escaped}"}
+        spec = {"regex": f"{escaped}.*" if method == "startsWith" else f".*{escaped}"}
     else:
         spec = {"contains": value}
     return target, negated(spec) if negate else spec

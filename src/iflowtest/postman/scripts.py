@@ -419,7 +419,10 @@ def _chain_checks(node: Node, scope: Scope) -> list[Check]:
 def _is_condition(node: Node) -> bool:
     if node.type == "call_expression":
         function = node.child_by_field_name("function")
-        return function is not None and text(function) in ("tv4.validate", "pm.response.headers.has")
+        if function is None:
+            return False
+        name = text(function)
+        return name in ("tv4.validate", "pm.response.headers.has") or name.endswith(".test") or name.startswith("_.is")
     if node.type == "binary_expression":
         operator = node.child_by_field_name("operator")
         return operator is not None and text(operator) in (
