@@ -339,10 +339,15 @@ class _Importer:
             case["expect"] = scripts.expect
         if scripts.save:
             case["save"] = scripts.save
-        for line, why in scripts.kept:
-            report.left.append((f"test line `{line.strip()}`", why))
+        if scripts.assertions:
+            case["imported_assertions"] = len(scripts.assertions)
+        if scripts.unconverted:
+            case["unconverted"] = scripts.unconverted
+        report.assertions += len(scripts.assertions)
+        report.converted += scripts.converted
+        report.left.extend(scripts.kept)
         if scripts.kept:
-            comments += ["test script lines not converted:", *(line for line, _ in scripts.kept)]
+            comments += ["test script parts not converted:", *(what for what, _ in scripts.kept)]
         if sent:
             self.precede(case, sent, request, report)
             comments.append("the steps before the last are the pm.sendRequest calls of its pre-request script")
