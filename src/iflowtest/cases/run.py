@@ -89,16 +89,13 @@ class CaseRun:
             self.exchanges.append(exchange)
             exchange.response = self._send(step, number)
             response = exchange.response
-            expect = dict(self.resolve(step.expect, number))
+            # The message block is resolved last: it may use values saved from this step's own answer.
+            raw_message = step.expect.get("message")
+            expect = dict(self.resolve({k: v for k, v in step.expect.items() if k != "message"}, number))
             mpl_expected = expect.pop("mpl", None)
-            message_expected = expect.pop("message", None)
             check_response(response, expect, namespaces=self.suite.namespaces, base=self.base)
             if mpl_expected is not None:
                 check_status(self.mpl_for_case(), response, mpl_expected)
-            if message_expected is None and mpl_expected is None and _accepted_only(expect.get("status")):
-                message_expected = self._accepted_message(number)
-            if message_expected is not None:
-                check_message(self.mpl_for_case(), response, message_expected)
             if step.baseline is not None:
                 note = compare_baseline(
                     response,
@@ -111,6 +108,11 @@ class CaseRun:
                     self.notes.append(note)
             for name, source in step.save.items():
                 self.saved[name] = self._extract(response, name, source, number)
+            message_expected = self.resolve(raw_message, number) if raw_message is not None else None
+            if message_expected is None and mpl_expected is None and _accepted_only(expect.get("status")):
+                message_expected = self._accepted_message(number)
+            if message_expected is not None:
+                check_message(self.mpl_for_case(), response, message_expected)
 
     # ------------------------------------------------------------------ variables
     def lookup(self, name: str, number: int) -> Any:
