@@ -126,15 +126,15 @@ class MessageChecks(MonitorClient):
 
     def expect_attachment(
         self, call: Call, name: str, *, timeout: float = DEFAULT_TIMEOUT, **checks: Any
-    ) -> requests.Response:
-        """The attachment `name` exists and meets `checks` (json, xpath, text, baseline, content_type); its content."""
+    ) -> requests.Response | None:
+        """The attachment `name` meets `checks` (json, xpath, text, baseline, content_type, absent); its content."""
         __tracebackhide__ = True
         log = self.message_of(call, timeout=timeout)
         return self._expect_part(log, "attachment", self.attachments(log.message_guid), name, checks)
 
     def expect_store_entry(
         self, call: Call, store_id: str, *, timeout: float = DEFAULT_TIMEOUT, **checks: Any
-    ) -> requests.Response:
+    ) -> requests.Response | None:
         """A Persist step `store_id` stored the message and its content meets `checks`; its content."""
         __tracebackhide__ = True
         log = self.message_of(call, timeout=timeout)
@@ -142,7 +142,7 @@ class MessageChecks(MonitorClient):
 
     def expect_trace(
         self, call: Call, step: str, *, timeout: float = DEFAULT_TIMEOUT, **checks: Any
-    ) -> requests.Response:
+    ) -> requests.Response | None:
         """The payload traced at model step `step` meets `checks`; skips the test when the run was not traced."""
         __tracebackhide__ = True
         log = self.message_of(call, timeout=timeout)
@@ -245,6 +245,7 @@ class MessageChecks(MonitorClient):
             ok, why = _match(spec, values)
             if not ok:
                 present = ", ".join(sorted({key for key, _ in properties})) or "none"
+                why = why if values else "not set"
                 failures.append(f"{_label(log)} custom header property {name}: {why} (properties set: {present})")
         return failures
 
@@ -265,11 +266,11 @@ class MessageChecks(MonitorClient):
 
     def _expect_part(
         self, log: MessageLog, kind: str, parts: list[MessagePart], name: str, checks: Mapping[str, Any]
-    ) -> requests.Response:
+    ) -> requests.Response | None:
         __tracebackhide__ = True
         failures, response = self._part_failures(log, kind, parts, name, checks)
-        if failures or response is None:
-            raise ExpectationError(failures or [f"{_label(log)} {kind} {name!r} is absent, as expected"])
+        if failures:
+            raise ExpectationError(failures)
         return response
 
     def _part_failures(
