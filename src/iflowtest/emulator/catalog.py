@@ -42,6 +42,7 @@ _KEYS: Final = (
     "allowed_headers",
     "message_log",
     "queue",
+    "max_body_size",
 )
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments", "log_level")
 LOG_LEVELS: Final = ("NONE", "ERROR", "INFO", "DEBUG", "TRACE")
@@ -86,6 +87,8 @@ class FlowSpec:
     # A JMS sender flow: it has no address and runs for each message put on this queue.
     queue: str = ""
     log_level: str = "INFO"  # the flow's log level; TRACE keeps the payloads of each run (`TraceMessages`)
+    # *Body Size* of the sender adapter in MB (SAP's minimum is 1, its default 40); None means no limit here.
+    max_body_size: float | None = None
 
     @property
     def shown_name(self) -> str:
@@ -256,6 +259,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
             f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
         )
     properties, attachments, log_level = _message_log(entry.get("message_log", {}), problem)
+    max_body_size = entry.get("max_body_size")
+    if max_body_size is not None and (
+        not isinstance(max_body_size, int | float) or isinstance(max_body_size, bool) or max_body_size < 1
+    ):
+        raise problem(
+            "max_body_size", f"expected the Body Size in MB, at least 1 (SAP's minimum), got {max_body_size!r}"
+        )
     options = _options(entry, behaviour, problem)
     return FlowSpec(
         name=name,
@@ -270,6 +280,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         custom_header_properties=properties,
         attachments=attachments,
         log_level=log_level,
+        max_body_size=float(max_body_size) if max_body_size is not None else None,
     )
 
 

@@ -38,6 +38,9 @@ MPL_FIELD_HEADERS: Final = {
 CSRF_HEADER: Final = "X-CSRF-Token"
 DATA_STORE_RETENTION: Final = timedelta(days=90)  # a Write step's default "Retention Threshold for Alerting"
 JMS_RETRY_INTERVAL: Final = 60.0  # seconds until a failed JMS message is retried (the JMS sender's default: 1 min)
+BODY_LIMIT_STATUSES: Final = (413, 500)
+# SAP's text for a body over the sender adapter's Body Size (cpi-facts §4), the limit in MB with one decimal.
+BODY_LIMIT_TEXT: Final = "Message body exceeds configured size limit ({limit:.1f} MB)"
 MODIFYING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REALM: Final = 'Basic realm="SAP Cloud Integration"'
 # The two lines after the exception text are SAP's, including the spelling "occured".
@@ -96,7 +99,7 @@ class Runtime:
         flow = match.flow
         response = self._guard(request, flow)
         if response is None:
-            response = self._run(request, flow, match.subpath)
+            response = self._over_limit(request, flow) or self._run(request, flow, match.subpath)
         return self._counted(flow.name, response)
 
     def _counted(self, iflow: str | None, response: Response) -> Response:
@@ -135,6 +138,26 @@ class Runtime:
                 return tomcat_page(403, "Forbidden", headers={CSRF_HEADER: "Required"})
         return None
 
+    def _over_limit(self, request: Request, flow: FlowSpec) -> Response | None:
+        """The adapter's answer to a body over the flow's Body Size, else None.
+
+        413 with SAP's text, or (`Emulator.body_limit_status = 500`) SAP's 500 text naming a FAILED message.
+        """
+        if flow.max_body_size is None or len(request.get_data()) <= flow.max_body_size * 1024 * 1024:
+            return None
+        error = BODY_LIMIT_TEXT.format(limit=flow.max_body_size)
+        mpl_id = new_message_id(self._tenant.clock.now())
+        log_start = self._tenant.clock.now_utc()
+        status = self._tenant.body_limit_status
+        text = FAILURE_TEXT.format(error=error, mpl_id=mpl_id) if status == 500 else error
+        flow_request = _flow_request(request, flow, "")
+        fields = _sent_fields(request, flow)
+        self._log(flow, flow_request, None, mpl_id, log_start, "FAILED", error, status, fields, None)
+        response = Response(text, status=status, content_type="text/plain;charset=UTF-8")
+        if self._tenant.mpl_header:
+            response.headers[MPL_HEADER] = mpl_id
+        return response
+
     def _csrf_fetch(self, request: Request) -> Response:
         session_id, token, new_session = self._tenant.csrf.fetch(request.cookies.get("JSESSIONID"))
         self._tenant.counters.count_csrf_fetch()
@@ -155,23 +178,8 @@ class Runtime:
         clock = self._tenant.clock
         log_start = clock.now_utc()
         mpl_id = new_message_id(clock.now())
-        flow_request = FlowRequest(
-            method=request.method,
-            subpath=subpath,
-            query=dict(request.args.items()),
-            headers=Headers(request.headers),
-            body=request.get_data(),
-            base_url=request.host_url.rstrip("/"),
-            address=flow.address,
-        )
-        # As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s).
-        sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
-        fields = {
-            field: sent[header]
-            for header, field in MPL_FIELD_HEADERS.items()
-            if header in sent and flow.allows_header(header)
-        }
-        run = self.run_flow(flow, flow_request, mpl_id, log_start, fields=fields)
+        flow_request = _flow_request(request, flow, subpath)
+        run = self.run_flow(flow, flow_request, mpl_id, log_start, fields=_sent_fields(request, flow))
         if run.error is not None:
             response = Response(
                 FAILURE_TEXT.format(error=run.error, mpl_id=mpl_id), status=500, content_type="text/plain;charset=UTF-8"
@@ -313,6 +321,28 @@ def _to_response(result: FlowResponse) -> Response:
     for name, value in result.headers.items():
         response.headers[name] = value
     return response
+
+
+def _flow_request(request: Request, flow: FlowSpec, subpath: str) -> FlowRequest:
+    return FlowRequest(
+        method=request.method,
+        subpath=subpath,
+        query=dict(request.args.items()),
+        headers=Headers(request.headers),
+        body=request.get_data(),
+        base_url=request.host_url.rstrip("/"),
+        address=flow.address,
+    )
+
+
+def _sent_fields(request: Request, flow: FlowSpec) -> dict[str, str]:
+    """As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s)."""
+    sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
+    return {
+        field: sent[header]
+        for header, field in MPL_FIELD_HEADERS.items()
+        if header in sent and flow.allows_header(header)
+    }
 
 
 def _answer_failure(result: FlowResponse) -> str | None:
