@@ -12,7 +12,8 @@ changed. When a cassette is written, every value that changes from call to call 
   answer's header, the next request's URI and the message log's body stays one id;
 - matches of the `ignore_patterns` (GUIDs and ISO-8601 timestamps by default) in requests only: matching
   ignores them there anyway, while in an answer a GUID or a date may be data a test checks;
-- the `Date` header of answers is left out: nothing replays it.
+- the `Date` header of answers is left out: nothing replays it;
+- a zip answer (a data store entry's content) is unpacked, its text members replaced alike, and packed again.
 
 The n-th distinct value of a cassette, in the order the cassette is written, becomes the n-th stand-in, so
 the same recording gives the same stand-ins. A stand-in has the shape of the value it replaces: a timestamp
@@ -26,12 +27,15 @@ interaction at a time, which cannot keep an id consistent across a cassette), he
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import re
 import string
+import zipfile
 from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, unquote
@@ -269,9 +273,30 @@ def _replace_response(response: dict[str, Any], replace: Any) -> None:
         headers[name] = [replace(v) for v in values] if isinstance(values, list) else replace(values)
     body = response.get("body") or {}
     text = body.get("string")
+    if isinstance(text, bytes) and text.startswith(b"PK"):
+        body["string"] = _replace_in_zip(text, replace)
     if isinstance(text, str):
         body["string"] = replaced = replace(text)
         if replaced != text:
             for name in headers:
                 if name.lower() == "content-length":
                     headers[name] = [str(len(replaced.encode("utf-8")))]
+
+
+def _replace_in_zip(data: bytes, replace: Any) -> bytes:
+    """A zip answer (a data store entry's `$value`: `body` and `headers.prop`) with its text members replaced.
+
+    The members are rewritten with a fixed date, so that the same recording gives the same bytes.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    except zipfile.BadZipFile:
+        return data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for name, content in members:
+            with contextlib.suppress(UnicodeDecodeError):  # a binary member stays as recorded
+                content = replace(content.decode("utf-8")).encode("utf-8")
+            rewritten.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), content, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()
