@@ -21,7 +21,6 @@ so that polling for a final status can be tested by moving the emulator's clock 
 
 from __future__ import annotations
 
-import base64
 import hashlib
 import io
 import json
@@ -93,6 +92,8 @@ class MplApi:
     def __init__(self, tenant: Tenant, tokens: TokenEndpoint) -> None:
         self._tenant = tenant
         self._tokens = tokens
+        # The worker node every run ran on (`ProcessId`): one per tenant.
+        self._worker = hashlib.sha256(tenant.subdomain.encode()).hexdigest()[:32]
 
     def handle(self, request: Request) -> Response:
         """The answer of `_answer`, its JSON error body in the tenant's error shape (`Tenant.odata_errors`)."""
@@ -162,7 +163,7 @@ class MplApi:
             status, log_end = status_at(record, now)
             rows["MessageProcessingLogs"].append(self._log_row(record, base, status, log_end))
             if related:
-                for name, children in _child_rows(record, status, log_end, now).items():
+                for name, children in _child_rows(record, status, log_end, now, self._worker).items():
                     rows[name].extend(children)
         if related:
             rows.update(self._store_rows(now))
@@ -291,28 +292,23 @@ def _needs_children(subpath: str, query: dict[str, str]) -> bool:
     return "$expand" in query or _LOGS_ONLY.fullmatch(subpath) is None
 
 
-def _derived_id(record: MessageRecord, salt: str) -> str:
-    digest = hashlib.sha256(f"{record.message_guid}/{salt}".encode()).digest()
-    return base64.urlsafe_b64encode(b"\x00" + digest[:20]).decode()
-
-
 def _attachment_id(record: MessageRecord, index: int) -> str:
     return f"sap-it-res:msg:{record.message_guid}:{index + 1}"
 
 
 def _child_rows(
-    record: MessageRecord, status: str, log_end: datetime, now: datetime
+    record: MessageRecord, status: str, log_end: datetime, now: datetime, worker: str = ""
 ) -> dict[str, list[dict[str, Any]]]:
     """The rows a message's navigation properties lead to (MessageGuid joins them, declared or not)."""
     guid = record.message_guid
     errors = []
     if status == "FAILED" and record.error_text:
         errors.append({"MessageGuid": guid, "Type": None, "LastErrorModelStepId": None})
-    run_id = _derived_id(record, "run")
+    run_id = f"{guid}-1"  # ids of a message's parts embed its id, as attachment ids do on tenants
     return {
         "MessageProcessingLogErrorInformations": errors,
         "MessageProcessingLogCustomHeaderProperties": [
-            {"Id": f"{_derived_id(record, 'header')}-{index + 1}", "MessageGuid": guid, "Name": name, "Value": value}
+            {"Id": f"{guid}-{index + 1}", "MessageGuid": guid, "Name": name, "Value": value}
             for index, (name, value) in enumerate(record.custom_header_properties)
         ],
         "MessageProcessingLogAttachments": [
@@ -330,7 +326,7 @@ def _child_rows(
         ],
         "MessageStoreEntries": [
             {
-                "Id": f"sap-it-{_derived_id(record, f'store-{index}')}",
+                "Id": f"sap-it-{guid}-{index + 1}",
                 "MessageGuid": guid,
                 "MessageStoreId": store_id,
                 "TimeStamp": log_end,
@@ -348,7 +344,7 @@ def _child_rows(
                 "RunStop": log_end,
                 "LogLevel": record.log_level,
                 "OverallState": status,
-                "ProcessId": _derived_id(record, "process").encode().hex()[:32],
+                "ProcessId": worker,
             }
         ],
         "MessageProcessingLogRunSteps": _run_steps(record, run_id, status, log_end),
@@ -395,7 +391,9 @@ def _run_steps(record: MessageRecord, run_id: str, status: str, log_end: datetim
 
 
 def _trace_id(record: MessageRecord, index: int) -> int:
-    return int.from_bytes(hashlib.sha256(f"{record.message_guid}/trace/{index}".encode()).digest()[:6], "big")
+    """A 15-digit trace id, the same for the same message (a fixed length keeps cassette stand-ins stable)."""
+    digest = int.from_bytes(hashlib.sha256(f"{record.message_guid}/trace/{index}".encode()).digest()[:8], "big")
+    return 10**14 + digest % (9 * 10**14)
 
 
 def _data_store_archive(content: str, headers: tuple[tuple[str, str], ...]) -> bytes:

@@ -293,9 +293,9 @@ class Runtime:
 
     def _hand_over(self, result: FlowResponse, flow_request: FlowRequest, mpl_id: str, log_start: datetime) -> None:
         """Queue what a JMS receiver sent, and run the flows reading those queues a moment later."""
-        for queue, content_type, body in result.enqueue:
+        for index, (queue, content_type, body) in enumerate(result.enqueue):
             taken = log_start + timedelta(seconds=self._tenant.jms_delay)
-            jms_id = f"ID:{secrets.token_hex(12)}"
+            jms_id = f"ID:{mpl_id}:{index + 1}"  # one JMS message per queue the run sent to
             self._tenant.queues.put(
                 QueuedMessage(queue=queue, jms_id=jms_id, message_guid=mpl_id, created_at=log_start, taken_at=taken)
             )
