@@ -33,6 +33,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "reporting": {"calls"},
     "postman": set(),
     "emulator": set(),
+    "project": {"credentials", "calls"},
 }
 
 
