@@ -74,7 +74,7 @@ class CaseRun:
     _mpl: MessageChecks | None = None
 
     def run(self) -> None:
-        """Run every step in order; the first unmet expectation stops the case."""
+        """Run every step in order; the first unmet expectation stops the case, an `unconverted:` entry fails it."""
         try:
             self._run_steps()
         finally:
@@ -84,6 +84,7 @@ class CaseRun:
                 self._mpl.close()
 
     def _run_steps(self) -> None:
+        unconverted: list[str] = []
         for number, step in enumerate(self.case.steps, start=1):
             exchange = Exchange(step, number)
             self.exchanges.append(exchange)
@@ -113,6 +114,13 @@ class CaseRun:
                 message_expected = self._accepted_message(number)
             if message_expected is not None:
                 check_message(self.mpl_for_case(), response, message_expected)
+            where = f"step {number} ({step.name!r}): " if len(self.case.steps) > 1 else ""
+            unconverted += [f"{where}not converted: {what}" for what in step.unconverted]
+        if unconverted:
+            # An imported assertion that no expectation checks must not leave the case green on fewer checks.
+            raise ExpectationError(
+                [*unconverted, "convert each into expect: (or remove it from unconverted:) to check what it checked"]
+            )
 
     # ------------------------------------------------------------------ variables
     def lookup(self, name: str, number: int) -> Any:
