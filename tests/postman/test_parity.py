@@ -68,8 +68,8 @@ def test_newman_and_the_imported_suite_agree_per_request(
             data,
             SAMPLE / "cpi.postman_environment.json",
         )
-        for name, value in bench.tenant_environment({"oauth": key}, ["postman_basic", "postman_oauth2"]).items():
-            if name.startswith("IFLOWTEST_"):
+        for name, value in bench.tenant_environment({"oauth": key}).items():
+            if name.startswith("IFLOWTEST_") or name in environment:
                 monkeypatch.setenv(name, value)
         monkeypatch.setenv("IFLOWTEST_CA_BUNDLE", str(emulator.ca_file))
         junit = tmp_path / "junit.xml"
