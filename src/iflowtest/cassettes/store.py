@@ -12,7 +12,7 @@ cassette: when recorded they are scrubbed and saved once per client (token) or p
 `cassettes/_handshakes/`, and when replaying every token request and CSRF fetch is answered from there,
 however often a test repeats it. What stays in a test's cassette is what the test itself caused; a `403 X-CSRF-Token: Required` that
 the harness answered by fetching a token and repeating the call is left out too (whether a call met it
-depends on the tokens cached before, volatile.py), and replay answers the repeated call either way, so
+depends on the tokens cached before, serializer.py), and replay answers the repeated call either way, so
 any subset of tests replays in any order.
 
 Offline keys. With `--offline` nothing is contacted, so every client gets a key on placeholder hosts

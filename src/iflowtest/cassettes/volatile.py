@@ -149,7 +149,7 @@ class StandIns:
 
     def apply(self, cassette: dict[str, Any]) -> None:
         """Drop volatile headers and replace volatile values of a vcrpy cassette dict (bodies as text)."""
-        cassette["interactions"] = _without_csrf_retries(self._last_polls(cassette.get("interactions") or []))
+        cassette["interactions"] = self._last_polls(cassette.get("interactions") or [])
         interactions = cassette["interactions"]
         found = _Found(self.rules)
         for interaction in interactions:
@@ -313,30 +313,3 @@ def _replace_in_zip(data: bytes, replace: Any) -> bytes:
                 content = replace(content.decode("utf-8")).encode("utf-8")
             rewritten.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), content, zipfile.ZIP_DEFLATED)
     return buffer.getvalue()
-
-
-def _without_csrf_retries(interactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-    """Without the `403 X-CSRF-Token: Required` the harness answered by fetching a token and repeating the call.
-
-    Whether a call met that handshake depends on whether its client had a token from an earlier test of the
-    process (test order, `-n`), never on the iFlow; a replay answers the repeated call either way, so the
-    cassette keeps only the call that went through.
-    """
-    kept = []
-    for index, interaction in enumerate(interactions):
-        request, response = interaction["request"], interaction["response"]
-        following = interactions[index + 1]["request"] if index + 1 < len(interactions) else None
-        required = any(
-            name.lower() == "x-csrf-token" and "required" in str(value).lower()
-            for name, value in (response.get("headers") or {}).items()
-        )
-        if (
-            required
-            and (response.get("status") or {}).get("code") == 403
-            and following is not None
-            and following.get("method") == request.get("method")
-            and following.get("uri") == request.get("uri")
-        ):
-            continue
-        kept.append(interaction)
-    return kept
