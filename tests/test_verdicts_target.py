@@ -133,7 +133,7 @@ def test_pyproject_cannot_turn_a_profile_into_an_emulator_run(project: Path) -> 
         (
             '@pytest.mark.iflow("ReadCostCenter")',
             "ERROR: iflowtest: suites/costcenters/test_typo.py::test_typo (@pytest.mark.iflow): unknown iFlow "
-            "'ReadCostCenter': declared iFlows are ChangeCostCenter, CostCentersOData, FailingFlow, ReadCostCenters, "
+            "'ReadCostCenter': declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, "
             "ReadCostCentersDE; declare it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty "
             "table will do (did you mean 'ReadCostCenters'?)",
         ),
@@ -171,7 +171,7 @@ def test_the_same_mistake_in_yaml_says_the_same(project: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "ERROR: iflowtest: case 'typo' (suites/costcenters/typo.iflow.yaml:3): unknown iFlow 'ReadCostCenter': "
-        "declared iFlows are ChangeCostCenter, CostCentersOData, FailingFlow, ReadCostCenters, ReadCostCentersDE; "
+        "declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; "
         "declare it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty table will do (did you "
         "mean 'ReadCostCenters'?)"
     )

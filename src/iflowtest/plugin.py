@@ -11,7 +11,7 @@ import pytest
 import requests
 
 from iflowtest.calls.client import CallRecord, IflowClient
-from iflowtest.calls.mpl import ClaimsFolder, MplClient, mpl_client, share_claims
+from iflowtest.calls.mpl import ClaimsFolder, monitor_options, share_claims
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
@@ -20,6 +20,7 @@ from iflowtest.cases.names import NameCheck, used_clients
 from iflowtest.cases.sequence import SequenceScheduling, has_sequences, order_sequences
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
+from iflowtest.checks.messages import MessageChecks
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
 from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
@@ -364,9 +365,11 @@ def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> I
 
 
 @pytest.fixture
-def mpl(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> Generator[MplClient, None, None]:
-    """Message-log checks through the first 'api'-plan client: `mpl.expect_status(response, "COMPLETED")`."""
-    client = _or_fail(lambda: mpl_client(iflow_clients))
+def mpl(request: pytest.FixtureRequest, iflow_clients: ClientRegistry) -> Generator[MessageChecks, None, None]:
+    """Message-log checks through the first 'api'-plan client: `mpl.expect_status(response, "COMPLETED")`,
+    `mpl.expect_message(response, attachments=..., downstream=...)` and the other message-level expectations."""
+    client = _or_fail(lambda: MessageChecks(**monitor_options(iflow_clients)))
+    client.update_baselines = request.config.stash[UPDATE_BASELINES_KEY]
     client.checked = request.node.stash.setdefault(MPL_KEY, [])
     yield client
     client.close()

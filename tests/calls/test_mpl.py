@@ -365,8 +365,8 @@ def test_a_client_without_the_role_gets_the_fix(emulator: Emulator, issue_key: K
         mpl.get("AGx")
 
     assert str(refused.value) == (
-        "cannot read message log AGx: client 'monitor-ro' is not allowed to read message logs (403): give its "
-        "'api'-plan instance the role MonitoringDataRead and re-provision"
+        "cannot read message log AGx: client 'monitor-ro' lacks role MonitoringDataRead (403): add it to roles of "
+        "[tool.iflowtest.clients.monitor-ro] and re-provision"
     )
 
 

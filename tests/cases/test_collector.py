@@ -290,7 +290,7 @@ def test_sample_suite_passes_and_reports_its_iflows(pytester: pytest.Pytester) -
 
     result = run(pytester, SAMPLE, f"--junitxml={junit}")
 
-    result.assert_outcomes(passed=24)
+    result.assert_outcomes(passed=25)
     text = junit.read_text()
     assert '<property name="iflowtest.iflow" value="ChangeCostCenter"' in text
     assert '<property name="iflowtest.calls" value="2"' in text  # the multi-step case
@@ -643,7 +643,7 @@ def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> 
         (
             {"name": "no address", "iflow": "ReadCostCenter", "request": {}},
             "ERROR: iflowtest: case 'no address' (suites/names.iflow.yaml:2): unknown iFlow 'ReadCostCenter': declared "
-            "iFlows are ChangeCostCenter, CostCentersOData, FailingFlow, ReadCostCenters, ReadCostCentersDE; declare "
+            "iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; declare "
             "it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty table will do (did you mean "
             "'ReadCostCenters'?)",
         ),

@@ -333,3 +333,61 @@ def test_nearly_valid_suites_are_collected_or_explained(document: Any) -> None:
 def test_flow_style_cases_keep_their_source_line() -> None:
     suite = parse("cases: [{name: a, request: {}}, {name: b, request: {}}]\n")
     assert [c.source for c in suite.cases] == ["cases: [{name: a, request: {}}, {name: b, request: {}}]"] * 2
+
+
+MESSAGE_ERRORS = [
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect:\n      message:\n        atachments: {}\n",
+        "unknown key 'atachments' in case 'a' (suites/costcenters/costcenters.iflow.yaml:6): did you mean 'attachments'?",
+    ),
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect:\n      message:\n        attachments:\n          Payload: {jsn: {}}\n",
+        "unknown key 'jsn' in case 'a' (suites/costcenters/costcenters.iflow.yaml:7): did you mean 'json'?",
+    ),
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect:\n      message:\n        downstream:\n          - status: COMPLETED\n",
+        "case 'a' (suites/costcenters/costcenters.iflow.yaml:7) lacks key 'iflow': add it",
+    ),
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect:\n      message:\n        status: DONE\n",
+        "key 'status' in case 'a' (suites/costcenters/costcenters.iflow.yaml:6) must be one of COMPLETED, FAILED, "
+        "ESCALATED, CANCELLED, DISCARDED, ABANDONED, got 'DONE'",
+    ),
+    (
+        "cases:\n  - name: a\n    request: {}\n    expect:\n      message:\n        store:\n          Persist1: {xpath: {'//a[': x}}\n",
+        "XPath '//a[' in message message store entry 'Persist1' of case 'a'",
+    ),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), MESSAGE_ERRORS)
+def test_message_expectations_are_checked_in_the_users_terms(text: str, message: str) -> None:
+    assert error_of(text).startswith(message)
+
+
+def test_a_message_expectation_with_every_kind_parses() -> None:
+    text = """\
+cases:
+  - name: a
+    request: {}
+    expect:
+      status: 202
+      message:
+        status: COMPLETED
+        custom_status: {regex: "OK|COMPLETED"}
+        timeout: 30
+        properties: {CostCenter: "10101101"}
+        attachments:
+          Payload: {xpath: {/a: b}, content_type: {regex: xml}, baseline: fixtures/x.baseline.xml}
+          Gone: {absent: true}
+        store: {Persist1: null}
+        trace: {EndEvent_2: {text: {contains: x}}}
+        data_store: {Store: {id: "${id}", json: {$.a: 1}}}
+        queues: {Q: {failed: 0, scope: queue}}
+        downstream:
+          - iflow: Next
+            count: 1
+            downstream: [{iflow: Third}]
+"""
+    [case] = parse(text).cases
+    assert case.steps[0].expect["message"]["downstream"][0]["iflow"] == "Next"

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import io
 import json
 import re
 import uuid
+import zipfile
 from typing import Any
 
 import pytest
@@ -193,3 +195,33 @@ def test_only_the_last_answer_of_a_message_log_poll_is_kept(serializer: Cassette
 
     assert [i["request"]["uri"] for i in kept] == ["{runtime}/http/costcenters", uri, "{runtime}/http/costcenters"]
     assert json.loads(kept[1]["response"]["body"]["string"]) == {"d": {"Status": "COMPLETED"}}
+
+
+def test_a_zip_answer_gets_the_same_stand_ins_inside_and_packs_the_same_twice() -> None:
+    # A data store entry's content comes as a zip (`body`, `headers.prop`): its RequestId is the answer's.
+    def zipped(request_id: str) -> bytes:
+        buffer = io.BytesIO()
+        with zipfile.ZipFile(buffer, "w") as archive:
+            archive.writestr("body", f"<Answer><RequestId>{request_id}</RequestId></Answer>")
+            archive.writestr("headers.prop", "SAP_MessageProcessingLogID=x\n")
+        return buffer.getvalue()
+
+    def cassette(request_id: str) -> dict[str, Any]:
+        answer = interaction(
+            "POST", "{runtime}/http/change", None, {}, f"<Answer><RequestId>{request_id}</RequestId></Answer>"
+        )
+        entry = interaction("GET", f"{{api}}/api/v1/DataStoreEntries(Id='{request_id}')/$value", None, {}, "")
+        entry["response"]["body"]["string"] = zipped(request_id)
+        return {"version": 1, "interactions": [answer, entry]}
+
+    rules = MatchRules.from_table({"ignore_fields": ["RequestId"]})
+    first, second = cassette(str(uuid.uuid4())), cassette(str(uuid.uuid4()))
+    StandIns(rules).apply(first)
+    StandIns(rules).apply(second)
+
+    stored = [c["interactions"][1]["response"]["body"]["string"] for c in (first, second)]
+    assert stored[0] == stored[1]
+    with zipfile.ZipFile(io.BytesIO(stored[0])) as archive:
+        body = archive.read("body").decode()
+    stand_in_id = first["interactions"][0]["response"]["body"]["string"].split("<RequestId>")[1].split("<")[0]
+    assert body == f"<Answer><RequestId>{stand_in_id}</RequestId></Answer>"

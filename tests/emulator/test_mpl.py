@@ -254,6 +254,12 @@ def test_metadata_declares_the_navigation_properties_and_their_sets(emulator: Em
     assert {s.get("Name") for s in container.findall(f"{edm}EntitySet")} == {
         "MessageProcessingLogs",
         *NAVIGATIONS.values(),
+        "MessageProcessingLogRunSteps",
+        "TraceMessages",
+        "DataStoreEntries",
+        "JmsBrokers",
+        "QueueStates",
+        "JmsMessages",
     }
     artifact = schema.find(f"{edm}ComplexType[@Name='IntegrationArtifact']")
     assert [p.get("Name") for p in artifact] == ["Id", "Name", "Type", "PackageId", "PackageName"]
@@ -301,7 +307,14 @@ def test_an_allowed_sap_application_id_becomes_the_application_message_id(declar
 
 def test_the_sample_flows_allow_sap_application_id(emulator: Emulator) -> None:
     allowing = {f.name for f in Catalog.load().flows if f.allows_header("SAP_ApplicationID")}
-    assert allowing == {"ReadCostCenters", "ReadCostCentersDE", "ChangeCostCenter", "CostCentersOData", "FailingFlow"}
+    assert allowing == {
+        "ReadCostCenters",
+        "ReadCostCentersDE",
+        "ChangeCostCenter",
+        "CostCentersOData",
+        "FailingFlow",
+        "ChangeCostCenterAsync",
+    }
 
 
 def test_navigation_and_expand_reach_what_the_flow_declared(declaring: Emulator) -> None:
@@ -341,7 +354,10 @@ def test_attachment_content_needs_the_payload_role(declaring: Emulator) -> None:
 
     refused = api.get(f"/api/v1/MessageProcessingLogAttachments('{attachment}')/$value")
 
-    assert (refused.status_code, refused.text) == (403, "Forbidden: attachments need role MessagePayloadsRead")
+    assert (refused.status_code, refused.text) == (
+        403,
+        "Forbidden: the API needs an 'api'-plan client with role MessagePayloadsRead",
+    )
 
 
 def test_error_information_as_an_entity_and_expanded(emulator: Emulator) -> None:

@@ -63,7 +63,7 @@ def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(s
     listed = iflowtest("discover", "--iflow-env", "emu", cwd=project)
 
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("iflowtest: 5 iFlows deployed on 127.0.0.1\n")
+    assert listed.stdout.startswith("iflowtest: 7 iFlows deployed on 127.0.0.1\n")
     for iflow, address in SAMPLE_ADDRESSES.items():
         line = next(line for line in listed.stdout.splitlines() if line.strip().startswith(iflow + " "))
         assert "STARTED" in line and address in line, line
@@ -72,8 +72,8 @@ def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(s
 
     assert written.returncode == 0, written.stderr
     assert (
-        "iflowtest: declared 4 iFlows in pyproject.toml: ChangeCostCenter, CostCentersOData, FailingFlow, "
-        "ReadCostCentersDE" in written.stdout
+        "iflowtest: declared 6 iFlows in pyproject.toml: ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, "
+        "FailingFlow, ProcessCostCenterChange, ReadCostCentersDE" in written.stdout
     )
     text = (project / "pyproject.toml").read_text()
     assert text.startswith(PYPROJECT)
@@ -83,11 +83,11 @@ def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(s
     )
     smoke = (project / "suites" / "smoke" / "deployed.iflow.yaml").read_text()
     assert "iflow: Read\n" in smoke  # the declared name of an iFlow declared under another name
-    assert smoke.count("auth: none") == 4  # HTTPS endpoints only; the OData sender is not one
+    assert smoke.count("auth: none") == 5  # HTTPS endpoints only; the OData and JMS senders are not ones
 
     run = iflowtest("run", "--iflow-env", "emu", cwd=project)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-2000:]
-    assert "4 tests, 4 passed" in run.stdout
+    assert "5 tests, 5 passed" in run.stdout
 
     again = iflowtest("discover", "--iflow-env", "emu", "--write", "--no-smoke", cwd=project)
     assert "iflowtest: declared 0 iFlows in pyproject.toml\n" in again.stdout

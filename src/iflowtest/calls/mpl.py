@@ -41,6 +41,7 @@ from iflowtest.settings import ClientSpec
 FINAL_STATUSES: Final = frozenset({"COMPLETED", "FAILED", "ESCALATED", "CANCELLED", "DISCARDED", "ABANDONED"})
 PENDING_STATUSES: Final = frozenset({"PROCESSING", "RETRY"})
 API_PATH: Final = "/api/v1"
+MONITORING_ROLE: Final = "MonitoringDataRead"
 MONITOR_PATH: Final = "/shell/monitoring/Messages/"
 # Seconds added around a call's own time span when looking its message up by time: the tenant's clock and
 # ours differ a little, and CPI rounds LogStart to the millisecond.
@@ -57,6 +58,10 @@ class MplError(IflowtestError):
 
 class MplUnreachableError(MplError, UnreachableError):
     """Raised when no connection to the message log API of the tenant can be made."""
+
+
+class MplPermissionError(MplError):
+    """Raised when the tenant refuses a read for a role the client lacks (403); the message names the role."""
 
 
 class MplNotFoundError(MplError):
@@ -86,6 +91,9 @@ class MessageLog:
     application_id: str | None = None  # ApplicationMessageId: the SAP_ApplicationID the call sent, when allowed
     found_by: str | None = None  # how the harness tied this log to its call, for the report
     display_name: str | None = None  # IntegrationFlowName: may differ from the artifact id
+    predecessor: str | None = None  # PredecessorMessageGuid: the message that triggered this one (2025-10)
+    custom_status: str | None = None
+    log_level: str | None = None  # TRACE when the run kept its payloads
 
     @property
     def final(self) -> bool:
@@ -105,6 +113,9 @@ class MessageLog:
             web_link=entity.get("AlternateWebLink"),
             application_id=entity.get("ApplicationMessageId") or None,
             display_name=entity.get("IntegrationFlowName"),
+            predecessor=entity.get("PredecessorMessageGuid") or None,
+            custom_status=entity.get("CustomStatus"),
+            log_level=entity.get("LogLevel"),
         )
 
 
@@ -419,7 +430,7 @@ class MplClient:
         if isinstance(call, str):
             guid, how = call, "MPL id (given)"
         else:
-            found = self.find_for_call(_record(call), timeout)
+            found = self.find_for_call(call_record(call), timeout)
             guid, how = found.message_guid, found.found_by or ""
         log = replace(self.wait_for_final(guid, max(0.0, timeout - (self._monotonic() - started))), found_by=how)
         if log.status == "FAILED":
@@ -446,16 +457,18 @@ class MplClient:
                 f"{error_reason(exc)}): check the url of the 'api'-plan key of client {self.client_name!r}"
             ) from None
 
-    def _check(self, response: requests.Response, what: str, *, json_body: bool = True) -> None:
+    def _check(
+        self, response: requests.Response, what: str, *, json_body: bool = True, role: str = MONITORING_ROLE
+    ) -> None:
         if response.status_code == 401:
             raise MplError(
                 f"cannot {what}: {self.base_url} refused client {self.client_name!r} (401): check that its key is an "
                 "'api'-plan key of this tenant"
             )
         if response.status_code == 403:
-            raise MplError(
-                f"cannot {what}: client {self.client_name!r} is not allowed to read message logs (403): give its "
-                "'api'-plan instance the role MonitoringDataRead and re-provision"
+            raise MplPermissionError(
+                f"cannot {what}: client {self.client_name!r} lacks role {role} (403): add it to roles of "
+                f"[tool.iflowtest.clients.{self.client_name}] and re-provision"
             )
         if response.status_code != 200 or (json_body and "json" not in response.headers.get("Content-Type", "")):
             said = odata_error_text(response)
@@ -514,7 +527,8 @@ def next_page(current: str, link: str, params: Mapping[str, str]) -> tuple[str, 
     return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), query
 
 
-def _record(call: requests.Response | CallRecord) -> CallRecord:
+def call_record(call: requests.Response | CallRecord) -> CallRecord:
+    """The harness's record of a call (its MPL id, application id, iFlow and time), from a response or a record."""
     if isinstance(call, CallRecord):
         return call
     record = record_of(call)
@@ -542,20 +556,25 @@ def monitoring_client_name(clients: Mapping[str, ClientSpec]) -> str:
     )
 
 
-def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any) -> MplClient:
-    """An MplClient for the declared 'api'-plan client `name` (the first one when None)."""
+def monitor_options(registry: ClientRegistry, name: str | None = None) -> dict[str, Any]:
+    """The arguments of a message-log reader for the declared 'api'-plan client `name` (the first one when None)."""
     resolved = registry.resolve(name or monitoring_client_name(registry.settings.clients))
     if resolved.spec.plan != "api":
         raise ConfigError(
             f"client {resolved.spec.name!r} has plan {resolved.spec.plan!r}: message logs need an 'api'-plan client; "
             f"set plan = 'api' in {resolved.spec.table} or name another client"
         )
-    return MplClient(
-        resolved.url,
-        resolved.auth(),
-        client_name=resolved.name,
-        verify=resolved.verify,
-        timeout=resolved.timeout,
-        artifact_ids=lambda iflow: registry.settings.iflow(iflow).artifact_id,
-        **{"first_poll": 0.25, **options},
-    )
+    return {
+        "api_url": resolved.url,
+        "auth": resolved.auth(),
+        "client_name": resolved.name,
+        "verify": resolved.verify,
+        "timeout": resolved.timeout,
+        "artifact_ids": lambda iflow: registry.settings.iflow(iflow).artifact_id,
+        "first_poll": 0.25,
+    }
+
+
+def mpl_client(registry: ClientRegistry, name: str | None = None, **options: Any) -> MplClient:
+    """An MplClient for the declared 'api'-plan client `name` (the first one when None)."""
+    return MplClient(**{**monitor_options(registry, name), **options})

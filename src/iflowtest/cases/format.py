@@ -260,7 +260,7 @@ def _explain(error: Any, data: Any, lines: Mapping[Path_, int], display: str) ->
 def _expected(error: Any, keys: list[str]) -> str:
     got = show(error.instance, 60)
     rule, value = error.validator, error.validator_value
-    if keys and keys[-1] == "status" and "mpl" not in keys:
+    if keys and keys[-1] == "status" and "mpl" not in keys and "message" not in keys and "downstream" not in keys:
         return f"must be a status such as 200, '2xx', '200-204' or a list of those, got {got}"
     if rule == "type":
         wanted = value if isinstance(value, list) else [value]
@@ -423,6 +423,10 @@ def _check_queries(
     for kind in ("json", "xpath"):
         for query in expect.get(kind, {}):
             _check_query(query, kind, namespaces, label)
+    for where, document in _message_documents(expect.get("message") or {}, "message"):
+        for kind in ("json", "xpath"):
+            for query in (document or {}).get(kind, {}):
+                _check_query(query, kind, namespaces, f"{where} of {label}")
     for name, source in save.items():
         for kind, query in source.items():
             if kind in ("json", "xpath"):
@@ -434,6 +438,19 @@ def _check_queries(
                     raise SuiteFormatError(
                         f"regex {query!r} of save {name!r} of {label} does not compile ({exc})"
                     ) from None
+
+
+def _message_documents(message: Mapping[str, Any], where: str) -> list[tuple[str, Mapping[str, Any]]]:
+    """Every document check of a `message:` expectation (downstream ones included), with where it stands."""
+    found: list[tuple[str, Mapping[str, Any]]] = []
+    for key, kind in (("attachments", "attachment"), ("store", "message store entry"), ("trace", "trace payload")):
+        for name, document in (message.get(key) or {}).items():
+            found.append((f"{where} {kind} {name!r}", document or {}))
+    for name, document in (message.get("data_store") or {}).items():
+        found.append((f"{where} data store {name!r}", document or {}))
+    for index, downstream in enumerate(message.get("downstream") or []):
+        found += _message_documents(downstream, f"{where} downstream #{index + 1}")
+    return found
 
 
 def _check_query(query: str, kind: str, namespaces: Mapping[str, str], label: str) -> None:

@@ -19,7 +19,7 @@ from typing import Any, Final
 import requests
 
 from iflowtest.calls.client import CallRecord, IflowClient
-from iflowtest.calls.mpl import MplClient, check_status, mpl_client
+from iflowtest.calls.mpl import check_status, monitor_options, monitoring_client_name
 from iflowtest.calls.pool import IflowClientPool
 from iflowtest.cases.format import Case, Step, Suite
 from iflowtest.checks.assertions import (
@@ -32,6 +32,7 @@ from iflowtest.checks.assertions import (
 )
 from iflowtest.checks.baselines import compare_baseline
 from iflowtest.checks.matchers import show
+from iflowtest.checks.messages import MessageChecks, check_message
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret, redact_text
 
@@ -71,7 +72,7 @@ class CaseRun:
     notes: list[str] = field(default_factory=list)
     mpl_checked: list[Any] = field(default_factory=list)  # MessageLogs for the report
     _own_clients: list[IflowClient] = field(default_factory=list)
-    _mpl: MplClient | None = None
+    _mpl: MessageChecks | None = None
 
     def run(self) -> None:
         """Run every step in order; the first unmet expectation stops the case, an `unconverted:` entry fails it."""
@@ -90,7 +91,9 @@ class CaseRun:
             self.exchanges.append(exchange)
             exchange.response = self._send(step, number)
             response = exchange.response
-            expect = dict(self.resolve(step.expect, number))
+            # The message block is resolved last: it may use values saved from this step's own answer.
+            raw_message = step.expect.get("message")
+            expect = dict(self.resolve({k: v for k, v in step.expect.items() if k != "message"}, number))
             mpl_expected = expect.pop("mpl", None)
             check_response(response, expect, namespaces=self.suite.namespaces, base=self.base)
             if mpl_expected is not None:
@@ -107,6 +110,11 @@ class CaseRun:
                     self.notes.append(note)
             for name, source in step.save.items():
                 self.saved[name] = self._extract(response, name, source, number)
+            message_expected = self.resolve(raw_message, number) if raw_message is not None else None
+            if message_expected is None and mpl_expected is None and _accepted_only(expect.get("status")):
+                message_expected = self._accepted_message(number)
+            if message_expected is not None:
+                check_message(self.mpl_for_case(), response, message_expected)
             where = f"step {number} ({step.name!r}): " if len(self.case.steps) > 1 else ""
             unconverted += [f"{where}not converted: {what}" for what in step.unconverted]
         if unconverted:
@@ -150,12 +158,28 @@ class CaseRun:
             return {self.resolve(k, number): self.resolve(v, number) for k, v in value.items()}
         return value
 
-    def mpl_for_case(self) -> MplClient:
+    def mpl_for_case(self) -> MessageChecks:
         """The message-log reader (first 'api'-plan client), made on first use, its checks kept for the report."""
         if self._mpl is None:
-            self._mpl = mpl_client(self.clients.registry)
+            self._mpl = MessageChecks(**monitor_options(self.clients.registry))
             self._mpl.checked = self.mpl_checked
+            self._mpl.notes = self.notes
+            self._mpl.namespaces = self.suite.namespaces
+            self._mpl.base = self.base
+            self._mpl.update_baselines = self.update_baselines
         return self._mpl
+
+    def _accepted_message(self, number: int) -> dict[str, Any] | None:
+        """A step that expects 202 waits for its message to complete, when message logs can be read."""
+        try:
+            monitoring_client_name(self.clients.registry.settings.clients)
+        except ConfigError:
+            self.notes.append(
+                f"step {number} expects 202 (accepted): its message was not waited for, as no client of plan 'api' "
+                "is declared to read message logs"
+            )
+            return None
+        return {"status": "COMPLETED"}
 
     # ------------------------------------------------------------------ requests
     def client_for(self, step: Step) -> IflowClient:
@@ -258,6 +282,11 @@ class CaseRun:
         if not found:
             raise ExpectationError([f"{where}: {kind} {query!r} found nothing in the response"])
         return found[0]
+
+
+def _accepted_only(status: Any) -> bool:
+    """Whether a status expectation is exactly 202 Accepted (an asynchronous hand-over)."""
+    return str(status).strip() == "202"
 
 
 def _text(value: Any) -> str:

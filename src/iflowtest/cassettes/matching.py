@@ -37,7 +37,8 @@ DEFAULT_IGNORE_PATTERNS: Final = (
 APPLICATION_ID: Final = re.compile(r"iflowtest-[0-9a-f]{12}-\d{6}")
 # Reads of the message-log API are polls (a log written late, a message still PROCESSING): a cassette keeps
 # the last answer of each (volatile.py) and replays it however often the run asks (replay.py).
-MESSAGE_LOG_PATH: Final = "/api/v1/MessageProcessingLogs"
+# The tenant's monitoring API: message logs and their parts, data stores, queues; its reads are polls.
+MONITORING_API_PATH: Final = "/api/v1/"
 IGNORED: Final = "<ignored>"
 _SLASHES = re.compile(r"/{2,}")
 

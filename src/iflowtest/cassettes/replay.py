@@ -22,7 +22,7 @@ from vcr.cassette import Cassette
 from vcr.errors import UnhandledHTTPRequestError
 from vcr.record_mode import RecordMode
 
-from iflowtest.cassettes.matching import MESSAGE_LOG_PATH, RequestKey, closeness, explain
+from iflowtest.cassettes.matching import MONITORING_API_PATH, RequestKey, closeness, explain
 from iflowtest.cassettes.modes import RecordingMode
 from iflowtest.cassettes.scrub import HostMap
 from iflowtest.errors import CassetteError
@@ -111,7 +111,7 @@ class IndexedCassette(Cassette):  # type: ignore[misc]  # vcrpy ships no type hi
         position = self._cursor.get(key, 0)
         if position < len(indices):
             return indices[position]
-        polled = key.method == "GET" and MESSAGE_LOG_PATH in key.path
+        polled = key.method == "GET" and MONITORING_API_PATH in key.path
         return indices[-1] if self.allow_playback_repeats or polled else None
 
     def _responses(self, request: Any) -> Iterator[tuple[int, Any]]:

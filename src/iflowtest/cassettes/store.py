@@ -10,9 +10,10 @@ keeps each client's CSRF token across tests, so whether a test's own traffic con
 a CSRF fetch depends on test order, `-k` and `-n`. Those two handshakes therefore never go into a test's
 cassette: when recorded they are scrubbed and saved once per client (token) or per path (CSRF fetch) in
 `cassettes/_handshakes/`, and when replaying every token request and CSRF fetch is answered from there,
-however often a test repeats it. What stays in a test's cassette is what the test itself caused, including
-a `403 X-CSRF-Token: Required` and the repeated call when the cached CSRF token had to be renewed; replay
-follows that sequence whatever the client has cached, so any subset of tests replays in any order.
+however often a test repeats it. What stays in a test's cassette is what the test itself caused; a `403 X-CSRF-Token: Required` that
+the harness answered by fetching a token and repeating the call is left out too (whether a call met it
+depends on the tokens cached before, serializer.py), and replay answers the repeated call either way, so
+any subset of tests replays in any order.
 
 Offline keys. With `--offline` nothing is contacted, so every client gets a key on placeholder hosts
 (`https://runtime.offline.invalid`, ...) and a fake secret; loading a cassette maps `{runtime}`,

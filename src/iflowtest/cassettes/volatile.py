@@ -12,7 +12,8 @@ changed. When a cassette is written, every value that changes from call to call 
   answer's header, the next request's URI and the message log's body stays one id;
 - matches of the `ignore_patterns` (GUIDs and ISO-8601 timestamps by default) in requests only: matching
   ignores them there anyway, while in an answer a GUID or a date may be data a test checks;
-- the `Date` header of answers is left out: nothing replays it.
+- the `Date` header of answers is left out: nothing replays it;
+- a zip answer (a data store entry's content) is unpacked, its text members replaced alike, and packed again.
 
 The n-th distinct value of a cassette, in the order the cassette is written, becomes the n-th stand-in, so
 the same recording gives the same stand-ins. A stand-in has the shape of the value it replaces: a timestamp
@@ -26,20 +27,29 @@ interaction at a time, which cannot keep an id consistent across a cassette), he
 from __future__ import annotations
 
 import base64
+import contextlib
 import datetime as dt
 import hashlib
+import io
 import itertools
 import json
 import re
 import string
+import zipfile
 from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, unquote
 
-from iflowtest.cassettes.matching import APPLICATION_ID, MESSAGE_LOG_PATH, MatchRules, request_key
+from iflowtest.cassettes.matching import APPLICATION_ID, MONITORING_API_PATH, MatchRules, request_key
 
 VOLATILE_FIELDS: Final = frozenset(
     {"MessageGuid", "CorrelationId", "TransactionId", "LogStart", "LogEnd", "jti", "ApplicationMessageId"}
+)
+# Fields of the monitoring API's other entities (runs, steps, trace messages, attachments, message store, data
+# store and JMS entries) that change with every run: volatile in its answers only, where they cannot be data.
+MONITORING_FIELDS: Final = frozenset(
+    {"TimeStamp", "RunStart", "RunStop", "StepStart", "StepStop", "ProcessingDate", "CreatedAt", "RetainUntil"}
+    | {"NextRetry", "DueAt", "TraceId"}
 )
 # SAP_ApplicationID: the harness sends a fresh one with every call (calls/client.py), to find its message log.
 VOLATILE_HEADERS: Final = frozenset(
@@ -149,7 +159,8 @@ class StandIns:
                 del headers[name]
             for value in self._named(request.get("headers"), request.get("body")):
                 found.add(value, everywhere=True)
-            for value in self._named(headers, (response.get("body") or {}).get("string")):
+            monitoring = MONITORING_API_PATH in (request.get("uri") or "")
+            for value in self._named(headers, (response.get("body") or {}).get("string"), monitoring=monitoring):
                 found.add(value, everywhere=True)
             for text in (unquote(request.get("uri") or ""), request.get("body")):
                 for value in self._matches(text):
@@ -163,12 +174,13 @@ class StandIns:
             _replace_response(interaction["response"], replace_everywhere)
 
     def _last_polls(self, interactions: list[dict[str, Any]]) -> list[dict[str, Any]]:
-        """Of repeated reads of the message-log API, only the last: how often a poll found the log not yet
-        written or still PROCESSING depends on timing, never on the iFlow; a replay answers the final state."""
+        """Of repeated reads of the monitoring API, only the last: how often a poll found the log not yet
+        written, still PROCESSING or a queued message not yet processed depends on timing, never on the iFlow;
+        a replay answers the final state."""
         last: dict[Any, int] = {}
         for index, interaction in enumerate(interactions):
             request = interaction["request"]
-            if request.get("method", "").upper() == "GET" and MESSAGE_LOG_PATH in (request.get("uri") or ""):
+            if request.get("method", "").upper() == "GET" and MONITORING_API_PATH in (request.get("uri") or ""):
                 key = request_key("GET", request["uri"], request.get("headers") or {}, None, self.rules)
                 last[key] = index
         polls = set(last.values())
@@ -177,7 +189,7 @@ class StandIns:
             for index, interaction in enumerate(interactions)
             if index in polls
             or interaction["request"].get("method", "").upper() != "GET"
-            or MESSAGE_LOG_PATH not in (interaction["request"].get("uri") or "")
+            or MONITORING_API_PATH not in (interaction["request"].get("uri") or "")
         ]
 
     def _matches(self, text: Any) -> Iterator[str]:
@@ -186,7 +198,7 @@ class StandIns:
         found = sorted((m.start(), m.group(0)) for p in self.rules.ignore_patterns for m in p.finditer(text))
         yield from (value for _, value in found if value)
 
-    def _named(self, headers: Any, body: Any) -> Iterator[str]:
+    def _named(self, headers: Any, body: Any, *, monitoring: bool = False) -> Iterator[str]:
         for name, values in sorted((headers or {}).items(), key=lambda item: item[0].lower()):
             if name.lower() in VOLATILE_HEADERS:
                 yield from (str(v) for v in (values if isinstance(values, list) else [values]))
@@ -198,20 +210,22 @@ class StandIns:
                 document = json.loads(body)
             except ValueError:
                 return
-            yield from self._json_fields(document)
+            yield from self._json_fields(document, MONITORING_FIELDS if monitoring else frozenset())
         elif body.lstrip().startswith("<"):
             yield from (m["value"] for m in self._xml_fields.finditer(body))
 
-    def _json_fields(self, document: Any) -> Iterator[str]:
+    def _json_fields(self, document: Any, more: frozenset[str] = frozenset()) -> Iterator[str]:
         if isinstance(document, dict):
             for key, value in document.items():
-                if isinstance(value, str) and (key in VOLATILE_FIELDS or key in self.rules.ignore_fields):
+                if isinstance(value, str) and (
+                    key in VOLATILE_FIELDS or key in more or key in self.rules.ignore_fields
+                ):
                     yield value
                 else:
-                    yield from self._json_fields(value)
+                    yield from self._json_fields(value, more)
         elif isinstance(document, list):
             for item in document:
-                yield from self._json_fields(item)
+                yield from self._json_fields(item, more)
 
 
 class _Found:
@@ -269,9 +283,33 @@ def _replace_response(response: dict[str, Any], replace: Any) -> None:
         headers[name] = [replace(v) for v in values] if isinstance(values, list) else replace(values)
     body = response.get("body") or {}
     text = body.get("string")
+    if isinstance(text, bytes) and text.startswith(b"PK"):
+        body["string"] = packed = _replace_in_zip(text, replace)
+        for name in headers:
+            if name.lower() == "content-length":
+                headers[name] = [str(len(packed))]
     if isinstance(text, str):
         body["string"] = replaced = replace(text)
         if replaced != text:
             for name in headers:
                 if name.lower() == "content-length":
                     headers[name] = [str(len(replaced.encode("utf-8")))]
+
+
+def _replace_in_zip(data: bytes, replace: Any) -> bytes:
+    """A zip answer (a data store entry's `$value`: `body` and `headers.prop`) with its text members replaced.
+
+    The members are rewritten with a fixed date, so that the same recording gives the same bytes.
+    """
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = [(info.filename, archive.read(info)) for info in archive.infolist()]
+    except zipfile.BadZipFile:
+        return data
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as rewritten:
+        for name, content in members:
+            with contextlib.suppress(UnicodeDecodeError):  # a binary member stays as recorded
+                content = replace(content.decode("utf-8")).encode("utf-8")
+            rewritten.writestr(zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0)), content, zipfile.ZIP_DEFLATED)
+    return buffer.getvalue()

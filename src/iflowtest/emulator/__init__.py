@@ -2,7 +2,8 @@
 
 Owns the server (`server`), the tenant's state (`tenant`), the token endpoint (`xsuaa`, `cfuaa`), the iFlow
 runtime and its catalog of flows (`runtime`, `catalog`, `flows`, `iflows.yaml`), the OData V2 services
-(`odata*`, `costcenters`), the message-log API (`mpl`), the Cloud Foundry V3 API and its service broker
+(`odata*`, `costcenters`), the monitoring API (`mpl`, `mpl_model`) with the data stores and JMS queues
+flows write (`stores`), the Cloud Foundry V3 API and its service broker
 (`cloudfoundry`, `broker`), TLS with a generated CA (`tls`) and fault injection (`faults`).
 It stands behind a wall: it may import only `iflowtest.errors` and `iflowtest.files`, and the harness reaches
 it only through `iflowtest.target`, so it could be lifted out as a package of its own.

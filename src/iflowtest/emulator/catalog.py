@@ -51,12 +51,15 @@ _KEYS: Final = (
     "options",
     "allowed_headers",
     "message_log",
+    "queue",
     "version",
     "deployment",
     "max_body_size",
 )
 _DEPLOYMENT_KEYS: Final = ("status", "error")
-_MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
+_MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments", "log_level")
+LOG_LEVELS: Final = ("NONE", "ERROR", "INFO", "DEBUG", "TRACE")
+_QUEUE = re.compile(r"[A-Za-z0-9_.-]{1,80}")
 _ATTACHMENT_KEYS: Final = ("name", "content_type", "content")
 _HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
 _CAMEL_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z0-9]+")
@@ -94,6 +97,9 @@ class FlowSpec:
     allowed_headers: tuple[str, ...] = ()
     custom_header_properties: tuple[tuple[str, str], ...] = ()
     attachments: tuple[AttachmentSpec, ...] = ()
+    # A JMS sender flow: it has no address and runs for each message put on this queue.
+    queue: str = ""
+    log_level: str = "INFO"  # the flow's log level; TRACE keeps the payloads of each run (`TraceMessages`)
     version: str = "1.0.0"
     # The runtime artifact's status and, when it is ERROR, the error the runtime-artifact API reports.
     deployment_status: str = "STARTED"
@@ -112,8 +118,8 @@ class FlowSpec:
 
     @property
     def adapter(self) -> str:
-        """``http``, ``cxf`` or ``odata``: the sender adapter the address belongs to."""
-        return adapter_of(self.address) or ""
+        """``http``, ``cxf``, ``odata`` or ``jms``: the sender adapter the flow listens with."""
+        return "jms" if self.queue else adapter_of(self.address) or ""
 
     def allows(self, method: str) -> bool:
         """Whether the flow accepts ``method`` (HEAD rides along with GET, as in any servlet)."""
@@ -161,6 +167,8 @@ class Catalog:
         best: FlowMatch | None = None
         best_length = -1
         for flow in self._flows:
+            if flow.queue:
+                continue  # a JMS sender has no address
             address = flow.address.lower()
             if flow.adapter == "http" and not address.endswith("/*"):
                 if lowered == address:
@@ -226,6 +234,8 @@ class Catalog:
             if flow.name in seen_names:
                 raise CatalogError(f"{source}: flow {flow.name!r}, key 'name': the name is used by another flow")
             seen_names.add(flow.name)
+            if flow.queue:
+                continue
             # CPI refuses to start a flow whose address another flow already has (case-insensitively).
             other = seen_addresses.setdefault(flow.address.lower().removesuffix("/*"), flow.name)
             if other != flow.name:
@@ -250,6 +260,8 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
     unknown = sorted(set(entry) - set(_KEYS))
     if unknown:
         raise problem(unknown[0], f"unknown key; allowed keys are {', '.join(_KEYS)}")
+    if "queue" in entry:
+        return _jms_flow(entry, name, problem)
     address = entry.get("address")
     adapter = adapter_of(address) if isinstance(address, str) else None
     if not isinstance(address, str) or adapter is None or not _ADDRESS[adapter].fullmatch(address):
@@ -287,7 +299,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
             "allowed_headers",
             f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
         )
-    properties, attachments = _message_log(entry.get("message_log", {}), problem)
+    properties, attachments, log_level = _message_log(entry.get("message_log", {}), problem)
     max_body_size = entry.get("max_body_size")
     if max_body_size is not None and (
         not isinstance(max_body_size, int | float) or isinstance(max_body_size, bool) or max_body_size < 1
@@ -295,18 +307,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         raise problem(
             "max_body_size", f"expected the Body Size in MB, at least 1 (SAP's minimum), got {max_body_size!r}"
         )
-    options = entry.get("options") or {}
-    if not isinstance(options, dict):
-        raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
-    allowed = BEHAVIOURS[behaviour].options
-    for option, value in options.items():
-        if option not in allowed:
-            known = ", ".join(sorted(allowed)) or "none"
-            raise problem(f"options.{option}", f"behaviour {behaviour!r} has no such option (it takes: {known})")
-        wanted = allowed[option]
-        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in _types(wanted)):
-            names = " or ".join(t.__name__ for t in _types(wanted))
-            raise problem(f"options.{option}", f"expected a {names}, got {value!r}")
+    options = _options(entry, behaviour, problem)
     version = entry.get("version", "1.0.0")
     if not isinstance(version, str | int | float) or isinstance(version, bool):
         raise problem("version", f"expected a version such as '1.0.3', got {version!r}")
@@ -323,10 +324,60 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         allowed_headers=tuple(allowed_headers),
         custom_header_properties=properties,
         attachments=attachments,
+        log_level=log_level,
         version=str(version),
         deployment_status=status,
         deployment_error=error,
         max_body_size=float(max_body_size) if max_body_size is not None else None,
+    )
+
+
+def _options(entry: Mapping[str, Any], behaviour: str, problem: Callable[[str, str], CatalogError]) -> dict[str, Any]:
+    options = entry.get("options") or {}
+    if not isinstance(options, dict):
+        raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
+    allowed = BEHAVIOURS[behaviour].options
+    for option, value in options.items():
+        if option not in allowed:
+            known = ", ".join(sorted(allowed)) or "none"
+            raise problem(f"options.{option}", f"behaviour {behaviour!r} has no such option (it takes: {known})")
+        wanted = allowed[option]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in _types(wanted)):
+            names = " or ".join(t.__name__ for t in _types(wanted))
+            raise problem(f"options.{option}", f"expected a {names}, got {value!r}")
+    return dict(options)
+
+
+def _jms_flow(entry: Mapping[str, Any], name: str, problem: Callable[[str, str], CatalogError]) -> FlowSpec:
+    """A flow with a JMS sender: no address, methods, role or CSRF; it runs for each message on its queue."""
+    queue = entry.get("queue")
+    if not isinstance(queue, str) or not _QUEUE.fullmatch(queue):
+        raise problem(
+            "queue", f"expected a queue name such as CostCenterChanges (letters, digits, _ . -), got {queue!r}"
+        )
+    for key in ("address", "methods", "role", "csrf", "allowed_headers"):
+        if key in entry:
+            raise problem(key, "a flow with a JMS sender (queue) has no HTTP sender settings: remove the key")
+    behaviour = entry.get("behaviour")
+    if not isinstance(behaviour, str) or behaviour not in BEHAVIOURS:
+        raise problem("behaviour", f"expected one of {', '.join(sorted(BEHAVIOURS))}, got {behaviour!r}")
+    display_name = entry.get("display_name", "")
+    if not isinstance(display_name, str):
+        raise problem("display_name", f"expected the artifact's name as text, got {display_name!r}")
+    properties, attachments, log_level = _message_log(entry.get("message_log", {}), problem)
+    return FlowSpec(
+        name=name,
+        address="",
+        methods=frozenset(),
+        role="",
+        behaviour=behaviour,
+        csrf=False,
+        options=_options(entry, behaviour, problem),
+        display_name=display_name,
+        custom_header_properties=properties,
+        attachments=attachments,
+        queue=queue,
+        log_level=log_level,
     )
 
 
@@ -400,7 +451,7 @@ def _resolve_files(flow: FlowSpec, root: Path, source: str) -> FlowSpec:
 
 def _message_log(
     section: Any, problem: Callable[[str, str], CatalogError]
-) -> tuple[tuple[tuple[str, str], ...], tuple[AttachmentSpec, ...]]:
+) -> tuple[tuple[tuple[str, str], ...], tuple[AttachmentSpec, ...], str]:
     """The custom header properties and attachments a flow's runs write into their message log."""
     if not isinstance(section, dict):
         raise problem("message_log", f"expected a mapping with {' and/or '.join(_MESSAGE_LOG_KEYS)}, got {section!r}")
@@ -435,4 +486,7 @@ def _message_log(
         specs.append(
             AttachmentSpec(attachment["name"], attachment["content"], attachment.get("content_type") or "text/plain")
         )
-    return tuple((k, str(v)) for k, v in properties.items()), tuple(specs)
+    log_level = section.get("log_level", "INFO")
+    if log_level not in LOG_LEVELS:
+        raise problem("message_log.log_level", f"expected one of {', '.join(LOG_LEVELS)}, got {log_level!r}")
+    return tuple((k, str(v)) for k, v in properties.items()), tuple(specs), log_level

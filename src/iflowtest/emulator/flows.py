@@ -10,7 +10,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime
 from http import HTTPStatus
 from typing import Any, Final
@@ -43,6 +43,16 @@ class FlowResponse:
     content_type: str
     headers: dict[str, str] = field(default_factory=dict)
     failure: str | None = None
+    # What the run writes besides its answer, as real flows do with scripts and steps (the catalog's
+    # `message_log` adds what every run writes): attachments (name, content type, content), custom header
+    # properties (name, value), Persist steps (message store id, content type, content), Write steps
+    # (data store, entry id, content type, content), JMS receivers (queue, content type, body), CustomStatus.
+    attachments: tuple[tuple[str, str, str], ...] = ()
+    properties: tuple[tuple[str, str], ...] = ()
+    store: tuple[tuple[str, str, str], ...] = ()
+    data_store: tuple[tuple[str, str, str, str], ...] = ()
+    enqueue: tuple[tuple[str, str, bytes], ...] = ()
+    custom_status: str | None = None
 
 
 class FlowError(Exception):
@@ -180,8 +190,60 @@ def _xml_parser() -> Any:
     return etree.XMLParser(resolve_entities=False, no_network=True, load_dtd=False, huge_tree=False)
 
 
+CHANGE_STORE: Final = "CostCenterChanges"  # the data store accepted changes are written to, by RequestId
+
+
 def change_cost_center(request: FlowRequest, options: Mapping[str, Any], backend: CostCenterService) -> FlowResponse:
-    """Validate a CostCenterChangeRequest against the backend and accept or reject it (nothing is stored)."""
+    """Validate a CostCenterChangeRequest against the backend and accept or reject it.
+
+    As a real change flow logs what it did: the request and the backend's answer as attachments
+    (`ChangeRequest`, `BackendResponse`), the cost center and the outcome as custom header properties, the
+    answer in the message store (Persist step `PersistResponse`), and an accepted change in the data store
+    `CostCenterChanges` under its RequestId. A rejection sets the CustomStatus REJECTED.
+    """
+    result = _change_result(request, backend)
+    root = etree.fromstring(result.body, _xml_parser())
+    area = _child_text(root, "ControllingArea") or _request_field(request.body, "ControllingArea")
+    cost_center = _child_text(root, "CostCenter") or _request_field(request.body, "CostCenter")
+    status = _child_text(root, "Status")
+    answer = b""
+    if area and cost_center:
+        backend_answer = backend.handle(
+            "GET",
+            "A_CostCenter",
+            {"$filter": f"ControllingArea eq {_string_literal(area)} and CostCenter eq {_string_literal(cost_center)}"},
+            accept="application/json",
+            service_root=request.base_url + SERVICE_PATH,
+        )
+        answer = backend_answer.body
+    request_id = _child_text(root, "RequestId")
+    text = result.body.decode("utf-8")
+    return replace(
+        result,
+        attachments=(
+            (
+                "ChangeRequest",
+                request.headers.get("Content-Type") or _XML_TYPE,
+                request.body.decode("utf-8", "replace"),
+            ),
+            *((("BackendResponse", "application/json", answer.decode("utf-8")),) if answer else ()),
+        ),
+        properties=(("ControllingArea", area), ("CostCenter", cost_center), ("ChangeStatus", status)),
+        store=(("PersistResponse", _XML_TYPE, text),),
+        data_store=((CHANGE_STORE, request_id, _XML_TYPE, text),) if status == "ACCEPTED" and request_id else (),
+        custom_status=None if status == "ACCEPTED" else status,
+    )
+
+
+def _request_field(body: bytes, name: str) -> str:
+    try:
+        return _child_text(etree.fromstring(body, _xml_parser()), name)
+    except etree.XMLSyntaxError:
+        return ""
+
+
+def _change_result(request: FlowRequest, backend: CostCenterService) -> FlowResponse:
+    """The answer to a change request: ACCEPTED with the changes, or REJECTED with the errors."""
     root = _parse_xml(request.body)
     errors: list[tuple[str, str]] = []
     if etree.QName(root).localname != "CostCenterChangeRequest":
@@ -313,9 +375,26 @@ def fail(request: FlowRequest, options: Mapping[str, Any], backend: CostCenterSe
     raise FlowError(options.get("error", DEFAULT_FAILURE))
 
 
+# ---------------------------------------------------------------- asynchronous hand-over (JMS receiver)
+def enqueue(request: FlowRequest, options: Mapping[str, Any], backend: CostCenterService) -> FlowResponse:
+    """Put the request on a JMS queue and answer 202 at once; the flow reading that queue does the work."""
+    queue = str(options.get("queue", ""))
+    if not request.body:
+        raise FlowError("com.sap.it.rt.adapter.jms.JmsException: the message body is empty, nothing to put on " + queue)
+    content_type = request.headers.get("Content-Type") or "application/octet-stream"
+    return FlowResponse(
+        202,
+        b"",
+        "text/plain;charset=utf-8",
+        enqueue=((queue, content_type, request.body),),
+        properties=(("Queue", queue),),
+    )
+
+
 BEHAVIOURS: Final[Mapping[str, BehaviourSpec]] = {
     "read_cost_centers": BehaviourSpec(read_cost_centers, {"country": str}),
     "odata_passthrough": BehaviourSpec(odata_passthrough, {}),
     "change_cost_center": BehaviourSpec(change_cost_center, {}),
     "fail": BehaviourSpec(fail, {"error": str}),
+    "enqueue": BehaviourSpec(enqueue, {"queue": str}),
 }

@@ -21,17 +21,21 @@ so that polling for a final status can be tested by moving the emulator's clock 
 
 from __future__ import annotations
 
-import base64
 import hashlib
+import io
 import json
 import re
-from datetime import datetime
+import zipfile
+from datetime import datetime, timedelta
 from typing import Any, Final
 from urllib.parse import quote, unquote
 
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.emulator.odata import ComplexType, EntitySet, Navigation, ODataService, Property, ServiceModel
+from iflowtest.emulator.mpl_model import MPL_MODEL
+from iflowtest.emulator.odata import ODataService, ServiceResponse
+from iflowtest.emulator.odata_filter import ODataError, parse_key_predicate
+from iflowtest.emulator.stores import BROKER
 from iflowtest.emulator.tenant import MessageRecord, Tenant
 from iflowtest.emulator.xsuaa import TokenEndpoint
 
@@ -40,152 +44,25 @@ REQUIRED_ROLE: Final = "MonitoringDataRead"
 PAGE_SIZE: Final = 1000
 INTERIM_STATUSES: Final = ("PROCESSING", "RETRY")
 ODATA_ERROR_SHAPES: Final = ("odata", "converted")
-_NAMESPACE: Final = "com.sap.hci.api"
 _QUOTED = r"'(?P<key>(?:[^']|'')*)'"
 _ERROR_PATH = re.compile(
     rf"(?:MessageProcessingLogs\({_QUOTED}\)/ErrorInformation(?P<value>/\$value)?"
     rf"|MessageProcessingLogErrorInformations\({_QUOTED.replace('key', 'set_key')}\)/\$value)"
 )
 _LOGS_ONLY = re.compile(r"MessageProcessingLogs(?:\('(?:[^']|'')*'\))?(?:/\$count)?")
-_ATTACHMENT_VALUE = re.compile(rf"MessageProcessingLogAttachments\({_QUOTED}\)/\$value")
+# A media entity's content: an attachment, a message store entry, a trace payload, a data store entry.
+_MEDIA_VALUE = re.compile(r"(?P<set>[A-Za-z]+)\((?P<keys>(?:[^'()]|'(?:[^']|'')*')*)\)/\$value")
 PAYLOAD_ROLE: Final = "MessagePayloadsRead"
+TRACE_ROLE: Final = "TraceConfigurationRead"
+STORES_ROLE: Final = "DataStoresAndQueuesRead"
+STORE_PAYLOAD_ROLE: Final = "DataStorePayloadsRead"
+_STORE_SETS: Final = frozenset({"DataStoreEntries", "JmsBrokers", "QueueStates", "JmsMessages"})
+_PAYLOAD_SETS: Final = frozenset({"MessageProcessingLogAttachments", "MessageStoreEntries", "TraceMessages"})
+TRACE_RETENTION: Final = timedelta(hours=1)  # trace payloads expire long before their message log
 # A datetime literal with a zone suffix, e.g. datetime'2024-01-31T00:00:00Z' or ...+01:00'.
 _ZONED_LITERAL = re.compile(r"datetime'[^']*(?:Z|[+-]\d\d:?\d\d)'", re.IGNORECASE)
 
 
-def _string(name: str, max_length: int | None = None) -> Property:
-    return Property(name, "Edm.String", max_length)
-
-
-def _to_log(name: str) -> Navigation:
-    # Child rows carry their message's MessageGuid, declared or not, so navigation joins on it both ways.
-    return Navigation(name, "MessageProcessingLogs", (("MessageGuid", "MessageGuid"),), many=False)
-
-
-def _children(name: str, target: str, *, many: bool = True) -> Navigation:
-    return Navigation(name, target, (("MessageGuid", "MessageGuid"),), many=many)
-
-
-# The entity sets, types and property order of SAP's MessageProcessingLogs API (its EDMX as public clients
-# import it; the field order of the MessageProcessingLog follows a real answer, cpi-facts section 5).
-MPL_MODEL: Final = ServiceModel(
-    namespace=_NAMESPACE,
-    container="MessageProcessingLogs",
-    complex_types=(
-        ComplexType(
-            "IntegrationArtifact",
-            (_string("Id"), _string("Name"), _string("Type"), _string("PackageId"), _string("PackageName")),
-        ),
-    ),
-    entity_sets=(
-        EntitySet(
-            name="MessageProcessingLogs",
-            entity_type="MessageProcessingLog",
-            keys=("MessageGuid",),
-            properties=(
-                Property("MessageGuid", "Edm.String", 28, nullable=False),
-                _string("CorrelationId", 28),
-                _string("ApplicationMessageId"),
-                _string("PredecessorMessageGuid"),
-                _string("ApplicationMessageType"),
-                Property("LogStart", "Edm.DateTime"),
-                Property("LogEnd", "Edm.DateTime"),
-                _string("Sender"),
-                _string("Receiver"),
-                _string("IntegrationFlowName"),
-                _string("Status"),
-                _string("AlternateWebLink"),
-                Property("IntegrationArtifact", f"{_NAMESPACE}.IntegrationArtifact", nullable=False),
-                _string("LogLevel"),
-                _string("CustomStatus"),
-                _string("ArchivingStatus"),
-                Property("ArchivingSenderChannelMessages", "Edm.Boolean"),
-                Property("ArchivingReceiverChannelMessages", "Edm.Boolean"),
-                Property("ArchivingLogAttachments", "Edm.Boolean"),
-                Property("ArchivingPersistedMessages", "Edm.Boolean"),
-                _string("TransactionId"),
-                _string("PreviousComponentName"),
-                _string("LocalComponentName"),
-                _string("OriginComponentName"),
-            ),
-            navigations=(
-                _children("CustomHeaderProperties", "MessageProcessingLogCustomHeaderProperties"),
-                _children("MessageStoreEntries", "MessageStoreEntries"),
-                _children("ErrorInformation", "MessageProcessingLogErrorInformations", many=False),
-                _children("AdapterAttributes", "MessageProcessingLogAdapterAttributes"),
-                _children("Attachments", "MessageProcessingLogAttachments"),
-                _children("Runs", "MessageProcessingLogRuns"),
-            ),
-        ),
-        EntitySet(
-            name="MessageProcessingLogErrorInformations",
-            entity_type="MessageProcessingLogErrorInformation",
-            keys=("MessageGuid",),
-            properties=(Property("MessageGuid", nullable=False), _string("Type"), _string("LastErrorModelStepId")),
-            has_stream=True,
-        ),
-        EntitySet(
-            name="MessageProcessingLogAdapterAttributes",
-            entity_type="MessageProcessingLogAdapterAttribute",
-            keys=("Id",),
-            properties=(
-                Property("Id", nullable=False),
-                _string("AdapterId"),
-                _string("AdapterMessageId"),
-                _string("Name"),
-                _string("Value"),
-            ),
-            navigations=(_to_log("MessageProcessingLog"),),
-        ),
-        EntitySet(
-            name="MessageProcessingLogAttachments",
-            entity_type="MessageProcessingLogAttachment",
-            keys=("Id",),
-            properties=(
-                Property("Id", nullable=False),
-                _string("MessageGuid"),
-                Property("TimeStamp", "Edm.DateTime"),
-                _string("Name"),
-                _string("ContentType"),
-                Property("PayloadSize", "Edm.Int64"),
-            ),
-            has_stream=True,
-        ),
-        EntitySet(
-            name="MessageProcessingLogCustomHeaderProperties",
-            entity_type="MessageProcessingLogCustomHeaderProperty",
-            keys=("Id",),
-            properties=(Property("Id", nullable=False), _string("Name"), _string("Value")),
-            navigations=(_to_log("Log"),),
-        ),
-        EntitySet(
-            name="MessageStoreEntries",
-            entity_type="MessageStoreEntry",
-            keys=("Id",),
-            properties=(
-                Property("Id", nullable=False),
-                _string("MessageGuid"),
-                _string("MessageStoreId"),
-                Property("TimeStamp", "Edm.DateTime"),
-                Property("HasAttachments", "Edm.Boolean"),
-            ),
-            has_stream=True,
-        ),
-        EntitySet(
-            name="MessageProcessingLogRuns",
-            entity_type="MessageProcessingLogRun",
-            keys=("Id",),
-            properties=(
-                Property("Id", nullable=False),
-                Property("RunStart", "Edm.DateTime"),
-                Property("RunStop", "Edm.DateTime"),
-                _string("LogLevel"),
-                _string("OverallState"),
-                _string("ProcessId"),
-            ),
-        ),
-    ),
-)
 _CHILD_SETS: Final = tuple(s.name for s in MPL_MODEL.entity_sets[1:])
 # Package of the emulated tenant's flows (IntegrationArtifact/PackageId and PackageName).
 PACKAGE_ID: Final = "iflowtest.samples"
@@ -215,6 +92,8 @@ class MplApi:
     def __init__(self, tenant: Tenant, tokens: TokenEndpoint) -> None:
         self._tenant = tenant
         self._tokens = tokens
+        # The worker node every run ran on (`ProcessId`): one per tenant.
+        self._worker = hashlib.sha256(tenant.subdomain.encode()).hexdigest()[:32]
 
     def handle(self, request: Request) -> Response:
         """The answer of `_answer`, its JSON error body in the tenant's error shape (`Tenant.odata_errors`)."""
@@ -237,9 +116,9 @@ class MplApi:
             )
             if answered is not None:
                 return answered
-        attachment = _ATTACHMENT_VALUE.fullmatch(subpath)
-        if attachment is not None:
-            return self._attachment_value(request, attachment.group("key").replace("''", "'"))
+        media = _MEDIA_VALUE.fullmatch(subpath)
+        if media is not None and media.group("set") != "MessageProcessingLogErrorInformations":
+            return self._media_value(base, media.group("set"), media.group("keys"))
         if _ZONED_LITERAL.search(query.get("$filter", "")):
             return _odata_error(
                 400,
@@ -262,9 +141,11 @@ class MplApi:
         client = self._tokens.authenticate_request(request)
         if client is None:
             return Response("Unauthorized", status=401, content_type="text/plain;charset=UTF-8")
-        if client.plan != "api" or REQUIRED_ROLE not in client.roles:
+        needed = required_roles(unquote(request.path[len(API_ROOT) :]).strip("/"), dict(request.args.items()))
+        missing = [role for role in needed if role not in client.roles]
+        if client.plan != "api" or missing:
             return Response(
-                f"Forbidden: the API needs an 'api'-plan client with role {REQUIRED_ROLE}",
+                f"Forbidden: the API needs an 'api'-plan client with role {' and '.join(missing or needed)}",
                 status=403,
                 content_type="text/plain;charset=UTF-8",
             )
@@ -282,9 +163,58 @@ class MplApi:
             status, log_end = status_at(record, now)
             rows["MessageProcessingLogs"].append(self._log_row(record, base, status, log_end))
             if related:
-                for name, children in _child_rows(record, status, log_end).items():
+                for name, children in _child_rows(record, status, log_end, now, self._worker).items():
                     rows[name].extend(children)
+        if related:
+            rows.update(self._store_rows(now))
         return rows
+
+    def _store_rows(self, now: datetime) -> dict[str, list[dict[str, Any]]]:
+        """Data store entries and the JMS broker's queues and messages at `now`."""
+        entries = [
+            {
+                "Id": e.entry_id,
+                "DataStoreName": e.store,
+                "IntegrationFlow": e.iflow,
+                "Type": "",
+                "Status": "Stored",
+                "MessageId": e.message_guid,
+                "DueAt": None,
+                "CreatedAt": e.created_at,
+                "RetainUntil": e.retain_until,
+                "$content": _data_store_archive(e.content, e.headers),
+                "$type": "application/zip",
+            }
+            for e in self._tenant.data_stores.entries()
+            if e.created_at <= now
+        ]
+        on_queue = self._tenant.queues.messages(now)
+        queues = self._tenant.queues.names()
+        return {
+            "DataStoreEntries": entries,
+            "JmsBrokers": [
+                {
+                    "Key": BROKER,
+                    "Capacity": 1024 * len(on_queue),
+                    "MaxCapacity": 9_500_000_000,
+                    "QueueNumber": len(queues),
+                    "MaxQueueNumber": 30,
+                }
+            ],
+            "QueueStates": [{"Name": name, "Broker": BROKER, "State": 0} for name in queues],
+            "JmsMessages": [
+                {
+                    "Id": m.jms_id,
+                    "Name": m.queue,
+                    "MessageId": m.message_guid,
+                    "Failed": m.failed_at(now),
+                    "RetryCount": m.retry_count if m.failed_at(now) else 0,
+                    "NextRetry": m.next_retry if m.failed_at(now) else None,
+                    "CreatedAt": m.created_at,
+                }
+                for m in on_queue
+            ],
+        }
 
     def _log_row(self, record: MessageRecord, base: str, status: str, log_end: datetime) -> dict[str, Any]:
         name = record.display_name if self._tenant.display_names and record.display_name else record.iflow
@@ -293,7 +223,7 @@ class MplApi:
             "MessageGuid": record.message_guid,
             "CorrelationId": record.correlation_id,
             "ApplicationMessageId": record.application_message_id,
-            "PredecessorMessageGuid": None,
+            "PredecessorMessageGuid": record.predecessor_guid,
             "ApplicationMessageType": record.application_message_type,
             "LogStart": record.log_start,
             "LogEnd": log_end,
@@ -309,8 +239,8 @@ class MplApi:
                 "PackageId": PACKAGE_ID,
                 "PackageName": PACKAGE_NAME,
             },
-            "LogLevel": "INFO",
-            "CustomStatus": status,
+            "LogLevel": record.log_level,
+            "CustomStatus": record.custom_status if record.custom_status and status not in INTERIM_STATUSES else status,
             "ArchivingStatus": "NOT_RELEVANT",
             "ArchivingSenderChannelMessages": False,
             "ArchivingReceiverChannelMessages": False,
@@ -336,22 +266,20 @@ class MplApi:
             return Response(record.error_text, status=200, content_type="text/plain;charset=UTF-8")
         return None
 
-    def _attachment_value(self, request: Request, attachment_id: str) -> Response:
-        client = self._tokens.authenticate_request(request)
-        if client is None or PAYLOAD_ROLE not in client.roles:
-            return Response(
-                f"Forbidden: attachments need role {PAYLOAD_ROLE}", status=403, content_type="text/plain;charset=UTF-8"
-            )
-        now = self._tenant.clock.now_utc()
-        for record in self._tenant.messages.records():
-            for index, (_, content_type, content) in enumerate(record.attachments):
-                if record.visible(now) and _attachment_id(record, index) == attachment_id:
-                    return Response(content.encode(), status=200, content_type=content_type)
-        return _odata_error(
-            404,
-            "ResourceNotFound",
-            f"Resource not found for segment \"MessageProcessingLogAttachments('{attachment_id}')\"",
-        )
+    def _media_value(self, base: str, set_name: str, keys: str) -> Response:
+        """The content of one media entity (`...('id')/$value`), or the OData error a tenant gives."""
+        entity_set = MPL_MODEL.entity_set(set_name)
+        service = ODataService(MPL_MODEL, self._rows(base, related=True))
+        try:
+            if entity_set is None or not entity_set.has_stream:
+                raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{set_name}'")
+            row = service.find(set_name, parse_key_predicate(keys, entity_set))
+            if row is None:
+                raise ODataError(404, "ResourceNotFound", f"Resource not found for segment '{set_name}({keys})'")
+        except ODataError as error:
+            answer: ServiceResponse = service.error_response(error, "json")
+            return Response(answer.body, status=answer.status, headers=answer.headers)
+        return Response(row["$content"], status=200, content_type=row["$type"])
 
 
 def _needs_children(subpath: str, query: dict[str, str]) -> bool:
@@ -364,25 +292,23 @@ def _needs_children(subpath: str, query: dict[str, str]) -> bool:
     return "$expand" in query or _LOGS_ONLY.fullmatch(subpath) is None
 
 
-def _derived_id(record: MessageRecord, salt: str) -> str:
-    digest = hashlib.sha256(f"{record.message_guid}/{salt}".encode()).digest()
-    return base64.urlsafe_b64encode(b"\x00" + digest[:20]).decode()
-
-
 def _attachment_id(record: MessageRecord, index: int) -> str:
     return f"sap-it-res:msg:{record.message_guid}:{index + 1}"
 
 
-def _child_rows(record: MessageRecord, status: str, log_end: datetime) -> dict[str, list[dict[str, Any]]]:
+def _child_rows(
+    record: MessageRecord, status: str, log_end: datetime, now: datetime, worker: str = ""
+) -> dict[str, list[dict[str, Any]]]:
     """The rows a message's navigation properties lead to (MessageGuid joins them, declared or not)."""
     guid = record.message_guid
     errors = []
     if status == "FAILED" and record.error_text:
         errors.append({"MessageGuid": guid, "Type": None, "LastErrorModelStepId": None})
+    run_id = f"{guid}-1"  # ids of a message's parts embed its id, as attachment ids do on tenants
     return {
         "MessageProcessingLogErrorInformations": errors,
         "MessageProcessingLogCustomHeaderProperties": [
-            {"Id": f"{_derived_id(record, 'header')}-{index + 1}", "MessageGuid": guid, "Name": name, "Value": value}
+            {"Id": f"{guid}-{index + 1}", "MessageGuid": guid, "Name": name, "Value": value}
             for index, (name, value) in enumerate(record.custom_header_properties)
         ],
         "MessageProcessingLogAttachments": [
@@ -393,21 +319,111 @@ def _child_rows(record: MessageRecord, status: str, log_end: datetime) -> dict[s
                 "Name": name,
                 "ContentType": content_type,
                 "PayloadSize": len(content.encode()),
+                "$content": content.encode(),
+                "$type": content_type,
             }
             for index, (name, content_type, content) in enumerate(record.attachments)
         ],
+        "MessageStoreEntries": [
+            {
+                "Id": f"sap-it-{guid}-{index + 1}",
+                "MessageGuid": guid,
+                "MessageStoreId": store_id,
+                "TimeStamp": log_end,
+                "HasAttachments": bool(record.attachments),
+                "$content": content.encode(),
+                "$type": content_type,
+            }
+            for index, (store_id, content_type, content) in enumerate(record.store_entries)
+        ],
         "MessageProcessingLogRuns": [
             {
-                "Id": _derived_id(record, "run"),
+                "Id": run_id,
                 "MessageGuid": guid,
                 "RunStart": record.log_start,
                 "RunStop": log_end,
-                "LogLevel": "INFO",
+                "LogLevel": record.log_level,
                 "OverallState": status,
-                "ProcessId": _derived_id(record, "process").encode().hex()[:32],
+                "ProcessId": worker,
             }
         ],
+        "MessageProcessingLogRunSteps": _run_steps(record, run_id, status, log_end),
+        # Trace payloads expire about an hour after the run; the log and its steps stay.
+        "TraceMessages": []
+        if now > log_end + TRACE_RETENTION
+        else [
+            {
+                "TraceId": _trace_id(record, index),
+                "MplId": guid,
+                "RunId": run_id,
+                "ChildCount": index + 1,
+                "ModelStepId": step,
+                "PayloadSize": len(payload.encode()),
+                "MimeType": content_type,
+                "ProcessingDate": log_end,
+                "$content": payload.encode(),
+                "$type": content_type,
+            }
+            for index, (step, content_type, payload) in enumerate(record.trace)
+        ],
     }
+
+
+def _run_steps(record: MessageRecord, run_id: str, status: str, log_end: datetime) -> list[dict[str, Any]]:
+    """The steps of the message's run: its traced steps, or a start and an end event."""
+    steps = [step for step, _, _ in record.trace] or ["StartEvent_2", "EndEvent_2"]
+    failed = status == "FAILED"
+    return [
+        {
+            "RunId": run_id,
+            "ChildCount": index + 1,
+            "StepStart": record.log_start,
+            "StepStop": log_end,
+            "StepId": f"MPL_{index + 1}",
+            "ModelStepId": step,
+            "BranchId": "1",
+            "Status": "FAILED" if failed and index == len(steps) - 1 else "COMPLETED",
+            "Error": record.error_text if failed and index == len(steps) - 1 else None,
+            "Activity": "StartEvent" if step.startswith("Start") else "EndEvent" if step.startswith("End") else "Step",
+        }
+        for index, step in enumerate(steps)
+    ]
+
+
+def _trace_id(record: MessageRecord, index: int) -> int:
+    """A 15-digit trace id, the same for the same message (a fixed length keeps cassette stand-ins stable)."""
+    digest = int.from_bytes(hashlib.sha256(f"{record.message_guid}/trace/{index}".encode()).digest()[:8], "big")
+    return 10**14 + digest % (9 * 10**14)
+
+
+def _data_store_archive(content: str, headers: tuple[tuple[str, str], ...]) -> bytes:
+    """A data store entry's `$value`: a zip holding `body` and `headers.prop`, as a tenant answers it."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("body", content)
+        archive.writestr("headers.prop", "".join(f"{name}={value}\n" for name, value in headers))
+    return buffer.getvalue()
+
+
+def required_roles(subpath: str, query: dict[str, str]) -> tuple[str, ...]:
+    """The roles a tenant checks for one request of its monitoring API (SAP's role table, ISD CI personas).
+
+    Message logs need MonitoringDataRead; payloads (attachments, message store entries) MessagePayloadsRead;
+    data stores and JMS queues DataStoresAndQueuesRead, a data store entry's content DataStorePayloadsRead.
+    Trace payloads are payloads; which role a tenant checks besides is UNCONFIRMED, so the emulator also
+    wants TraceConfigurationRead for anything about traces (the least convenient form).
+    """
+    first = subpath.split("(", 1)[0].split("/", 1)[0]
+    value = subpath.endswith("/$value")
+    if first in _STORE_SETS:
+        return (STORES_ROLE, STORE_PAYLOAD_ROLE) if value else (STORES_ROLE,)
+    roles = [REQUIRED_ROLE]
+    tracing = "TraceMessages" in subpath or "TraceMessages" in query.get("$expand", "")
+    if tracing:
+        roles.append(TRACE_ROLE)
+    if value and (first in _PAYLOAD_SETS or tracing):
+        roles.append(PAYLOAD_ROLE)
+    return tuple(roles)
 
 
 def converted_error(response: Response) -> Response:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import html
 import secrets
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
@@ -21,6 +22,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest.emulator.catalog import BEHAVIOURS, Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
 from iflowtest.emulator.flows import FlowError, FlowRequest, FlowResponse
+from iflowtest.emulator.stores import DataStoreEntry, QueuedMessage
 from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
@@ -35,6 +37,8 @@ MPL_FIELD_HEADERS: Final = {
     "SAP_Receiver": "receiver",
 }
 CSRF_HEADER: Final = "X-CSRF-Token"
+DATA_STORE_RETENTION: Final = timedelta(days=90)  # a Write step's default "Retention Threshold for Alerting"
+JMS_RETRY_INTERVAL: Final = 60.0  # seconds until a failed JMS message is retried (the JMS sender's default: 1 min)
 BODY_LIMIT_STATUSES: Final = (413, 500)
 # SAP's text for a body over the sender adapter's Body Size (cpi-facts §4), the limit in MB with one decimal.
 BODY_LIMIT_TEXT: Final = "Message body exceeds configured size limit ({limit:.1f} MB)"
@@ -156,7 +160,9 @@ class Runtime:
         log_start = self._tenant.clock.now_utc()
         status = self._tenant.body_limit_status
         text = FAILURE_TEXT.format(error=error, mpl_id=mpl_id) if status == 500 else error
-        self._log(request, flow, mpl_id, log_start, "FAILED", error, status)
+        flow_request = _flow_request(request, flow, "")
+        fields = _sent_fields(request, flow)
+        self._log(flow, flow_request, None, mpl_id, log_start, "FAILED", error, status, fields, None)
         response = Response(text, status=status, content_type="text/plain;charset=UTF-8")
         if self._tenant.mpl_header:
             response.headers[MPL_HEADER] = mpl_id
@@ -182,52 +188,72 @@ class Runtime:
         clock = self._tenant.clock
         log_start = clock.now_utc()
         mpl_id = new_message_id(clock.now())
-        flow_request = FlowRequest(
-            method=request.method,
-            subpath=subpath,
-            query=dict(request.args.items()),
-            headers=Headers(request.headers),
-            body=request.get_data(),
-            base_url=request.host_url.rstrip("/"),
-            address=flow.address,
-        )
-        try:
-            result = BEHAVIOURS[flow.behaviour].run(flow_request, flow.options, self._backend)
-        except FlowError as exc:
-            error_text = str(exc)
+        flow_request = _flow_request(request, flow, subpath)
+        run = self.run_flow(flow, flow_request, mpl_id, log_start, fields=_sent_fields(request, flow))
+        if run.error is not None:
             response = Response(
-                FAILURE_TEXT.format(error=error_text, mpl_id=mpl_id),
-                status=500,
-                content_type="text/plain;charset=UTF-8",
+                FAILURE_TEXT.format(error=run.error, mpl_id=mpl_id), status=500, content_type="text/plain;charset=UTF-8"
             )
-            self._log(request, flow, mpl_id, log_start, "FAILED", error_text, 500)
         else:
-            response = _to_response(result)
-            status = "FAILED" if result.failure else "COMPLETED"
-            self._log(request, flow, mpl_id, log_start, status, result.failure, result.status)
+            assert run.result is not None
+            response = _to_response(run.result)
         if self._tenant.mpl_header:
             response.headers[MPL_HEADER] = mpl_id
         return response
 
+    def run_flow(
+        self,
+        flow: FlowSpec,
+        flow_request: FlowRequest,
+        mpl_id: str,
+        log_start: datetime,
+        *,
+        fields: dict[str, str] | None = None,
+        predecessor: str | None = None,
+    ) -> FlowRun:
+        """Run `flow` on one message and write its log, data store entries and queued messages."""
+        error: str | None
+        try:
+            result: FlowResponse | None = BEHAVIOURS[flow.behaviour].run(flow_request, flow.options, self._backend)
+        except FlowError as exc:
+            result, error = None, str(exc)
+            status, http_status = "FAILED", 500
+        else:
+            assert result is not None
+            # A flow started by a queue has nobody to answer: an error answer is its failure.
+            failure = result.failure or (_answer_failure(result) if predecessor is not None else None)
+            error, status, http_status = failure, ("FAILED" if failure else "COMPLETED"), result.status
+        self._log(flow, flow_request, result, mpl_id, log_start, status, error, http_status, fields or {}, predecessor)
+        if result is not None:
+            self._write_data_stores(flow, result, mpl_id, log_start)
+            self._hand_over(result, flow_request, mpl_id, log_start)
+        return FlowRun(result, error if result is None else None)
+
     def _log(
         self,
-        request: Request,
         flow: FlowSpec,
+        flow_request: FlowRequest,
+        result: FlowResponse | None,
         mpl_id: str,
         log_start: datetime,
         status: str,
         error: str | None,
         http_status: int,
+        fields: dict[str, str],
+        predecessor: str | None,
     ) -> None:
         clock = self._tenant.clock
         seconds, interim = self._tenant.message_delays.get(flow.name, (self._tenant.processing, "PROCESSING"))
-        # As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s).
-        sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
-        fields = {
-            field: sent[header]
-            for header, field in MPL_FIELD_HEADERS.items()
-            if header in sent and flow.allows_header(header)
-        }
+        # A queued message's run starts when the JMS sender takes it: its log starts (and appears) then.
+        log_end = max(clock.now_utc(), log_start)
+        visible = log_end + timedelta(seconds=self._tenant.log_delay)
+        traced = flow.log_level == "TRACE" or flow.name in self._tenant.traced
+        trace: tuple[tuple[str, str, str], ...] = ()
+        if traced:
+            received = flow_request.headers.get("Content-Type") or "application/octet-stream"
+            trace = (("StartEvent_2", received, flow_request.body.decode("utf-8", "replace")),)
+            if result is not None:
+                trace += (("EndEvent_2", result.content_type, result.body.decode("utf-8", "replace")),)
         self._tenant.messages.add(
             MessageRecord(
                 message_guid=mpl_id,
@@ -235,18 +261,69 @@ class Runtime:
                 iflow=flow.name,
                 status=status,
                 log_start=log_start,
-                log_end=clock.now_utc(),
+                log_end=log_end,
                 error_text=error,
                 http_status=http_status,
-                completes_at=clock.now_utc() + timedelta(seconds=seconds) if seconds else None,
+                completes_at=log_end + timedelta(seconds=seconds) if seconds else None,
                 interim_status=interim,
-                visible_at=clock.now_utc() + timedelta(seconds=delay) if (delay := self._tenant.log_delay) else None,
+                visible_at=visible if visible > clock.now_utc() else None,
                 display_name=flow.shown_name,
-                custom_header_properties=flow.custom_header_properties,
-                attachments=tuple((a.name, a.content_type, a.content) for a in flow.attachments),
+                custom_header_properties=(
+                    *flow.custom_header_properties,
+                    *(result.properties if result is not None else ()),
+                ),
+                attachments=(
+                    *((a.name, a.content_type, a.content) for a in flow.attachments),
+                    *(result.attachments if result is not None else ()),
+                ),
+                predecessor_guid=predecessor,
+                custom_status=result.custom_status if result is not None else None,
+                log_level="TRACE" if traced else flow.log_level,
+                store_entries=result.store if result is not None else (),
+                trace=trace,
                 **fields,
             )
         )
+
+    def _write_data_stores(self, flow: FlowSpec, result: FlowResponse, mpl_id: str, log_start: datetime) -> None:
+        for store, entry_id, content_type, content in result.data_store:
+            self._tenant.data_stores.write(
+                DataStoreEntry(
+                    store=store,
+                    entry_id=entry_id,
+                    iflow=flow.name,
+                    message_guid=mpl_id,
+                    content=content,
+                    content_type=content_type,
+                    created_at=log_start,
+                    retain_until=log_start + DATA_STORE_RETENTION,
+                    headers=(("SAP_MessageProcessingLogID", mpl_id),),
+                )
+            )
+
+    def _hand_over(self, result: FlowResponse, flow_request: FlowRequest, mpl_id: str, log_start: datetime) -> None:
+        """Queue what a JMS receiver sent, and run the flows reading those queues a moment later."""
+        for index, (queue, content_type, body) in enumerate(result.enqueue):
+            taken = log_start + timedelta(seconds=self._tenant.jms_delay)
+            jms_id = f"ID:{mpl_id}:{index + 1}"  # one JMS message per queue the run sent to
+            self._tenant.queues.put(
+                QueuedMessage(queue=queue, jms_id=jms_id, message_guid=mpl_id, created_at=log_start, taken_at=taken)
+            )
+            for consumer in (f for f in self._catalog.flows if f.queue == queue):
+                request = FlowRequest(
+                    method="POST",
+                    subpath="",
+                    query={},
+                    headers=Headers({"Content-Type": content_type, "JMSMessageID": jms_id}),
+                    body=body,
+                    base_url=flow_request.base_url,
+                    address="",
+                )
+                run = self.run_flow(consumer, request, new_message_id(taken.timestamp()), taken, predecessor=mpl_id)
+                if run.failed:
+                    self._tenant.queues.update(
+                        jms_id, failed=True, retry_count=1, next_retry=taken + timedelta(seconds=JMS_RETRY_INTERVAL)
+                    )
 
 
 def _to_response(result: FlowResponse) -> Response:
@@ -254,3 +331,46 @@ def _to_response(result: FlowResponse) -> Response:
     for name, value in result.headers.items():
         response.headers[name] = value
     return response
+
+
+def _flow_request(request: Request, flow: FlowSpec, subpath: str) -> FlowRequest:
+    return FlowRequest(
+        method=request.method,
+        subpath=subpath,
+        query=dict(request.args.items()),
+        headers=Headers(request.headers),
+        body=request.get_data(),
+        base_url=request.host_url.rstrip("/"),
+        address=flow.address,
+    )
+
+
+def _sent_fields(request: Request, flow: FlowSpec) -> dict[str, str]:
+    """As on a tenant: SAP_ApplicationID & co. reach the log only through the flow's Allowed Header(s)."""
+    sent = Headers(request.environ.get(SENT_HEADERS, request.headers))
+    return {
+        field: sent[header]
+        for header, field in MPL_FIELD_HEADERS.items()
+        if header in sent and flow.allows_header(header)
+    }
+
+
+def _answer_failure(result: FlowResponse) -> str | None:
+    """The error of a run nobody waits for: an answer of 400 or more is an exception in the flow."""
+    if result.status < 400:
+        return None
+    text = result.body.decode("utf-8", "replace").strip()
+    return f"com.sap.it.rt.scc.exception: the flow ended with HTTP {result.status}: {text[:500]}"
+
+
+@dataclass(frozen=True)
+class FlowRun:
+    """The outcome of one flow run: its answer, or the runtime error that ended it."""
+
+    result: FlowResponse | None
+    error: str | None
+
+    @property
+    def failed(self) -> bool:
+        """Whether the run ended in an error (raised, or an error answer for a queued message)."""
+        return self.result is None or self.result.failure is not None or self.result.status >= 400

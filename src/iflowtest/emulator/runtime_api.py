@@ -232,7 +232,7 @@ class RuntimeApi:
             )
             if status == "ERROR" and error:
                 rows["RuntimeArtifactErrorInformations"].append({"Id": flow.name})
-            if status == "STARTED":
+            if status == "STARTED" and not flow.queue:  # a JMS sender has no endpoint to call
                 self._endpoint_rows(flow, runtime_url, rows)
         return rows
 

@@ -136,11 +136,14 @@ class Emulator:
         self._runtime_api = RuntimeApi(self._tenant, self._tokens, flows, self.deployments)
         # The tenant's user roles are the ones its deployed flows require (plus the predefined ones).
         broker = ProcessIntegrationBroker(
-            self.issue_service_key, self._tenant.clients.revoke, custom_roles=[f.role for f in flows.flows]
+            self.issue_service_key, self._tenant.clients.revoke, custom_roles=[f.role for f in flows.flows if f.role]
         )
         self._cloud_foundry = CloudFoundry(self._tenant.clock, broker, self._tenant.signing_key)
         self._mpl_api = MplApi(self._tenant, self._tokens)
         self._flows = flows
+        # Deployed flows with a JMS adapter create their queues on the tenant's broker.
+        for queue in {f.queue or f.options.get("queue", "") for f in flows.flows} - {""}:
+            self._tenant.queues.declare(str(queue))
         self._faults = FaultPlan(self._tenant.clock.now)
         self._cloud_foundry.faults = self._faults  # `cf-jobs` faults
         self._servers: dict[str, BaseWSGIServer] = {}
@@ -618,6 +621,30 @@ class Emulator:
             self._tenant.message_delays[iflow] = (float(seconds), interim_status)
         else:
             self._tenant.message_delays.pop(iflow, None)
+
+    def trace(self, iflow: str, enabled: bool = True) -> None:
+        """Set the log level of ``iflow`` to Trace (or back to its catalog level), as the monitor does.
+
+        Runs from now on keep their payloads (`TraceMessages`, for about an hour); the catalog's
+        ``message_log.log_level: TRACE`` does the same from the start.
+        """
+        if self._flows.get(iflow) is None:
+            raise ValueError(f"no iFlow {iflow!r} is deployed on this emulator")
+        if enabled:
+            self._tenant.traced.add(iflow)
+        else:
+            self._tenant.traced.discard(iflow)
+
+    @property
+    def jms_delay(self) -> float:
+        """Seconds (emulator clock) before a flow with a JMS sender takes a queued message and runs."""
+        return self._tenant.jms_delay
+
+    @jms_delay.setter
+    def jms_delay(self, seconds: float) -> None:
+        if seconds < 0:
+            raise ValueError(f"jms_delay must be ≥ 0 seconds, got {seconds!r}")
+        self._tenant.jms_delay = float(seconds)
 
     def invalidate_csrf_tokens(self) -> None:
         """Make every CSRF token handed out so far invalid, as a session timeout would."""

@@ -20,6 +20,8 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
+from iflowtest.emulator.stores import DataStores, JmsQueues
+
 PLANS: Final = ("integration-flow", "api")
 KEY_TYPES: Final = ("secret", "certificate")
 # JSON spellings of the grant types SAP lists for it-rt instances (only client_credentials is
@@ -368,6 +370,13 @@ class MessageRecord:
     # What the flow writes besides: custom header properties (name, value), attachments (name, type, content).
     custom_header_properties: tuple[tuple[str, str], ...] = ()
     attachments: tuple[tuple[str, str, str], ...] = ()
+    # The message that triggered this one (a JMS or ProcessDirect hand-over): `PredecessorMessageGuid`.
+    predecessor_guid: str | None = None
+    custom_status: str | None = None  # `CustomStatus`, set by the flow (SAP_MessageProcessingLogCustomStatus)
+    log_level: str = "INFO"  # TRACE when the flow's log level was Trace: then `trace` holds the payloads
+    # Persist steps (message store id, content type, content) and traced payloads (model step id, type, payload).
+    store_entries: tuple[tuple[str, str, str], ...] = ()
+    trace: tuple[tuple[str, str, str], ...] = ()
 
     def visible(self, now: datetime) -> bool:
         """Whether the message log API shows this record at `now` (emulator clock)."""
@@ -418,6 +427,12 @@ class Tenant:
         self.counters = Counters()
         self.csrf = CsrfSessions()
         self.messages = MessageLog()
+        self.data_stores = DataStores()
+        self.queues = JmsQueues()
+        # Flows whose log level is Trace (set in the monitor; see Emulator.trace), besides the catalog's.
+        self.traced: set[str] = set()
+        # Seconds (emulator clock) a JMS sender flow takes to pick up a queued message.
+        self.jms_delay = 0.5
         # iFlow name -> (seconds a message stays in flight, interim status), see Emulator.delay_messages.
         self.message_delays: dict[str, tuple[float, str]] = {}
         # Per emulator, so tokens of one emulator are worthless on another one: the CF UAA's HMAC key, and the
