@@ -17,10 +17,15 @@ from typing import Any, Final
 
 import yaml
 
-from iflowtest.emulator.flows import BEHAVIOURS
+from iflowtest.emulator.flows import BEHAVIOURS as HTTP_BEHAVIOURS
+from iflowtest.emulator.flows import BehaviourSpec
+from iflowtest.emulator.soap import SIGNATURE_ALGORITHMS, WsSecurity
+from iflowtest.emulator.soap_flows import SOAP_BEHAVIOURS
 from iflowtest.errors import ConfigError
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
+# Every behaviour a catalog may name: the HTTP flows' and the SOAP/IDoc flows'.
+BEHAVIOURS: Final[Mapping[str, BehaviourSpec]] = {**HTTP_BEHAVIOURS, **SOAP_BEHAVIOURS}
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ROLE = re.compile(r"[A-Za-z0-9_.]+")
@@ -41,7 +46,9 @@ _KEYS: Final = (
     "options",
     "allowed_headers",
     "message_log",
+    "ws_security",
 )
+_WS_SECURITY_KEYS: Final = ("type", "signature_algorithm", "check_timestamp")
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
 _ATTACHMENT_KEYS: Final = ("name", "content_type", "content")
 _HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -80,6 +87,8 @@ class FlowSpec:
     allowed_headers: tuple[str, ...] = ()
     custom_header_properties: tuple[tuple[str, str], ...] = ()
     attachments: tuple[AttachmentSpec, ...] = ()
+    # The SOAP sender's WS-Security tab ("Verify Message and Sign Response"); None: no WS-Security.
+    ws_security: WsSecurity | None = None
 
     @property
     def shown_name(self) -> str:
@@ -224,9 +233,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
     role = entry.get("role")
     if not isinstance(role, str) or not _ROLE.fullmatch(role):
         raise problem("role", f"expected a role name of letters, digits, '_' and '.', got {role!r}")
-    csrf = entry.get("csrf", True)
+    # The SOAP and IDoc sender adapters have no CSRF protection; the HTTPS sender has it on unless unticked.
+    csrf = entry.get("csrf", adapter != "cxf")
     if not isinstance(csrf, bool):
         raise problem("csrf", f"expected true or false, got {csrf!r}")
+    if csrf and adapter == "cxf":
+        raise problem("csrf", "the SOAP and IDoc sender adapters (/cxf) have no CSRF protection: remove the key")
+    ws_security = _ws_security(entry.get("ws_security"), adapter, problem)
     behaviour = entry.get("behaviour")
     if not isinstance(behaviour, str) or behaviour not in BEHAVIOURS:
         raise problem("behaviour", f"expected one of {', '.join(sorted(BEHAVIOURS))}, got {behaviour!r}")
@@ -266,7 +279,34 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         allowed_headers=tuple(allowed_headers),
         custom_header_properties=properties,
         attachments=attachments,
+        ws_security=ws_security,
     )
+
+
+def _ws_security(section: Any, adapter: str, problem: Callable[[str, str], CatalogError]) -> WsSecurity | None:
+    """The flow's WS-Security settings (SOAP senders only)."""
+    if section is None:
+        return None
+    if adapter != "cxf":
+        raise problem(
+            "ws_security", "WS-Security is a setting of the SOAP sender adapter: give the flow a /cxf address"
+        )
+    if not isinstance(section, dict) or set(section) - set(_WS_SECURITY_KEYS):
+        raise problem("ws_security", f"expected a mapping with {', '.join(_WS_SECURITY_KEYS)}, got {section!r}")
+    if section.get("type", "verify_and_sign") != "verify_and_sign":
+        raise problem(
+            "ws_security.type",
+            f"the emulator offers verify_and_sign (Verify Message and Sign Response), got {section['type']!r}",
+        )
+    algorithm = section.get("signature_algorithm", "SHA1")
+    if algorithm not in SIGNATURE_ALGORITHMS:
+        raise problem(
+            "ws_security.signature_algorithm", f"expected one of {', '.join(SIGNATURE_ALGORITHMS)}, got {algorithm!r}"
+        )
+    check = section.get("check_timestamp", True)
+    if not isinstance(check, bool):
+        raise problem("ws_security.check_timestamp", f"expected true or false, got {check!r}")
+    return WsSecurity(signature_algorithm=algorithm, check_timestamp=check)
 
 
 def _message_log(

@@ -4,6 +4,10 @@ Checks run in the order the real worker applies them: an unknown address is a To
 a method the flow does not take a 405, then authentication (401), the flow's role (403) and CSRF
 protection (403 + `X-CSRF-Token: Required`). A CSRF fetch answers without running the flow. Every run
 writes a message processing log entry; a runtime error becomes SAP's plain-text 500 naming the MPL id.
+
+SOAP and IDoc flows (`/cxf`) run behind CXF: `GET ...?wsdl` answers the service's WSDL without running the
+flow, WS-Security (when the flow has it) verifies the request's signature before the flow and signs its
+answer after, and a runtime error is a SOAP fault instead of SAP's text.
 """
 
 from __future__ import annotations
@@ -14,13 +18,27 @@ from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.emulator.catalog import Catalog, FlowSpec
+from iflowtest.emulator.catalog import BEHAVIOURS, Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
-from iflowtest.emulator.flows import BEHAVIOURS, FlowError, FlowRequest, FlowResponse
+from iflowtest.emulator.flows import FlowError, FlowRequest, FlowResponse
+from iflowtest.emulator.soap import (
+    SoapFault,
+    parse_request,
+    security_header,
+    serialize,
+    sign_envelope,
+    verify_request,
+    version_of_request,
+)
+from iflowtest.emulator.soap_flows import WSDL_BEHAVIOURS, fault_response, wsdl_document
 from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
+from iflowtest.emulator.tls import TenantKeystore
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -83,6 +101,7 @@ class Runtime:
         self._catalog = catalog
         self._tokens = tokens
         self._backend = backend
+        self.keystore = TenantKeystore()  # the server hands over one issued by its CA when it serves TLS
 
     def handle(self, request: Request) -> Response:
         """Answer one runtime request and count it under its flow (None when no flow matched)."""
@@ -106,7 +125,9 @@ class Runtime:
         fetch = (
             flow.csrf and method in ("GET", "HEAD") and request.headers.get(CSRF_HEADER, "").strip().lower() == "fetch"
         )
-        if not fetch and not flow.allows(method):
+        # CXF answers `?wsdl` itself: no flow runs, no message is written.
+        wsdl = flow.adapter == "cxf" and method == "GET" and any(k.lower() == "wsdl" for k in request.args)
+        if not fetch and not wsdl and not flow.allows(method):
             allowed = sorted(flow.methods | ({"HEAD"} if "GET" in flow.methods else set()))
             return tomcat_page(
                 405, f"HTTP method {method} is not supported by this URL", headers={"Allow": ", ".join(allowed)}
@@ -125,6 +146,8 @@ class Runtime:
             return tomcat_page(403, "Forbidden")
         if fetch:
             return self._csrf_fetch(request)
+        if wsdl:
+            return self._wsdl(request, flow)
         if flow.csrf and method in MODIFYING_METHODS:
             token = request.headers.get(CSRF_HEADER)
             if not self._tenant.csrf.is_valid(request.cookies.get("JSESSIONID"), token):
@@ -147,16 +170,29 @@ class Runtime:
             )
         return response
 
+    def _wsdl(self, request: Request, flow: FlowSpec) -> Response:
+        if flow.behaviour not in WSDL_BEHAVIOURS:
+            return tomcat_page(404, f"The requested resource [{request.path}] is not available")
+        location = request.host_url.rstrip("/") + request.path
+        return Response(wsdl_document(location), status=200, content_type="text/xml;charset=UTF-8")
+
     def _run(self, request: Request, flow: FlowSpec, subpath: str) -> Response:
         clock = self._tenant.clock
         log_start = clock.now_utc()
         mpl_id = new_message_id(clock.now())
+        body = request.get_data()
+        try:
+            body = self._verified(request, flow, body)
+        except SoapFault as fault:
+            result = fault_response(fault, version_of_request(request.headers.get("Content-Type", "")))
+            self._log(request, flow, mpl_id, log_start, "FAILED", result.failure, result.status)
+            return _to_response(result)
         flow_request = FlowRequest(
             method=request.method,
             subpath=subpath,
             query=dict(request.args.items()),
             headers=Headers(request.headers),
-            body=request.get_data(),
+            body=body,
             base_url=request.host_url.rstrip("/"),
             address=flow.address,
         )
@@ -164,13 +200,18 @@ class Runtime:
             result = BEHAVIOURS[flow.behaviour].run(flow_request, flow.options, self._backend)
         except FlowError as exc:
             error_text = str(exc)
-            response = Response(
-                FAILURE_TEXT.format(error=error_text, mpl_id=mpl_id),
-                status=500,
-                content_type="text/plain;charset=UTF-8",
-            )
+            if flow.adapter == "cxf":  # CXF turns the exception into a SOAP fault
+                version = version_of_request(request.headers.get("Content-Type", ""))
+                response = _to_response(fault_response(SoapFault(error_text, sender=False), version))
+            else:
+                response = Response(
+                    FAILURE_TEXT.format(error=error_text, mpl_id=mpl_id),
+                    status=500,
+                    content_type="text/plain;charset=UTF-8",
+                )
             self._log(request, flow, mpl_id, log_start, "FAILED", error_text, 500)
         else:
+            result = self._signed(flow, result)
             response = _to_response(result)
             status = "FAILED" if result.failure else "COMPLETED"
             self._log(request, flow, mpl_id, log_start, status, result.failure, result.status)
@@ -216,6 +257,32 @@ class Runtime:
                 **fields,
             )
         )
+
+    def _verified(self, request: Request, flow: FlowSpec, body: bytes) -> bytes:
+        """With WS-Security: the request verified (a SoapFault if not) and its Security header removed."""
+        if flow.ws_security is None:
+            return body
+        message = parse_request(body, request.headers.get("Content-Type", ""), request.headers.get("SOAPAction"))
+        verify_request(message, self._trusted, self._tenant.clock.now_utc(), flow.ws_security)
+        security = security_header(message)
+        security.getparent().remove(security)
+        return serialize(message.envelope)
+
+    def _trusted(self, certificate: x509.Certificate) -> bool:
+        # The tenant trusts the certificates of its live certificate service keys, as for mTLS.
+        fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+        return self._tenant.clients.authenticate_certificate(fingerprint) is not None
+
+    def _signed(self, flow: FlowSpec, result: FlowResponse) -> FlowResponse:
+        """ "Sign Response": a successful SOAP answer signed with the tenant's key; faults go out unsigned."""
+        if flow.ws_security is None or result.status >= 300 or result.failure:
+            return result
+        key, certificate = self.keystore.pair()
+        envelope = etree.fromstring(result.body)
+        signed = sign_envelope(
+            envelope, key, certificate, flow.ws_security.signature_algorithm, self._tenant.clock.now_utc()
+        )
+        return FlowResponse(result.status, signed, result.content_type, result.headers, result.failure)
 
 
 def _to_response(result: FlowResponse) -> Response:
