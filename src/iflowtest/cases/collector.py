@@ -22,6 +22,7 @@ from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.details import pretty
 from iflowtest.settings import display_path
+from iflowtest.soap.envelope import fault_of
 from iflowtest.stash import CALLS_KEY, MPL_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
 from iflowtest.tables import Row, load_table, require_columns, row_id
 
@@ -166,6 +167,9 @@ def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
     response = exchange.response if exchange is not None else None
     if response is not None:
         lines += ["", *describe_request(response.request), "", *describe_response(response)]
+        fault = fault_of(response)
+        if fault is not None:
+            lines += ["", fault.summary()]
     heading = "failed:" if isinstance(error, AssertionError) else "error:"
     lines += ["", heading, *(f"  {line}" for line in str(error).splitlines())]
     return redact_text("\n".join(lines))
