@@ -148,7 +148,8 @@ def expect_soap_fault(
 
     `code: Client` compares the code's local name, `code: soap:Client` the shown code (prefix `soap` for the
     envelope's namespace, `wsse` for WS-Security's); a matcher mapping works on the shown code. `detail` is
-    a matcher on the detail's text, or a mapping of XPath (relative to the detail element) to specs.
+    a matcher on the detail's text, or a mapping of XPath to specs, relative to the element in the detail
+    (the fault message's element, such as CostCenterFault).
     """
     __tracebackhide__ = True
     fault = fault_of(response)
@@ -189,11 +190,12 @@ def _detail_failures(fault: SoapFault, spec: Any, namespaces: Mapping[str, str])
     if not is_xpaths:
         ok, why = matcher(spec)([fault.detail_text] if fault.detail is not None else [])
         return [] if ok else [f"soap_fault detail: {why}"]
-    if fault.detail is None:
+    element = fault.detail_element
+    if element is None:
         return ["soap_fault detail: the fault has no detail"]
     failures = []
     for path, inner in spec.items():
-        ok, why = matcher(inner)(query_xpath(fault.detail, str(path), namespaces))
+        ok, why = matcher(inner)(query_xpath(element, str(path), namespaces))
         if not ok:
             failures.append(f"soap_fault detail {path}: {why}")
     return failures

@@ -105,6 +105,13 @@ class SoapFault:
     detail: Any = None  # the detail (1.1) or Detail (1.2) element, or None
 
     @property
+    def detail_element(self) -> Any:
+        """The first element in the detail (the fault message's element, as a WSDL declares it), or None."""
+        if self.detail is None:
+            return None
+        return next((child for child in self.detail if isinstance(child.tag, str)), None)
+
+    @property
     def local_code(self) -> str:
         """The code without its prefix: `Client`, `Sender`, `FailedCheck`."""
         return self.code.rpartition(":")[2]
@@ -115,7 +122,10 @@ class SoapFault:
         if self.detail is None:
             return ""
         return "".join(
-            etree.tostring(child, encoding="unicode").strip() for child in self.detail if isinstance(child.tag, str)
+            # exclusive c14n: each element with the namespaces it uses, not those of the envelope around it
+            etree.tostring(child, method="c14n", exclusive=True).decode("utf-8").strip()
+            for child in self.detail
+            if isinstance(child.tag, str)
         )
 
     def summary(self) -> str:
