@@ -47,6 +47,7 @@ _KEYS: Final = (
     "allowed_headers",
     "message_log",
     "ws_security",
+    "max_body_size",
 )
 _WS_SECURITY_KEYS: Final = ("type", "signature_algorithm", "check_timestamp")
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
@@ -89,6 +90,8 @@ class FlowSpec:
     attachments: tuple[AttachmentSpec, ...] = ()
     # The SOAP sender's WS-Security tab ("Verify Message and Sign Response"); None: no WS-Security.
     ws_security: WsSecurity | None = None
+    # *Body Size* of the sender adapter in MB (SAP's minimum is 1, its default 40); None means no limit here.
+    max_body_size: float | None = None
 
     @property
     def shown_name(self) -> str:
@@ -257,6 +260,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
             f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
         )
     properties, attachments = _message_log(entry.get("message_log", {}), problem)
+    max_body_size = entry.get("max_body_size")
+    if max_body_size is not None and (
+        not isinstance(max_body_size, int | float) or isinstance(max_body_size, bool) or max_body_size < 1
+    ):
+        raise problem(
+            "max_body_size", f"expected the Body Size in MB, at least 1 (SAP's minimum), got {max_body_size!r}"
+        )
     options = entry.get("options") or {}
     if not isinstance(options, dict):
         raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
@@ -280,6 +290,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         custom_header_properties=properties,
         attachments=attachments,
         ws_security=ws_security,
+        max_body_size=float(max_body_size) if max_body_size is not None else None,
     )
 
 
