@@ -81,6 +81,7 @@ def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, di
     keys = {name: emu.issue_service_key(name, roles=roles) for name in ("sender", "sender_basic")}
     keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
     keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=["MonitoringDataRead"])
+    keys["sender_cert"] = emu.issue_service_key("sender_cert", roles=["ESBMessaging.send"], key_type="certificate")
     lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
     lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
     (folder / f".env.{profile}").write_text("\n".join(lines) + "\n")

@@ -311,6 +311,9 @@ def test_bundled_catalog_deploys_the_sample_flows() -> None:
         "ChangeCostCenter",
         "CostCentersOData",
         "FailingFlow",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
     ]
     assert {f.name: f.csrf for f in catalog.flows}["FailingFlow"] is False
     assert {f.name: f.csrf for f in catalog.flows}["ChangeCostCenter"] is True

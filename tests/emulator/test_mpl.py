@@ -301,7 +301,16 @@ def test_an_allowed_sap_application_id_becomes_the_application_message_id(declar
 
 def test_the_sample_flows_allow_sap_application_id(emulator: Emulator) -> None:
     allowing = {f.name for f in Catalog.load().flows if f.allows_header("SAP_ApplicationID")}
-    assert allowing == {"ReadCostCenters", "ReadCostCentersDE", "ChangeCostCenter", "CostCentersOData", "FailingFlow"}
+    assert allowing == {
+        "ReadCostCenters",
+        "ReadCostCentersDE",
+        "ChangeCostCenter",
+        "CostCentersOData",
+        "FailingFlow",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
+    }
 
 
 def test_navigation_and_expand_reach_what_the_flow_declared(declaring: Emulator) -> None:
