@@ -73,9 +73,13 @@ def test_clients_are_deleted_after_sigint(tmp_path: Path, fresh_emulator: Emulat
         if process.poll() is None:
             process.kill()
 
-    assert sorted(n.split("-", 2)[2] for n in during) == ["monitor", "sender", "sender_basic", "sender_no_de"], "".join(
-        seen
-    )
+    assert sorted(n.split("-", 2)[2] for n in during) == [
+        "monitor",
+        "sender",
+        "sender_basic",
+        "sender_cert",
+        "sender_no_de",
+    ], "".join(seen)
     assert "KeyboardInterrupt" in stdout
     assert process.returncode == 130, stdout[-2000:] + stderr[-2000:]
     assert fresh_emulator.cloud_foundry.instance_names() == [], stderr

@@ -178,8 +178,9 @@ def test_untrusted_tenant_fails_clearly_and_insecure_runs_with_warnings(emulator
     verified, insecure = tmp_path / "verified", tmp_path / "insecure"
     verified.mkdir()
     insecure.mkdir()
-    secrets = [k["oauth"]["clientsecret"] for k in tenant_project(verified, emulator).values()]
-    secrets += [k["oauth"]["clientsecret"] for k in tenant_project(insecure, emulator).values()]
+    # A certificate key's secret is its private key.
+    keys = [*tenant_project(verified, emulator).values(), *tenant_project(insecure, emulator).values()]
+    secrets = [k["oauth"].get("clientsecret") or k["oauth"]["key"] for k in keys]
     # Both at once: each process spends most of its time importing.
     # The insecure run on two xdist workers: they make the calls, the controller reports.
     processes = [start(command[:-1], verified), start([*command, "-n", "2"], insecure)]
@@ -251,7 +252,7 @@ def test_provisioning_tokens_and_calls_skip_verification_when_off(
             target.close()
     assert target.registry.verify is False
     assert response.status_code == 200
-    assert provisioned == ["monitor", "sender", "sender_basic", "sender_no_de"]
+    assert provisioned == ["monitor", "sender", "sender_basic", "sender_cert", "sender_no_de"]
     assert landscape.instance_names() == []  # deleted at the end, through the same unverified API
     # urllib3 warns on every unverified HTTPS request: CF API, token and iFlow calls all went out unverified.
     insecure = {str(w.message).split("'")[1] for w in caught if issubclass(w.category, InsecureRequestWarning)}

@@ -418,7 +418,7 @@ def test_offline_with_a_real_tenant_profile_uses_placeholder_keys(pytester: pyte
         '"url":"https://acme.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com",'
         '"tokenurl":"https://acme.authentication.eu10.hana.ondemand.com/oauth/token"}}'
     )
-    names = ("SENDER", "SENDER_BASIC", "SENDER_NO_DE")
+    names = ("SENDER", "SENDER_BASIC", "SENDER_NO_DE", "SENDER_CERT")
     (pytester.path / ".env.dev").write_text("".join(f"IFLOWTEST_CLIENT_{n}_KEY='{key}'\n" for n in names))
 
     result, target = run(

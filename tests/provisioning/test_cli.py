@@ -84,7 +84,13 @@ def test_emulator_command_provisions_its_keys_through_its_cf_api(project: Path) 
 
     assert listed.returncode == 0, listed.stderr
     assert names == instance_names(project)
-    assert sorted(n.split("-", 2)[2] for n in names) == ["monitor", "sender", "sender_basic", "sender_no_de"]
+    assert sorted(n.split("-", 2)[2] for n in names) == [
+        "monitor",
+        "sender",
+        "sender_basic",
+        "sender_cert",
+        "sender_no_de",
+    ]
     assert all(n.startswith("iflowtest-") for n in names)
     assert stat.S_IMODE((project / "keys" / "cf.env").stat().st_mode) == 0o600
 

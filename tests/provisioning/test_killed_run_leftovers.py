@@ -63,7 +63,13 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
 
     assert killed.returncode in (-signal.SIGKILL, 128 + signal.SIGKILL), killed.stdout[-3000:] + killed.stderr
     left = sorted(n for n in landscape.instance_names() if n != "keep_me")
-    assert sorted(n.split("-", 2)[2] for n in left) == ["monitor", "sender", "sender_basic", "sender_no_de"]
+    assert sorted(n.split("-", 2)[2] for n in left) == [
+        "monitor",
+        "sender",
+        "sender_basic",
+        "sender_cert",
+        "sender_no_de",
+    ]
     assert len({n.split("-")[1] for n in left}) == 1  # one run id: the killed run's
 
     # The killed run is gone, so it cannot say anything; the space shows what it left.
