@@ -27,6 +27,11 @@ from iflowtest.stash import CALLS_KEY, MPL_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE
 from iflowtest.tables import Row, load_table, require_columns, row_id
 
 BODY_EXCERPT: Final = 1500
+WS_SECURITY_LIVE_ONLY: Final = (
+    "WS-Security: a signed exchange is made anew on every call (timestamp, signature) and its signer is trusted "
+    "by the live tenant only, so it is not replayed from a cassette: run this case live (it is called live, "
+    "without a cassette, when recording)"
+)
 EXCERPT_LINES: Final = 40
 # Transport chatter that says nothing about the case.
 _QUIET_HEADERS: Final = frozenset({"user-agent", "accept-encoding", "connection", "server", "date", "content-length"})
@@ -92,6 +97,8 @@ class YamlCaseItem(pytest.Item):
         super().__init__(**kwargs)
         self.suite, self.case, self.row = suite, case, row
         self.run: CaseRun | None = None
+        # Read by the cassette layer: such a case is called live when recording and skipped offline.
+        self.live_only_reason = WS_SECURITY_LIVE_ONLY if _uses_ws_security(case) else None
         iflow = case.iflow or next((s.iflow for s in case.steps if s.iflow), None)
         if iflow:
             self.add_marker(pytest.mark.iflow(iflow))
@@ -204,6 +211,15 @@ def _excerpt(text: str) -> str:
     if len(short) >= len(text.rstrip()):
         return text
     return short + f"\n… ({len(text) - len(short)} more characters)"
+
+
+def _uses_ws_security(case: Case) -> bool:
+    """Whether a step signs its SOAP request or checks the answer's signature."""
+    for step in case.steps:
+        soap = step.request.get("soap")
+        if (isinstance(soap, dict) and soap.get("sign")) or step.expect.get("soap_signature"):
+            return True
+    return False
 
 
 def _check_names(suite: Suite, config: pytest.Config) -> None:
