@@ -103,6 +103,6 @@ def test_parallel_run_provisions_per_worker_and_deletes_everything(tmp_path: Pat
     result = iflowtest("run", "--iflow-env", "live", "-n", "2", cwd=tmp_path, env={"CF_HOME": str(tmp_path)})
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    # Each of the two workers provisions the four declared clients; the controller, which runs no test, none.
-    assert len(fresh_emulator.tenant.clients.all()) == 8
+    # Each of the two workers provisions the five declared clients; the controller, which runs no test, none.
+    assert len(fresh_emulator.tenant.clients.all()) == 10
     assert fresh_emulator.cloud_foundry.instance_names() == []

@@ -196,7 +196,7 @@ def test_cleanup_deletes_run_prefixed_leftovers_by_age(project: Path) -> None:
     assert young.returncode == 0 and young.stdout.endswith("0 leftover instance(s) older than 6h deleted\n")
     assert bad.returncode == 2 and "--older-than 'soon' is not a duration" in bad.stderr
     assert old.returncode == 0, old.stderr
-    assert old.stdout.endswith("4 leftover instance(s) older than 0s deleted\n")
+    assert old.stdout.endswith("5 leftover instance(s) older than 0s deleted\n")
     assert [n for n in instance_names(project) if n.startswith("iflowtest-")] == []
 
 

@@ -85,7 +85,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
     next_run = cli(tmp_path, "run", "--iflow-env", "live", "-p", "no:randomly")
     assert next_run.returncode == 0, next_run.stdout[-3000:] + next_run.stderr
     assert (
-        f"iflowtest: 4 service instance(s) of earlier runs, older than 6h, are still in the space ({', '.join(left)}): "
+        f"iflowtest: 5 service instance(s) of earlier runs, older than 6h, are still in the space ({', '.join(left)}): "
         "a run was killed before it could delete its clients, or kept them; delete them with "
         "`iflowtest provision cleanup --iflow-env live`"
     ) in next_run.stdout
@@ -96,7 +96,7 @@ def test_clients_of_a_killed_run_are_reported_and_cleaned_up(tmp_path: Path, fre
     assert cleanup.returncode == 0, cleanup.stderr
     lines = cleanup.stdout.splitlines()
     assert sorted(lines[:-1]) == [f"iflowtest: deleted {name}" for name in left]
-    assert lines[-1] == "iflowtest: 4 leftover instance(s) older than 0s deleted"
+    assert lines[-1] == "iflowtest: 5 leftover instance(s) older than 0s deleted"
     assert landscape.instance_names() == ["keep_me"]
     assert landscape.key_count() == 1
     assert landscape.password not in killed.stdout + killed.stderr + next_run.stdout + cleanup.stdout

@@ -131,7 +131,7 @@ def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_repor
 
     assert serial.returncode == parallel.returncode == 1  # failures
     assert re.search(
-        r"^iflowtest: 58 tests, 57 passed, 1 failed \(1 new\), 0 skipped; 5 iFlows, 1 failing: ReadCostCenters; ",
+        r"^iflowtest: 64 tests, 63 passed, 1 failed \(1 new\), 0 skipped; 8 iFlows, 1 failing: ReadCostCenters; ",
         serial.stdout,
         re.M,
     )
