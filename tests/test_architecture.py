@@ -34,6 +34,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "postman": set(),
     "soap": {"calls", "checks"},
     "emulator": set(),
+    "project": {"credentials", "calls"},
 }
 
 

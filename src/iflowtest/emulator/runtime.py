@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
@@ -99,17 +100,26 @@ def tomcat_page(status: int, message: str = "", *, headers: dict[str, str] | Non
 class Runtime:
     """Dispatches runtime requests (`/http`, `/cxf`, `/gw/odata` and anything unknown) to the flows."""
 
-    def __init__(self, tenant: Tenant, catalog: Catalog, tokens: TokenEndpoint, backend: CostCenterService) -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        catalog: Catalog,
+        tokens: TokenEndpoint,
+        backend: CostCenterService,
+        started: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         self._tenant = tenant
         self._catalog = catalog
         self._tokens = tokens
         self._backend = backend
         self.keystore = TenantKeystore()  # the server hands over one issued by its CA when it serves TLS
+        self._started = started  # whether a flow's runtime artifact is STARTED (runtime_api.Deployments)
 
     def handle(self, request: Request) -> Response:
         """Answer one runtime request and count it under its flow (None when no flow matched)."""
         match = self._catalog.match(request.path)
-        if match is None:
+        if match is None or not self._started(match.flow.name):
+            # A flow whose deployment failed (or was undeployed) has no servlet: Tomcat's 404, no message.
             return self._counted(None, tomcat_page(404, f"The requested resource [{request.path}] is not available"))
         flow = match.flow
         response = self._guard(request, flow)
