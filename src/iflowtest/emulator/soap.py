@@ -4,9 +4,9 @@ CPI's SOAP 1.x and IDoc sender adapters run on Apache CXF: one endpoint takes SO
 `SOAPAction` header) and SOAP 1.2 (`application/soap+xml; action="..."`), answers faults with HTTP 500 in
 the request's version, and, with WS-Security "Verify Message and Sign Response", rejects a request whose
 body is not signed by a trusted certificate and signs its answer with the tenant's key. Signatures are
-made and checked with signxml (XML-DSig); the WS-Security framing around them (the `wsse:Security` header,
-the X.509 token, the timestamp) is a few elements that no well-kept Python library writes without the
-system library xmlsec, so it is written here.
+made and checked with signxml (XML-DSig, over lxml and cryptography); the WS-Security framing around them
+(the `wsse:Security` header, the X.509 token, the timestamp) is a few elements written here rather than
+through zeep's `wsse`, which needs xmlsec and a libxml2 matching lxml's.
 """
 
 from __future__ import annotations

@@ -2,9 +2,10 @@
 
 CPI's SOAP 1.x sender with "Verify Message and Sign Response" expects the Body (and a timestamp) signed by
 an X.509 certificate sent along as a `wsse:BinarySecurityToken`, and signs its answer the same way with the
-tenant's key. The XML signature itself (canonicalisation, digests, RSA/ECDSA) is signxml's; the header
-around it is written here, because the only Python library that writes WS-Security headers (zeep's `wsse`)
-needs the system library xmlsec, which a fresh machine may not have.
+tenant's key. The XML signature itself (canonicalisation, digests, RSA/ECDSA) is signxml's, which needs only
+lxml and cryptography; the header around it is written here. The Python library that writes WS-Security
+headers (zeep's `wsse`) sits on xmlsec, a binding of the C library whose wheels bundle a libxml2 that must
+match lxml's, which is more to keep working on a fresh machine than these few elements.
 """
 
 from __future__ import annotations
