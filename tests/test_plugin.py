@@ -173,7 +173,7 @@ def test_keep_clients_keeps_the_instances(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(passed=1)
     names = emulator.cloud_foundry.instance_names()
-    assert len(names) == 4 and all(name.startswith("iflowtest-") for name in names)
+    assert len(names) == 5 and all(name.startswith("iflowtest-") for name in names)
 
 
 def test_client_the_broker_refuses_fails_the_tests_with_its_text(pytester: pytest.Pytester) -> None:

@@ -28,7 +28,16 @@ def api_get(
 def test_runtime_artifacts_list_every_flow_with_its_status(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
     rows = api_get(fresh_emulator, issue_key, "IntegrationRuntimeArtifacts").json()["d"]["results"]
     by_id = {row["Id"]: row for row in rows}
-    assert set(by_id) == {"ReadCostCenters", "ReadCostCentersDE", "ChangeCostCenter", "CostCentersOData", "FailingFlow"}
+    assert set(by_id) == {
+        "ReadCostCenters",
+        "ReadCostCentersDE",
+        "ChangeCostCenter",
+        "CostCentersOData",
+        "FailingFlow",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
+    }
     row = by_id["ReadCostCenters"]
     assert row["__metadata"]["type"] == "com.sap.hci.api.IntegrationRuntimeArtifact"
     assert (row["Version"], row["Name"], row["Type"], row["Status"]) == (
