@@ -15,6 +15,7 @@ from iflowtest.calls.mpl import ClaimsFolder, MplClient, mpl_client, share_claim
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
+from iflowtest.cases.imported import ImportedSummary
 from iflowtest.cases.names import NameCheck
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
@@ -165,6 +166,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "iflowtest: --iflow-reports needs the pytest-html plugin, which is disabled: drop -p no:html"
         )
     if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ImportedSummary(), "iflowtest-imported")
         config.pluginmanager.register(TargetLines(config, target.headline()), "iflowtest-target-lines")
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
         if provisions_through_cloud_foundry(settings) and target.offline_keys is None:

@@ -16,6 +16,7 @@ import requests
 
 from iflowtest.calls.client import mpl_id_of
 from iflowtest.cases.format import SUFFIX, Case, Suite, load_suite
+from iflowtest.cases.imported import imported_property
 from iflowtest.cases.run import CaseRun
 from iflowtest.checks.assertions import elapsed_ms
 from iflowtest.errors import ConfigError, IflowtestError
@@ -104,6 +105,8 @@ class YamlCaseItem(pytest.Item):
             self.add_marker(pytest.mark.iflow(iflow))
         for tag in case.tags:
             self.add_marker(tag)
+        if (imported := imported_property(case)) is not None:
+            self.user_properties.append(imported)
 
     def runtest(self) -> None:
         from iflowtest.cassettes.recording import item_cassette

@@ -71,6 +71,8 @@ class Step:
     expect: Mapping[str, Any]
     save: Mapping[str, Mapping[str, str]]
     baseline: Baseline | None
+    imported_assertions: int | None = None
+    unconverted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -308,7 +310,7 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
                 f"{label} needs either 'request' (one call) or 'steps' (several), not both or neither"
             )
         if "steps" in raw:
-            stray = [k for k in ("expect", "save", "baseline") if k in raw]
+            stray = [k for k in ("expect", "save", "baseline", "imported_assertions", "unconverted") if k in raw]
             if stray:
                 raise SuiteFormatError(f"{label}: {stray[0]!r} belongs inside a step when the case has 'steps'")
         raw_steps = raw.get("steps", [raw])
@@ -390,6 +392,8 @@ def _step(
         expect=expect,
         save=raw.get("save", {}),
         baseline=_baseline(baseline, namespaces, label) if baseline is not None else None,
+        imported_assertions=raw.get("imported_assertions"),
+        unconverted=tuple(raw.get("unconverted", ())),
     )
 
 

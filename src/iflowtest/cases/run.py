@@ -83,7 +83,7 @@ class CaseRun:
     _mpl: MplClient | None = None
 
     def run(self) -> None:
-        """Run every step in order; the first unmet expectation stops the case."""
+        """Run every step in order; the first unmet expectation stops the case, an `unconverted:` entry fails it."""
         try:
             self._run_steps()
         finally:
@@ -93,6 +93,7 @@ class CaseRun:
                 self._mpl.close()
 
     def _run_steps(self) -> None:
+        unconverted: list[str] = []
         for number, step in enumerate(self.case.steps, start=1):
             exchange = Exchange(step, number)
             self.exchanges.append(exchange)
@@ -126,6 +127,13 @@ class CaseRun:
                     self.notes.append(note)
             for name, source in step.save.items():
                 self.saved[name] = self._extract(response, name, source, number)
+            where = f"step {number} ({step.name!r}): " if len(self.case.steps) > 1 else ""
+            unconverted += [f"{where}not converted: {what}" for what in step.unconverted]
+        if unconverted:
+            # An imported assertion that no expectation checks must not leave the case green on fewer checks.
+            raise ExpectationError(
+                [*unconverted, "convert each into expect: (or remove it from unconverted:) to check what it checked"]
+            )
 
     # ------------------------------------------------------------------ variables
     def lookup(self, name: str, number: int) -> Any:

@@ -37,6 +37,7 @@ from iflowtest.settings import find_project_root
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 INLINE_BODY_LINES = 5
 REPORT_NAME = "CONVERSION.md"
+_STEP_KEYS = ("request", "expect", "save", "imported_assertions", "unconverted")
 _USED = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
@@ -183,10 +184,15 @@ class _Importer:
             case["expect"] = scripts.expect
         if scripts.save:
             case["save"] = scripts.save
-        for line, why in scripts.kept:
-            report.left.append((f"test line `{line.strip()}`", why))
+        if scripts.assertions:
+            case["imported_assertions"] = len(scripts.assertions)
+        if scripts.unconverted:
+            case["unconverted"] = scripts.unconverted
+        report.assertions += len(scripts.assertions)
+        report.converted += scripts.converted
+        report.left.extend(scripts.kept)
         if scripts.kept:
-            comments += ["test script lines not converted:", *(line for line, _ in scripts.kept)]
+            comments += ["test script parts not converted:", *(what for what, _ in scripts.kept)]
         return case, comments
 
 
@@ -270,7 +276,7 @@ def _chain(
     Saved values live within one case (`save:` feeds the following steps), so a request using a value an
     earlier request of its folder saved becomes a step of that request's case.
     """
-    uses = set(_USED.findall(json.dumps(case.get("request", {}))))
+    uses = set(_USED.findall(json.dumps({k: case[k] for k in ("request", "expect") if k in case})))
     sources = [saved[v] for v in sorted(uses) if v in saved]
     for where, _, label in sources:
         if where != folders:
@@ -282,13 +288,13 @@ def _chain(
         return len(group)
     target, target_comments = group[indexes[-1]]
     if "steps" not in target:
-        first = {k: target.pop(k) for k in ("request", "expect", "save") if k in target}
+        first = {k: target.pop(k) for k in _STEP_KEYS if k in target}
         target["steps"] = [{"name": target["name"], **first}]
     step: dict[str, Any] = {"name": case["name"]}
     if "client" in case:
         step["client"] = case["client"]
     step["auth"] = "none" if case.get("auth") == "none" else "client"
-    step |= {k: case[k] for k in ("request", "expect", "save") if k in case}
+    step |= {k: case[k] for k in _STEP_KEYS if k in case}
     target["steps"].append(step)
     target_comments.append(f"step {case['name']!r} is the request of that name: it uses values saved by a step before")
     target_comments.extend(comments)
