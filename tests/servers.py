@@ -91,6 +91,7 @@ def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, di
             "DataStorePayloadsRead",
         ],
     )
+    keys["sender_cert"] = emu.issue_service_key("sender_cert", roles=["ESBMessaging.send"], key_type="certificate")
     lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
     lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
     (folder / f".env.{profile}").write_text("\n".join(lines) + "\n")

@@ -28,10 +28,11 @@ MAY_IMPORT: dict[str, set[str]] = {
     "calls": {"credentials"},
     "provisioning": {"credentials", "calls"},
     "checks": {"calls"},
-    "cases": {"calls", "checks", "cassettes", "reporting"},
+    "cases": {"calls", "checks", "cassettes", "reporting", "soap"},
     "cassettes": {"credentials"},
     "reporting": {"calls"},
     "postman": set(),
+    "soap": {"calls", "checks"},
     "emulator": set(),
     "project": {"credentials", "calls"},
 }

@@ -43,12 +43,14 @@ def test_run_with_a_profile_against_a_tenant_leaks_no_secret(project: Path) -> N
         tokens_issued = emu.counters.tokens_issued()
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    # sender, sender_no_de and monitor use OAuth; sender_basic sends its secret directly
-    assert tokens_issued == 3
+    # sender, sender_no_de, sender_cert and monitor use OAuth; sender_basic sends its secret directly
+    assert tokens_issued == 4
     assert "Request headers were" in result.stdout  # requests-oauthlib's DEBUG lines were logged, scrubbed
     written = [p.read_text(errors="replace") for p in (project / "reports").rglob("*") if p.is_file()]
     written += [result.stdout, result.stderr]
-    secrets = [k["oauth"]["clientsecret"] for k in keys.values()]
+    secrets = [
+        k["oauth"].get("clientsecret") or k["oauth"]["key"] for k in keys.values()
+    ]  # a certificate key's is its key
     for text in written:
         for secret in secrets:
             assert secret not in text
@@ -73,6 +75,7 @@ def test_broken_key_in_profile_names_the_variable_and_field(project: Path) -> No
         'IFLOWTEST_CLIENT_SENDER_KEY=\'{"oauth": {"clientid": "x"}}\'\n'
         f"IFLOWTEST_CLIENT_SENDER_BASIC_KEY={keys / 'FAKE-integration-flow-key.json'}\n"
         f"IFLOWTEST_CLIENT_SENDER_NO_DE_KEY={keys / 'FAKE-integration-flow-key.json'}\n"
+        f"IFLOWTEST_CLIENT_SENDER_CERT_KEY={keys / 'FAKE-integration-flow-key.json'}\n"
         f"IFLOWTEST_CLIENT_MONITOR_KEY={keys / 'FAKE-api-key.json'}\n"
     )
 

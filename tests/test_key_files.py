@@ -87,7 +87,14 @@ def test_emulator_command_writes_keys_and_cf_profile_0600(
     assert run_emulator(parsed, stop) == 0
 
     written = sorted(p.name for p in keys.iterdir())
-    assert written == ["cf.env", "monitor.json", "sender.json", "sender_basic.json", "sender_no_de.json"]
+    assert written == [
+        "cf.env",
+        "monitor.json",
+        "sender.json",
+        "sender_basic.json",
+        "sender_cert.json",
+        "sender_no_de.json",
+    ]
     for path in keys.iterdir():
         assert_created_private(path, created)
     assert "IFLOWTEST_CF_PASSWORD=" in (keys / "cf.env").read_text()

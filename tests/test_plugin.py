@@ -53,7 +53,7 @@ def test_sample_suite_fetches_exactly_one_token_per_client(pytester: pytest.Pyte
     assert emulator.counters.tokens_issued(by_client["sender_no_de"].clientid) == 1
     assert emulator.counters.tokens_issued(by_client["sender_basic"].clientid) == 0, issued
     # Provisioned through the emulator's CF API at the start, deleted at the end.
-    assert sorted(by_client) == ["monitor", "sender", "sender_basic", "sender_no_de"]
+    assert sorted(by_client) == ["monitor", "sender", "sender_basic", "sender_cert", "sender_no_de"]
     assert all(client.revoked for client in emulator.tenant.clients.all())
     assert emulator.cloud_foundry.instance_names() == []
 
@@ -129,7 +129,7 @@ def test_unknown_client_marker_is_a_usage_error_before_any_test(pytester: pytest
     result.stderr.fnmatch_lines(
         [
             "ERROR: iflowtest: test_typo.py::test_typo (@pytest.mark.client): unknown client 'sendr': declared "
-            "clients are monitor, sender, sender_basic, sender_no_de*(did you mean 'sender'?)"
+            "clients are monitor, sender, sender_basic, sender_cert, sender_no_de*(did you mean 'sender'?)"
         ]
     )
     assert "Traceback" not in result.stdout.str() + result.stderr.str()
@@ -178,7 +178,7 @@ def test_keep_clients_keeps_the_instances(pytester: pytest.Pytester) -> None:
 
     result.assert_outcomes(passed=1)
     names = emulator.cloud_foundry.instance_names()
-    assert len(names) == 4 and all(name.startswith("iflowtest-") for name in names)
+    assert len(names) == 5 and all(name.startswith("iflowtest-") for name in names)
 
 
 def test_client_the_broker_refuses_fails_the_tests_with_its_text(pytester: pytest.Pytester) -> None:

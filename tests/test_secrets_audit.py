@@ -30,7 +30,7 @@ def test_a_recorded_run_writes_no_secret_anywhere(tmp_path: Path) -> None:
         sessions = dict(emu.tenant.csrf._tokens)  # the emulator's own state, read for the audit only
 
     assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
-    secrets = {f"clientsecret of {n}": k["oauth"]["clientsecret"] for n, k in keys.items()}
+    secrets = {f"secret of {n}": k["oauth"].get("clientsecret") or k["oauth"]["key"] for n, k in keys.items()}
     secrets |= {f"CSRF token {i}": token for i, token in enumerate(sessions.values())}
     secrets |= {f"session cookie {i}": cookie for i, cookie in enumerate(sessions)}
     assert len(sessions) >= 1 and all(len(s) >= 16 for s in secrets.values())

@@ -77,7 +77,7 @@ def test_a_misspelt_key_variable_in_a_profile_is_exit_2_not_an_emulator_run(proj
     assert result.stderr == (
         "iflowtest: error: unknown variable IFLOWTEST_CLIENT_SENDR_KEY in .env.dev (did you mean "
         "IFLOWTEST_CLIENT_SENDER_KEY?): no client 'sendr' is declared (declared clients: monitor, sender, "
-        "sender_basic, sender_no_de): fix the name (`.env.example` lists every variable iflowtest reads) or "
+        "sender_basic, sender_cert, sender_no_de): fix the name (`.env.example` lists every variable iflowtest reads) or "
         "remove it\n"
     )
     assert result.stdout == ""
@@ -133,14 +133,14 @@ def test_pyproject_cannot_turn_a_profile_into_an_emulator_run(project: Path) -> 
         (
             '@pytest.mark.iflow("ReadCostCenter")',
             "ERROR: iflowtest: suites/costcenters/test_typo.py::test_typo (@pytest.mark.iflow): unknown iFlow "
-            "'ReadCostCenter': declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, "
-            "ReadCostCentersDE; declare it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty "
+            "'ReadCostCenter': declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCenterIDoc, CostCentersOData, FailingFlow, GetCostCenter, GetCostCenterSigned, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; "
+            "declare it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty "
             "table will do (did you mean 'ReadCostCenters'?)",
         ),
         (
             '@pytest.mark.client("sendr")',
             "ERROR: iflowtest: suites/costcenters/test_typo.py::test_typo (@pytest.mark.client): unknown client "
-            "'sendr': declared clients are monitor, sender, sender_basic, sender_no_de; declare it as "
+            "'sendr': declared clients are monitor, sender, sender_basic, sender_cert, sender_no_de; declare it as "
             "[tool.iflowtest.clients.sendr] in pyproject.toml (did you mean 'sender'?)",
         ),
     ],
@@ -171,7 +171,7 @@ def test_the_same_mistake_in_yaml_says_the_same(project: Path) -> None:
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "ERROR: iflowtest: case 'typo' (suites/costcenters/typo.iflow.yaml:3): unknown iFlow 'ReadCostCenter': "
-        "declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; "
+        "declared iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCenterIDoc, CostCentersOData, FailingFlow, GetCostCenter, GetCostCenterSigned, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; "
         "declare it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty table will do (did you "
         "mean 'ReadCostCenters'?)"
     )
@@ -187,7 +187,7 @@ def test_an_unknown_client_in_a_fixture_call_stops_the_run(project: Path) -> Non
     assert result.returncode == 2
     assert result.stderr.strip() == (
         "ERROR: iflowtest: suites/costcenters/test_typo.py::test_typo (iflow_client): unknown client 'sendr': "
-        "declared clients are monitor, sender, sender_basic, sender_no_de; declare it as "
+        "declared clients are monitor, sender, sender_basic, sender_cert, sender_no_de; declare it as "
         "[tool.iflowtest.clients.sendr] in pyproject.toml (did you mean 'sender'?)"
     )
     assert "test_after" not in result.stdout  # the run stopped at the mistake
@@ -197,7 +197,7 @@ def test_a_stale_ca_bundle_is_one_line_and_keeps_the_last_report(project: Path) 
     assert iflowtest("run", "suites/costcenters/test_failing_flow.py", cwd=project).returncode == 0
     report = (project / "reports" / "latest" / "report.html").read_text()
     flow, api = KEYS / "FAKE-integration-flow-key.json", KEYS / "FAKE-api-key.json"
-    keys = {"SENDER": flow, "SENDER_BASIC": flow, "SENDER_NO_DE": flow, "MONITOR": api}
+    keys = {"SENDER": flow, "SENDER_BASIC": flow, "SENDER_NO_DE": flow, "SENDER_CERT": flow, "MONITOR": api}
     lines = [f"IFLOWTEST_CLIENT_{name}_KEY={path}" for name, path in keys.items()]
     lines.append("IFLOWTEST_CA_BUNDLE=/tmp/iflowtest-gone/ca.pem")  # an emulator's, that has stopped
     (project / ".env.stale").write_text("\n".join(lines) + "\n")

@@ -178,8 +178,9 @@ def test_untrusted_tenant_fails_clearly_and_insecure_runs_with_warnings(emulator
     verified, insecure = tmp_path / "verified", tmp_path / "insecure"
     verified.mkdir()
     insecure.mkdir()
-    secrets = [k["oauth"]["clientsecret"] for k in tenant_project(verified, emulator).values()]
-    secrets += [k["oauth"]["clientsecret"] for k in tenant_project(insecure, emulator).values()]
+    # A certificate key's secret is its private key.
+    keys = [*tenant_project(verified, emulator).values(), *tenant_project(insecure, emulator).values()]
+    secrets = [k["oauth"].get("clientsecret") or k["oauth"]["key"] for k in keys]
     # Both at once: each process spends most of its time importing.
     # The insecure run on two xdist workers: they make the calls, the controller reports.
     processes = [start(command[:-1], verified), start([*command, "-n", "2"], insecure)]

@@ -637,13 +637,13 @@ def test_bodies_and_base_path_are_sent_as_written(pytester: pytest.Pytester) -> 
             {"name": "typo", "client": "sendr", "iflow": "ReadCostCenters", "request": {}},
             # Unknown names: a usage error on stderr, worded as for markers (names.py)
             "ERROR: iflowtest: case 'typo' (suites/names.iflow.yaml:2): unknown client 'sendr': declared clients are "
-            "monitor, sender, sender_basic, sender_no_de; declare it as [tool.iflowtest.clients.sendr] in "
+            "monitor, sender, sender_basic, sender_cert, sender_no_de; declare it as [tool.iflowtest.clients.sendr] in "
             "pyproject.toml (did you mean 'sender'?)",
         ),
         (
             {"name": "no address", "iflow": "ReadCostCenter", "request": {}},
             "ERROR: iflowtest: case 'no address' (suites/names.iflow.yaml:2): unknown iFlow 'ReadCostCenter': declared "
-            "iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, FailingFlow, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; declare "
+            "iFlows are ChangeCostCenter, ChangeCostCenterAsync, CostCenterIDoc, CostCentersOData, FailingFlow, GetCostCenter, GetCostCenterSigned, ProcessCostCenterChange, ReadCostCenters, ReadCostCentersDE; declare "
             "it as [tool.iflowtest.iflows.ReadCostCenter] in pyproject.toml, an empty table will do (did you mean "
             "'ReadCostCenters'?)",
         ),

@@ -313,6 +313,9 @@ def test_bundled_catalog_deploys_the_sample_flows() -> None:
         "FailingFlow",
         "ChangeCostCenterAsync",
         "ProcessCostCenterChange",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
     ]
     assert {f.name: f.csrf for f in catalog.flows}["FailingFlow"] is False
     assert {f.name: f.csrf for f in catalog.flows}["ChangeCostCenter"] is True

@@ -314,6 +314,9 @@ def test_the_sample_flows_allow_sap_application_id(emulator: Emulator) -> None:
         "CostCentersOData",
         "FailingFlow",
         "ChangeCostCenterAsync",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
     }
 
 

@@ -36,6 +36,9 @@ def test_runtime_artifacts_list_every_flow_with_its_status(fresh_emulator: Emula
         "FailingFlow",
         "ChangeCostCenterAsync",
         "ProcessCostCenterChange",
+        "GetCostCenter",
+        "GetCostCenterSigned",
+        "CostCenterIDoc",
     }
     row = by_id["ReadCostCenters"]
     assert row["__metadata"]["type"] == "com.sap.hci.api.IntegrationRuntimeArtifact"

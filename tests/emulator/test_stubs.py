@@ -166,7 +166,7 @@ def test_replay_answers_from_the_projects_cassettes(stubbed: tuple[Emulator, tup
         (
             FLOW.format(name="Mine", address="/http/mine", behaviour="respnd"),
             "iflows.yaml: flow 'Mine', key 'behaviour': expected one of change_cost_center, delay, echo, enqueue, fail, "
-            "odata_passthrough, read_cost_centers, replay, respond, got 'respnd'",
+            "get_cost_center, odata_passthrough, read_cost_centers, receive_idoc, replay, respond, got 'respnd'",
         ),
         (
             FLOW.format(name="Mine", address="/http/mine", behaviour="respond")

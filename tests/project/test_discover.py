@@ -63,7 +63,7 @@ def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(s
     listed = iflowtest("discover", "--iflow-env", "emu", cwd=project)
 
     assert listed.returncode == 0, listed.stderr
-    assert listed.stdout.startswith("iflowtest: 7 iFlows deployed on 127.0.0.1\n")
+    assert listed.stdout.startswith("iflowtest: 10 iFlows deployed on 127.0.0.1\n")
     for iflow, address in SAMPLE_ADDRESSES.items():
         line = next(line for line in listed.stdout.splitlines() if line.strip().startswith(iflow + " "))
         assert "STARTED" in line and address in line, line
@@ -72,8 +72,9 @@ def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(s
 
     assert written.returncode == 0, written.stderr
     assert (
-        "iflowtest: declared 6 iFlows in pyproject.toml: ChangeCostCenter, ChangeCostCenterAsync, CostCentersOData, "
-        "FailingFlow, ProcessCostCenterChange, ReadCostCentersDE" in written.stdout
+        "iflowtest: declared 9 iFlows in pyproject.toml: ChangeCostCenter, ChangeCostCenterAsync, CostCenterIDoc, "
+        "CostCentersOData, FailingFlow, GetCostCenter, GetCostCenterSigned, ProcessCostCenterChange, "
+        "ReadCostCentersDE" in written.stdout
     )
     text = (project / "pyproject.toml").read_text()
     assert text.startswith(PYPROJECT)

@@ -198,7 +198,7 @@ def test_iflowtest_emulator_with_hanging_jobs_stops_a_run_at_once(tmp_path: Path
         assert "iflowtest emulator: fault     cf-jobs: hang\n" in output  # after its own keys were provisioned
         shutil.copy(tmp_path / "keys" / "cf.env", tmp_path / ".env.emu")
         before = instance_names(tmp_path / ".env.emu")
-        assert len(before) == 4
+        assert len(before) == 5  # one per declared client
         run = iflowtest(
             *("run", "test_cases.py", "--iflow-env", "emu", "-p", "no:randomly"),
             cwd=tmp_path,

@@ -84,7 +84,13 @@ def test_emulator_command_provisions_its_keys_through_its_cf_api(project: Path) 
 
     assert listed.returncode == 0, listed.stderr
     assert names == instance_names(project)
-    assert sorted(n.split("-", 2)[2] for n in names) == ["monitor", "sender", "sender_basic", "sender_no_de"]
+    assert sorted(n.split("-", 2)[2] for n in names) == [
+        "monitor",
+        "sender",
+        "sender_basic",
+        "sender_cert",
+        "sender_no_de",
+    ]
     assert all(n.startswith("iflowtest-") for n in names)
     assert stat.S_IMODE((project / "keys" / "cf.env").stat().st_mode) == 0o600
 
@@ -190,7 +196,7 @@ def test_cleanup_deletes_run_prefixed_leftovers_by_age(project: Path) -> None:
     assert young.returncode == 0 and young.stdout.endswith("0 leftover instance(s) older than 6h deleted\n")
     assert bad.returncode == 2 and "--older-than 'soon' is not a duration" in bad.stderr
     assert old.returncode == 0, old.stderr
-    assert old.stdout.endswith("4 leftover instance(s) older than 0s deleted\n")
+    assert old.stdout.endswith("5 leftover instance(s) older than 0s deleted\n")
     assert [n for n in instance_names(project) if n.startswith("iflowtest-")] == []
 
 

@@ -60,7 +60,10 @@ def test_unreachable_tenant_exits_3(project: Path) -> None:
     # Nothing listens on the discard port of loopback: the token endpoint cannot be reached.
     down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.1:9"}
     down["tokenurl"] = "https://127.0.0.1:9/oauth/token"
-    lines = [f"IFLOWTEST_CLIENT_{name}_KEY='{json.dumps({'oauth': down})}'" for name in ("SENDER", "SENDER_NO_DE")]
+    lines = [
+        f"IFLOWTEST_CLIENT_{name}_KEY='{json.dumps({'oauth': down})}'"
+        for name in ("SENDER", "SENDER_NO_DE", "SENDER_CERT")
+    ]
     lines += [
         f"IFLOWTEST_CLIENT_{name}_KEY='{json.dumps({'oauth': {**down, 'clientid': 'sb-y!b1|it!b117'}})}'"
         for name in ("MONITOR",)
@@ -97,7 +100,7 @@ def test_xdist_report_names_the_tenant_hosts_its_workers_called(project: Path) -
     # The controller resolves no keys (it would provision clients for nothing); its workers tell it the hosts.
     down = {"clientid": "sb-x!b1|it-rt-down!b196", "clientsecret": "not-a-secret", "url": "https://127.0.0.9:9"}
     down["tokenurl"] = "https://127.0.0.9:9/oauth/token"
-    names = ("SENDER", "SENDER_NO_DE", "SENDER_BASIC", "MONITOR")
+    names = ("SENDER", "SENDER_NO_DE", "SENDER_BASIC", "SENDER_CERT", "MONITOR")
     lines = [f"IFLOWTEST_CLIENT_{name}_KEY='{json.dumps({'oauth': down})}'" for name in names]
     (project / ".env.down").write_text("\n".join(lines) + "\n")
 
@@ -128,7 +131,7 @@ def test_failures_exit_1_and_four_workers_give_the_serial_outcomes_and_one_repor
 
     assert serial.returncode == parallel.returncode == 1  # failures
     assert re.search(
-        r"^iflowtest: 63 tests, 62 passed, 1 failed \(1 new\), 0 skipped; 6 iFlows, 1 failing: ReadCostCenters; ",
+        r"^iflowtest: 69 tests, 68 passed, 1 failed \(1 new\), 0 skipped; 9 iFlows, 1 failing: ReadCostCenters; ",
         serial.stdout,
         re.M,
     )

@@ -23,6 +23,7 @@ from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.details import pretty
 from iflowtest.settings import display_path
+from iflowtest.soap.envelope import fault_of
 from iflowtest.stash import (
     CALLS_KEY,
     MPL_KEY,
@@ -34,6 +35,11 @@ from iflowtest.stash import (
 from iflowtest.tables import Row, load_table, require_columns, row_id
 
 BODY_EXCERPT: Final = 1500
+WS_SECURITY_LIVE_ONLY: Final = (
+    "WS-Security: a signed exchange is made anew on every call (timestamp, signature) and its signer is trusted "
+    "by the live tenant only, so it is not replayed from a cassette: run this case live (it is called live, "
+    "without a cassette, when recording)"
+)
 EXCERPT_LINES: Final = 40
 # Transport chatter that says nothing about the case.
 _QUIET_HEADERS: Final = frozenset({"user-agent", "accept-encoding", "connection", "server", "date", "content-length"})
@@ -102,6 +108,8 @@ class YamlCaseItem(pytest.Item):
         self.suite, self.case, self.row = suite, case, row
         self.row_index = row_index  # a sequence runs iteration by iteration, as Newman runs a data file
         self.run: CaseRun | None = None
+        # Read by the cassette layer: such a case is called live when recording and skipped offline.
+        self.live_only_reason = WS_SECURITY_LIVE_ONLY if _uses_ws_security(case) else None
         iflow = case.iflow or next((s.iflow for s in case.steps if s.iflow), None)
         if iflow:
             self.add_marker(pytest.mark.iflow(iflow))
@@ -182,6 +190,9 @@ def failure_view(item: YamlCaseItem, error: IflowtestError) -> str:
     response = exchange.response if exchange is not None else None
     if response is not None:
         lines += ["", *describe_request(response.request), "", *describe_response(response)]
+        fault = fault_of(response)
+        if fault is not None:
+            lines += ["", fault.summary()]
     heading = "failed:" if isinstance(error, AssertionError) else "error:"
     lines += ["", heading, *(f"  {line}" for line in str(error).splitlines())]
     return redact_text("\n".join(lines))
@@ -216,6 +227,15 @@ def _excerpt(text: str) -> str:
     if len(short) >= len(text.rstrip()):
         return text
     return short + f"\n… ({len(text) - len(short)} more characters)"
+
+
+def _uses_ws_security(case: Case) -> bool:
+    """Whether a step signs its SOAP request or checks the answer's signature."""
+    for step in case.steps:
+        soap = step.request.get("soap")
+        if (isinstance(soap, dict) and soap.get("sign")) or step.expect.get("soap_signature"):
+            return True
+    return False
 
 
 def _check_names(suite: Suite, config: pytest.Config) -> None:

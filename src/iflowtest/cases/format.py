@@ -374,6 +374,18 @@ def _step(
             "'url' for a full URL, not both"
         )
     body = raw["request"].get("body")
+    soap = raw["request"].get("soap")
+    if body is not None and soap is not None:
+        raise SuiteFormatError(
+            f"{label} (line {line}) has both body and soap: a SOAP request's body goes under soap (body, file or envelope)"
+        )
+    if soap is not None:
+        sources = [k for k in ("body", "file", "envelope") if k in soap]
+        if len(sources) != 1:
+            raise SuiteFormatError(
+                f"the soap request of {label} (line {line}) needs exactly one of body, file, envelope"
+                + (f", got {' and '.join(sources)}" if sources else "")
+            )
     if body is not None:
         kinds = [k for k in BODY_KINDS if k in body]
         if len(kinds) != 1:

@@ -35,6 +35,15 @@ from iflowtest.checks.matchers import show
 from iflowtest.checks.messages import MessageChecks, check_message
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret, redact_text
+from iflowtest.soap.call import (
+    SoapRequest,
+    build_request,
+    check_answer_against,
+    client_signing_key,
+    expect_soap_fault,
+    expect_soap_signature,
+)
+from iflowtest.soap.security import SigningKey
 
 _VARIABLE: Final = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _SECRET_NAME: Final = re.compile(r"(?i)secret|password|token|key|credential")
@@ -53,6 +62,7 @@ class Exchange:
     step: Step
     number: int
     response: requests.Response | None = None
+    soap: SoapRequest | None = None
 
 
 @dataclass
@@ -89,13 +99,24 @@ class CaseRun:
         for number, step in enumerate(self.case.steps, start=1):
             exchange = Exchange(step, number)
             self.exchanges.append(exchange)
-            exchange.response = self._send(step, number)
+            exchange.response = self._send(step, number, exchange)
             response = exchange.response
             # The message block is resolved last: it may use values saved from this step's own answer.
             raw_message = step.expect.get("message")
             expect = dict(self.resolve({k: v for k, v in step.expect.items() if k != "message"}, number))
             mpl_expected = expect.pop("mpl", None)
-            check_response(response, expect, namespaces=self.suite.namespaces, base=self.base)
+            soap_expected = {key: expect.pop(key) for key in ("soap_fault", "soap_signature") if key in expect}
+            failures: list[str] = []
+            try:
+                check_response(response, expect, namespaces=self.suite.namespaces, base=self.base)
+            except ExpectationError as exc:
+                failures.extend(exc.failures)
+            try:
+                self._check_soap(exchange, soap_expected)
+            except ExpectationError as exc:
+                failures.extend(exc.failures)
+            if failures:
+                raise ExpectationError(failures)
             if mpl_expected is not None:
                 check_status(self.mpl_for_case(), response, mpl_expected)
             if step.baseline is not None:
@@ -197,7 +218,7 @@ class CaseRun:
             client.add_listener(self.on_call)
         return client
 
-    def _send(self, step: Step, number: int) -> requests.Response:
+    def _send(self, step: Step, number: int, exchange: Exchange) -> requests.Response:
         request = self.resolve(dict(step.request), number)
         headers = {**self.resolve(dict(self.case.headers), number), **request.get("headers", {})}
         kwargs: dict[str, Any] = {"headers": {k: _text(v) for k, v in headers.items()}}
@@ -206,8 +227,16 @@ class CaseRun:
         if "body" in request:
             self._body(request["body"], kwargs, number)
         client = self.client_for(step)
+        method = request.get("method", "GET")
+        if "soap" in request:
+            exchange.soap = self._soap(request["soap"], client, number)
+            kwargs["data"] = exchange.soap.envelope
+            # The version's Content-Type and SOAPAction, unless the step sets them itself (a negative case).
+            own = {k.lower() for k in request.get("headers", {})}
+            kwargs["headers"].update({k: v for k, v in exchange.soap.headers.items() if k.lower() not in own})
+            method = request.get("method", "POST")
         target = self._url(request["url"], number) if "url" in request else self._path(request.get("path"))
-        return client.request(request.get("method", "GET"), target, **kwargs)
+        return client.request(method, target, **kwargs)
 
     def _url(self, url: Any, number: int) -> str:
         text = _text(url)
@@ -217,6 +246,68 @@ class CaseRun:
                 "give the scheme and host (or the variable holding them), or use path for the runtime"
             )
         return text
+
+    # ------------------------------------------------------------------ SOAP
+    def _soap(self, spec: Mapping[str, Any], client: IflowClient, number: int) -> SoapRequest:
+        """The SOAP request of a step: body or envelope template, version, action, WSDL, signature."""
+        body: str | None = spec.get("body")
+        envelope = None
+        for source in ("file", "envelope"):
+            if source in spec:
+                text = self.resolve(self._read_template(spec[source], f"SOAP {source}"), number)
+                body, envelope = (text, None) if source == "file" else (None, text)
+        sign = spec.get("sign", False)
+        key: SigningKey | None = None
+        if isinstance(sign, Mapping):
+            key = SigningKey.from_files(
+                self.base / str(sign["certificate"]), self.base / str(sign["key"]) if "key" in sign else None
+            )
+        elif sign:
+            key = client_signing_key(client)
+        return build_request(
+            body,
+            envelope=envelope,
+            version=str(spec["version"]) if "version" in spec else None,
+            action=spec.get("action"),
+            sign=key,
+            algorithm=sign.get("algorithm", "SHA256") if isinstance(sign, Mapping) else "SHA256",
+            wsdl=self.base / str(spec["wsdl"]) if "wsdl" in spec else None,
+            operation=spec.get("operation"),
+        )
+
+    def _read_template(self, name: str, what: str) -> str:
+        try:
+            return (self.base / name).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(
+                f"{what} {name} of case {self.case.name!r} cannot be read ({exc}): put it under fixtures/ and give "
+                "its path from the project root"
+            ) from None
+
+    def _check_soap(self, exchange: Exchange, expected: Mapping[str, Any]) -> None:
+        """The SOAP expectations of a step, and the answer against the WSDL its request named."""
+        response = exchange.response
+        assert response is not None
+        failures: list[str] = []
+        if exchange.soap is not None:
+            failures += check_answer_against(exchange.soap, response)
+        fault_spec = expected.get("soap_fault")
+        signature = expected.get("soap_signature")
+        try:
+            if fault_spec is not None:
+                spec = dict(fault_spec) if isinstance(fault_spec, Mapping) else {}
+                expect_soap_fault(response, namespaces=self.suite.namespaces, **spec)
+        except ExpectationError as exc:
+            failures += exc.failures
+        try:
+            if signature:
+                trust = signature.get("trust") if isinstance(signature, Mapping) else None
+                default = self.clients.registry.verify
+                expect_soap_signature(response, trust=self.base / str(trust) if trust else default)
+        except ExpectationError as exc:
+            failures += exc.failures
+        if failures:
+            raise ExpectationError(failures)
 
     def _path(self, path: str | None) -> str | None:
         if path is None or path.startswith(("/", "http://", "https://")):

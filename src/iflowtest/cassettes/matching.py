@@ -100,6 +100,10 @@ def request_key(method: str, uri: str, headers: Mapping[str, Any], body: Any, ru
     return RequestKey(method, path or "/", query, content, fetch)
 
 
+_WSSE: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-secext-1.0.xsd"
+_WSU: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
+
+
 def normalise_body(body: Any, content_type: str, rules: MatchRules) -> str:
     """A body as matching compares it: JSON and XML by content, secrets and ignored values blanked."""
     if body is None or body == b"" or body == "":
@@ -127,7 +131,15 @@ def normalise_body(body: Any, content_type: str, rules: MatchRules) -> str:
         except etree.XMLSyntaxError:
             pass
         else:
+            # A WS-Security header is made anew for every call (timestamp, random ids, signature values), and so
+            # are the ids it signs elements by: what the request says is the rest of the envelope.
+            for security in list(root.iter(f"{{{_WSSE}}}Security")):
+                parent = security.getparent()
+                if parent is not None:
+                    parent.remove(security)
             for element in root.iter():
+                if isinstance(element.tag, str):
+                    element.attrib.pop(f"{{{_WSU}}}Id", None)
                 if isinstance(element.tag, str) and etree.QName(element).localname in rules.ignore_fields:
                     element.text = IGNORED
             return rules.blank(etree.tostring(root, method="c14n").decode("utf-8"))

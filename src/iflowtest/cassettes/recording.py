@@ -88,6 +88,12 @@ def item_cassette(item: pytest.Item, registry: ClientRegistry) -> Iterator[None]
     if mode is None or not mode.uses_cassettes:
         yield
         return
+    live_only = live_only_reason(item)
+    if live_only is not None:
+        if mode.offline:
+            pytest.skip(live_only)
+        yield  # recording: called live, and no cassette is written that could not be replayed
+        return
     from pytest_recording import network
     from pytest_recording._vcr import use_cassette  # the function pytest-recording's `vcr` fixture calls
 
@@ -101,6 +107,12 @@ def item_cassette(item: pytest.Item, registry: ClientRegistry) -> Iterator[None]
         config = {"iflowtest_test": item.nodeid}
         stack.enter_context(use_cassette(path.stem, str(path.parent), record_mode, markers, config, item.config))
         yield
+
+
+def live_only_reason(item: pytest.Item) -> str | None:
+    """Why a test's exchanges cannot be replayed from a cassette (a YAML case's `live_only_reason`), or None."""
+    reason = getattr(item, "live_only_reason", None)
+    return reason if isinstance(reason, str) else None
 
 
 def _this_module() -> Any:

@@ -23,12 +23,14 @@ import yaml
 
 from iflowtest.emulator.flows import BEHAVIOURS as SAMPLE_BEHAVIOURS
 from iflowtest.emulator.flows import BehaviourSpec
+from iflowtest.emulator.soap import SIGNATURE_ALGORITHMS, WsSecurity
+from iflowtest.emulator.soap_flows import SOAP_BEHAVIOURS
 from iflowtest.emulator.stubs import ALLOWED_HEADERS, BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
 from iflowtest.errors import ConfigError
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
-# The sample flows' behaviours and the stubs a project's own flows use; any flow may use any of them.
-BEHAVIOURS: Final[Mapping[str, BehaviourSpec]] = {**SAMPLE_BEHAVIOURS, **STUB_BEHAVIOURS}
+# The sample flows' behaviours (HTTP, SOAP and IDoc) and the stubs a project's own flows use; any flow may use any.
+BEHAVIOURS: Final[Mapping[str, BehaviourSpec]] = {**SAMPLE_BEHAVIOURS, **SOAP_BEHAVIOURS, **STUB_BEHAVIOURS}
 # Runtime states of IntegrationRuntimeArtifacts (SAP's API: STARTING, STARTED, STOPPING, STOPPED, ERROR).
 DEPLOYMENT_STATES: Final = ("STARTED", "STARTING", "STOPPING", "STOPPED", "ERROR")
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
@@ -52,10 +54,12 @@ _KEYS: Final = (
     "allowed_headers",
     "message_log",
     "queue",
+    "ws_security",
     "version",
     "deployment",
     "max_body_size",
 )
+_WS_SECURITY_KEYS: Final = ("type", "signature_algorithm", "check_timestamp")
 _DEPLOYMENT_KEYS: Final = ("status", "error")
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments", "log_level")
 LOG_LEVELS: Final = ("NONE", "ERROR", "INFO", "DEBUG", "TRACE")
@@ -100,6 +104,8 @@ class FlowSpec:
     # A JMS sender flow: it has no address and runs for each message put on this queue.
     queue: str = ""
     log_level: str = "INFO"  # the flow's log level; TRACE keeps the payloads of each run (`TraceMessages`)
+    # The SOAP sender's WS-Security tab ("Verify Message and Sign Response"); None: no WS-Security.
+    ws_security: WsSecurity | None = None
     version: str = "1.0.0"
     # The runtime artifact's status and, when it is ERROR, the error the runtime-artifact API reports.
     deployment_status: str = "STARTED"
@@ -280,9 +286,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
     role = entry.get("role")
     if not isinstance(role, str) or not _ROLE.fullmatch(role):
         raise problem("role", f"expected a role name of letters, digits, '_' and '.', got {role!r}")
-    csrf = entry.get("csrf", True)
+    # The SOAP and IDoc sender adapters have no CSRF protection; the HTTPS sender has it on unless unticked.
+    csrf = entry.get("csrf", adapter != "cxf")
     if not isinstance(csrf, bool):
         raise problem("csrf", f"expected true or false, got {csrf!r}")
+    if csrf and adapter == "cxf":
+        raise problem("csrf", "the SOAP and IDoc sender adapters (/cxf) have no CSRF protection: remove the key")
+    ws_security = _ws_security(entry.get("ws_security"), adapter, problem)
     behaviour = entry.get("behaviour")
     if not isinstance(behaviour, str) or behaviour not in BEHAVIOURS:
         raise problem("behaviour", f"expected one of {', '.join(sorted(BEHAVIOURS))}, got {behaviour!r}")
@@ -325,6 +335,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         custom_header_properties=properties,
         attachments=attachments,
         log_level=log_level,
+        ws_security=ws_security,
         version=str(version),
         deployment_status=status,
         deployment_error=error,
@@ -379,6 +390,32 @@ def _jms_flow(entry: Mapping[str, Any], name: str, problem: Callable[[str, str],
         queue=queue,
         log_level=log_level,
     )
+
+
+def _ws_security(section: Any, adapter: str, problem: Callable[[str, str], CatalogError]) -> WsSecurity | None:
+    """The flow's WS-Security settings (SOAP senders only)."""
+    if section is None:
+        return None
+    if adapter != "cxf":
+        raise problem(
+            "ws_security", "WS-Security is a setting of the SOAP sender adapter: give the flow a /cxf address"
+        )
+    if not isinstance(section, dict) or set(section) - set(_WS_SECURITY_KEYS):
+        raise problem("ws_security", f"expected a mapping with {', '.join(_WS_SECURITY_KEYS)}, got {section!r}")
+    if section.get("type", "verify_and_sign") != "verify_and_sign":
+        raise problem(
+            "ws_security.type",
+            f"the emulator offers verify_and_sign (Verify Message and Sign Response), got {section['type']!r}",
+        )
+    algorithm = section.get("signature_algorithm", "SHA1")
+    if algorithm not in SIGNATURE_ALGORITHMS:
+        raise problem(
+            "ws_security.signature_algorithm", f"expected one of {', '.join(SIGNATURE_ALGORITHMS)}, got {algorithm!r}"
+        )
+    check = section.get("check_timestamp", True)
+    if not isinstance(check, bool):
+        raise problem("ws_security.check_timestamp", f"expected true or false, got {check!r}")
+    return WsSecurity(signature_algorithm=algorithm, check_timestamp=check)
 
 
 def _types(wanted: type | tuple[type, ...]) -> tuple[type, ...]:

@@ -4,6 +4,10 @@ Checks run in the order the real worker applies them: an unknown address is a To
 a method the flow does not take a 405, then authentication (401), the flow's role (403) and CSRF
 protection (403 + `X-CSRF-Token: Required`). A CSRF fetch answers without running the flow. Every run
 writes a message processing log entry; a runtime error becomes SAP's plain-text 500 naming the MPL id.
+
+SOAP and IDoc flows (`/cxf`) run behind CXF: `GET ...?wsdl` answers the service's WSDL without running the
+flow, WS-Security (when the flow has it) verifies the request's signature before the flow and signs its
+answer after, and a runtime error is a SOAP fault instead of SAP's text.
 """
 
 from __future__ import annotations
@@ -11,19 +15,33 @@ from __future__ import annotations
 import html
 import secrets
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
 
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.catalog import BEHAVIOURS, Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
 from iflowtest.emulator.flows import FlowError, FlowRequest, FlowResponse
+from iflowtest.emulator.soap import (
+    SoapFault,
+    parse_request,
+    security_header,
+    serialize,
+    sign_envelope,
+    verify_request,
+    version_of_request,
+)
+from iflowtest.emulator.soap_flows import WSDL_BEHAVIOURS, fault_response, wsdl_document
 from iflowtest.emulator.stores import DataStoreEntry, QueuedMessage
 from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
+from iflowtest.emulator.tls import TenantKeystore
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
 MPL_HEADER: Final = "SAP_MessageProcessingLogID"
@@ -98,6 +116,7 @@ class Runtime:
         self._catalog = catalog
         self._tokens = tokens
         self._backend = backend
+        self.keystore = TenantKeystore()  # the server hands over one issued by its CA when it serves TLS
         self._started = started  # whether a flow's runtime artifact is STARTED (runtime_api.Deployments)
 
     def handle(self, request: Request) -> Response:
@@ -123,7 +142,9 @@ class Runtime:
         fetch = (
             flow.csrf and method in ("GET", "HEAD") and request.headers.get(CSRF_HEADER, "").strip().lower() == "fetch"
         )
-        if not fetch and not flow.allows(method):
+        # CXF answers `?wsdl` itself: no flow runs, no message is written.
+        wsdl = flow.adapter == "cxf" and method == "GET" and any(k.lower() == "wsdl" for k in request.args)
+        if not fetch and not wsdl and not flow.allows(method):
             allowed = sorted(flow.methods | ({"HEAD"} if "GET" in flow.methods else set()))
             return tomcat_page(
                 405, f"HTTP method {method} is not supported by this URL", headers={"Allow": ", ".join(allowed)}
@@ -142,6 +163,8 @@ class Runtime:
             return tomcat_page(403, "Forbidden")
         if fetch:
             return self._csrf_fetch(request)
+        if wsdl:
+            return self._wsdl(request, flow)
         if flow.csrf and method in MODIFYING_METHODS:
             token = request.headers.get(CSRF_HEADER)
             if not self._tenant.csrf.is_valid(request.cookies.get("JSESSIONID"), token):
@@ -184,19 +207,40 @@ class Runtime:
             )
         return response
 
+    def _wsdl(self, request: Request, flow: FlowSpec) -> Response:
+        if flow.behaviour not in WSDL_BEHAVIOURS:
+            return tomcat_page(404, f"The requested resource [{request.path}] is not available")
+        location = request.host_url.rstrip("/") + request.path
+        return Response(wsdl_document(location), status=200, content_type="text/xml;charset=UTF-8")
+
     def _run(self, request: Request, flow: FlowSpec, subpath: str) -> Response:
         clock = self._tenant.clock
         log_start = clock.now_utc()
         mpl_id = new_message_id(clock.now())
         flow_request = _flow_request(request, flow, subpath)
-        run = self.run_flow(flow, flow_request, mpl_id, log_start, fields=_sent_fields(request, flow))
-        if run.error is not None:
-            response = Response(
-                FAILURE_TEXT.format(error=run.error, mpl_id=mpl_id), status=500, content_type="text/plain;charset=UTF-8"
+        fields = _sent_fields(request, flow)
+        version = version_of_request(request.headers.get("Content-Type", ""))
+        try:
+            flow_request = replace(flow_request, body=self._verified(request, flow, flow_request.body))
+        except SoapFault as fault:
+            refused = fault_response(fault, version)
+            self._log(
+                flow, flow_request, refused, mpl_id, log_start, "FAILED", refused.failure, refused.status, fields, None
             )
+            return _to_response(refused)
+        run = self.run_flow(flow, flow_request, mpl_id, log_start, fields=fields)
+        if run.error is not None:
+            if flow.adapter == "cxf":  # CXF turns the exception into a SOAP fault
+                response = _to_response(fault_response(SoapFault(run.error, sender=False), version))
+            else:
+                response = Response(
+                    FAILURE_TEXT.format(error=run.error, mpl_id=mpl_id),
+                    status=500,
+                    content_type="text/plain;charset=UTF-8",
+                )
         else:
             assert run.result is not None
-            response = _to_response(run.result)
+            response = _to_response(self._signed(flow, run.result))
         if self._tenant.mpl_header:
             response.headers[MPL_HEADER] = mpl_id
         return response
@@ -324,6 +368,32 @@ class Runtime:
                     self._tenant.queues.update(
                         jms_id, failed=True, retry_count=1, next_retry=taken + timedelta(seconds=JMS_RETRY_INTERVAL)
                     )
+
+    def _verified(self, request: Request, flow: FlowSpec, body: bytes) -> bytes:
+        """With WS-Security: the request verified (a SoapFault if not) and its Security header removed."""
+        if flow.ws_security is None:
+            return body
+        message = parse_request(body, request.headers.get("Content-Type", ""), request.headers.get("SOAPAction"))
+        verify_request(message, self._trusted, self._tenant.clock.now_utc(), flow.ws_security)
+        security = security_header(message)
+        security.getparent().remove(security)
+        return serialize(message.envelope)
+
+    def _trusted(self, certificate: x509.Certificate) -> bool:
+        # The tenant trusts the certificates of its live certificate service keys, as for mTLS.
+        fingerprint = certificate.fingerprint(hashes.SHA256()).hex()
+        return self._tenant.clients.authenticate_certificate(fingerprint) is not None
+
+    def _signed(self, flow: FlowSpec, result: FlowResponse) -> FlowResponse:
+        """ "Sign Response": a successful SOAP answer signed with the tenant's key; faults go out unsigned."""
+        if flow.ws_security is None or result.status >= 300 or result.failure:
+            return result
+        key, certificate = self.keystore.pair()
+        envelope = etree.fromstring(result.body)
+        signed = sign_envelope(
+            envelope, key, certificate, flow.ws_security.signature_algorithm, self._tenant.clock.now_utc()
+        )
+        return FlowResponse(result.status, signed, result.content_type, result.headers, result.failure)
 
 
 def _to_response(result: FlowResponse) -> Response:

@@ -161,6 +161,8 @@ class Emulator:
             # Owned by this object: the directory goes when the emulator is garbage-collected or at exit.
             self._tls_dir = tempfile.TemporaryDirectory(prefix="iflowtest-tls-")
             self._tls = create_tls(_certificate_hosts(host), Path(self._tls_dir.name))
+            if self._tls.keystore is not None:
+                self._runtime.keystore = self._tls.keystore  # SOAP answers signed by a key the CA vouches for
 
     def __repr__(self) -> str:
         return f"<Emulator {self._url or 'not started'}>"

@@ -14,6 +14,7 @@ import tempfile
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, Final
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
@@ -35,6 +36,7 @@ class EmulatorTls:
     cert_file: Path
     key_file: Path
     client_ca: ClientCertificateAuthority | None = field(default=None, compare=False)
+    keystore: TenantKeystore | None = field(default=None, compare=False)
 
     def server_context(self) -> ssl.SSLContext:
         """An SSL context serving the leaf certificate (and asking for, not requiring, a client certificate)."""
@@ -134,6 +136,60 @@ class ClientCertificateAuthority:
         )
 
 
+class TenantKeystore:
+    """The tenant's own key pair (CPI's `sap_cloudintegrationcertificate`), made on first use.
+
+    The SOAP sender signs its answers with it. Issued by the emulator's TLS CA when there is one, so a client
+    that trusts the emulator's CA file trusts the signature too; self-signed on a plain-HTTP emulator.
+    """
+
+    ALIAS: Final = "sap_cloudintegrationcertificate"
+
+    def __init__(self, issuer_key: ec.EllipticCurvePrivateKey | None = None, issuer: x509.Name | None = None) -> None:
+        self._issuer_key, self._issuer = issuer_key, issuer
+        self._pair: tuple[rsa.RSAPrivateKey, x509.Certificate] | None = None
+        self._lock = threading.Lock()
+
+    def pair(self) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        """The private key and its certificate (RSA, as CPI's default key pair)."""
+        with self._lock:
+            if self._pair is None:
+                self._pair = self._make()
+            return self._pair
+
+    def _make(self) -> tuple[rsa.RSAPrivateKey, x509.Certificate]:
+        key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        now = dt.datetime.now(dt.UTC)
+        subject = _name(self.ALIAS)
+        signer: Any = self._issuer_key or key
+        cert = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(self._issuer or subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now - dt.timedelta(minutes=5))
+            .not_valid_after(now + dt.timedelta(days=2))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(
+                x509.KeyUsage(
+                    digital_signature=True,
+                    content_commitment=True,
+                    key_cert_sign=False,
+                    crl_sign=False,
+                    key_encipherment=False,
+                    data_encipherment=False,
+                    key_agreement=False,
+                    encipher_only=False,
+                    decipher_only=False,
+                ),
+                critical=True,
+            )
+            .sign(signer, hashes.SHA256())
+        )
+        return key, cert
+
+
 def certificate_fingerprint(pem: str) -> str:
     """SHA-256 of the first certificate in `pem` (how the tenant recognises a client certificate)."""
     cert = x509.load_pem_x509_certificate(pem.encode())
@@ -218,4 +274,6 @@ def create_tls(
     # Created 0600 (not chmod after writing): no moment in which another user could read the private key.
     private = leaf_key.private_bytes(pem, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
     write_private(key_file, private.decode("ascii"), replace=True)
-    return EmulatorTls(folder, ca_file, cert_file, key_file, ClientCertificateAuthority(folder))
+    return EmulatorTls(
+        folder, ca_file, cert_file, key_file, ClientCertificateAuthority(folder), TenantKeystore(ca_key, ca_name)
+    )
