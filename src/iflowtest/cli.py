@@ -30,6 +30,7 @@ from iflowtest.errors import IflowtestError
 from iflowtest.files import write_private
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
+from iflowtest.redaction import redacting_stdio
 from iflowtest.reporting.nightly import exit_code, pytest_options
 from iflowtest.reporting.publish import ReportPublisher, published_files
 from iflowtest.reporting.summary import one_line
@@ -55,8 +56,15 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `iflowtest` script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the `iflowtest` script: every line it prints passes the redaction of the run's secrets."""
+    undo = redacting_stdio()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    finally:
+        undo()
+
+
+def _main(args: list[str]) -> int:
     parser = _Parser(prog="iflowtest", description="Test SAP Cloud Integration iFlows with pytest.")
     parser.add_argument("--version", action="version", version=f"iflowtest {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
