@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import math
 import os
 import re
 import tomllib
@@ -325,11 +326,23 @@ def environment_layers(
                 f"profile {profile!r} was requested but {named} does not exist: "
                 f"copy .env.example to .env.{profile} and fill in its values"
             )
-        layers.append((named.name, {k: v for k, v in dotenv_values(named).items() if v is not None}))
+        layers.append((named.name, read_dotenv(named)))
     base = root / ".env"
     if base.is_file():
-        layers.append((base.name, {k: v for k, v in dotenv_values(base).items() if v is not None}))
+        layers.append((base.name, read_dotenv(base)))
     return layers
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables of a `.env` file (python-dotenv), or a ConfigError naming the file when it cannot be read."""
+    try:
+        return {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror}): check its permissions") from None
 
 
 def check_variables(layers: list[tuple[str, Mapping[str, str]]], clients: Mapping[str, ClientSpec]) -> None:
@@ -444,7 +457,7 @@ def resolve_settings(
 def _dotenv_profile(root: Path) -> str | None:
     # The profile itself may be chosen in `.env` (a developer's usual tenant).
     base = root / ".env"
-    return dotenv_values(base).get("IFLOWTEST_ENV") if base.is_file() else None
+    return read_dotenv(base).get("IFLOWTEST_ENV") if base.is_file() else None
 
 
 def _parse_target(
@@ -645,7 +658,19 @@ def _check_keys(table: Mapping[str, Any], known: Mapping[str, Any], where: str) 
         if not isinstance(value, known[key]):
             expected = known[key]
             names = " or ".join(t.__name__ for t in expected) if isinstance(expected, tuple) else expected.__name__
-            raise ConfigError(f"{where} {key} must be a {names}, got {type(value).__name__} {value!r}")
+            kind = _TOML_KINDS.get(type(value).__name__, type(value).__name__)
+            # A value is shown only when it is small and plain: a table or a key's field may hold a secret.
+            shown = "" if isinstance(value, dict | list) or _SECRET_KEY.search(key) else f" {value!r}"
+            fix = (
+                ": keep service keys out of pyproject.toml; set IFLOWTEST_CLIENT_<NAME>_KEY or give the key file's path"
+                if key == "service_key"
+                else ""
+            )
+            raise ConfigError(f"{where} {key} must be a {names}, got a {kind}{shown}{fix}")
+
+
+_TOML_KINDS: Final = {"dict": "table", "list": "array", "str": "string", "bool": "boolean", "int": "integer"}
+_SECRET_KEY: Final = re.compile(r"(?i)secret|password|token|key|credential")
 
 
 def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
@@ -665,6 +690,8 @@ def _positive(value: Any, origin: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{origin} must be a finite number of seconds, got {value!r}")
     if number <= 0:
         raise ConfigError(f"{origin} must be greater than 0, got {value!r}")
     return number
