@@ -27,6 +27,7 @@ from typing import Any, Final, Literal
 from dotenv import dotenv_values
 
 from iflowtest.errors import ConfigError
+from iflowtest.files import inside_project
 from iflowtest.redaction import Secret
 
 Target = Literal["emulator", "tenant"]
@@ -84,6 +85,7 @@ _TOP_KEYS: Final = {
     "keep_clients": bool,
     "monitor_url": str,
     "cassettes": dict,  # read by cassettes.CassetteOptions
+    "allowed_paths": list,
 }
 _CLIENT_KEYS: Final = {
     "plan": str,
@@ -244,6 +246,12 @@ class Settings:
     # The Integration Suite web UI host, for message monitor links of messages the report did not look up.
     monitor_url: str | None = None
     tls_verify: bool = True  # False only when asked for explicitly (tlsverify.py)
+    # Folders outside the project that suites may read and write (`allowed_paths`, relative to the project).
+    allowed_paths: tuple[Path, ...] = ()
+
+    def project_file(self, path: str | os.PathLike[str], *, what: str) -> Path:
+        """A file a suite names, taken from the project root; refused when it leads outside the project."""
+        return inside_project(path, self.root, self.allowed_paths, what=what)
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -451,7 +459,27 @@ def resolve_settings(
         keep_clients=keep_clients,
         monitor_url=pick("monitor_url", "IFLOWTEST_MONITOR_URL", "monitor_url", None),
         tls_verify=tls_verify,
+        allowed_paths=allowed_paths(root, table),
     )
+
+
+def allowed_paths(root: Path, table: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The folders of `allowed_paths` in [tool.iflowtest], relative to the project root."""
+    return tuple(root / folder for folder in _strings(table.get("allowed_paths", []), "[tool.iflowtest] allowed_paths"))
+
+
+def project_file(path: str | os.PathLike[str], root: Path | None = None, *, what: str) -> Path:
+    """A file a suite names, from the project `root`, refused when it leads outside the project.
+
+    YAML suites always pass their project's root: what they name is data and goes through the gate (the
+    folders of `allowed_paths` read from the project's pyproject.toml). Without a root the caller is Python
+    code, which may open any file anyway: its path is taken from the project root found from the current
+    folder, as given.
+    """
+    if root is None:
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else find_project_root(Path.cwd()) / candidate
+    return inside_project(path, root, allowed_paths(root, load_pyproject_table(root)), what=what)
 
 
 def _dotenv_profile(root: Path) -> str | None:

@@ -21,7 +21,7 @@ import pytest
 import yaml
 
 from iflowtest.errors import ConfigError
-from iflowtest.settings import find_project_root
+from iflowtest.settings import find_project_root, project_file
 
 Row = dict[str, Any]
 _TRUE: Final = frozenset({"true", "yes", "1"})
@@ -47,9 +47,10 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
     project root), so suites name tables relative to the project whatever folder pytest was started from.
     """
     source = Path(path)  # as the suite names it: messages show it so
-    location = source
-    if not location.is_absolute() and not location.exists():
-        location = (base or find_project_root(Path.cwd())) / location
+    root = base or find_project_root(Path.cwd())
+    location = source.absolute() if source.is_absolute() or source.exists() else root / source
+    if base is not None:  # a suite names it (YAML): only inside the project
+        location = project_file(location, base, what="data table")
     try:
         text = location.read_text(encoding="utf-8-sig")
     except OSError as exc:

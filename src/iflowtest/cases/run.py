@@ -33,6 +33,7 @@ from iflowtest.checks.baselines import compare_baseline
 from iflowtest.checks.matchers import show
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret
+from iflowtest.settings import project_file
 
 _VARIABLE: Final = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _SECRET_NAME: Final = re.compile(r"(?i)secret|password|token|key|credential")
@@ -186,7 +187,7 @@ class CaseRun:
         elif "form" in body:
             kwargs["data"] = {k: _text(v) for k, v in body["form"].items()}
         elif "file" in body:
-            path = self.base / body["file"]
+            path = project_file(body["file"], self.base, what="body file")
             try:
                 raw = path.read_bytes()
             except OSError as exc:
