@@ -20,6 +20,8 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from iflowtest.bounds import nesting
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.errors import ConfigError
 from iflowtest.settings import find_project_root, project_file
 
@@ -155,15 +157,20 @@ def _csv_rows(text: str, source: Path) -> list[Row]:
 
 def _parse_json(text: str, source: Path) -> Any:
     try:
-        return json.loads(text)
+        return nesting.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"data table {source} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except nesting.TooDeepError as exc:
+        raise ConfigError(f"data table {source}: {exc}") from None
+
+
+_BOUNDED_BASE_LOADER: Final = bounded(yaml.BaseLoader)
 
 
 def _parse_yaml(text: str, source: Path) -> Any:
     try:
         # BaseLoader keeps every scalar as the text written: an unquoted 0010 stays "0010", not 8.
-        return yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader builds no objects)
+        return yaml.load(text, Loader=_BOUNDED_BASE_LOADER)  # noqa: S506 (BaseLoader builds no objects)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""

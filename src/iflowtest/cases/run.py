@@ -17,6 +17,7 @@ from typing import Any, Final
 
 import requests
 
+from iflowtest.bounds.patterns import compile_safe
 from iflowtest.calls.client import CallRecord, IflowClient
 from iflowtest.calls.mpl import MplClient, check_status, mpl_client
 from iflowtest.calls.pool import IflowClientPool
@@ -220,7 +221,7 @@ class CaseRun:
             value = response.headers.get(query)
             found = [] if value is None else [value]
         else:
-            match = re.search(query, response.text)
+            match = compile_safe(query).search(response.text)
             found = [] if match is None else [match.group(1) if match.re.groups else match.group(0)]
         if not found:
             raise ExpectationError([f"{where}: {kind} {query!r} found nothing in the response"])

@@ -29,6 +29,7 @@ from dataclasses import dataclass, field
 from typing import Any, Final
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
+from iflowtest.bounds import nesting
 from iflowtest.redaction import JWT, REDACTOR
 
 PLACEHOLDER_HOSTS: Final = ("{runtime}", "{api}", "{tokenurl}", "{cf}")
@@ -159,7 +160,7 @@ def scrub_body(body: bytes | None, content_type: str, hosts: HostMap) -> bytes |
     kind = content_type.lower()
     if "json" in kind or text.lstrip()[:1] in ("{", "["):
         try:
-            document = json.loads(text)
+            document = nesting.loads(text)
         except ValueError:
             pass
         else:

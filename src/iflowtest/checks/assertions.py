@@ -26,6 +26,7 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from lxml import etree
 
+from iflowtest.bounds import nesting
 from iflowtest.calls.client import record_of
 from iflowtest.checks.matchers import Found, matcher, show
 from iflowtest.errors import ConfigError, IflowtestError
@@ -50,7 +51,12 @@ class ExpectationError(IflowtestError, AssertionError):
 def response_json(response: requests.Response) -> Any:
     """The response body as JSON, or an ExpectationError saying what it is instead."""
     try:
+        nesting.check(response.content)
         return response.json()
+    except nesting.TooDeepError as exc:
+        raise ExpectationError([f"body: {exc}: the answer is not a usable JSON document"]) from None
+    except RecursionError:
+        raise ExpectationError([f"body: {nesting.TooDeepError(nesting.MAX_DEPTH)}"]) from None
     except ValueError:
         kind = response.headers.get("Content-Type", "no Content-Type")
         raise ExpectationError([f"body: expected JSON, got {kind}: {show(response.text[:200])}"]) from None

@@ -19,6 +19,8 @@ from datetime import date as date_type
 from datetime import datetime
 from typing import Any, Final
 
+from iflowtest.bounds.patterns import compile_safe
+
 Found = list[Any]
 Matcher = Callable[[Found], tuple[bool, str]]
 
@@ -103,8 +105,8 @@ def any_value() -> Matcher:
 
 
 def regex(pattern: str) -> Matcher:
-    """The value's text matches `pattern` as a whole (re.fullmatch)."""
-    compiled = re.compile(pattern, re.S)
+    """The value's text matches `pattern` as a whole (fullmatch, on the linear-time engine RE2)."""
+    compiled = compile_safe(pattern, re.S)
     return _scalar("regex", lambda value: compiled.fullmatch(text_of(value)) is not None, f"to match /{pattern}/")
 
 
