@@ -106,3 +106,14 @@ def test_an_unreadable_suite_path_is_one_line(tmp_path: Path) -> None:
     (root / "suites").write_text("not a folder")
     result = iflowtest("run", "suites/x" * 40, cwd=root)
     assert "Traceback" not in result.stderr
+
+
+def test_c4_nested_yaml_aliases_in_a_suite_are_refused_at_once(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    lines = ["variables:", '  a0: &a0 ["lol","lol","lol","lol","lol","lol","lol","lol","lol"]']
+    lines += [f"  a{i}: &a{i} [{','.join([f'*a{i - 1}'] * 9)}]" for i in range(1, 9)]
+    lines += ["iflow: ReadCostCenters", "cases:", "  - name: bomb", "    request: {body: {json: *a8}}"]
+    (root / "suites" / "bomb.iflow.yaml").write_text("\n".join(lines) + "\n")
+    result = iflowtest("run", cwd=root, timeout=120)
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "anchors and aliases expand to more than" in result.stdout + result.stderr

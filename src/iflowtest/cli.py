@@ -14,6 +14,7 @@ not load included), 3 when the tenant or its token endpoint could not be reached
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import sys
@@ -371,6 +372,10 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
     missing = [s for s in suites if not Path(s).exists()]
     if missing:
         return _fail(f"suite {missing[0]} does not exist: pass existing suite folders or files")
+    for spec in settings.clients.values():
+        if spec.service_key:  # its secret is then known to the scan, in every form it travels in
+            with contextlib.suppress(IflowtestError):
+                load_configured_key(spec, settings)
     tests, failure = collect_tests(settings, options, suites)
     if failure:
         return _fail("the suites cannot be collected, so cassettes cannot be checked:\n" + failure.strip())

@@ -42,21 +42,24 @@ def inside_project(path: str | os.PathLike[str], root: Path, allowed: Iterable[P
     return full
 
 
-_UNSAFE: Final = re.compile(r"[^A-Za-z0-9._=+-]+")
-MAX_NAME: Final = 120  # well under the 255 bytes of common file systems, with room for a suffix
+# What a file name may not hold on common file systems (and what a shell or URL treats specially).
+_FORBIDDEN: Final = re.compile(r"""[<>?%*:|"'/\\\x00-\x1f]""")
+MAX_NAME: Final = 150  # bytes; well under the 255 of common file systems, with room for a suffix
 
 
 def safe_file_name(name: str, limit: int = MAX_NAME) -> str:
-    """A file name for a test or case name: readable, short, and different for different names.
+    """A file name for a test or case name: as written when it can be, else readable, short and distinct.
 
-    Characters a file system or a shell treats specially become `_`; when that changed anything, or the
-    name is long, a digest of the original keeps "read a/b" and "read a:b" apart.
+    A name without forbidden characters and within `limit` bytes stays as it is (cassettes recorded before
+    keep their names). Otherwise forbidden characters become `-` and a digest of the whole name is added,
+    so "read a/b" and "read a:b" never share a file, nor do two long names with the same beginning.
     """
-    readable = _UNSAFE.sub("_", name).strip("._") or "_"
-    if readable == name and len(name) <= limit:
+    readable = _FORBIDDEN.sub("-", name)
+    if readable == name and len(name.encode("utf-8", "surrogatepass")) <= limit and name.strip(". "):
         return name
     digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:10]
-    return f"{readable[: limit - 11]}-{digest}"
+    shortened = readable.encode("utf-8", "surrogatepass")[: limit - 11].decode("utf-8", "ignore").strip(". ")
+    return f"{shortened}-{digest}"
 
 
 def write_atomically(path: Path, text: str, mode: int = 0o644) -> None:

@@ -124,6 +124,11 @@ class Redactor:
         with self._lock:
             return frozenset(self._values)
 
+    def contains_known(self, text: str) -> bool:
+        """Whether `text` holds any registered form of a secret."""
+        pattern = self._compiled()
+        return pattern is not None and pattern.search(text) is not None
+
     def redact_bytes(self, data: bytes, placeholder: bytes = MASK.encode()) -> bytes:
         """Replace every known secret (in UTF-8) in binary data: bodies that are not text carry them too."""
         for value in sorted(self.known(), key=len, reverse=True):

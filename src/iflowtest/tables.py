@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -23,6 +24,7 @@ import yaml
 from iflowtest.bounds import nesting
 from iflowtest.bounds.yamlsize import bounded
 from iflowtest.errors import ConfigError
+from iflowtest.redaction import MASK, Secret
 from iflowtest.settings import find_project_root, project_file
 
 Row = dict[str, Any]
@@ -74,6 +76,10 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
         raise ConfigError(f"data table {source} must be .csv, .json, .yaml or .yml")
     if not rows:
         raise ConfigError(f"data table {source} has no rows: a parameterised case needs at least one")
+    for row in rows:  # secret columns: masked wherever their values would be shown or written
+        for name, value in row.items():
+            if is_secret_column(name) and isinstance(value, str):
+                Secret(value)
     return rows
 
 
@@ -91,15 +97,28 @@ def require_columns(rows: list[Row], columns: Iterable[str], source: str | Path,
                 )
 
 
+SECRET_COLUMN: Final = re.compile(r"(?i)secret|password|passwd|token|credential|api_?key|private")
+
+
+def is_secret_column(name: str) -> bool:
+    """Whether a column's values are secrets (by its name): never in a test id, masked wherever they are shown."""
+    return bool(SECRET_COLUMN.search(name))
+
+
+def default_id_columns(rows: list[Row]) -> tuple[str, ...]:
+    """The columns that name a row in test ids by default: every column but the secret ones."""
+    return tuple(c for c in rows[0] if not is_secret_column(c)) if rows else ()
+
+
 def row_id(row: Row, columns: Iterable[str]) -> str:
-    """The id of a row in test names: its `columns` values joined by '-'."""
-    return "-".join(_text(row[c]) for c in columns)
+    """The id of a row in test names: its `columns` values joined by '-' (a secret column's value masked)."""
+    return "-".join(MASK if is_secret_column(c) else _text(row[c]) for c in columns) or "row"
 
 
 def table_params(path: str | Path, *, id_columns: tuple[str, ...] | None = None) -> list[Any]:
-    """`pytest.param(row, id=...)` per row, ids made of `id_columns` (default: every column)."""
+    """`pytest.param(row, id=...)` per row, ids made of `id_columns` (default: every column but secret ones)."""
     rows = load_table(path)
-    columns = id_columns or tuple(rows[0])
+    columns = id_columns or default_id_columns(rows)
     require_columns(rows, columns, path)
     return [pytest.param(row, id=row_id(row, columns)) for row in rows]
 

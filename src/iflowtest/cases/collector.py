@@ -23,7 +23,7 @@ from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.details import pretty
 from iflowtest.settings import display_path
 from iflowtest.stash import CALLS_KEY, MPL_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
-from iflowtest.tables import Row, load_table, require_columns, row_id
+from iflowtest.tables import Row, default_id_columns, load_table, require_columns, row_id
 
 BODY_EXCERPT: Final = 1500
 EXCERPT_LINES: Final = 40
@@ -56,7 +56,7 @@ class YamlSuiteFile(pytest.File):
         label = f"case {case.name!r} ({suite.display}:{case.line})"
         try:
             rows = load_table(case.table, base=root)
-            columns = case.table_ids or tuple(rows[0])
+            columns = case.table_ids or default_id_columns(rows)
             require_columns(rows, columns, case.table, used_by=f"table_ids of {label}")
         except IflowtestError as exc:
             if label in str(exc):
