@@ -7,12 +7,13 @@ from __future__ import annotations
 
 import json
 import shutil
+import signal
 import subprocess
 from pathlib import Path
 
 import pytest
 
-from .servers import iflowtest
+from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-Unique-7f1e9a2b-findings"
@@ -117,3 +118,25 @@ def test_c4_nested_yaml_aliases_in_a_suite_are_refused_at_once(tmp_path: Path) -
     result = iflowtest("run", cwd=root, timeout=120)
     assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
     assert "anchors and aliases expand to more than" in result.stdout + result.stderr
+
+
+def test_c11_sigterm_to_the_emulator_removes_its_tls_folder(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    process = subprocess.Popen(
+        [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")],
+        cwd=root,
+        env=user_environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        shown = read_until_serving(process)
+        ca_file = Path(next(line for line in shown.splitlines() if "CA file" in line).split()[4])
+        assert ca_file.exists()
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
+    finally:
+        process.kill()
+        process.wait()
+    assert not ca_file.parent.exists()

@@ -17,6 +17,7 @@ import argparse
 import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Generator, Sequence
@@ -316,6 +317,24 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     except ValueError as exc:
         return _fail(f"--fault: {exc}")
     emu = new_emulator(settings, parsed.host, parsed.port, token_lifetime=lifetime, tls=not parsed.no_tls)
+    # SIGTERM (docker stop, systemd, kill) ends it like Ctrl-C: the TLS folder with the server's private key
+    # is removed on the way out, not left in the temporary folder.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        return _serve_emulator(parsed, settings, emu, faults, stop)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signal: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve_emulator(
+    parsed: argparse.Namespace, settings: Any, emu: Any, faults: list[tuple[str, Any]], stop: threading.Event | None
+) -> int:
     try:
         emu.start()
     except OSError as exc:
