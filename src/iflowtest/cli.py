@@ -62,6 +62,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     undo = redacting_stdio()
     try:
         return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # outside pytest's own handling (while reports are finished): no traceback
+        print("iflowtest: interrupted", file=sys.stderr)
+        return 130
     except OSError as exc:  # a user's path that cannot be read or written: what and why, not a traceback
         where = f"{exc.filename}: " if exc.filename else ""
         return _fail(f"{where}{exc.strerror or exc}: check the path and its permissions")
