@@ -12,6 +12,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
+import requests
 
 from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
 
@@ -140,3 +141,34 @@ def test_c11_sigterm_to_the_emulator_removes_its_tls_folder(tmp_path: Path) -> N
         process.kill()
         process.wait()
     assert not ca_file.parent.exists()
+
+
+def test_provision_cleanup_leaves_a_running_emulators_own_clients(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    keys = tmp_path / "keys"
+    process = subprocess.Popen(
+        [IFLOWTEST, "emulator", "--keys-dir", str(keys)],
+        cwd=root,
+        env=user_environ(),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        read_until_serving(process)
+        shutil.copy(keys / "cf.env", root / ".env.standing")
+        cleaned = iflowtest("provision", "cleanup", "--older-than", "0h", "--iflow-env", "standing", cwd=root)
+        assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
+        oauth = json.loads((keys / "sender.json").read_text())["oauth"]
+        ca_file = next(line for line in (keys / "cf.env").read_text().splitlines() if "CA_BUNDLE" in line)
+        answer = requests.post(
+            oauth["tokenurl"],
+            data={"grant_type": "client_credentials"},
+            auth=(oauth["clientid"], oauth["clientsecret"]),
+            verify=ca_file.split("=", 1)[1],
+            timeout=30,
+        )
+    finally:
+        process.terminate()
+        process.wait(timeout=60)
+    assert answer.status_code == 200, answer.text

@@ -29,6 +29,9 @@ from iflowtest.settings import KEY_TYPES, PLANS, ROLE_PATTERN
 
 OFFERING: Final = "it-rt"
 RUN_PREFIX: Final = "iflowtest-"
+# The run id of the clients a standing `iflowtest emulator` provisions for itself: they live as long as it
+# does, so `provision cleanup` never takes them for leftovers of a crashed run.
+STANDING: Final = "standing"
 CLEANUP_AGE: Final = "6h"  # the default of `iflowtest provision cleanup --older-than`, and what the next run reports
 NAME_LIMIT: Final = 32
 # JSON spellings of the grant types the docs list (cpi-facts §1; only the first two are confirmed).
@@ -408,9 +411,10 @@ class Provisioner:
         return sorted(found, key=lambda i: i.created_at)
 
     def instances_older_than(self, age: timedelta, now: datetime | None = None) -> list[InstanceInfo]:
-        """Run-prefixed instances created more than `age` ago, oldest first."""
+        """Run-prefixed instances created more than `age` ago, oldest first (a standing emulator's own excepted)."""
         cutoff = (now or datetime.now(UTC)) - age
-        return [info for info in self.instances() if info.created_at <= cutoff]
+        standing = instance_name(STANDING, "")
+        return [info for info in self.instances() if info.created_at <= cutoff and not info.name.startswith(standing)]
 
     def cleanup(self, older_than: timedelta, now: datetime | None = None) -> list[str]:
         """Delete run-prefixed instances (and their keys) created more than `older_than` ago; their names."""
