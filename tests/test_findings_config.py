@@ -172,3 +172,14 @@ def test_provision_cleanup_leaves_a_running_emulators_own_clients(tmp_path: Path
         process.terminate()
         process.wait(timeout=60)
     assert answer.status_code == 200, answer.text
+
+
+def test_unclear_messages_name_the_real_problem(tmp_path: Path) -> None:
+    root = project(tmp_path)
+    created = iflowtest("provision", "create", "a/../../b", "--out", str(tmp_path / "k.json"), cwd=root)
+    assert created.returncode == 2 and "holds '/'" in created.stderr, created.stderr
+    (root / ".env.other").write_text("IFLOWTEST_READ_TIMEOUT=30\n")
+    checked = iflowtest("cassettes", "check", "--iflow-env", "other", cwd=root)
+    assert "unrecognized arguments" not in checked.stderr and "Traceback" not in checked.stderr, checked.stderr
+    missing = iflowtest("cassettes", "check", "--iflow-env", "nope", cwd=root)
+    assert missing.returncode == 2 and ".env.nope does not exist" in missing.stderr, missing.stderr

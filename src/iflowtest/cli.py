@@ -124,6 +124,7 @@ def _main(args: list[str]) -> int:
     )
     check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
     check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
+    check.add_argument("--iflow-env", dest="env", metavar="NAME", help="profile: load .env.NAME over .env")
     postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
     postman.add_argument("collection", type=Path, help="exported collection (v2.0 or v2.1 JSON)")
     postman.add_argument("--environment", type=Path, default=None, help="exported Postman environment JSON")
@@ -384,7 +385,7 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
 
     root = find_project_root(cwd or Path.cwd())
     try:
-        settings = resolve_settings(root, {})
+        settings = resolve_settings(root, {"env": getattr(parsed, "env", None)})
         options = CassetteOptions.from_table(root, load_pyproject_table(root).get("cassettes", {}))
     except IflowtestError as exc:
         return _fail(str(exc))

@@ -179,6 +179,12 @@ def validate(request: ClientRequest, name: str) -> None:
             raise ProvisioningError(f"{where}: key length must be 2048, 3072 or 4096, got {request.key_length}")
     if request.token_validity is not None and not 3600 <= request.token_validity <= 86400:
         raise ProvisioningError(f"{where}: token validity must be 3600 to 86400 seconds, got {request.token_validity}")
+    unusable = sorted({c for c in name if not re.fullmatch(r"[A-Za-z0-9._-]", c)})
+    if unusable:
+        raise ProvisioningError(
+            f"{where}: service instance name {name!r} holds {' '.join(repr(c) for c in unusable)}; CF-friendly "
+            "names use only A-Z a-z 0-9 . _ -: choose a plain name"
+        )
     if len(name) > NAME_LIMIT or not _NAME.fullmatch(name):
         raise ProvisioningError(
             f"{where}: service instance name {name!r} has {len(name)} characters; CF-friendly names have at most "
