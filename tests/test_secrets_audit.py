@@ -127,3 +127,31 @@ def test_a_test_that_prints_raises_or_skips_with_credentials_leaks_none_of_them(
     assert any(k.endswith("report.html") for k in texts) and any(k.endswith("junit.xml") for k in texts)
     assert "sent:" in texts["stdout"] and "***" in texts["stdout"]  # the output is shown, scrubbed
     assert leaked(texts, secrets) == []
+
+
+def test_the_sample_live_with_two_workers_then_replayed_writes_no_secret_anywhere(tmp_path: Path) -> None:
+    """Issue 18: the sample suite live with `-n 2` (secrets known only to the workers), then offline from its cassettes."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    shutil.copytree(ROOT / "suites", tmp_path / "suites")
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+    outputs: dict[str, str] = {}
+    with Emulator() as emu:
+        keys = write_key_profile(emu, tmp_path, "audit")
+        for name, flags in {"record": ("--record", "-n", "2"), "live": ("-n", "2")}.items():
+            result = iflowtest("run", *flags, "--iflow-env", "audit", "-rA", cwd=tmp_path, timeout=600)
+            assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-2000:]
+            outputs |= {f"{name} stdout": result.stdout, f"{name} stderr": result.stderr}
+        sessions = dict(emu.tenant.csrf._tokens)
+    replayed = iflowtest("run", "--offline", "--iflow-env", "audit", "-rA", cwd=tmp_path, timeout=600)
+    assert replayed.returncode == 0, replayed.stdout[-3000:] + replayed.stderr[-2000:]
+    outputs |= {"offline stdout": replayed.stdout, "offline stderr": replayed.stderr}
+    secrets = {what: form for name, key in keys.items() for what, form in secret_forms(name, key).items()}
+    secrets |= {f"CSRF token {i}": token for i, token in enumerate(sessions.values())}
+    secrets |= {f"session cookie {i}": cookie for i, cookie in enumerate(sessions)}
+    written = {
+        str(p.relative_to(tmp_path)): p.read_text(errors="replace")
+        for p in tmp_path.rglob("*")
+        if p.is_file() and p.suffix != ".py" and not p.name.startswith(".env") and "fixtures" not in p.parts
+    }
+    assert any(k.startswith("cassettes") for k in written) and any(k.endswith("junit.xml") for k in written)
+    assert leaked({**written, **outputs}, secrets) == []

@@ -95,7 +95,11 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        # The values in batches, newest last, each with its pattern compiled on first use. A new secret adds
+        # a batch instead of recompiling one pattern of every value (which made registering N secrets cost
+        # N² and filled the `re` module's cache with ever larger patterns); batches are merged like a
+        # binary counter, so there are never more than log2(N) of them.
+        self._batches: list[tuple[list[str], list[re.Pattern[str]]]] = []
 
     def register(self, value: str) -> None:
         """Remember a secret value, and the forms it travels in, so later text containing any is scrubbed.
@@ -117,7 +121,11 @@ class Redactor:
             fresh = {f for f in forms if len(f) >= self._MIN_LENGTH} - self._values
             if fresh:
                 self._values |= fresh
-                self._pattern = None
+                self._batches.append((sorted(fresh), []))
+                while len(self._batches) > 1 and len(self._batches[-1][0]) >= len(self._batches[-2][0]):
+                    newer, _ = self._batches.pop()
+                    older, _ = self._batches.pop()
+                    self._batches.append((older + newer, []))
 
     def known(self) -> frozenset[str]:
         """Every registered form of every secret (for scanners: `cassettes check`, the secrets audit)."""
@@ -126,8 +134,7 @@ class Redactor:
 
     def contains_known(self, text: str) -> bool:
         """Whether `text` holds any registered form of a secret."""
-        pattern = self._compiled()
-        return pattern is not None and pattern.search(text) is not None
+        return any(pattern.search(text) is not None for pattern in self._compiled())
 
     def redact_bytes(self, data: bytes, placeholder: bytes = MASK.encode()) -> bytes:
         """Replace every known secret (in UTF-8) in binary data: bodies that are not text carry them too."""
@@ -140,8 +147,7 @@ class Redactor:
     def redact(self, text: str) -> str:
         """Replace every known secret, bearer/basic credential and JWT in `text` with the mask."""
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
-        pattern = self._compiled()
-        if pattern is not None:
+        for pattern in self._compiled():
             text = pattern.sub(MASK, text)
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
@@ -149,19 +155,22 @@ class Redactor:
 
     def replace_known(self, text: str, placeholder: str) -> str:
         """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""
-        pattern = self._compiled()
-        if pattern is None:
-            return text
         # A replayed run wraps placeholders such as "{access_token}" in Secrets; they stay what they are.
-        return pattern.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else placeholder, text)
+        for pattern in self._compiled():
+            text = pattern.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else placeholder, text)
+        return text
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self) -> list[re.Pattern[str]]:
+        """One pattern per batch, newest first: a later secret (a Basic value) often contains an earlier one."""
         with self._lock:
-            if self._pattern is None and self._values:
-                # Longest first so a secret containing another is removed whole.
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            return self._pattern
+            patterns = []
+            for values, compiled in reversed(self._batches):
+                if not compiled:
+                    # Longest first so a secret containing another is removed whole.
+                    ordered = sorted(values, key=len, reverse=True)
+                    compiled.append(re.compile("|".join(re.escape(v) for v in ordered)))
+                patterns.append(compiled[0])
+            return patterns
 
 
 def _base64_forms(raw: bytes) -> set[str]:
