@@ -261,7 +261,15 @@ class Provisioner:
             )
         except CloudFoundryError as exc:
             raise self._create_error(exc, request, name) from None
-        instance = self._instance_by_name(name)
+        except BaseException:  # Ctrl-C while CF answered: the instance may exist already
+            self._delete_after_interrupt(name, None)
+            raise
+        try:
+            instance = self._instance_by_name(name)
+        except BaseException as exc:
+            if not isinstance(exc, CloudFoundryError):
+                self._delete_after_interrupt(name, None)
+            raise
         try:
             self._await(response, f"creating service instance {name!r} for client {request.client!r}", request)
             created = self._create_key(request, name, instance)
@@ -277,9 +285,30 @@ class Provisioner:
                 title=exc.title,
             ) from None
         except BaseException:
-            self._delete_quietly(instance)  # an interrupted create leaves nothing behind either
+            self._delete_after_interrupt(name, instance)  # an interrupted create leaves nothing behind either
             raise
         return created
+
+    def _delete_after_interrupt(self, name: str, guid: str | None) -> None:
+        """Delete an instance whose creation was interrupted, waiting (up to the job timeout) while CF is busy with it.
+
+        Cloud Foundry refuses to delete an instance whose create job still runs; giving up there left
+        instances behind after Ctrl-C. A second Ctrl-C ends the wait.
+        """
+        deadline = self._clock() + self.job_timeout
+        delay = self._first_poll
+        while True:
+            try:
+                guid = guid or self.find_instance(name)
+            except CloudFoundryError:
+                return
+            if guid is None:
+                return
+            left = self._delete_quietly(guid)
+            if left is None or "in progress" not in left or self._clock() >= deadline:
+                return
+            self._wait(delay)
+            delay = min(delay * 2, self._max_poll)
 
     def _create_key(self, request: ClientRequest, name: str, instance: str) -> ProvisionedClient:
         body: dict[str, Any] = {
