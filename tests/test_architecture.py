@@ -35,6 +35,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "reporting": {"calls"},
     "postman": set(),
     "emulator": set(),
+    "project": {"credentials", "calls"},
     "bounds": set(),
 }
 
