@@ -8,6 +8,7 @@ using them is refused with a line saying so rather than matched unsafely.
 from __future__ import annotations
 
 import functools
+import re
 from typing import Any, Final
 
 import re2
@@ -20,6 +21,10 @@ _DOTALL: Final = 16  # re.S, the only flag the harness passes
 @functools.lru_cache(maxsize=1024)
 def compile_safe(pattern: str, flags: int = 0) -> Any:
     """A compiled RE2 pattern with `re`'s match/search/fullmatch API, or a ConfigError naming the pattern."""
+    try:
+        re.compile(pattern)  # Python's own verdict on the syntax first: its messages say where
+    except re.error as exc:
+        raise ConfigError(f"regex {pattern!r} is not a valid regular expression ({exc})") from None
     options = re2.Options()
     options.log_errors = False
     options.dot_nl = bool(flags & _DOTALL)

@@ -33,6 +33,8 @@ def bounded(loader: type[Any]) -> type[Any]:
 def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
     """Raise a ComposerError (a YAMLError, with the root's line) when `root` expands to more than `limit` nodes."""
     sizes: dict[int, int] = {}
+    # A node that contains itself (`&a [*a]`) is left to the reader, which refuses it; here it counts once.
+    open_nodes: set[int] = set()
     stack: list[tuple[yaml.Node, bool]] = [(root, False)]
     while stack:
         node, children_done = stack.pop()
@@ -40,7 +42,8 @@ def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
             continue
         children = _children(node)
         if children_done or not children:
-            total = 1 + sum(sizes.get(id(child), 0) for child in children)
+            open_nodes.discard(id(node))
+            total = 1 + sum(sizes.get(id(child), 1) for child in children)
             sizes[id(node)] = total
             if total > limit:
                 raise yaml.composer.ComposerError(
@@ -51,8 +54,11 @@ def check_expansion(root: yaml.Node, limit: int = MAX_NODES) -> None:
                     node.start_mark,
                 )
             continue
+        if id(node) in open_nodes:
+            continue  # reached again through itself
+        open_nodes.add(id(node))
         stack.append((node, True))
-        stack.extend((child, False) for child in children if id(child) not in sizes)
+        stack.extend((child, False) for child in children if id(child) not in sizes and id(child) not in open_nodes)
 
 
 def _children(node: yaml.Node) -> list[yaml.Node]:

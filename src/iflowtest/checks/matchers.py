@@ -20,6 +20,7 @@ from datetime import datetime
 from typing import Any, Final
 
 from iflowtest.bounds.patterns import compile_safe
+from iflowtest.errors import ConfigError
 
 Found = list[Any]
 Matcher = Callable[[Found], tuple[bool, str]]
@@ -314,8 +315,8 @@ def _from_keyword(key: str, value: Any, spec: Mapping[str, Any]) -> Matcher:
     if key == "regex":
         try:
             return regex(str(value))
-        except re.error as exc:
-            raise ValueError(f"regex {show(value)} is not a valid regular expression ({exc})") from None
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     if key == "date":
         return date(str(value) if value is not True else "iso")
     if key in ("approx", "min", "max", "tolerance"):
