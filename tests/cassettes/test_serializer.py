@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import pytest
 
 from iflowtest.cassettes import serializer as cassette_yaml
+from iflowtest.cassettes.serializer import drop_handled_csrf_challenges
 
 
 def roundtrip(body: str | bytes | None, content_type: str) -> tuple[str, object]:
@@ -99,3 +101,25 @@ def test_headers_are_written_sorted_by_name() -> None:
 
     assert list(loaded["request"]["headers"]) == ["A", "b"]
     assert list(loaded["response"]["headers"]) == ["Content-Length", "content-type", "Server"]
+
+
+def _interaction(method: str, status: int, csrf: str | None = None) -> dict[str, Any]:
+    headers = {"X-CSRF-Token": [csrf]} if csrf else {}
+    return {
+        "request": {"method": method, "uri": "{runtime}/http/costcenters/changerequest", "headers": {}},
+        "response": {"status": {"code": status, "message": ""}, "headers": headers, "body": {"string": ""}},
+    }
+
+
+def test_a_handled_csrf_challenge_is_left_out_and_one_that_came_back_stays() -> None:
+    # The first modifying call of a client in its process meets the challenge, whichever test it belongs to.
+    handled = {"interactions": [_interaction("POST", 403, "Required"), _interaction("POST", 200)]}
+    came_back = {"interactions": [_interaction("POST", 403, "Required"), _interaction("POST", 403, "Required")]}
+    alone = {"interactions": [_interaction("POST", 403, "Required")]}
+
+    drop_handled_csrf_challenges(handled)
+    drop_handled_csrf_challenges(came_back)
+    drop_handled_csrf_challenges(alone)
+
+    assert [i["response"]["status"]["code"] for i in handled["interactions"]] == [200]
+    assert len(came_back["interactions"]) == 2 and len(alone["interactions"]) == 1
