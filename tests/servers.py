@@ -96,3 +96,52 @@ def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, di
     lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]
     (folder / f".env.{profile}").write_text("\n".join(lines) + "\n")
     return keys
+
+
+HOSTILE_PYPROJECT = """
+[tool.iflowtest]
+suites = ["suites"]
+default_client = "sender"
+target = "tenant"
+
+[tool.iflowtest.clients.sender]
+plan = "integration-flow"
+roles = ["ESBMessaging.send"]
+auth = "oauth"
+
+[tool.iflowtest.iflows.Hostile]
+"""
+
+
+@contextmanager
+def hostile_tenant(handler: Handler, folder: Path) -> Iterator[dict[str, str]]:
+    """A tenant whose iFlows answer as `handler` says (its token endpoint is well-behaved), over HTTPS.
+
+    Yields the environment of a project in `folder` (written: pyproject.toml with one client `sender`,
+    suites/) that targets it: the client's key, with a secret unique to this call, and the CA bundle.
+    """
+    from iflowtest.emulator.tls import create_tls
+
+    secret = f"hostile-secret-{os.urandom(8).hex()}"
+    token = "eyJhbGciOiJub25lIn0." + os.urandom(24).hex() + ".sig" + os.urandom(8).hex()
+
+    def tenant(request: Request) -> Response:
+        if request.path == "/oauth/token":
+            return Response(
+                json.dumps({"access_token": token, "token_type": "bearer", "expires_in": 3600}),
+                content_type="application/json",
+            )
+        return handler(request)
+
+    tls = create_tls(directory=folder / ".tls")
+    with serve(tenant, tls) as url:
+        key = {"oauth": {"clientid": "sb-hostile!b1|it-rt-hostile!b2", "clientsecret": secret, "url": url}}
+        key["oauth"]["tokenurl"] = url + "/oauth/token"
+        (folder / "pyproject.toml").write_text(HOSTILE_PYPROJECT)
+        (folder / "suites").mkdir(exist_ok=True)
+        yield {
+            "IFLOWTEST_CLIENT_SENDER_KEY": json.dumps(key),
+            "IFLOWTEST_CA_BUNDLE": str(tls.ca_file),
+            "HOSTILE_SECRET": secret,
+            "HOSTILE_TOKEN": token,
+        }

@@ -178,3 +178,62 @@ def test_any_duration_parses_or_says_how_to_write_one(text: str) -> None:
         assert parsed[0].total_seconds() >= 0
     else:
         assert type(error) is ValueError and str(error).startswith(f"{text!r} is not a duration"), repr(error)
+
+
+# --------------------------------------------------------------------------- issue 18: more parsers, fuzzed
+dotenv_lines = st.lists(
+    st.one_of(
+        st.text(max_size=40),
+        st.tuples(st.from_regex(r"[A-Z_]{1,12}", fullmatch=True), st.text(max_size=30)).map(
+            lambda kv: f"{kv[0]}={kv[1]}"
+        ),
+    ),
+    max_size=6,
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(dotenv_lines, st.binary(max_size=8))
+def test_any_dotenv_is_variables_or_a_config_error(lines: list[str], junk: bytes) -> None:
+    from iflowtest.settings import read_dotenv
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / ".env"
+        path.write_bytes("\n".join(lines).encode("utf-8", "surrogatepass") + junk)
+        result: list[dict[str, str]] = []
+        error = error_of(lambda: result.append(read_dotenv(path)))
+    assert error is None or (type(error) is ConfigError and str(path) in str(error)), repr(error)
+
+
+history_lines = st.one_of(
+    st.text(max_size=80),
+    json_values.map(json.dumps),
+    st.integers(1, 3000).map(lambda depth: "[" * depth + "]" * depth),
+    st.fixed_dictionaries({"run_id": st.text(max_size=8), "cases": json_values}).map(json.dumps),
+)
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(history_lines, max_size=5))
+def test_any_history_line_is_a_run_or_a_warning(lines: list[str]) -> None:
+    from iflowtest.reporting.history import HistoryStore
+
+    with tempfile.TemporaryDirectory() as folder:
+        path = Path(folder) / "history.jsonl"
+        path.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogatepass")
+        store = HistoryStore(path)
+        runs = store.runs()
+        assert len(runs) + len(store.skipped) == sum(1 for line in lines for part in line.splitlines() if part.strip())
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 12), st.integers(2, 12), st.sampled_from(["variables", "cases"]))
+def test_yaml_suites_with_nested_aliases_parse_or_are_refused_quickly(levels: int, width: int, where: str) -> None:
+    lines = [f"a0: &a0 {json.dumps(['x'] * width)}"]
+    lines += [f"a{i}: &a{i} [{','.join([f'*a{i - 1}'] * width)}]" for i in range(1, levels)]
+    body = "\n".join("  " + line for line in lines)
+    text = f"iflow: X\nvariables:\n{body}\ncases:\n  - name: c\n    request: {{body: {{json: *a{levels - 1}}}}}\n"
+    error = error_of(lambda: parse_suite(text, Path("suites/x/a.iflow.yaml"), "suites/x/a.iflow.yaml"))
+    assert error is None or isinstance(error, SuiteFormatError), repr(error)
+    if width**levels > 1_000_000:
+        assert error is not None and "expand to more than" in str(error)

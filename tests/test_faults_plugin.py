@@ -167,3 +167,31 @@ def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=30) == 0
+
+
+LONG_RETRY_AFTER = """
+import pytest
+
+
+@pytest.mark.iflow("ReadCostCenters")
+def test_told_to_wait_too_long(iflow, iflow_emulator):
+    iflow_emulator.inject("ReadCostCenters", status=429, retry_after=120, times=1)
+    try:
+        assert iflow.get().status_code == 200
+    finally:
+        iflow_emulator.clear_faults()
+"""
+
+
+def test_an_answer_not_retried_is_not_counted_as_a_retry(pytester: pytest.Pytester) -> None:
+    """Issue 18: a 429 whose Retry-After exceeds the limit reads 'not retried: ...', and counts no retry."""
+    project(pytester, "test_wait", LONG_RETRY_AFTER)
+    junit = pytester.path / "junit.xml"
+
+    result = pytester.runpytest_inprocess("-p", "no:randomly", f"--junitxml={junit}")
+
+    result.assert_outcomes(failed=1)
+    text = result.stdout.str()
+    assert "    not retried: Retry-After 120 s exceeds the limit of" in text
+    assert "retried: not retried" not in text
+    assert "iflowtest.retries" not in properties(junit, "test_told_to_wait_too_long")

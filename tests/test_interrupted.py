@@ -57,3 +57,31 @@ def test_sigkill_mid_recording_keeps_the_cassette_and_the_history(tmp_path: Path
     assert len(HistoryStore(history).runs()) == 1  # still valid
     leftovers = [p.name for p in tmp_path.rglob("*") if p.name.startswith(".") and p.suffix in (".tmp", ".part")]
     assert leftovers == []
+
+
+CTRL_C_WHILE_WRITING = """
+import os
+import signal
+
+
+def pytest_sessionfinish(session):
+    os.kill(os.getpid(), signal.SIGINT)  # Ctrl-C while pytest-html, JUnit and the history are being written
+"""
+
+
+def test_ctrl_c_while_the_reports_are_written_finishes_them_without_a_traceback(tmp_path: Path) -> None:
+    """Issue 18, C10: the run is in the history only with its report, and the terminal shows no traceback."""
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    for folder in ("suites", "fixtures"):
+        shutil.copytree(ROOT / folder, tmp_path / folder)
+    (tmp_path / "suites" / "conftest.py").write_text(CTRL_C_WHILE_WRITING)
+
+    result = run(tmp_path)
+
+    assert "Traceback" not in result.stderr + result.stdout, result.stderr[-3000:]
+    assert "KeyboardInterrupt" not in result.stderr + result.stdout
+    runs = HistoryStore(tmp_path / "reports" / "history.jsonl").runs()
+    assert len(runs) == 1 and result.returncode == 0, result.stderr[-2000:]
+    assert (tmp_path / "reports" / "latest" / "report.html").is_file()
+    assert (tmp_path / "reports" / "latest").resolve().name == runs[0].run_id
+    assert "finishing the reports and the history" in result.stderr

@@ -109,7 +109,7 @@ plan = "api"
         ('[tool.iflowtest]\nsuits = ["x"]\n', "unknown key 'suits' in [tool.iflowtest] (did you mean 'suites'?)"),
         (
             "[tool.iflowtest]\nread_timeout = 'slow'\n",
-            "[tool.iflowtest] read_timeout must be a int or float, got str 'slow'",
+            "[tool.iflowtest] read_timeout must be a int or float, got a string 'slow'",
         ),
         (
             '[tool.iflowtest.clients.a]\nplan = "integration"\n',

@@ -17,8 +17,10 @@ not load included), 3 when the tenant or its token endpoint could not be reached
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import signal
 import sys
 import threading
 from collections.abc import Generator, Sequence
@@ -39,6 +41,7 @@ from iflowtest.project.init import describe as describe_init
 from iflowtest.project.init import init_project, schema_text
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
+from iflowtest.redaction import redacting_stdio
 from iflowtest.reporting.nightly import exit_code, pytest_options
 from iflowtest.reporting.publish import ReportPublisher, published_files
 from iflowtest.reporting.summary import one_line
@@ -66,8 +69,21 @@ class _Parser(argparse.ArgumentParser):
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the `iflowtest` script."""
-    args = list(sys.argv[1:] if argv is None else argv)
+    """Entry point of the `iflowtest` script: every line it prints passes the redaction of the run's secrets."""
+    undo = redacting_stdio()
+    try:
+        return _main(list(sys.argv[1:] if argv is None else argv))
+    except KeyboardInterrupt:  # outside pytest's own handling (while reports are finished): no traceback
+        print("iflowtest: interrupted", file=sys.stderr)
+        return 130
+    except OSError as exc:  # a user's path that cannot be read or written: what and why, not a traceback
+        where = f"{exc.filename}: " if exc.filename else ""
+        return _fail(f"{where}{exc.strerror or exc}: check the path and its permissions")
+    finally:
+        undo()
+
+
+def _main(args: list[str]) -> int:
     parser = _Parser(prog="iflowtest", description="Test SAP Cloud Integration iFlows with pytest.")
     parser.add_argument("--version", action="version", version=f"iflowtest {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
@@ -119,6 +135,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
     check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
+    check.add_argument("--iflow-env", dest="env", metavar="NAME", help="profile: load .env.NAME over .env")
     postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
     postman.add_argument("collection", type=Path, help="exported collection (v2.0/v2.1 JSON) or a v3 folder")
     postman.add_argument(
@@ -353,6 +370,24 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     except ValueError as exc:
         return _fail(f"--fault: {exc}")
     emu = new_emulator(settings, parsed.host, parsed.port, token_lifetime=lifetime, tls=not parsed.no_tls)
+    # SIGTERM (docker stop, systemd, kill) ends it like Ctrl-C: the TLS folder with the server's private key
+    # is removed on the way out, not left in the temporary folder.
+    main_thread = threading.current_thread() is threading.main_thread()
+    previous = signal.signal(signal.SIGTERM, _interrupt) if main_thread else None
+    try:
+        return _serve_emulator(parsed, settings, emu, faults, stop)
+    finally:
+        if main_thread:
+            signal.signal(signal.SIGTERM, previous)
+
+
+def _interrupt(_signal: int, _frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
+def _serve_emulator(
+    parsed: argparse.Namespace, settings: Any, emu: Any, faults: list[tuple[str, Any]], stop: threading.Event | None
+) -> int:
     try:
         emu.start()
     except OSError as exc:
@@ -462,7 +497,7 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
 
     root = find_project_root(cwd or Path.cwd())
     try:
-        settings = resolve_settings(root, {})
+        settings = resolve_settings(root, {"env": getattr(parsed, "env", None)})
         options = CassetteOptions.from_table(root, load_pyproject_table(root).get("cassettes", {}))
     except IflowtestError as exc:
         return _fail(str(exc))
@@ -472,6 +507,10 @@ def check_cassettes_command(parsed: argparse.Namespace, cwd: Path | None = None)
     missing = [s for s in suites if not Path(s).exists()]
     if missing:
         return _fail(f"suite {missing[0]} does not exist: pass existing suite folders or files")
+    for spec in settings.clients.values():
+        if spec.service_key:  # its secret is then known to the scan, in every form it travels in
+            with contextlib.suppress(IflowtestError):
+                load_configured_key(spec, settings)
     tests, failure = collect_tests(settings, options, suites)
     if failure:
         return _fail("the suites cannot be collected, so cassettes cannot be checked:\n" + failure.strip())

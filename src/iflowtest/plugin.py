@@ -24,7 +24,7 @@ from iflowtest.checks.messages import MessageChecks
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
 from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
-from iflowtest.redaction import install_log_redaction
+from iflowtest.redaction import install_log_redaction, redact_report, redacting_stdio
 from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
@@ -35,6 +35,7 @@ from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TAR
 from iflowtest.target import TargetSession
 
 UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
+UNDO_STDIO_KEY = pytest.StashKey[Callable[[], None]]()
 # The target with what only the plugin may touch (emulator, offline keys, release); readers use stash.TARGET_KEY.
 TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
@@ -105,6 +106,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
+    # Before any pytest_configure: the terminal reporter takes sys.stdout there, so everything it prints
+    # (failures, captured output, summaries) passes the redaction of the run's secrets.
+    config.stash[UNDO_STDIO_KEY] = redacting_stdio()
     # Before any pytest_configure: pytest-html and junitxml read their paths there.
     try:
         publisher = ReportPublisher.from_config(config)
@@ -239,6 +243,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_claims = config.stash.get(UNDO_CLAIMS_KEY, None)
         if undo_claims is not None:
             undo_claims()
+        undo_stdio = config.stash.get(UNDO_STDIO_KEY, None)
+        if undo_stdio is not None:
+            undo_stdio()
 
 
 @pytest.hookimpl(trylast=True)  # after any plugin that shuffles (pytest-randomly): a sequence keeps its order
@@ -293,6 +300,14 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) ->
         for key in stashed:
             if key in item.stash:
                 del item.stash[key]
+    redact_report(report)  # last: what the hooks above attached is scrubbed too
+    return report
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_make_collect_report(collector: pytest.Collector) -> Generator[None, Any, Any]:
+    report = yield
+    redact_report(report)
     return report
 
 

@@ -8,11 +8,16 @@ about to be written anywhere can be scrubbed with `redact_text` even when it cam
 
 from __future__ import annotations
 
+import base64
+import binascii
+import json
 import logging
 import re
+import sys
 import threading
 from collections.abc import Callable, Iterable, Mapping
-from typing import Any, Final
+from typing import Any, Final, TextIO
+from urllib.parse import quote, quote_plus, unquote
 
 MASK: Final = "***"
 
@@ -26,6 +31,8 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
+# A JWT header or payload on its own: base64url of a JSON object ('{"'), long enough to be one.
+_JWT_SEGMENT = re.compile(r"\beyJ[A-Za-z0-9_-]{30,}")
 # Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
 _TOKEN_FIELDS = re.compile(
     r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret)["']?\s*[:=]\s*["']?)"""
@@ -88,44 +95,141 @@ class Redactor:
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._values: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
+        # The values in batches, newest last, each with its pattern compiled on first use. A new secret adds
+        # a batch instead of recompiling one pattern of every value (which made registering N secrets cost
+        # N² and filled the `re` module's cache with ever larger patterns); batches are merged like a
+        # binary counter, so there are never more than log2(N) of them.
+        self._batches: list[tuple[list[str], list[re.Pattern[str]]]] = []
 
     def register(self, value: str) -> None:
-        """Remember a secret value so later text containing it is scrubbed."""
+        """Remember a secret value, and the forms it travels in, so later text containing any is scrubbed.
+
+        The forms: URL-encoded (query strings, form bodies), JSON-escaped, base64 (alone, and the three
+        alignments it takes inside a longer base64 text such as a Basic header or a binary body), and each
+        segment of a JWT.
+        """
         if len(value) < self._MIN_LENGTH:
             return
         with self._lock:
-            if value not in self._values:
-                self._values.add(value)
-                self._pattern = None
+            if value in self._values:
+                return
+        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+        forms |= _base64_forms(value.encode("utf-8"))
+        if JWT.fullmatch(value):
+            forms |= {segment for segment in value.split(".") if len(segment) >= 16}
+        with self._lock:
+            fresh = {f for f in forms if len(f) >= self._MIN_LENGTH} - self._values
+            if fresh:
+                self._values |= fresh
+                self._batches.append((sorted(fresh), []))
+                while len(self._batches) > 1 and len(self._batches[-1][0]) >= len(self._batches[-2][0]):
+                    newer, _ = self._batches.pop()
+                    older, _ = self._batches.pop()
+                    self._batches.append((older + newer, []))
+
+    def known(self) -> frozenset[str]:
+        """Every registered form of every secret (for scanners: `cassettes check`, the secrets audit)."""
+        with self._lock:
+            return frozenset(self._values)
+
+    def contains_known(self, text: str) -> bool:
+        """Whether `text` holds any registered form of a secret."""
+        return any(pattern.search(text) is not None for pattern in self._compiled())
+
+    def redact_bytes(self, data: bytes, placeholder: bytes = MASK.encode()) -> bytes:
+        """Replace every known secret (in UTF-8) in binary data: bodies that are not text carry them too."""
+        for value in sorted(self.known(), key=len, reverse=True):
+            raw = value.encode("utf-8")
+            if raw in data:
+                data = data.replace(raw, placeholder)
+        return data
 
     def redact(self, text: str) -> str:
         """Replace every known secret, bearer/basic credential and JWT in `text` with the mask."""
-        pattern = self._compiled()
-        if pattern is not None:
-            text = pattern.sub(MASK, text)
         text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        for pattern in self._compiled():
+            text = pattern.sub(MASK, text)
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
-        return JWT.sub(MASK, text)
+        # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
+        return _JWT_SEGMENT.sub(MASK, JWT.sub(MASK, text))
 
     def replace_known(self, text: str, placeholder: str) -> str:
         """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""
-        pattern = self._compiled()
-        if pattern is None:
-            return text
         # A replayed run wraps placeholders such as "{access_token}" in Secrets; they stay what they are.
-        return pattern.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else placeholder, text)
+        for pattern in self._compiled():
+            text = pattern.sub(lambda m: m.group(0) if _PLACEHOLDER.fullmatch(m.group(0)) else placeholder, text)
+        return text
 
-    def _compiled(self) -> re.Pattern[str] | None:
+    def _compiled(self) -> list[re.Pattern[str]]:
+        """One pattern per batch, newest first: a later secret (a Basic value) often contains an earlier one."""
         with self._lock:
-            if self._pattern is None and self._values:
-                # Longest first so a secret containing another is removed whole.
-                ordered = sorted(self._values, key=len, reverse=True)
-                self._pattern = re.compile("|".join(re.escape(v) for v in ordered))
-            return self._pattern
+            patterns = []
+            for values, compiled in reversed(self._batches):
+                if not compiled:
+                    # Longest first so a secret containing another is removed whole.
+                    ordered = sorted(values, key=len, reverse=True)
+                    compiled.append(re.compile("|".join(re.escape(v) for v in ordered)))
+                patterns.append(compiled[0])
+            return patterns
+
+
+def _base64_forms(raw: bytes) -> set[str]:
+    """`raw` in base64 as it appears alone and inside longer base64 text (each of the three byte offsets).
+
+    Inside a longer text the first and last characters depend on the neighbouring bytes, so each aligned
+    form keeps only the characters that `raw` alone determines.
+    """
+    forms: set[str] = set()
+    for encode in (base64.b64encode, base64.urlsafe_b64encode):
+        whole = encode(raw).decode("ascii")
+        forms |= {whole, whole.rstrip("=")}
+        for offset in range(3):
+            encoded = encode(b"\0" * offset + raw).decode("ascii").rstrip("=")
+            start = (offset * 8 + 5) // 6  # the first character holding only bits of `raw`
+            end = (offset + len(raw)) * 8 // 6  # after the last one
+            if end - start >= 8:
+                forms.add(encoded[start:end])
+    return forms
 
 
 REDACTOR: Final = Redactor()
+
+
+def register_secret(value: str) -> None:
+    """Remember a secret that arrived as plain text (a cookie, a CSRF token, a header echoed by a server)."""
+    REDACTOR.register(value)
+
+
+def remember_header_secrets(headers: Mapping[str, str] | Iterable[tuple[str, str]]) -> None:
+    """Register the secret values among headers sent or received: credentials, cookies and CSRF tokens.
+
+    The boundary where every credential of a run travels: whatever a test later prints, asserts or stores
+    of them is then scrubbed wherever it leaves the process.
+    """
+    items = headers.items() if isinstance(headers, Mapping) else headers
+    for name, value in items:
+        lowered = name.lower()
+        if lowered not in SECRET_HEADERS or value.strip().lower() in _CSRF_PROTOCOL_WORDS:
+            continue
+        if lowered in ("authorization", "proxy-authorization"):
+            scheme, _, credential = value.partition(" ")
+            credential = credential.strip() or scheme
+            REDACTOR.register(credential)
+            if scheme.lower() == "basic":
+                try:
+                    decoded = base64.b64decode(credential, validate=True).decode("utf-8")
+                except (binascii.Error, UnicodeDecodeError):
+                    continue
+                REDACTOR.register(decoded)
+                REDACTOR.register(decoded.partition(":")[2])
+        elif lowered in ("cookie", "set-cookie"):
+            pairs = value.split(";") if lowered == "cookie" else value.split(";")[:1]
+            for pair in pairs:
+                cookie = pair.partition("=")[2].strip().strip('"')
+                REDACTOR.register(cookie)
+                REDACTOR.register(unquote(cookie))
+        else:
+            REDACTOR.register(value.strip())
 
 
 def redact_text(text: str) -> str:
@@ -193,3 +297,68 @@ def install_log_redaction() -> Callable[[], None]:
             logging.setLogRecordFactory(previous)
 
     return undo
+
+
+class RedactingStream:
+    """A text stream that scrubs secrets from everything written through it (the terminal, a captured log)."""
+
+    def __init__(self, inner: TextIO) -> None:
+        self.inner = inner
+
+    def write(self, text: str) -> int:
+        self.inner.write(redact_text(text))
+        return len(text)
+
+    def writelines(self, lines: Iterable[str]) -> None:
+        for line in lines:
+            self.write(line)
+
+    def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer ...
+        return getattr(self.inner, name)
+
+
+def redacting_stdio() -> Callable[[], None]:
+    """Scrub secrets from whatever this process writes to stdout and stderr from now on; returns the undo."""
+    previous = sys.stdout, sys.stderr
+    if not isinstance(sys.stdout, RedactingStream):
+        sys.stdout = RedactingStream(sys.stdout)
+    if not isinstance(sys.stderr, RedactingStream):
+        sys.stderr = RedactingStream(sys.stderr)
+
+    def undo() -> None:
+        sys.stdout, sys.stderr = previous
+
+    return undo
+
+
+def redact_report(report: Any) -> None:
+    """Scrub a pytest report in place: failure text, captured output, properties, report extras.
+
+    Called where a report is made, so that an xdist worker (the only process that knows the secrets it
+    used) sends its controller nothing in clear, and JUnit XML, the HTML report, the terminal and the
+    history all receive the scrubbed text.
+    """
+    longrepr = getattr(report, "longrepr", None)
+    if longrepr is not None and not isinstance(longrepr, tuple):
+        text = longrepr if isinstance(longrepr, str) else _rendered(longrepr)
+        cleaned = redact_text(text)
+        if cleaned != text:
+            report.longrepr = cleaned
+    elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
+        report.longrepr = (longrepr[0], longrepr[1], redact_text(str(longrepr[2])))
+    sections = getattr(report, "sections", None)
+    if sections:
+        report.sections = [(title, redact_text(content)) for title, content in sections]
+    properties = getattr(report, "user_properties", None)
+    if properties:
+        report.user_properties = [
+            (name, redact_text(value) if isinstance(value, str) else value) for name, value in properties
+        ]
+    for extra in getattr(report, "extras", None) or []:
+        if isinstance(extra, dict) and isinstance(extra.get("content"), str):
+            extra["content"] = redact_text(extra["content"])
+
+
+def _rendered(longrepr: Any) -> str:
+    """A failure representation as the terminal would show it (pytest's TerminalRepr renders itself in str)."""
+    return str(longrepr)

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import difflib
 import importlib.metadata
+import math
 import os
 import re
 import tomllib
@@ -26,6 +27,7 @@ from typing import Any, Final, Literal
 from dotenv import dotenv_values
 
 from iflowtest.errors import ConfigError
+from iflowtest.files import inside_project
 from iflowtest.redaction import Secret
 
 Target = Literal["emulator", "tenant"]
@@ -85,6 +87,7 @@ _TOP_KEYS: Final = {
     "keep_clients": bool,
     "monitor_url": str,
     "cassettes": dict,  # read by cassettes.CassetteOptions
+    "allowed_paths": list,
 }
 _CLIENT_KEYS: Final = {
     "plan": str,
@@ -262,6 +265,12 @@ class Settings:
     # The Integration Suite web UI host, for message monitor links of messages the report did not look up.
     monitor_url: str | None = None
     tls_verify: bool = True  # False only when asked for explicitly (tlsverify.py)
+    # Folders outside the project that suites may read and write (`allowed_paths`, relative to the project).
+    allowed_paths: tuple[Path, ...] = ()
+
+    def project_file(self, path: str | os.PathLike[str], *, what: str) -> Path:
+        """A file a suite names, taken from the project root; refused when it leads outside the project."""
+        return inside_project(path, self.root, self.allowed_paths, what=what)
 
     def client(self, name: str | None = None) -> ClientSpec:
         """The declared client `name` (default client when None), or a ConfigError naming the known ones."""
@@ -344,11 +353,23 @@ def environment_layers(
                 f"profile {profile!r} was requested but {named} does not exist: "
                 f"copy .env.example to .env.{profile} and fill in its values"
             )
-        layers.append((named.name, {k: v for k, v in dotenv_values(named).items() if v is not None}))
+        layers.append((named.name, read_dotenv(named)))
     base = root / ".env"
     if base.is_file():
-        layers.append((base.name, {k: v for k, v in dotenv_values(base).items() if v is not None}))
+        layers.append((base.name, read_dotenv(base)))
     return layers
+
+
+def read_dotenv(path: Path) -> dict[str, str]:
+    """The variables of a `.env` file (python-dotenv), or a ConfigError naming the file when it cannot be read."""
+    try:
+        return {k: v for k, v in dotenv_values(path, encoding="utf-8").items() if v is not None}
+    except UnicodeDecodeError as exc:
+        raise ConfigError(
+            f"{path} is not UTF-8 text (byte {exc.start} is {exc.object[exc.start : exc.start + 1]!r}): save it as UTF-8"
+        ) from None
+    except OSError as exc:
+        raise ConfigError(f"{path} cannot be read ({exc.strerror}): check its permissions") from None
 
 
 def check_variables(layers: list[tuple[str, Mapping[str, str]]], clients: Mapping[str, ClientSpec]) -> None:
@@ -456,13 +477,33 @@ def resolve_settings(
         keep_clients=keep_clients,
         monitor_url=pick("monitor_url", "IFLOWTEST_MONITOR_URL", "monitor_url", None),
         tls_verify=tls_verify,
+        allowed_paths=allowed_paths(root, table),
     )
+
+
+def allowed_paths(root: Path, table: Mapping[str, Any]) -> tuple[Path, ...]:
+    """The folders of `allowed_paths` in [tool.iflowtest], relative to the project root."""
+    return tuple(root / folder for folder in _strings(table.get("allowed_paths", []), "[tool.iflowtest] allowed_paths"))
+
+
+def project_file(path: str | os.PathLike[str], root: Path | None = None, *, what: str) -> Path:
+    """A file a suite names, from the project `root`, refused when it leads outside the project.
+
+    YAML suites always pass their project's root: what they name is data and goes through the gate (the
+    folders of `allowed_paths` read from the project's pyproject.toml). Without a root the caller is Python
+    code, which may open any file anyway: its path is taken from the project root found from the current
+    folder, as given.
+    """
+    if root is None:
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else find_project_root(Path.cwd()) / candidate
+    return inside_project(path, root, allowed_paths(root, load_pyproject_table(root)), what=what)
 
 
 def _dotenv_profile(root: Path) -> str | None:
     # The profile itself may be chosen in `.env` (a developer's usual tenant).
     base = root / ".env"
-    return dotenv_values(base).get("IFLOWTEST_ENV") if base.is_file() else None
+    return read_dotenv(base).get("IFLOWTEST_ENV") if base.is_file() else None
 
 
 def _parse_target(
@@ -732,7 +773,19 @@ def _check_keys(table: Mapping[str, Any], known: Mapping[str, Any], where: str) 
         if not isinstance(value, known[key]):
             expected = known[key]
             names = " or ".join(t.__name__ for t in expected) if isinstance(expected, tuple) else expected.__name__
-            raise ConfigError(f"{where} {key} must be a {names}, got {type(value).__name__} {value!r}")
+            kind = _TOML_KINDS.get(type(value).__name__, type(value).__name__)
+            # A value is shown only when it is small and plain: a table or a key's field may hold a secret.
+            shown = "" if isinstance(value, dict | list) or _SECRET_KEY.search(key) else f" {value!r}"
+            fix = (
+                ": keep service keys out of pyproject.toml; set IFLOWTEST_CLIENT_<NAME>_KEY or give the key file's path"
+                if key == "service_key"
+                else ""
+            )
+            raise ConfigError(f"{where} {key} must be a {names}, got a {kind}{shown}{fix}")
+
+
+_TOML_KINDS: Final = {"dict": "table", "list": "array", "str": "string", "bool": "boolean", "int": "integer"}
+_SECRET_KEY: Final = re.compile(r"(?i)secret|password|token|key|credential")
 
 
 def _choice(value: Any, allowed: tuple[str, ...], where: str) -> str:
@@ -752,6 +805,8 @@ def _positive(value: Any, origin: str) -> float:
         number = float(value)
     except (TypeError, ValueError):
         raise ConfigError(f"{origin} must be a number of seconds, got {value!r}") from None
+    if not math.isfinite(number):
+        raise ConfigError(f"{origin} must be a finite number of seconds, got {value!r}")
     if number <= 0:
         raise ConfigError(f"{origin} must be greater than 0, got {value!r}")
     return number

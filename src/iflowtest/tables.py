@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import csv
 import json
+import re
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Final
@@ -20,8 +21,11 @@ from typing import Any, Final
 import pytest
 import yaml
 
+from iflowtest.bounds import nesting
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.errors import ConfigError
-from iflowtest.settings import find_project_root
+from iflowtest.redaction import MASK, Secret
+from iflowtest.settings import find_project_root, project_file
 
 Row = dict[str, Any]
 _TRUE: Final = frozenset({"true", "yes", "1"})
@@ -47,9 +51,10 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
     project root), so suites name tables relative to the project whatever folder pytest was started from.
     """
     source = Path(path)  # as the suite names it: messages show it so
-    location = source
-    if not location.is_absolute() and not location.exists():
-        location = (base or find_project_root(Path.cwd())) / location
+    root = base or find_project_root(Path.cwd())
+    location = source.absolute() if source.is_absolute() or source.exists() else root / source
+    if base is not None:  # a suite names it (YAML): only inside the project
+        location = project_file(location, base, what="data table")
     try:
         text = location.read_text(encoding="utf-8-sig")
     except OSError as exc:
@@ -71,6 +76,10 @@ def load_table(path: str | Path, *, base: Path | None = None) -> list[Row]:
         raise ConfigError(f"data table {source} must be .csv, .json, .yaml or .yml")
     if not rows:
         raise ConfigError(f"data table {source} has no rows: a parameterised case needs at least one")
+    for row in rows:  # secret columns: masked wherever their values would be shown or written
+        for name, value in row.items():
+            if is_secret_column(name) and isinstance(value, str):
+                Secret(value)
     return rows
 
 
@@ -88,15 +97,28 @@ def require_columns(rows: list[Row], columns: Iterable[str], source: str | Path,
                 )
 
 
+SECRET_COLUMN: Final = re.compile(r"(?i)secret|password|passwd|token|credential|api_?key|private")
+
+
+def is_secret_column(name: str) -> bool:
+    """Whether a column's values are secrets (by its name): never in a test id, masked wherever they are shown."""
+    return bool(SECRET_COLUMN.search(name))
+
+
+def default_id_columns(rows: list[Row]) -> tuple[str, ...]:
+    """The columns that name a row in test ids by default: every column but the secret ones."""
+    return tuple(c for c in rows[0] if not is_secret_column(c)) if rows else ()
+
+
 def row_id(row: Row, columns: Iterable[str]) -> str:
-    """The id of a row in test names: its `columns` values joined by '-'."""
-    return "-".join(_text(row[c]) for c in columns)
+    """The id of a row in test names: its `columns` values joined by '-' (a secret column's value masked)."""
+    return "-".join(MASK if is_secret_column(c) else _text(row[c]) for c in columns) or "row"
 
 
 def table_params(path: str | Path, *, id_columns: tuple[str, ...] | None = None) -> list[Any]:
-    """`pytest.param(row, id=...)` per row, ids made of `id_columns` (default: every column)."""
+    """`pytest.param(row, id=...)` per row, ids made of `id_columns` (default: every column but secret ones)."""
     rows = load_table(path)
-    columns = id_columns or tuple(rows[0])
+    columns = id_columns or default_id_columns(rows)
     require_columns(rows, columns, path)
     return [pytest.param(row, id=row_id(row, columns)) for row in rows]
 
@@ -154,15 +176,20 @@ def _csv_rows(text: str, source: Path) -> list[Row]:
 
 def _parse_json(text: str, source: Path) -> Any:
     try:
-        return json.loads(text)
+        return nesting.loads(text)
     except json.JSONDecodeError as exc:
         raise ConfigError(f"data table {source} is not valid JSON (line {exc.lineno}: {exc.msg})") from None
+    except nesting.TooDeepError as exc:
+        raise ConfigError(f"data table {source}: {exc}") from None
+
+
+_BOUNDED_BASE_LOADER: Final = bounded(yaml.BaseLoader)
 
 
 def _parse_yaml(text: str, source: Path) -> Any:
     try:
         # BaseLoader keeps every scalar as the text written: an unquoted 0010 stays "0010", not 8.
-        return yaml.load(text, Loader=yaml.BaseLoader)  # noqa: S506 (BaseLoader builds no objects)
+        return yaml.load(text, Loader=_BOUNDED_BASE_LOADER)  # noqa: S506 (BaseLoader builds no objects)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" (line {mark.line + 1})" if mark is not None else ""

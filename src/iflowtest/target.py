@@ -18,7 +18,7 @@ from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_ke
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
-from iflowtest.provisioning.provisioner import Provisioner
+from iflowtest.provisioning.provisioner import STANDING, Provisioner
 from iflowtest.provisioning.runkeys import RunKeys, provisioner_from_settings
 from iflowtest.redaction import Secret
 from iflowtest.settings import ClientSpec, Settings, harness_verify
@@ -287,7 +287,7 @@ def emulator_service_keys(emu: Any, settings: Settings, *, tls: bool) -> list[tu
     # Provisioned through the emulator's own CF API, as every run does.
     # They stay until the emulator stops, so nothing deletes them here.
     provisioner = emulator_provisioner(emu, settings)
-    keys = RunKeys(settings, provisioner)
+    keys = RunKeys(settings, provisioner, run_id=STANDING)  # not leftovers to `provision cleanup`
     try:
         keys.prepare(settings.clients.values(), provision_all=True)
     finally:

@@ -96,7 +96,7 @@ def test_a_bad_value_is_a_settings_error(tmp_path: Path) -> None:
         "IFLOWTEST_TLS_VERIFY = 'maybe' is not true or false: leave it unset to verify TLS certificates (the "
         "default), or set it to false to turn verification off"
     )
-    with pytest.raises(ConfigError, match=r"\[tool.iflowtest\] tls_verify must be a bool, got str 'no'"):
+    with pytest.raises(ConfigError, match=r"\[tool.iflowtest\] tls_verify must be a bool, got a string 'no'"):
         resolve_settings(project(tmp_path, 'tls_verify = "no"\n'), environ={})
 
 

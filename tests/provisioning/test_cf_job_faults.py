@@ -95,7 +95,7 @@ def test_cf_job_fault_specs() -> None:
         ),
         ('["cf-jobs"]', "[tool.iflowtest.emulator] faults: fault 'cf-jobs' has no target or no settings"),
         ("[1]", "[tool.iflowtest.emulator] faults must be strings such as 'cf-jobs:hang', got 1"),
-        ('"cf-jobs:hang"', "[tool.iflowtest.emulator] faults must be a list, got str 'cf-jobs:hang'"),
+        ('"cf-jobs:hang"', "[tool.iflowtest.emulator] faults must be a list, got a string 'cf-jobs:hang'"),
     ],
 )
 def test_bad_emulator_faults_in_pyproject(tmp_path: Path, faults: str, message: str) -> None:

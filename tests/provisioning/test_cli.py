@@ -191,13 +191,26 @@ def test_cleanup_deletes_run_prefixed_leftovers_by_age(project: Path) -> None:
         ["provision", "cleanup", "--older-than", "soon", "--iflow-env", "emu"],
         cwd=project,
     )
+    leftover = iflowtest(
+        "provision",
+        "create",
+        "iflowtest-abc123-sender",
+        "--out",
+        "keys/leftover.json",
+        "--iflow-env",
+        "emu",
+        cwd=project,
+    )
+    assert leftover.returncode == 0, leftover.stderr
     old = iflowtest("provision", "cleanup", "--older-than", "0s", "--iflow-env", "emu", cwd=project)
 
     assert young.returncode == 0 and young.stdout.endswith("0 leftover instance(s) older than 6h deleted\n")
     assert bad.returncode == 2 and "--older-than 'soon' is not a duration" in bad.stderr
     assert old.returncode == 0, old.stderr
-    assert old.stdout.endswith("5 leftover instance(s) older than 0s deleted\n")
-    assert [n for n in instance_names(project) if n.startswith("iflowtest-")] == []
+    assert old.stdout.endswith("1 leftover instance(s) older than 0s deleted\n")
+    # The running emulator's own clients are not leftovers (issue 18): its keys keep working.
+    remaining = [n for n in instance_names(project) if n.startswith("iflowtest-")]
+    assert remaining and all(n.startswith("iflowtest-standing-") for n in remaining), remaining
 
 
 def test_usage_mistakes_are_exit_2(tmp_path: Path) -> None:

@@ -404,3 +404,42 @@ def test_missing_org_and_space_name_the_settings(landscape: Landscape) -> None:
         "no Cloud Foundry org and space to provision in: set IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE, or choose them "
         "with `cf target -o ORG -s SPACE`"
     )
+
+
+def test_ctrl_c_while_the_instance_is_being_created_leaves_nothing_behind(landscape: Landscape) -> None:
+    """Issue 18, C1: interrupted while the create job runs, the instance is deleted once CF allows it."""
+    landscape.emulator.cloud_foundry.job_delay = 10
+    interrupted: list[float] = []
+    original = landscape.provisioner._wait
+
+    def ctrl_c_on_first_poll(seconds: float) -> None:
+        if not interrupted:
+            interrupted.append(seconds)
+            raise KeyboardInterrupt
+        original(seconds)
+
+    landscape.provisioner._wait = ctrl_c_on_first_poll
+
+    with pytest.raises(KeyboardInterrupt):
+        landscape.provisioner.provision(SENDER, "iflowtest-abc123-sender")
+
+    assert landscape.emulator.cloud_foundry.instance_names() == []
+
+
+def test_ctrl_c_before_the_instance_is_listed_leaves_nothing_behind(landscape: Landscape) -> None:
+    provisioner = landscape.provisioner
+    original = provisioner.find_instance
+    calls: list[str] = []
+
+    def interrupted_lookup(name: str) -> str | None:
+        calls.append(name)
+        if len(calls) == 1:
+            raise KeyboardInterrupt  # the POST was answered, the instance exists, its guid not yet known
+        return original(name)
+
+    provisioner.find_instance = interrupted_lookup  # type: ignore[method-assign]
+
+    with pytest.raises(KeyboardInterrupt):
+        provisioner.provision(SENDER, "iflowtest-abc123-sender")
+
+    assert landscape.emulator.cloud_foundry.instance_names() == []

@@ -19,7 +19,7 @@ import requests
 from urllib3.exceptions import MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
 
-from iflowtest.calls.session import HarnessAdapter
+from iflowtest.calls.session import HarnessAdapter, read_bounded
 
 # The Retry a resent request starts from; set only inside `BodyRetryAdapter.send` (adapters are shared
 # by the threads of one client, so not an attribute).
@@ -65,7 +65,8 @@ class BodyRetryAdapter(HarnessAdapter):
                 if stream:
                     return response  # the caller reads the body, and meets any reset there
                 try:
-                    response.content  # noqa: B018  # read here, where a cut-off body can still be retried
+                    # Read here, where a cut-off body can still be retried; with the bound on its size.
+                    read_bounded(response, self.max_body_bytes)
                     return response
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.SSLError) as exc:
                     cut = _cut_of(response, exc)

@@ -6,7 +6,7 @@ import os
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any, cast
+from typing import Any, Final, cast
 from urllib.parse import urlsplit
 
 import requests
@@ -16,6 +16,10 @@ from requests.utils import get_environ_proxies
 from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
+from iflowtest.errors import IflowCallError
+from iflowtest.redaction import remember_header_secrets
+
+MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 merge_setting = cast(Callable[[Any, Any], Any], sessions.merge_setting)  # untyped in requests
 
 
@@ -72,10 +76,23 @@ class HarnessAdapter(HTTPAdapter):
     connections. Verifying calls are left exactly to requests and urllib3.
     """
 
+    # The most an answer may grow to once decompressed: a remote side decides what it sends, and a gzip
+    # bomb of a few kilobytes would otherwise expand into all of this machine's memory.
+    max_body_bytes: int = MAX_BODY_BYTES
+
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self._unverified: dict[object, ssl.SSLContext] = {}
         self._unverified_lock = threading.Lock()
+
+    def send(self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any) -> requests.Response:  # type: ignore[override]
+        """requests' send, reading the body with a bound, and remembering the credentials that travel."""
+        remember_header_secrets(request.headers)
+        response = super().send(request, stream=True, **kwargs)
+        remember_header_secrets(response.headers)
+        if not stream:
+            read_bounded(response, self.max_body_bytes)
+        return response
 
     # requests' stubs type the result with private TypedDicts, hence Any.
     def build_connection_pool_key_attributes(
@@ -118,3 +135,30 @@ class HarnessAdapter(HTTPAdapter):
                         return None  # a missing or bad file: requests and urllib3 raise their usual error
                 self._unverified[key] = context
             return context
+
+
+def read_bounded(response: requests.Response, limit: int) -> None:
+    """Read the whole (decompressed) body into the response, or raise IflowCallError past `limit` bytes.
+
+    requests reads unbounded; this is its own reading loop (`iter_content`) with a count, then the body is
+    kept where requests keeps a consumed body, so `content`, `text` and `json()` work as usual.
+    """
+    chunks: list[bytes] = []
+    size = 0
+    for chunk in response.iter_content(256 * 1024):
+        size += len(chunk)
+        if size > limit:
+            response.close()
+            encoding = response.headers.get("Content-Encoding")
+            how = f" (Content-Encoding {encoding})" if encoding else ""
+            raise IflowCallError(
+                f"{response.request.method} {_short(response.url)}: the answer is larger than {limit // (1024 * 1024)} "
+                f"MiB once decompressed{how}; expected an iFlow's answer: check what the endpoint sends"
+            )
+        chunks.append(chunk)
+    response._content = b"".join(chunks)  # where requests keeps a read body (no public setter exists)
+
+
+def _short(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}{parts.path}"

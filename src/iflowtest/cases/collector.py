@@ -32,7 +32,7 @@ from iflowtest.stash import (
     TARGET_KEY,
     UPDATE_BASELINES_KEY,
 )
-from iflowtest.tables import Row, load_table, require_columns, row_id
+from iflowtest.tables import Row, default_id_columns, load_table, require_columns, row_id
 
 BODY_EXCERPT: Final = 1500
 WS_SECURITY_LIVE_ONLY: Final = (
@@ -72,7 +72,7 @@ class YamlSuiteFile(pytest.File):
         label = f"case {case.name!r} ({suite.display}:{case.line})"
         try:
             rows = load_table(case.table, base=root)
-            columns = case.table_ids or tuple(rows[0])
+            columns = case.table_ids or default_id_columns(rows)
             require_columns(rows, columns, case.table, used_by=f"table_ids of {label}")
         except IflowtestError as exc:
             if label in str(exc):

@@ -21,6 +21,8 @@ import jsonschema
 import yaml
 from lxml import etree
 
+from iflowtest.bounds.patterns import compile_safe
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.checks.assertions import compile_jsonpath
 from iflowtest.checks.baselines import BaselineRules
 from iflowtest.checks.matchers import show
@@ -38,7 +40,8 @@ class SuiteFormatError(ConfigError):
 
 
 # libyaml's parser when PyYAML was built with it: large generated suites load several times faster.
-_BaseLoader: Any = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
+# Bounded: a document whose aliases expand past a size is refused before anything walks it.
+_BaseLoader: Any = bounded(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 
 class _Loader(_BaseLoader):  # type: ignore[misc]
@@ -445,11 +448,9 @@ def _check_queries(
                 _check_query(query, kind, namespaces, f"save {name!r} of {label}")
             elif kind == "regex":
                 try:
-                    re.compile(query)
-                except re.error as exc:
-                    raise SuiteFormatError(
-                        f"regex {query!r} of save {name!r} of {label} does not compile ({exc})"
-                    ) from None
+                    compile_safe(query)
+                except ConfigError as exc:
+                    raise SuiteFormatError(f"save {name!r} of {label}: {exc}") from None
 
 
 def _message_documents(message: Mapping[str, Any], where: str) -> list[tuple[str, Mapping[str, Any]]]:

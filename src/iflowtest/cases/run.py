@@ -18,6 +18,7 @@ from typing import Any, Final
 
 import requests
 
+from iflowtest.bounds.patterns import compile_safe
 from iflowtest.calls.client import CallRecord, IflowClient
 from iflowtest.calls.mpl import check_status, monitor_options, monitoring_client_name
 from iflowtest.calls.pool import IflowClientPool
@@ -35,6 +36,7 @@ from iflowtest.checks.matchers import show
 from iflowtest.checks.messages import MessageChecks, check_message
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret, redact_text
+from iflowtest.settings import project_file
 from iflowtest.soap.call import (
     SoapRequest,
     build_request,
@@ -260,7 +262,8 @@ class CaseRun:
         key: SigningKey | None = None
         if isinstance(sign, Mapping):
             key = SigningKey.from_files(
-                self.base / str(sign["certificate"]), self.base / str(sign["key"]) if "key" in sign else None
+                project_file(str(sign["certificate"]), self.base, what="signing certificate"),
+                project_file(str(sign["key"]), self.base, what="signing key") if "key" in sign else None,
             )
         elif sign:
             key = client_signing_key(client)
@@ -271,13 +274,13 @@ class CaseRun:
             action=spec.get("action"),
             sign=key,
             algorithm=sign.get("algorithm", "SHA256") if isinstance(sign, Mapping) else "SHA256",
-            wsdl=self.base / str(spec["wsdl"]) if "wsdl" in spec else None,
+            wsdl=project_file(str(spec["wsdl"]), self.base, what="WSDL") if "wsdl" in spec else None,
             operation=spec.get("operation"),
         )
 
     def _read_template(self, name: str, what: str) -> str:
         try:
-            return (self.base / name).read_text(encoding="utf-8")
+            return project_file(name, self.base, what=what).read_text(encoding="utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             raise ConfigError(
                 f"{what} {name} of case {self.case.name!r} cannot be read ({exc}): put it under fixtures/ and give "
@@ -303,7 +306,8 @@ class CaseRun:
             if signature:
                 trust = signature.get("trust") if isinstance(signature, Mapping) else None
                 default = self.clients.registry.verify
-                expect_soap_signature(response, trust=self.base / str(trust) if trust else default)
+                trusted = project_file(str(trust), self.base, what="trust file") if trust else default
+                expect_soap_signature(response, trust=trusted)
         except ExpectationError as exc:
             failures += exc.failures
         if failures:
@@ -326,13 +330,13 @@ class CaseRun:
             parts: dict[str, Any] = {}
             for field_name, value in body["multipart"].items():
                 if isinstance(value, Mapping):
-                    path = self.base / str(value["file"])
+                    path = project_file(str(value["file"]), self.base, what="file")
                     parts[field_name] = (path.name, self._read(path, str(value["file"])), value.get("content_type"))
                 else:
                     parts[field_name] = (None, _text(value))
             kwargs["files"] = parts
         elif "file" in body:
-            path = self.base / body["file"]
+            path = project_file(body["file"], self.base, what="body file")
             raw = self._read(path, body["file"])
             if path.suffix.lower() in _TEXT_SUFFIXES:
                 raw = self.resolve(raw.decode("utf-8"), number).encode("utf-8")
@@ -368,7 +372,7 @@ class CaseRun:
             value = response.headers.get(query)
             found = [] if value is None else [value]
         else:
-            match = re.search(query, response.text)
+            match = compile_safe(query).search(response.text)
             found = [] if match is None else [match.group(1) if match.re.groups else match.group(0)]
         if not found:
             raise ExpectationError([f"{where}: {kind} {query!r} found nothing in the response"])

@@ -7,6 +7,8 @@ not survive a git clone. The secret scan looks at the raw text, as the repositor
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
 import datetime as dt
 import io
@@ -21,6 +23,7 @@ import yaml
 from iflowtest.cassettes.modes import CassetteOptions, record_command
 from iflowtest.cassettes.recording import cassette_path
 from iflowtest.cassettes.store import HANDSHAKES_FOLDER
+from iflowtest.redaction import REDACTOR
 from iflowtest.settings import Settings, display_path
 
 SECRET_PATTERNS: Final = {
@@ -28,7 +31,10 @@ SECRET_PATTERNS: Final = {
     "a PEM block": re.compile(r"-----BEGIN [A-Z0-9 ]+-----"),
     "a bearer token": re.compile(r"(?i)\bbearer\s+[A-Za-z0-9._~+/=-]{20,}"),
     "a client secret": re.compile(r"""(?i)["']?client_?secret["']?\s*[:=]\s*["']?(?!\{)[^"'\s,&}]{6,}"""),
+    "a Basic credential": re.compile(r"(?i)\bbasic\s+(?!\{)[A-Za-z0-9+/]{12,}={0,2}"),
 }
+# A body that is not UTF-8 is stored base64-encoded; the scan reads it decoded.
+_BINARY: Final = re.compile(r"!!binary \|\n((?:[ \t]+[A-Za-z0-9+/=]+\n)+)")
 
 
 @dataclass(frozen=True)
@@ -84,6 +90,15 @@ def check_cassettes(
             problems.append(
                 f"{display_path(path, root)}: no test records this cassette: delete it, or rename it after its test"
             )
+    owners: dict[Path, list[str]] = {}
+    for test in tests:
+        owners.setdefault(test.cassette.resolve(), []).append(test.nodeid)
+    for path, nodeids in owners.items():
+        if len(nodeids) > 1:
+            problems.append(
+                f"{display_path(path, root)} is the cassette of {len(nodeids)} tests ({', '.join(nodeids)}): "
+                "rename the tests or cases so that each has its own"
+            )
     present = {path.resolve() for path in files}
     for test in tests:
         if test.cassette.resolve() not in present:
@@ -101,14 +116,37 @@ def check_cassettes(
                 f"{display_path(path, root)} was recorded {(now - recorded).days} days ago (limit {max_age_days}): "
                 f"re-record it with: {command}"
             )
-        for line_number, line in enumerate(text.splitlines(), start=1):
-            for what, pattern in SECRET_PATTERNS.items():
-                if pattern.search(line):
-                    problems.append(
-                        f"{display_path(path, root)}:{line_number} looks like it holds {what}: delete the cassette, rotate "
-                        "the secret if it is real, and re-record (recording scrubs secrets it knows of)"
-                    )
+        for line_number, what in _secrets_in(text):
+            problems.append(
+                f"{display_path(path, root)}:{line_number} looks like it holds {what}: delete the cassette, rotate "
+                "the secret if it is real, and re-record (recording scrubs secrets it knows of)"
+            )
     return problems
+
+
+def _secrets_in(text: str) -> list[tuple[int, str]]:
+    """(line, what) for each line holding something secret-shaped or a secret this process knows (keys loaded)."""
+    found: list[tuple[int, str]] = []
+    lines = text.splitlines()
+    for line_number, line in enumerate(lines, start=1):
+        found += [(line_number, what) for what, pattern in SECRET_PATTERNS.items() if pattern.search(line)]
+        if REDACTOR.contains_known(line):
+            found.append((line_number, "a secret of a configured service key"))
+    for match in _BINARY.finditer(text):
+        line_number = text.count("\n", 0, match.start()) + 1
+        try:
+            raw = base64.b64decode("".join(match.group(1).split()))
+            decoded = re.sub(rb"[^\x20-\x7e]", b" ", raw).decode("ascii")  # the printable runs, apart
+        except (binascii.Error, ValueError):
+            continue
+        found += [
+            (line_number, f"{what} (in a binary body)")
+            for what, pattern in SECRET_PATTERNS.items()
+            if pattern.search(decoded)
+        ]
+        if REDACTOR.contains_known(decoded):
+            found.append((line_number, "a secret of a configured service key (in a binary body)"))
+    return found
 
 
 def _recorded_at(text: str) -> dt.datetime | None:

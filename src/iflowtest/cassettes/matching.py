@@ -24,6 +24,7 @@ from urllib.parse import parse_qsl, unquote, urlsplit
 
 from lxml import etree
 
+from iflowtest.bounds import nesting
 from iflowtest.cassettes.scrub import SECRET_FIELDS, header_value
 from iflowtest.errors import ConfigError
 
@@ -120,7 +121,7 @@ def normalise_body(body: Any, content_type: str, rules: MatchRules) -> str:
     stripped = text.lstrip()
     if "json" in kind or stripped[:1] in ("{", "["):
         try:
-            document = json.loads(text)
+            document = nesting.loads(text)
         except ValueError:
             pass
         else:

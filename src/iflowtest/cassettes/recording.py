@@ -14,11 +14,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from pytest_recording.plugin import get_default_cassette_name
 
 from iflowtest.cassettes.modes import CassetteOptions, RecordingMode, cassette_folder, offline_key
 from iflowtest.credentials.registry import ClientRegistry, KeyProvider
 from iflowtest.errors import CassetteError, IflowtestError
+from iflowtest.files import safe_file_name
+from iflowtest.redaction import redact_text
 from iflowtest.settings import Settings, load_pyproject_table
 from iflowtest.stash import SETTINGS_KEY
 
@@ -57,7 +58,16 @@ def install_recording(config: pytest.Config, settings: Settings, mode: Recording
 def cassette_path(settings: Settings, options: CassetteOptions, test_file: Path, name: str, cls: Any) -> Path:
     """Where the cassette of one test lives (the `cassettes check` command uses the same rule)."""
     folder = cassette_folder(settings.root, settings.suites, options.folder, test_file)
-    return folder / f"{get_default_cassette_name(cls, name)}.yaml"
+    return folder / f"{cassette_name(cls, name)}.yaml"
+
+
+def cassette_name(cls: Any, name: str) -> str:
+    """A test's cassette file name: the test name, secrets masked, distinct and short enough for any file system.
+
+    pytest-recording's own rule turns forbidden characters into '-' (so "read a/b" and "read a:b" shared
+    a cassette) and keeps any length; names it leaves alone are kept, so recorded cassettes keep theirs.
+    """
+    return safe_file_name(redact_text(f"{cls.__name__}.{name}" if cls else name))
 
 
 def session_of(config: pytest.Config, registry: ClientRegistry) -> CassetteSession:
@@ -158,6 +168,12 @@ def vcr_cassette_dir(request: pytest.FixtureRequest, iflow_cassettes: CassetteSe
     """`cassettes/<path under the suite folder>/<module>/`."""
     settings = request.config.stash[SETTINGS_KEY]
     return str(cassette_folder(settings.root, settings.suites, iflow_cassettes.options.folder, request.node.path))
+
+
+@pytest.fixture
+def default_cassette_name(request: pytest.FixtureRequest) -> str:
+    """pytest-recording's fixture, with the harness's rule for names (`cassette_name`)."""
+    return cassette_name(request.cls, request.node.name)
 
 
 @pytest.fixture

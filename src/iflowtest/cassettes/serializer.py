@@ -19,6 +19,8 @@ from typing import Any, Final
 
 import yaml
 
+from iflowtest.bounds import nesting
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.cassettes.scrub import header_value
 from iflowtest.cassettes.volatile import StandIns
 
@@ -28,6 +30,8 @@ try:  # libyaml is about ten times faster (vcrpy PR #16); fall back to pure Pyth
 except ImportError:  # pragma: no cover
     from yaml import SafeDumper as _Dumper  # type: ignore[assignment]
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
+_BoundedLoader = bounded(_Loader)
 
 # json.dumps settings a body may have been written with, tried in order until one reproduces it.
 _JSON_STYLES: Final = {
@@ -122,7 +126,7 @@ def serialize(cassette: dict[str, Any]) -> str:
 
 def deserialize(text: str) -> dict[str, Any]:
     """vcrpy serializer interface: YAML text to the cassette dict, bodies back in their recorded layout."""
-    cassette: dict[str, Any] = yaml.load(text, Loader=_Loader)
+    cassette: dict[str, Any] = yaml.load(text, Loader=_BoundedLoader)  # noqa: S506 (a safe loader)
     if not isinstance(cassette, dict):
         raise ValueError("a cassette is a YAML mapping with 'interactions'; this file holds something else")
     for interaction in cassette.get("interactions") or []:
@@ -154,7 +158,7 @@ def pretty(body: Any, content_type: str) -> tuple[Any, str | None]:
         return body, None  # already multi-line: readable as it is, and exact
     if "json" in kind or stripped[:1] in ("{", "["):
         try:
-            document = json.loads(body)
+            document = nesting.loads(body)
         except ValueError:
             return body, None
         for layout, options in _JSON_STYLES.items():
@@ -171,7 +175,7 @@ def pretty(body: Any, content_type: str) -> tuple[Any, str | None]:
 def undo_pretty(text: str, layout: str) -> str:
     """The recorded bytes (as text) of a body stored pretty-printed with `layout`."""
     if layout in _JSON_STYLES:
-        return json.dumps(json.loads(text), **_JSON_STYLES[layout])  # type: ignore[arg-type]
+        return json.dumps(nesting.loads(text), **_JSON_STYLES[layout])  # type: ignore[arg-type]
     if layout == "xml":
         return _PRETTY_BREAK.sub("><", text)
     if layout == "xml-declared":

@@ -32,7 +32,6 @@ import datetime as dt
 import hashlib
 import io
 import itertools
-import json
 import re
 import string
 import zipfile
@@ -40,6 +39,7 @@ from collections.abc import Iterator
 from typing import Any, Final
 from urllib.parse import quote, quote_plus, unquote
 
+from iflowtest.bounds import nesting
 from iflowtest.cassettes.matching import APPLICATION_ID, MONITORING_API_PATH, MatchRules, request_key
 
 VOLATILE_FIELDS: Final = frozenset(
@@ -207,7 +207,7 @@ class StandIns:
         yield from (m.group(1) for m in _MPL_IN_ERROR_TEXT.finditer(body[:4000]))
         if body.lstrip()[:1] in ("{", "["):
             try:
-                document = json.loads(body)
+                document = nesting.loads(body)
             except ValueError:
                 return
             yield from self._json_fields(document, MONITORING_FIELDS if monitoring else frozenset())

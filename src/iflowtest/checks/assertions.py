@@ -18,6 +18,7 @@ import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any, Final
+from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import requests
@@ -25,10 +26,13 @@ from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
 from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from lxml import etree
 
+from iflowtest.bounds import nesting
 from iflowtest.calls.client import record_of
 from iflowtest.checks.matchers import Found, matcher, show
 from iflowtest.errors import ConfigError, IflowtestError
-from iflowtest.settings import find_project_root
+from iflowtest.files import OutsideProjectError
+from iflowtest.redaction import redact_text
+from iflowtest.settings import project_file
 
 _STATUS_CLASS: Final = re.compile(r"^([1-5])xx$", re.I)
 _STATUS_RANGE: Final = re.compile(r"^(\d{3})-(\d{3})$")
@@ -47,7 +51,12 @@ class ExpectationError(IflowtestError, AssertionError):
 def response_json(response: requests.Response) -> Any:
     """The response body as JSON, or an ExpectationError saying what it is instead."""
     try:
+        nesting.check(response.content)
         return response.json()
+    except nesting.TooDeepError as exc:
+        raise ExpectationError([f"body: {exc}: the answer is not a usable JSON document"]) from None
+    except RecursionError:
+        raise ExpectationError([f"body: {nesting.TooDeepError(nesting.MAX_DEPTH)}"]) from None
     except ValueError:
         kind = response.headers.get("Content-Type", "no Content-Type")
         raise ExpectationError([f"body: expected JSON, got {kind}: {show(response.text[:200])}"]) from None
@@ -235,18 +244,18 @@ def expect_odata(
         raise ExpectationError(failures)
 
 
-def project_path(path: str | Path, base: Path | None = None) -> Path:
-    """A relative path taken from `base`, by default the project root (the folder with pyproject.toml)."""
-    candidate = Path(path)
-    if candidate.is_absolute():
-        return candidate
-    return (base or find_project_root(Path.cwd())) / candidate
+def project_path(path: str | Path, base: Path | None = None, *, what: str = "file") -> Path:
+    """A relative path taken from `base`, by default the project root (the folder with pyproject.toml).
+
+    Refused (OutsideProjectError) when it leads outside the project and the folders of `allowed_paths`.
+    """
+    return project_file(path, base, what=what)
 
 
 def _load_document(spec: Any, base: Path | None, what: str) -> tuple[Any, str]:
     if not isinstance(spec, str | Path):
         return spec, "inline schema"
-    path = project_path(spec, base)
+    path = project_path(spec, base, what=what)
     try:
         return path.read_bytes(), str(spec)
     except OSError as exc:
@@ -280,17 +289,54 @@ def _json_location(path: Any) -> str:
     return "$" + "".join(f"[{p}]" if isinstance(p, int) else f".{p}" for p in path)
 
 
+class _ProjectFiles(etree.Resolver):
+    """Lets an XSD include or import only files inside the project (and `allowed_paths`), nothing from the network."""
+
+    def __init__(self, base: Path | None) -> None:
+        super().__init__()
+        self.base = base
+        self.refused: OutsideProjectError | None = None
+
+    def resolve(self, system_url: str | None, public_id: str | None, context: Any) -> Any:
+        if not system_url:
+            return None
+        parts = urlsplit(system_url)
+        if parts.scheme not in ("", "file"):
+            self.refused = OutsideProjectError(
+                f"XSD include {system_url} is not a file: schemas are read from files only"
+            )
+        else:
+            try:
+                return self.resolve_filename(
+                    str(project_path(unquote(parts.path), self.base, what="XSD include")), context
+                )
+            except OutsideProjectError as exc:
+                self.refused = exc
+        return self.resolve_string("", context)  # an empty document: the schema then fails to load
+
+
 def expect_xsd(response: requests.Response, xsd: str | Path, *, base: Path | None = None) -> None:
-    """The XML body is valid against the XSD file `xsd`."""
+    """The XML body is valid against the XSD file `xsd` (its includes read from inside the project only)."""
     __tracebackhide__ = True
     loaded, name = _load_document(xsd, base, "XSD")
+    parser = etree.XMLParser(resolve_entities=False, no_network=True, huge_tree=False)
+    resolver = _ProjectFiles(base)
+    parser.resolvers.add(resolver)
+    url = str(project_path(xsd, base, what="XSD")) if isinstance(xsd, str | Path) else None
     try:
-        schema = etree.XMLSchema(etree.fromstring(loaded, _XML_PARSER))
+        schema = etree.XMLSchema(etree.fromstring(loaded, parser, base_url=url))
     except (etree.XMLSyntaxError, etree.XMLSchemaParseError) as exc:
-        raise ConfigError(f"XSD {name} is not a valid schema ({exc})") from None
+        if resolver.refused is not None:
+            raise resolver.refused from None
+        raise ConfigError(f"XSD {name} is not a valid schema ({_first_line(exc)})") from None
     document = response_xml(response)
     if not schema.validate(document):
         raise ExpectationError([f"xsd {name}: line {e.line}: {e.message}" for e in list(schema.error_log)[:5]])
+
+
+def _first_line(exc: Exception) -> str:
+    """An lxml error as one short line: its messages can run to kilobytes (every entity it could not resolve)."""
+    return redact_text(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)[:300]
 
 
 # --------------------------------------------------------------------------- a whole expect: block

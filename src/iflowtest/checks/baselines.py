@@ -69,7 +69,7 @@ def compare_baseline(
     __tracebackhide__ = True  # pytest shows the user's line, not this library's
     rules = rules or BaselineRules()
     source = Path(path)
-    target = project_path(source, base)
+    target = project_path(source, base, what="baseline")
     kind = baseline_kind(target)
     if update:
         write_baseline(response, target, kind)

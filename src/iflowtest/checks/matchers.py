@@ -19,6 +19,9 @@ from datetime import date as date_type
 from datetime import datetime
 from typing import Any, Final
 
+from iflowtest.bounds.patterns import compile_safe
+from iflowtest.errors import ConfigError
+
 Found = list[Any]
 Matcher = Callable[[Found], tuple[bool, str]]
 
@@ -116,8 +119,8 @@ def any_value() -> Matcher:
 
 
 def regex(pattern: str) -> Matcher:
-    """The value's text matches `pattern` as a whole (re.fullmatch)."""
-    compiled = re.compile(pattern, re.S)
+    """The value's text matches `pattern` as a whole (fullmatch, on the linear-time engine RE2)."""
+    compiled = compile_safe(pattern, re.S)
     return _scalar("regex", lambda value: compiled.fullmatch(text_of(value)) is not None, f"to match /{pattern}/")
 
 
@@ -452,8 +455,8 @@ def _from_keyword(key: str, value: Any, spec: Mapping[str, Any]) -> Matcher:
     if key == "regex":
         try:
             return regex(str(value))
-        except re.error as exc:
-            raise ValueError(f"regex {show(value)} is not a valid regular expression ({exc})") from None
+        except ConfigError as exc:
+            raise ValueError(str(exc)) from None
     if key == "date":
         return date(str(value) if value is not True else "iso")
     if key in ("approx", "min", "max", "tolerance"):

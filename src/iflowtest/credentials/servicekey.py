@@ -123,23 +123,36 @@ class ServiceKey:
             text = p.read_text(encoding="utf-8-sig")
         except FileNotFoundError:
             raise ServiceKeyError(f"service key file {p} does not exist: check the path or create the key") from None
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ServiceKeyError(f"service key file {p} cannot be read ({type(exc).__name__}): {exc}") from None
+        except UnicodeDecodeError as exc:
+            raise ServiceKeyError(
+                f"service key file {p} is not UTF-8 text (byte {exc.start}): save it as UTF-8"
+            ) from None
+        except OSError as exc:
+            raise ServiceKeyError(f"service key file {p} cannot be read ({exc.strerror}): check the path") from None
         return cls.from_json(text, str(p))
 
     @classmethod
     def from_reference(cls, value: str, source: str, base: Path | None = None) -> ServiceKey:
         """Parse a setting that holds either the key JSON itself or a path to its file."""
         stripped = value.lstrip("\ufeff").strip()
+        if len(stripped) >= 2 and stripped[0] == stripped[-1] and stripped[0] in "'\"":
+            stripped = stripped[1:-1].strip()  # quotes kept by `docker --env-file` and some CI secret stores
         if stripped.startswith("{"):
             return cls.from_json(stripped, source)
+        # A path is shown when it looks like one; anything else may be a mangled key and is never echoed.
+        plain = len(stripped) <= 200 and not any(c in stripped for c in "{}\"'\n\0")
+        shown = f" ({stripped})" if plain else f" ({len(stripped)} characters)"
         path = Path(stripped).expanduser()
         if base is not None and not path.is_absolute():
             path = base / path
-        if not path.exists():
+        try:
+            exists = path.is_file()
+        except (OSError, ValueError):  # a name too long for the file system, a NUL byte: not a path either
+            exists = False
+        if not exists:
             raise ServiceKeyError(
-                f"service key from {source} is neither JSON nor an existing file ({path}): "
-                "set it to the key's JSON or to the path of a file holding it"
+                f"service key from {source} is neither JSON nor an existing file{shown}: "
+                "set it to the key's JSON (starting with '{') or to the path of a file holding it"
             )
         return cls.from_file(path)
 

@@ -29,6 +29,9 @@ from iflowtest.settings import KEY_TYPES, PLANS, ROLE_PATTERN
 
 OFFERING: Final = "it-rt"
 RUN_PREFIX: Final = "iflowtest-"
+# The run id of the clients a standing `iflowtest emulator` provisions for itself: they live as long as it
+# does, so `provision cleanup` never takes them for leftovers of a crashed run.
+STANDING: Final = "standing"
 CLEANUP_AGE: Final = "6h"  # the default of `iflowtest provision cleanup --older-than`, and what the next run reports
 NAME_LIMIT: Final = 32
 # JSON spellings of the grant types the docs list (cpi-facts §1; only the first two are confirmed).
@@ -176,6 +179,12 @@ def validate(request: ClientRequest, name: str) -> None:
             raise ProvisioningError(f"{where}: key length must be 2048, 3072 or 4096, got {request.key_length}")
     if request.token_validity is not None and not 3600 <= request.token_validity <= 86400:
         raise ProvisioningError(f"{where}: token validity must be 3600 to 86400 seconds, got {request.token_validity}")
+    unusable = sorted({c for c in name if not re.fullmatch(r"[A-Za-z0-9._-]", c)})
+    if unusable:
+        raise ProvisioningError(
+            f"{where}: service instance name {name!r} holds {' '.join(repr(c) for c in unusable)}; CF-friendly "
+            "names use only A-Z a-z 0-9 . _ -: choose a plain name"
+        )
     if len(name) > NAME_LIMIT or not _NAME.fullmatch(name):
         raise ProvisioningError(
             f"{where}: service instance name {name!r} has {len(name)} characters; CF-friendly names have at most "
@@ -252,7 +261,15 @@ class Provisioner:
             )
         except CloudFoundryError as exc:
             raise self._create_error(exc, request, name) from None
-        instance = self._instance_by_name(name)
+        except BaseException:  # Ctrl-C while CF answered: the instance may exist already
+            self._delete_after_interrupt(name, None)
+            raise
+        try:
+            instance = self._instance_by_name(name)
+        except BaseException as exc:
+            if not isinstance(exc, CloudFoundryError):
+                self._delete_after_interrupt(name, None)
+            raise
         try:
             self._await(response, f"creating service instance {name!r} for client {request.client!r}", request)
             created = self._create_key(request, name, instance)
@@ -268,9 +285,30 @@ class Provisioner:
                 title=exc.title,
             ) from None
         except BaseException:
-            self._delete_quietly(instance)  # an interrupted create leaves nothing behind either
+            self._delete_after_interrupt(name, instance)  # an interrupted create leaves nothing behind either
             raise
         return created
+
+    def _delete_after_interrupt(self, name: str, guid: str | None) -> None:
+        """Delete an instance whose creation was interrupted, waiting (up to the job timeout) while CF is busy with it.
+
+        Cloud Foundry refuses to delete an instance whose create job still runs; giving up there left
+        instances behind after Ctrl-C. A second Ctrl-C ends the wait.
+        """
+        deadline = self._clock() + self.job_timeout
+        delay = self._first_poll
+        while True:
+            try:
+                guid = guid or self.find_instance(name)
+            except CloudFoundryError:
+                return
+            if guid is None:
+                return
+            left = self._delete_quietly(guid)
+            if left is None or "in progress" not in left or self._clock() >= deadline:
+                return
+            self._wait(delay)
+            delay = min(delay * 2, self._max_poll)
 
     def _create_key(self, request: ClientRequest, name: str, instance: str) -> ProvisionedClient:
         body: dict[str, Any] = {
@@ -408,9 +446,10 @@ class Provisioner:
         return sorted(found, key=lambda i: i.created_at)
 
     def instances_older_than(self, age: timedelta, now: datetime | None = None) -> list[InstanceInfo]:
-        """Run-prefixed instances created more than `age` ago, oldest first."""
+        """Run-prefixed instances created more than `age` ago, oldest first (a standing emulator's own excepted)."""
         cutoff = (now or datetime.now(UTC)) - age
-        return [info for info in self.instances() if info.created_at <= cutoff]
+        standing = instance_name(STANDING, "")
+        return [info for info in self.instances() if info.created_at <= cutoff and not info.name.startswith(standing)]
 
     def cleanup(self, older_than: timedelta, now: datetime | None = None) -> list[str]:
         """Delete run-prefixed instances (and their keys) created more than `older_than` ago; their names."""

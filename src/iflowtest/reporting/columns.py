@@ -45,13 +45,21 @@ def attach_calls(
         (PROPERTY_PREFIX + "calls", str(len(records))),
         (PROPERTY_PREFIX + "mpl_id", next((r.mpl_id for r in reversed(own or records) if r.mpl_id), "")),
     ]
-    retried = [r for r in records if r.retries]
-    if retried:  # retries are shown, not hidden: a count property and the causes in the calls section
-        properties.append((PROPERTY_PREFIX + "retries", str(sum(len(r.retries) for r in retried))))
+    count = sum(len(attempts_retried(r)) for r in records)
+    if count:  # retries are shown, not hidden: a count property and the causes in the calls section
+        properties.append((PROPERTY_PREFIX + "retries", str(count)))
     item.user_properties.extend(properties)
     if report.user_properties is not item.user_properties:
         report.user_properties.extend(properties)
     report.sections.append(("iflow calls", format_calls(records)))
+
+
+_NOT_RETRIED = "not retried"
+
+
+def attempts_retried(record: CallRecord) -> list[str]:
+    """The causes of the attempts that were sent again (a record also says why an answer was not retried)."""
+    return [why for why in record.retries if not why.startswith(_NOT_RETRIED)]
 
 
 def format_calls(records: list[CallRecord]) -> str:
@@ -62,8 +70,10 @@ def format_calls(records: list[CallRecord]) -> str:
         lines.append(
             f"{record.method} {record.url} -> {record.status} in {record.elapsed_ms:.1f} ms as {record.client}{mpl}"
         )
-        if record.retries:
-            lines.append(f"    retried: {', '.join(record.retries)}")
+        retried = attempts_retried(record)
+        if retried:
+            lines.append(f"    retried: {', '.join(retried)}")
+        lines += [f"    {why}" for why in record.retries if why.startswith(_NOT_RETRIED)]
         if record.hint:
             lines.append(f"    hint: {record.hint}")
     return "\n".join(lines)

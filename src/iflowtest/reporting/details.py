@@ -17,6 +17,7 @@ import pytest
 import requests
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
+from iflowtest.bounds import nesting
 from iflowtest.calls.mpl import MessageLog, monitor_link
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.columns import PROPERTY_PREFIX, properties_of
@@ -59,7 +60,7 @@ def pretty(body: str, content_type: str) -> str:
     text = body.strip()
     try:
         if "json" in content_type or text.startswith(("{", "[")):
-            return json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+            return json.dumps(nesting.loads(text), indent=2, ensure_ascii=False)
         if "xml" in content_type or text.startswith("<?xml"):
             parser = etree.XMLParser(resolve_entities=False, no_network=True, remove_blank_text=True)
             return str(etree.tostring(etree.fromstring(text.encode(), parser), pretty_print=True, encoding="unicode"))

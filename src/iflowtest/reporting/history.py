@@ -23,6 +23,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
+from iflowtest.bounds import nesting
 from iflowtest.files import write_atomically
 
 try:
@@ -87,7 +88,7 @@ class RunRecord:
     @classmethod
     def from_json(cls, line: str) -> RunRecord:
         """The run written by `to_json`; ValueError when the line is not one."""
-        data = json.loads(line)
+        data = nesting.loads(line)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
         cases = tuple(

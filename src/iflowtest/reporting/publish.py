@@ -18,7 +18,9 @@ from __future__ import annotations
 import errno
 import os
 import shutil
+import signal
 import sys
+import threading
 from collections.abc import Generator, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -157,6 +159,11 @@ class ReportPublisher:
     @pytest.hookimpl(wrapper=True, trylast=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> Generator[None, None, None]:
         # The innermost wrapper: it runs after pytest-html and junitxml wrote their files, and sees their errors.
+        # Ctrl-C while they and the history are written waits until all are (a second one abandons them).
+        with interrupts_deferred():
+            yield from self._finish(session)
+
+    def _finish(self, session: pytest.Session) -> Generator[None, None, None]:
         try:
             yield
             if self.dashboard is not None and self.dashboard.write_error is not None:
@@ -211,6 +218,31 @@ class ReportPublisher:
         if link is not None and folder is not None:
             switch_latest(link, folder.latest)
         self.published = True
+
+
+@contextmanager
+def interrupts_deferred() -> Iterator[None]:
+    """Hold a first Ctrl-C until the block is done (it says so); a second one interrupts at once.
+
+    Reports and the history are written in a few moments; an interruption between them would leave a run
+    in the history whose report was never finished.
+    """
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    received: list[int] = []
+
+    def hold(signum: int, _frame: Any) -> None:
+        if received:
+            raise KeyboardInterrupt
+        received.append(signum)
+        print("iflowtest: finishing the reports and the history (Ctrl-C again to abandon them)", file=sys.stderr)
+
+    previous = signal.signal(signal.SIGINT, hold)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def copy_file(source: Path, target: Path) -> None:

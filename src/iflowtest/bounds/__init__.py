@@ -1,0 +1,7 @@
+"""Limits on input that a remote side or a suite file controls: JSON nesting, YAML alias expansion, regex time.
+
+An answer from a tenant (or a receiver behind it), a recorded cassette and a suite file are read through
+these, so that a hostile or broken one fails one case with a clear line instead of hanging the run,
+exhausting its memory or crashing pytest. Part of the shared base: any module may import it; it may
+import `errors` only.
+"""

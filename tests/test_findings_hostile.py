@@ -1,0 +1,78 @@
+"""Issue 18, answers a remote side controls (C2, C3, C5, C9, S4): a hostile tenant on loopback, real HTTP.
+
+Each answer once crashed, hung or exhausted the run; now each case fails alone, in one readable line, and
+the rest of the session runs.
+"""
+
+from __future__ import annotations
+
+import gzip
+import io
+import json
+from pathlib import Path
+
+import yaml
+from werkzeug.wrappers import Request, Response
+
+from .servers import hostile_tenant, iflowtest
+
+DEPTH = 100_000
+
+
+def gzip_bomb(size: int) -> bytes:
+    buffer = io.BytesIO()
+    with gzip.GzipFile(fileobj=buffer, mode="wb", compresslevel=9) as stream:
+        block = b"\0" * (1024 * 1024)
+        for _ in range(size // len(block)):
+            stream.write(block)
+    return buffer.getvalue()
+
+
+BOMB = gzip_bomb(1024 * 1024 * 1024)  # 1 GiB of zeros, about 1 MB on the wire
+
+
+def answers(request: Request) -> Response:
+    if request.path == "/http/deep":
+        return Response("[" * DEPTH + "]" * DEPTH, content_type="application/json")
+    if request.path == "/http/bomb":
+        return Response(BOMB, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+    if request.path == "/http/aaa":
+        return Response("a" * 40 + "!", content_type="text/plain")
+    if request.path == "/http/entities":
+        body = (
+            '<?xml version="1.0"?><!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><r>' + "&e;&u;" * 2000 + "</r>"
+        )
+        return Response(body, content_type="application/xml")
+    return Response(json.dumps({"ok": True}), content_type="application/json")
+
+
+def suite(cases: list[dict[str, object]]) -> str:
+    return yaml.safe_dump({"iflow": "Hostile", "client": "sender", "cases": cases}, sort_keys=False)
+
+
+def test_hostile_answers_fail_their_case_alone_and_readably(tmp_path: Path) -> None:
+    cases: list[dict[str, object]] = [
+        {"name": "deep json", "request": {"path": "/http/deep"}, "expect": {"json": {"$[0]": {"count": 1}}}},
+        {"name": "deep json in the failure view", "request": {"path": "/http/deep"}, "expect": {"status": 201}},
+        {"name": "gzip bomb", "request": {"path": "/http/bomb"}, "expect": {"status": 200}},
+        {"name": "catastrophic regex", "request": {"path": "/http/aaa"}, "expect": {"text": {"regex": "(a+)+$"}}},
+        {"name": "entities", "request": {"path": "/http/entities"}, "expect": {"xsd": "fixtures/r.xsd"}},
+        {"name": "after them all", "request": {"path": "/http/fine"}, "expect": {"status": 200}},
+    ]
+    with hostile_tenant(answers, tmp_path) as env:
+        (tmp_path / "fixtures").mkdir()
+        (tmp_path / "fixtures" / "r.xsd").write_text(
+            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r" type="xs:string"/></xs:schema>'
+        )
+        (tmp_path / "suites" / "hostile.iflow.yaml").write_text(suite(cases))
+        result = iflowtest("run", "-rA", cwd=tmp_path, env=env, timeout=240)
+    out = result.stdout + result.stderr
+    assert result.returncode == 1, out[-4000:]
+    assert "5 failed, 1 passed" in result.stdout, out[-4000:]
+    assert "INTERNALERROR" not in out and "RecursionError" not in out and "MemoryError" not in out, out[-4000:]
+    assert "Traceback" not in out
+    assert "nests deeper than" in out
+    assert "larger than" in out and "once decompressed" in out
+    assert "text: expected to match /(a+)+$/, got 'aaaa" in out  # answered at once: RE2 does not backtrack
+    assert "body: expected XML, got application/xml that does not parse (Entity 'u' not defined" in out
+    assert len(out) < 200_000, len(out)  # no 37 KB lxml traceback, no 100,000 brackets shown
