@@ -63,9 +63,9 @@ class HarnessAdapter(HTTPAdapter):
 
     With `verify=False` requests hands urllib3 no TLS context and no CA file, and urllib3 then builds a new
     context for every connection and loads the whole system CA store into it (`load_default_certs`), a store
-    it never consults since nothing is verified: about 30 ms a connection. The emulator (and any server that
-    answers `Connection: close`) opens a connection per call, so `--insecure` made every call several times
-    slower. requests documents `build_connection_pool_key_attributes` as the place to pass a context of one's
+    it never consults since nothing is verified: about 30 ms a connection. A server that answers
+    `Connection: close` (as the emulator once did) costs a connection per call, so `--insecure` made every call
+    several times slower. requests documents `build_connection_pool_key_attributes` as the place to pass a context of one's
     own; no library offers this one, so the adapter builds it once, with urllib3's own factory (same
     protocols, ciphers and SSLKEYLOGFILE as urllib3's per-connection context), without the CA store, and
     with the client certificate already loaded, so that urllib3 never changes a context shared between
