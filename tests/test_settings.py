@@ -240,6 +240,24 @@ def test_the_emulator_is_strict_unless_told_otherwise(tmp_path: Path) -> None:
     assert strict.next_links == "relative" and strict.processing > 0
     assert strict.log_delay == 0  # a switch given in the table wins over the mode
     assert lenient.mode == "lenient" and lenient.mpl_header and not lenient.separate_hosts
+    assert (strict.body_limit_status, strict.odata_errors) == (500, "converted")
+    assert (lenient.body_limit_status, lenient.odata_errors) == (413, "odata")
+
+
+@pytest.mark.parametrize(
+    ("line", "message"),
+    [
+        ("body_limit_status = 400", "[tool.iflowtest.emulator] body_limit_status = 400: use 413 or 500"),
+        ('odata_errors = "xml"', "[tool.iflowtest.emulator] odata_errors = 'xml': use 'odata' or 'converted'"),
+    ],
+)
+def test_an_emulator_switch_out_of_its_forms_names_them(tmp_path: Path, line: str, message: str) -> None:
+    (tmp_path / "pyproject.toml").write_text(f"[tool.iflowtest.emulator]\n{line}\n")
+
+    with pytest.raises(ConfigError) as caught:
+        resolve_settings(tmp_path, environ={})
+
+    assert str(caught.value) == message
 
 
 def test_an_unknown_emulator_mode_says_the_two(tmp_path: Path) -> None:

@@ -109,6 +109,8 @@ EMULATOR_MODES: Final[dict[str, dict[str, Any]]] = {
         "processing": 0.3,
         "display_names": True,
         "separate_hosts": True,
+        "body_limit_status": 500,
+        "odata_errors": "converted",
     },
     "lenient": {
         "mpl_header": True,
@@ -117,6 +119,8 @@ EMULATOR_MODES: Final[dict[str, dict[str, Any]]] = {
         "processing": 0.0,
         "display_names": False,
         "separate_hosts": False,
+        "body_limit_status": 413,
+        "odata_errors": "odata",
     },
 }
 _EMULATOR_KEYS: Final = {
@@ -126,6 +130,8 @@ _EMULATOR_KEYS: Final = {
     "processing": (int, float),
     "display_names": bool,
     "separate_hosts": bool,
+    "body_limit_status": int,
+    "odata_errors": str,
     "token_lifetime": int,
     "mpl_header": bool,
     "tls": bool,
@@ -197,6 +203,8 @@ class EmulatorOptions:
     processing: float = 0.0  # seconds every message stays PROCESSING before its final status
     display_names: bool = False  # IntegrationFlowName a display name, not the artifact id
     separate_hosts: bool = False  # runtime, API and token URL on three hosts (ports), as real keys name them
+    body_limit_status: int = 413  # a body over an iFlow's Body Size: 413, or 500 with SAP's text
+    odata_errors: str = "odata"  # the MPL API's JSON errors: "odata" (V2 `error` object) or "converted" (from XML)
     job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
     services_quota: int | None = None  # service instances the emulated org allows
     faults: tuple[str, ...] = ()  # injected at start, in the `iflowtest emulator --fault` syntax
@@ -606,6 +614,14 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         raise ConfigError(
             f"[tool.iflowtest.emulator] next_links = {switches['next_links']!r}: use 'absolute', 'relative' or 'bare'"
         )
+    if switches["body_limit_status"] not in (413, 500):
+        raise ConfigError(
+            f"[tool.iflowtest.emulator] body_limit_status = {switches['body_limit_status']!r}: use 413 or 500"
+        )
+    if switches["odata_errors"] not in ("odata", "converted"):
+        raise ConfigError(
+            f"[tool.iflowtest.emulator] odata_errors = {switches['odata_errors']!r}: use 'odata' or 'converted'"
+        )
     for name in ("log_delay", "processing"):
         if switches[name] < 0:
             raise ConfigError(f"[tool.iflowtest.emulator] {name} must be ≥ 0 seconds, got {switches[name]!r}")
@@ -619,6 +635,8 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         processing=float(switches["processing"]),
         display_names=bool(switches["display_names"]),
         separate_hosts=bool(switches["separate_hosts"]),
+        body_limit_status=int(switches["body_limit_status"]),
+        odata_errors=str(switches["odata_errors"]),
         job_delay=float(raw.get("job_delay", 0.0)),
         services_quota=raw.get("services_quota"),
         faults=_emulator_faults(raw.get("faults", [])),

@@ -184,6 +184,9 @@ def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **o
     from iflowtest.emulator import Emulator
 
     table = settings.emulator
+    # Switches that are attributes of a running emulator, not constructor arguments.
+    body_limit_status = options.pop("body_limit_status", table.body_limit_status)
+    odata_errors = options.pop("odata_errors", table.odata_errors)
     chosen: dict[str, Any] = {
         "token_lifetime": table.token_lifetime,
         "mpl_header": table.mpl_header,
@@ -195,6 +198,8 @@ def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **o
         "separate_hosts": table.separate_hosts,
     } | options
     emulator = Emulator(host, port, **chosen)
+    emulator.body_limit_status = body_limit_status
+    emulator.odata_errors = odata_errors
     emulator.cloud_foundry.job_delay = table.job_delay
     emulator.cloud_foundry.services_quota = table.services_quota
     return emulator

@@ -245,3 +245,34 @@ def test_bad_fault_specs_say_why(text: str, message: str) -> None:
     with pytest.raises(ValueError, match=r"^fault ") as caught:
         parse_fault(text)
     assert str(caught.value).startswith(message)
+
+
+@pytest.mark.parametrize("status", [413, 500])
+def test_a_body_over_the_iflows_body_size_is_explained_either_way(
+    fresh_emulator: Emulator, issue_key: IssueKey, status: int
+) -> None:
+    # cpi-facts §4: SAP's text "Message body exceeds configured size limit", as 413 or 500 (UNCONFIRMED).
+    fresh_emulator.body_limit_status = status
+    key = issue_key(fresh_emulator)
+    with IflowClient(
+        key.url,
+        BasicClientAuth(key),
+        client_name="sender",
+        iflow="ChangeCostCenter",
+        verify=str(fresh_emulator.ca_file),
+    ) as client:
+        response = client.post("/http/costcenters/changerequest", data=b"<a>" + b"x" * (1024 * 1024) + b"</a>")
+        small = client.post("/http/costcenters/changerequest", data=b"<CostCenterChangeRequest/>")
+    hint = explain_answer(response, ClientSpec(name="sender"), "ChangeCostCenter", None)
+
+    assert response.status_code == status
+    assert "Message body exceeds configured size limit (1.0 MB)" in response.text
+    assert hint == (
+        f"{status} from /http/costcenters/changerequest: the request body (1048583 bytes) is over the Body Size "
+        "of iFlow 'ChangeCostCenter' (1.0 MB): raise Body Size in its sender adapter, or send a smaller body"
+    )
+    assert "size limit" not in small.text
+    failed = [m for m in fresh_emulator.messages if m.status == "FAILED"]
+    assert [m.error_text for m in failed][:1] == ["Message body exceeds configured size limit (1.0 MB)"]
+    if status == 500:  # SAP's 500 text names the failed message, as for any runtime error
+        assert f"The MPL ID for the failed message is : {failed[0].message_guid}" in response.text

@@ -23,6 +23,7 @@ from iflowtest.calls.mpl import (
     monitor_link,
     mpl_client,
     next_page,
+    odata_error_text,
     odata_literal,
     parse_odata_datetime,
 )
@@ -325,6 +326,28 @@ def test_error_text_and_unknown_id(emulator: Emulator, issue_key: KeyIssuer) -> 
     assert mpl.error_text(completed) is None
     with pytest.raises(MplNotFoundError, match=r"^no message processing log with id 'AGunknown' on https://127"):
         mpl.get("AGunknown")
+
+
+@pytest.mark.parametrize("shape", ["odata", "converted"])
+def test_api_errors_are_read_in_either_json_shape(fresh_emulator: Emulator, issue_key: KeyIssuer, shape: str) -> None:
+    # cpi-facts §5: OData V2's {"error": {...}} or an XML error converted to JSON (UNCONFIRMED): both are read.
+    fresh_emulator.odata_errors = shape
+    mpl = client_for(fresh_emulator, issue_key)
+    response = mpl.session.get(
+        f"{mpl.base_url}/MessageProcessingLogs",
+        params={"$filter": "LogStart gt datetime'2026-01-01T00:00:00Z'"},
+        headers={"Accept": "application/json"},
+        verify=str(fresh_emulator.ca_file),
+    )
+    body = response.json()
+
+    assert response.status_code == 400 and ("error" in body) == (shape == "odata")
+    assert odata_error_text(response) == (
+        "InvalidFilter: Invalid $filter: datetime literals are UTC and take no time zone suffix "
+        "(\"LogStart gt datetime'2026-01-01T00:00:00Z'\"); write datetime'2024-01-31T00:00:00' without 'Z' or an offset"
+    )
+    with pytest.raises(MplError, match=r"^cannot list: https://127\.0\.0\.1:\d+/api/v1 answered 400: InvalidFilter: "):
+        mpl._check(response, "list")
 
 
 def test_a_client_without_the_role_gets_the_fix(emulator: Emulator, issue_key: KeyIssuer) -> None:

@@ -12,7 +12,7 @@ import requests
 from werkzeug.wrappers import Request, Response
 
 from iflowtest import ClientRejectedError, ServiceKey, TokenEndpointError
-from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
+from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken, mtls_host_hint
 from iflowtest.emulator import Emulator
 from iflowtest.emulator.tls import create_tls
 from iflowtest.redaction import redact_text
@@ -210,3 +210,23 @@ def test_basic_auth_is_masked_and_works(emulator: Emulator, issue_key: IssueKey)
     assert response.status_code == 200
     assert emulator.counters.tokens_issued(key.clientid) == 0
     assert key.clientsecret.reveal() not in redact_text(f"{auth.username}:{auth.password}")
+
+
+@pytest.mark.parametrize(
+    ("tokenurl", "hint"),
+    [
+        # The key names XSUAA's plain host: the mTLS host is named (cpi-facts §2: which one keys name is UNCONFIRMED).
+        (
+            "https://acme.authentication.eu10.hana.ondemand.com/oauth/token",
+            "; if the key is new, its tokenurl may name XSUAA's plain host: certificates are taken at "
+            "https://acme.authentication.cert.eu10.hana.ondemand.com/oauth/token, so put that URL in the key's tokenurl",
+        ),
+        # The key already names the mTLS host, or another host altogether (the emulator): nothing to add.
+        ("https://acme.authentication.cert.eu10.hana.ondemand.com/oauth/token", ""),
+        ("https://127.0.0.1:8443/oauth/token", ""),
+    ],
+)
+def test_a_refused_certificate_names_xsuaas_mtls_host_when_the_key_names_the_plain_one(
+    tokenurl: str, hint: str
+) -> None:
+    assert mtls_host_hint(tokenurl) == hint

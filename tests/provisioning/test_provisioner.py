@@ -202,6 +202,39 @@ def test_unknown_role_fails_the_job_with_the_brokers_text_and_leaves_nothing(lan
     assert landscape.emulator.cloud_foundry.instance_names() == []
 
 
+def test_token_validity_reaches_the_tokens_when_the_broker_knows_the_parameter(landscape: Landscape) -> None:
+    # cpi-facts §1: the JSON key `token-validity` comes from a third-party guide (UNCONFIRMED). Form one: the
+    # broker takes it, and the client's tokens live as long as asked.
+    created = landscape.provisioner.provision(
+        ClientRequest("long", token_validity=7200, where="[tool.iflowtest.clients.long]"), "iflowtest-abc123-long"
+    )
+    token = requests.post(
+        created.key.tokenurl,
+        data={"grant_type": "client_credentials"},
+        auth=(created.key.clientid, created.credentials["oauth"]["clientsecret"]),
+        verify=str(landscape.emulator.ca_file),
+        timeout=10,
+    ).json()
+    assert token["expires_in"] == 7199  # XSUAA counts the second it is in, as for the default 3599
+
+
+def test_a_broker_that_refuses_token_validity_names_the_setting_to_remove(landscape: Landscape) -> None:
+    # Form two: the broker does not know the parameter; the user is told which setting to drop.
+    landscape.emulator.cloud_foundry.broker.instance_parameters.discard("token-validity")
+    request = ClientRequest("long", token_validity=7200, where="[tool.iflowtest.clients.long]")
+
+    with pytest.raises(ProvisioningError) as caught:
+        landscape.provisioner.provision(request, "iflowtest-abc123-long")
+
+    text = str(caught.value)
+    assert "unknown instance parameter(s) token-validity" in text
+    assert text.endswith(
+        "the broker does not accept token_validity ('token-validity' is not confirmed by SAP's docs): remove "
+        "token_validity from [tool.iflowtest.clients.long] (the plan's default validity applies) and run again"
+    )
+    assert landscape.emulator.cloud_foundry.instance_names() == []
+
+
 def test_api_plan_accepts_role_templates(landscape: Landscape) -> None:
     created = landscape.provisioner.provision(
         ClientRequest("monitor", plan="api", roles=("MonitoringDataRead",)), "iflowtest-abc123-monitor"

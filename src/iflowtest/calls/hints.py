@@ -6,11 +6,15 @@ those down to it, so a hint never needs the registry or the settings.
 
 from __future__ import annotations
 
+import re
+from typing import Final
 from urllib.parse import urlsplit
 
 import requests
 
 from iflowtest.settings import ClientSpec
+
+_BODY_LIMIT: Final = re.compile(r"Message body exceeds configured size limit \(([\d.]+) ?MB\)")
 
 
 def explain_answer(
@@ -47,6 +51,13 @@ def explain_answer(
         return (
             f"404 from {path}: no iFlow is deployed at this address: check the address (case-insensitive; "
             "/http for HTTPS, /cxf for SOAP and IDoc senders) and that the iFlow is deployed and started"
+        )
+    if status in (413, 500) and (limit := _BODY_LIMIT.search(response.text[:2000])):
+        # SAP's text for a body over the sender adapter's Body Size; the status is 413 or 500 (cpi-facts §4).
+        sent = len(response.request.body or b"") if response.request is not None else 0
+        return (
+            f"{status} from {path}: the request body ({sent} bytes) is over the Body Size of {flow} "
+            f"({limit.group(1)} MB): raise Body Size in its sender adapter, or send a smaller body"
         )
     if status == 500 and "text/plain" in response.headers.get("Content-Type", ""):
         return f"500 from {path}: {flow} failed at runtime; open its MPL in the message monitor"

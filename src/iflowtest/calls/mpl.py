@@ -458,6 +458,11 @@ class MplClient:
                 "'api'-plan instance the role MonitoringDataRead and re-provision"
             )
         if response.status_code != 200 or (json_body and "json" not in response.headers.get("Content-Type", "")):
+            said = odata_error_text(response)
+            if said is not None:
+                raise MplError(
+                    f"cannot {what}: {self.base_url} answered {response.status_code}: {redact_text(said[:300])}"
+                )
             raise MplError(
                 f"cannot {what}: {self.base_url} answered {response.status_code} "
                 f"({redact_text(response.text[:200])!r}), expected JSON: check the url of the 'api'-plan key"
@@ -470,6 +475,31 @@ def check_status(mpl: MplClient, call: requests.Response | CallRecord | str, exp
     if unknown:
         raise IflowtestError(f"unknown key {unknown[0]!r} in mpl assertion: use status and timeout")
     return mpl.expect_status(call, str(expected.get("status", "COMPLETED")), timeout=float(expected.get("timeout", 60)))
+
+
+def odata_error_text(response: requests.Response) -> str | None:
+    """The message of an OData error answer in either JSON shape, else None.
+
+    OData V2 writes `{"error": {"code", "message": {"lang", "value"}}}`; an XML error converted to JSON (as
+    SAP's CI library's mocks answer) is `{"code", "message": {"@lang", "#text"}}`. Which one the MPL API
+    sends is not documented (cpi-facts §5, UNCONFIRMED), so both are read.
+    """
+    if "json" not in response.headers.get("Content-Type", ""):
+        return None
+    try:
+        data = response.json()
+    except ValueError:
+        return None
+    error = data.get("error", data) if isinstance(data, dict) else None
+    if not isinstance(error, dict):
+        return None
+    message = error.get("message")
+    if isinstance(message, dict):
+        message = message.get("value", message.get("#text"))
+    if not isinstance(message, str):
+        return None
+    code = error.get("code")
+    return f"{code}: {message}" if isinstance(code, str) and code else message
 
 
 def next_page(current: str, link: str, params: Mapping[str, str]) -> tuple[str, dict[str, str]]:

@@ -11,6 +11,7 @@ import threading
 import time
 from collections.abc import Callable
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
@@ -154,7 +155,7 @@ class OAuthToken:
                     f"client {self.client_name!r} ({self.key.masked_clientid}) was rejected by {self.key.tokenurl} "
                     f"({response.status_code} {error}: {redact_text(str(description))}): the client certificate of "
                     f"its key ({self.key.source}) belongs to no live service key; create a new certificate key or "
-                    "re-provision the client"
+                    f"re-provision the client{mtls_host_hint(self.key.tokenurl)}"
                 )
             raise ClientRejectedError(
                 f"client {self.client_name!r} ({self.key.masked_clientid}) was rejected by {self.key.tokenurl} "
@@ -179,6 +180,24 @@ class OAuthToken:
             f"token endpoint {self.key.tokenurl} for client {self.client_name!r} ({self.key.masked_clientid}) "
             f"{what}: {fix}"
         )
+
+
+def mtls_host_hint(tokenurl: str) -> str:
+    """For a certificate key whose tokenurl names XSUAA's plain host: where XSUAA takes client certificates.
+
+    XSUAA's mTLS token endpoint is `<subdomain>.authentication.cert.<landscape>` (SAP BTP docs); whether
+    certificate keys of it-rt name that host or the plain one is not documented (cpi-facts §2, UNCONFIRMED).
+    The harness uses the key's URL as issued, and names the other host when the certificate is refused there.
+    """
+    host = urlsplit(tokenurl).hostname or ""
+    subdomain, dot, landscape = host.partition(".authentication.")
+    if not dot or not subdomain or landscape.startswith("cert."):
+        return ""
+    cert_url = urlunsplit(urlsplit(tokenurl)._replace(netloc=f"{subdomain}.authentication.cert.{landscape}"))
+    return (
+        f"; if the key is new, its tokenurl may name XSUAA's plain host: certificates are taken at {cert_url}, "
+        "so put that URL in the key's tokenurl"
+    )
 
 
 class BearerAuth(AuthBase):

@@ -41,6 +41,7 @@ _KEYS: Final = (
     "options",
     "allowed_headers",
     "message_log",
+    "max_body_size",
 )
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
 _ATTACHMENT_KEYS: Final = ("name", "content_type", "content")
@@ -80,6 +81,8 @@ class FlowSpec:
     allowed_headers: tuple[str, ...] = ()
     custom_header_properties: tuple[tuple[str, str], ...] = ()
     attachments: tuple[AttachmentSpec, ...] = ()
+    # *Body Size* of the sender adapter in MB (SAP's minimum is 1, its default 40); None means no limit here.
+    max_body_size: float | None = None
 
     @property
     def shown_name(self) -> str:
@@ -244,6 +247,13 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
             f"expected a list of header names such as [SAP_ApplicationID] (or ['*']), got {allowed_headers!r}",
         )
     properties, attachments = _message_log(entry.get("message_log", {}), problem)
+    max_body_size = entry.get("max_body_size")
+    if max_body_size is not None and (
+        not isinstance(max_body_size, int | float) or isinstance(max_body_size, bool) or max_body_size < 1
+    ):
+        raise problem(
+            "max_body_size", f"expected the Body Size in MB, at least 1 (SAP's minimum), got {max_body_size!r}"
+        )
     options = entry.get("options") or {}
     if not isinstance(options, dict):
         raise problem("options", f"expected a mapping of behaviour options, got {options!r}")
@@ -266,6 +276,7 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         allowed_headers=tuple(allowed_headers),
         custom_header_properties=properties,
         attachments=attachments,
+        max_body_size=float(max_body_size) if max_body_size is not None else None,
     )
 
 

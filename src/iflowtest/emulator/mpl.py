@@ -39,6 +39,7 @@ API_ROOT: Final = "/api/v1"
 REQUIRED_ROLE: Final = "MonitoringDataRead"
 PAGE_SIZE: Final = 1000
 INTERIM_STATUSES: Final = ("PROCESSING", "RETRY")
+ODATA_ERROR_SHAPES: Final = ("odata", "converted")
 _NAMESPACE: Final = "com.sap.hci.api"
 _QUOTED = r"'(?P<key>(?:[^']|'')*)'"
 _ERROR_PATH = re.compile(
@@ -216,6 +217,11 @@ class MplApi:
         self._tokens = tokens
 
     def handle(self, request: Request) -> Response:
+        """The answer of `_answer`, its JSON error body in the tenant's error shape (`Tenant.odata_errors`)."""
+        answer = self._answer(request)
+        return converted_error(answer) if self._tenant.odata_errors == "converted" else answer
+
+    def _answer(self, request: Request) -> Response:
         """Authenticate, check the role, then answer from the message log."""
         refused = self._refusal(request)
         if refused is not None:
@@ -402,6 +408,22 @@ def _child_rows(record: MessageRecord, status: str, log_end: datetime) -> dict[s
             }
         ],
     }
+
+
+def converted_error(response: Response) -> Response:
+    """An OData V2 JSON error rewritten as an XML error converted to JSON: `{"code", "message": {"@lang", "#text"}}`."""
+    if response.status_code < 400 or "json" not in (response.content_type or ""):
+        return response
+    try:
+        error = json.loads(response.get_data())["error"]
+        body = {
+            "code": error["code"],
+            "message": {"@lang": error["message"]["lang"], "#text": error["message"]["value"]},
+        }
+    except (ValueError, KeyError, TypeError):
+        return response
+    response.set_data(json.dumps(body))
+    return response
 
 
 def _odata_error(status: int, code: str, message: str) -> Response:

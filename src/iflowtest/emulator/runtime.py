@@ -34,6 +34,9 @@ MPL_FIELD_HEADERS: Final = {
     "SAP_Receiver": "receiver",
 }
 CSRF_HEADER: Final = "X-CSRF-Token"
+BODY_LIMIT_STATUSES: Final = (413, 500)
+# SAP's text for a body over the sender adapter's Body Size (cpi-facts §4), the limit in MB with one decimal.
+BODY_LIMIT_TEXT: Final = "Message body exceeds configured size limit ({limit:.1f} MB)"
 MODIFYING_METHODS: Final = frozenset({"POST", "PUT", "PATCH", "DELETE"})
 _REALM: Final = 'Basic realm="SAP Cloud Integration"'
 # The two lines after the exception text are SAP's, including the spelling "occured".
@@ -92,7 +95,7 @@ class Runtime:
         flow = match.flow
         response = self._guard(request, flow)
         if response is None:
-            response = self._run(request, flow, match.subpath)
+            response = self._over_limit(request, flow) or self._run(request, flow, match.subpath)
         return self._counted(flow.name, response)
 
     def _counted(self, iflow: str | None, response: Response) -> Response:
@@ -130,6 +133,24 @@ class Runtime:
             if not self._tenant.csrf.is_valid(request.cookies.get("JSESSIONID"), token):
                 return tomcat_page(403, "Forbidden", headers={CSRF_HEADER: "Required"})
         return None
+
+    def _over_limit(self, request: Request, flow: FlowSpec) -> Response | None:
+        """The adapter's answer to a body over the flow's Body Size, else None.
+
+        413 with SAP's text, or (`Emulator.body_limit_status = 500`) SAP's 500 text naming a FAILED message.
+        """
+        if flow.max_body_size is None or len(request.get_data()) <= flow.max_body_size * 1024 * 1024:
+            return None
+        error = BODY_LIMIT_TEXT.format(limit=flow.max_body_size)
+        mpl_id = new_message_id(self._tenant.clock.now())
+        log_start = self._tenant.clock.now_utc()
+        status = self._tenant.body_limit_status
+        text = FAILURE_TEXT.format(error=error, mpl_id=mpl_id) if status == 500 else error
+        self._log(request, flow, mpl_id, log_start, "FAILED", error, status)
+        response = Response(text, status=status, content_type="text/plain;charset=UTF-8")
+        if self._tenant.mpl_header:
+            response.headers[MPL_HEADER] = mpl_id
+        return response
 
     def _csrf_fetch(self, request: Request) -> Response:
         session_id, token, new_session = self._tenant.csrf.fetch(request.cookies.get("JSESSIONID"))

@@ -37,9 +37,9 @@ from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
 from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
-from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, MplApi
+from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, ODATA_ERROR_SHAPES, MplApi
 from iflowtest.emulator.odata import NEXT_LINK_FORMS
-from iflowtest.emulator.runtime import Runtime, tomcat_page
+from iflowtest.emulator.runtime import BODY_LIMIT_STATUSES, Runtime, tomcat_page
 from iflowtest.emulator.serving import HttpServer
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
@@ -76,6 +76,11 @@ class Emulator:
       each answering only its own paths, and the service keys name the three URLs as real keys do.
     - ``cloud_foundry.job_delay`` (default 0): seconds before a CF job completes, so that instance creates
       and deletes are observably asynchronous.
+    - ``body_limit_status`` (attribute, default 413): the answer to a body over a flow's ``max_body_size``;
+      500 carries SAP's error text and a FAILED message instead.
+    - ``odata_errors`` (attribute, default "odata"): the MPL API's JSON error shape; "converted" is the XML
+      error in JSON (``{"code", "message": {"@lang", "#text"}}``).
+    - ``bad_secret_error`` (attribute): the token endpoint's ``error`` for a bad secret.
 
     The first four are also attributes that can change while the emulator runs.
     """
@@ -461,6 +466,28 @@ class Emulator:
         if code not in BAD_SECRET_ERRORS:
             raise ValueError(f"bad_secret_error must be one of {', '.join(BAD_SECRET_ERRORS)}, got {code!r}")
         self._tenant.bad_secret_error = code
+
+    @property
+    def body_limit_status(self) -> int:
+        """The status of the answer to a body over a flow's `max_body_size`: 413, or 500 with SAP's error text."""
+        return self._tenant.body_limit_status
+
+    @body_limit_status.setter
+    def body_limit_status(self, status: int) -> None:
+        if status not in BODY_LIMIT_STATUSES:
+            raise ValueError(f"body_limit_status must be 413 or 500, got {status!r}")
+        self._tenant.body_limit_status = status
+
+    @property
+    def odata_errors(self) -> str:
+        """The MPL API's JSON error shape: "odata" (OData V2's `error` object) or "converted" (an XML error in JSON)."""
+        return self._tenant.odata_errors
+
+    @odata_errors.setter
+    def odata_errors(self, shape: str) -> None:
+        if shape not in ODATA_ERROR_SHAPES:
+            raise ValueError(f"odata_errors must be one of {', '.join(ODATA_ERROR_SHAPES)}, got {shape!r}")
+        self._tenant.odata_errors = shape
 
     @property
     def processing(self) -> float:

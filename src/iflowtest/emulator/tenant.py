@@ -433,6 +433,13 @@ class Tenant:
         # The `error` of a 401 for a bad client secret: XSUAA's `unauthorized`, upstream UAA's newer
         # `unauthorized_client`, or RFC 6749's `invalid_client` (cpi-facts: which a tenant sends is UNCONFIRMED).
         self.bad_secret_error = "unauthorized"
+        # The status of an answer to a body over a flow's Body Size: 413, or 500 with SAP's error text and a
+        # FAILED message (cpi-facts: which one a tenant sends is UNCONFIRMED).
+        self.body_limit_status = 413
+        # The JSON error body of the MPL API: "odata" (OData V2's {"error": {"code", "message": {"lang",
+        # "value"}}}) or "converted" (the XML error converted, {"code", "message": {"@lang", "#text"}}, as
+        # SAP's CI library's mocks answer); cpi-facts §5 leaves the real shape UNCONFIRMED.
+        self.odata_errors = "odata"
         self.log_delay = 0.0
         # Whether the message log names flows by their display name (IntegrationFlowName) instead of the id.
         self.display_names = False

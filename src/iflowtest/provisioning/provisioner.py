@@ -95,6 +95,43 @@ class ProvisionedClient:
     credentials: dict[str, Any] = field(repr=False)
 
 
+# The broker's hyphenated parameter names and the settings keys a user writes for them.
+_SETTING_OF_PARAMETER: Final = {
+    "token-validity": "token_validity",
+    "grant-types": "grant_types",
+    "redirect-uris": "redirect_uris",
+    "key-type": "key_type",
+    "key-length": "key_length",
+    "validity": "validity",
+    "roles": "roles",
+}
+
+
+def _broker_fix(detail: str, request: ClientRequest | None) -> str:
+    """What to change after the broker refused a job: the settings keys its text names, else the usual suspects.
+
+    The broker's own texts are not documented (cpi-facts §1, UNCONFIRMED), so the parameter names are looked
+    for anywhere in the text rather than in one expected sentence.
+    """
+    if request is None:
+        return "see the error text"
+    named = [
+        setting
+        for parameter, setting in _SETTING_OF_PARAMETER.items()
+        if re.search(rf"(?<![\w-]){re.escape(parameter)}(?![\w-])", detail)
+    ]
+    if "token_validity" in named:
+        return (
+            f"the broker does not accept token_validity ('token-validity' is not confirmed by SAP's docs): remove "
+            f"token_validity from {request.where} (the plan's default validity applies) and run again"
+        )
+    what = ", ".join(named) if named else "roles, grant_types or the key type"
+    return (
+        f"the Process Integration Runtime broker refused the parameters: fix {what} in {request.where} (a custom "
+        "role must first exist under Monitor > Manage Security > User Roles) and run again"
+    )
+
+
 def new_run_id() -> str:
     """Six random lower-case letters and digits: short enough to leave room for client names."""
     return "".join(secrets.choice(_RUN_ID_ALPHABET) for _ in range(6))
@@ -317,15 +354,9 @@ class Provisioner:
             if state == "FAILED":
                 errors = job.get("errors") or [{}]
                 first = errors[0] if isinstance(errors[0], dict) else {}
-                fix = (
-                    f"the Process Integration Runtime broker refused the parameters: fix roles, grant_types or the "
-                    f"key type in {request.where} (a custom role must first exist under Monitor > Manage Security > "
-                    "User Roles) and run again"
-                    if request is not None
-                    else "see the error text"
-                )
+                detail = str(first.get("detail", ""))
                 raise ProvisioningError(
-                    f"{what} failed ({first.get('title', 'job failed')}: {first.get('detail', '')}): {fix}"
+                    f"{what} failed ({first.get('title', 'job failed')}: {detail}): {_broker_fix(detail, request)}"
                 )
             if self._clock() + pause > deadline:
                 raise ProvisioningError(
