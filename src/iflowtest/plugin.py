@@ -26,6 +26,7 @@ from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
 from iflowtest.reporting.publish import ReportPublisher, ReportWriteError
+from iflowtest.reporting.shards import WORKER_HISTORY, Shard, ShardRecorder, ShardSelection
 from iflowtest.reporting.targetline import TargetLines
 from iflowtest.settings import Settings, find_project_root, resolve_settings
 from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
@@ -81,6 +82,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-run-id", dest="iflow_run_id", metavar="ID", help="run id in history and summary.json")
     group.addoption(
+        "--iflow-shard",
+        dest="iflow_shard",
+        metavar="K/N",
+        help="run slice K of N (balanced by the history's durations) into DIR/shard-K-of-N/ for `iflowtest merge`",
+    )
+    group.addoption(
         "--iflow-progress", dest="iflow_progress", type=float, metavar="S", help="print a progress line every S seconds"
     )
     group.addoption(
@@ -103,6 +110,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 def pytest_cmdline_main(config: pytest.Config) -> None:
     # Before any pytest_configure: pytest-html and junitxml read their paths there.
+    shard = config.getoption("iflow_shard", None)
+    if shard:
+        try:
+            Shard.parse(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(f"iflowtest: {exc}") from None
     try:
         publisher = ReportPublisher.from_config(config)
     except ReportWriteError as exc:
@@ -159,6 +172,8 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
     publisher = config.pluginmanager.get_plugin("iflowtest-publisher")
+    if config.getoption("iflow_shard"):
+        _select_shard(config, settings, publisher)
     if publisher is not None and config.getoption("iflow_reports") and not config.pluginmanager.hasplugin("html"):
         raise pytest.UsageError(
             "iflowtest: --iflow-reports needs the pytest-html plugin, which is disabled: drop -p no:html"
@@ -185,6 +200,21 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard
+
+
+def _select_shard(config: pytest.Config, settings: Settings, publisher: object) -> None:
+    """`--iflow-shard K/N`: keep slice K (every process plans alike); the controller's publisher writes shard.json."""
+    workerinput = getattr(config, "workerinput", None)
+    history = workerinput.get(WORKER_HISTORY) if workerinput is not None else config.getoption("iflow_history")
+    selection = ShardSelection(
+        Shard.parse(config.getoption("iflow_shard")),
+        Path(history) if history else None,
+        whole_files=any(spec.in_order for spec in settings.iflows.values()),
+    )
+    config.pluginmanager.register(selection, "iflowtest-shard")
+    if isinstance(publisher, ReportPublisher) and workerinput is None:
+        publisher.shard = ShardRecorder(config, selection)
+        config.pluginmanager.register(publisher.shard, "iflowtest-shard-recorder")
 
 
 def pytest_sessionstart(session: pytest.Session) -> None:
