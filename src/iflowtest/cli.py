@@ -32,6 +32,7 @@ from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
 from iflowtest.reporting.merge import MergeSession, check_shards, read_shard
 from iflowtest.reporting.nightly import exit_code, pytest_options
+from iflowtest.reporting.notify import NotifySettings
 from iflowtest.reporting.publish import ReportPublisher, published_files
 from iflowtest.reporting.summary import one_line
 from iflowtest.settings import find_project_root, resolve_settings
@@ -230,6 +231,7 @@ def merge_shards(folders: Sequence[Path], out: Path | None, cwd: Path | None = N
     root = find_project_root(cwd or Path.cwd())
     try:
         settings = resolve_settings(root, {})
+        NotifySettings.from_settings(settings)  # a bad [tool.iflowtest.notify] is said before anything is written
         shards = [read_shard(folder) for folder in folders]
         check_shards(shards)
     except IflowtestError as exc:

@@ -25,6 +25,7 @@ from iflowtest.redaction import install_log_redaction
 from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
+from iflowtest.reporting.notify import register_notifier
 from iflowtest.reporting.publish import ReportPublisher, ReportWriteError
 from iflowtest.reporting.shards import WORKER_HISTORY, Shard, ShardRecorder, ShardSelection
 from iflowtest.reporting.targetline import TargetLines
@@ -200,6 +201,10 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard
+            try:
+                register_notifier(config, settings, publisher)
+            except IflowtestError as exc:
+                raise pytest.UsageError(f"iflowtest: {exc}") from None
 
 
 def _select_shard(config: pytest.Config, settings: Settings, publisher: object) -> None:

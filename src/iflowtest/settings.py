@@ -64,6 +64,7 @@ KNOWN_VARIABLES: Final = frozenset(
         "IFLOWTEST_CF_JOB_TIMEOUT",
         "IFLOWTEST_KEEP_CLIENTS",
         "IFLOWTEST_MONITOR_URL",
+        "IFLOWTEST_NOTIFY_WEBHOOK",
     }
 )
 
@@ -83,6 +84,8 @@ _TOP_KEYS: Final = {
     "keep_clients": bool,
     "monitor_url": str,
     "cassettes": dict,  # read by cassettes.CassetteOptions
+    "notify": dict,  # read by reporting.notify.NotifySettings
+    "rate_limits": dict,  # read by calls.pacing.RateLimits
 }
 _CLIENT_KEYS: Final = {
     "plan": str,

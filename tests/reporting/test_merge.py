@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
+from werkzeug.wrappers import Request, Response
 
-from ..servers import iflowtest
+from ..servers import iflowtest, serve
 
 EXTRA = '''"""Outcomes the sample lacks: a failure, an error in setup, a skip."""
 
@@ -75,8 +76,8 @@ def report_rows(path: Path) -> dict[str, list[str]]:
     return {nodeid: sorted(row["result"] for row in rows) for nodeid, rows in tests.items()}
 
 
-def run_ok(*args: str, cwd: Path) -> str:
-    result = iflowtest(*args, cwd=cwd)
+def run_ok(*args: str, cwd: Path, env: dict[str, str] | None = None) -> str:
+    result = iflowtest(*args, cwd=cwd, env=env)
     assert result.returncode in (0, 1), result.stdout[-3000:] + result.stderr[-3000:]
     return result.stdout
 
@@ -88,15 +89,27 @@ def suite(project: Path) -> Path:
 
 
 def test_two_shards_merged_equal_one_unsharded_run(suite: Path) -> None:
-    run_ok("run", "--iflow-reports", "whole", cwd=suite)
-    first = run_ok("run", "--shard", "1/2", "-n", "2", cwd=suite)  # xdist workers plan alike
-    second = run_ok("run", "--shard=2/2", cwd=suite)
+    posted: list[dict[str, Any]] = []
+
+    def webhook(request: Request) -> Response:
+        posted.append(json.loads(request.get_data()))
+        return Response("ok")
+
+    with (suite / "pyproject.toml").open("a") as handle:
+        handle.write('\n[tool.iflowtest.notify]\nkind = "json"\n')
+    with serve(webhook) as url:
+        env = {"IFLOWTEST_NOTIFY_WEBHOOK": url + "/hook"}
+        run_ok("run", "--iflow-reports", "whole", cwd=suite, env=env)
+        first = run_ok("run", "--shard", "1/2", "-n", "2", cwd=suite, env=env)  # xdist workers plan alike
+        second = run_ok("run", "--shard=2/2", cwd=suite, env=env)
+        assert len(posted) == 1  # the unsharded run's; shards leave the message to the merge
+        reports = suite / "reports"
+        assert not (reports / "latest").exists() and not (reports / "history.jsonl").exists()  # shards publish nothing
+        merged = iflowtest("merge", "reports/shard-1-of-2", "reports/shard-2-of-2", cwd=suite, env=env)
+    assert len(posted) == 2 and posted[1]["summary"]["tests"] == posted[0]["summary"]["tests"]
     reports = suite / "reports"
     assert f"iflowtest: report {reports / 'shard-1-of-2' / 'report.html'}" in first
     assert f"iflowtest: report {reports / 'shard-2-of-2' / 'report.html'}" in second
-    assert not (reports / "latest").exists() and not (reports / "history.jsonl").exists()  # shards publish nothing
-
-    merged = iflowtest("merge", "reports/shard-1-of-2", "reports/shard-2-of-2", cwd=suite)
 
     assert merged.returncode == 1, merged.stdout[-3000:] + merged.stderr[-3000:]  # the suite has a failure
     assert "iflowtest: merged 2 shards of one run" in merged.stdout

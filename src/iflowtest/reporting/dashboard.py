@@ -76,6 +76,7 @@ class RunDashboard:
         self._last_progress = time.monotonic()
         self._total: int | None = None
         self.summary: dict[str, Any] | None = None
+        self.target_line = ""  # the target as the report names it, kept for the notification
         self.duration_s: float | None = None  # a merge of shards sets the nightly's wall time; else measured
         self.write_error: OSError | None = None  # summary.json could not be written; the run is not published
 
@@ -193,12 +194,13 @@ class RunDashboard:
                 write_summary(path, self.summary)
             except OSError as exc:  # a full disk: pytest-html and the publisher must still get their turn
                 self.write_error = OSError(exc.errno, exc.strerror, str(path))
+        self.target_line = self._target_text()
         overview = render_overview(
             run,
             found,
             runs,
             history=self.history is not None,
-            target=self._target_text(),
+            target=self.target_line,
             failures=self._reasons.failures,
             unreachable=len(self._unreachable),
         )

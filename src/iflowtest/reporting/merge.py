@@ -23,6 +23,7 @@ import pytest
 from iflowtest.errors import ConfigError
 from iflowtest.reporting.columns import ReportColumns
 from iflowtest.reporting.dashboard import RunDashboard
+from iflowtest.reporting.notify import register_notifier
 from iflowtest.reporting.publish import ReportPublisher
 from iflowtest.reporting.shards import SHARD_FILE, SHARD_FORMAT
 from iflowtest.settings import Settings
@@ -171,6 +172,7 @@ class MergeSession:
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard
+            register_notifier(config, self.settings, publisher)  # checked before the merge began
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_collection(self, session: pytest.Session) -> bool:
