@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import difflib
 import re
 import shutil
 import subprocess
@@ -333,7 +334,18 @@ def test_recording_twice_without_a_change_gives_identical_cassettes(tmp_path: Pa
     changed = sorted(
         str(p.relative_to(tmp_path)) for p in recorded.keys() | again.keys() if recorded.get(p) != again.get(p)
     )
-    assert changed == []
+    first_change = next(iter(changed), None)
+    diff = (
+        "".join(
+            difflib.unified_diff(
+                recorded.get(tmp_path / first_change, b"").decode().splitlines(keepends=True),
+                again.get(tmp_path / first_change, b"").decode().splitlines(keepends=True),
+            )
+        )
+        if first_change
+        else ""
+    )
+    assert changed == [], diff[:4000]
     offline = iflowtest("run", "--offline", cwd=tmp_path)
     assert offline.returncode == 0, offline.stdout[-3000:] + offline.stderr[-2000:]
 
