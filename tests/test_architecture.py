@@ -24,8 +24,8 @@ ENTRY_POINTS = {"iflowtest.plugin", "iflowtest.cli"}
 # `errors`, `redaction`, `files`, `settings`, `stash`, `tables`), never the others. ARCHITECTURE.md says why.
 SHARED_BASE = {"errors", "redaction", "files", "settings", "stash", "tables"}
 MAY_IMPORT: dict[str, set[str]] = {
-    "credentials": set(),
-    "calls": {"credentials"},
+    "credentials": {"pacing"},
+    "calls": {"credentials", "pacing"},
     "provisioning": {"credentials", "calls"},
     "checks": {"calls"},
     "cases": {"calls", "checks", "cassettes", "reporting"},
@@ -33,6 +33,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "reporting": {"calls"},
     "postman": set(),
     "emulator": set(),
+    "pacing": set(),
 }
 
 

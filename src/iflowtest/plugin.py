@@ -20,6 +20,9 @@ from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
+from iflowtest.pacing.limits import RateLimits
+from iflowtest.pacing.pacer import WORKER_FOLDER as PACING_FOLDER
+from iflowtest.pacing.pacer import Pacer, PacingReport, use_pacer
 from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
 from iflowtest.redaction import install_log_redaction
 from iflowtest.reporting.columns import ReportColumns, attach_calls
@@ -38,6 +41,7 @@ UNDO_REDACTION_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 UNDO_CLAIMS_KEY = pytest.StashKey[Callable[[], None]]()
+UNDO_PACING_KEY = pytest.StashKey[Callable[[], None]]()
 NAME_CHECK_KEY = pytest.StashKey[NameCheck]()
 T = TypeVar("T")
 
@@ -172,6 +176,7 @@ def pytest_configure(config: pytest.Config) -> None:
         claims = ClaimsFolder()  # the controller runs no test: it only hands the folder to its workers
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
+    _start_pacing(config, settings, workerinput)
     publisher = config.pluginmanager.get_plugin("iflowtest-publisher")
     if config.getoption("iflow_shard"):
         _select_shard(config, settings, publisher)
@@ -205,6 +210,22 @@ def pytest_configure(config: pytest.Config) -> None:
                 register_notifier(config, settings, publisher)
             except IflowtestError as exc:
                 raise pytest.UsageError(f"iflowtest: {exc}") from None
+
+
+def _start_pacing(config: pytest.Config, settings: Settings, workerinput: Any) -> None:
+    """One pacer for the run: the controller makes the buckets' folder, xdist workers share it."""
+    try:
+        limits = RateLimits.from_settings(settings)
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    folder = workerinput.get(PACING_FOLDER) if workerinput is not None else None
+    if folder:
+        pacer = Pacer(limits, Path(folder))
+    else:
+        report = PacingReport.create(limits)
+        config.pluginmanager.register(report, "iflowtest-pacing")
+        pacer = report.pacer
+    config.stash[UNDO_PACING_KEY] = use_pacer(pacer)
 
 
 def _select_shard(config: pytest.Config, settings: Settings, publisher: object) -> None:
@@ -260,6 +281,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_claims = config.stash.get(UNDO_CLAIMS_KEY, None)
         if undo_claims is not None:
             undo_claims()
+        undo_pacing = config.stash.get(UNDO_PACING_KEY, None)
+        if undo_pacing is not None:
+            undo_pacing()
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

@@ -4,5 +4,6 @@ Owns the iFlow client (`client`: CSRF, MPL ids, call records), the pooled sessio
 retried body reads (`retrying`, `bodyretry`), the pool that hands out clients per declared client and iFlow
 (`pool`), the hints that explain error answers (`hints`), the message-log client (`mpl`) and the notice of a
 run without TLS verification (`tlsverify`).
-It may import `credentials` (a `ResolvedClient` is what it calls as) and the shared base, nothing else.
+It may import `credentials` (a `ResolvedClient` is what it calls as), `pacing` (every call waits for the run's
+pacer) and the shared base, nothing else.
 """

@@ -16,6 +16,8 @@ from requests.utils import get_environ_proxies
 from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
+from iflowtest.pacing.pacer import pace, retry_after_seconds, slowed
+
 merge_setting = cast(Callable[[Any, Any], Any], sessions.merge_setting)  # untyped in requests
 
 
@@ -78,6 +80,15 @@ class HarnessAdapter(HTTPAdapter):
         self._unverified_lock = threading.Lock()
 
     # requests' stubs type the result with private TypedDicts, hence Any.
+    def send(self, request: requests.PreparedRequest, *args: Any, **kwargs: Any) -> requests.Response:
+        """Send once the run's pacer allows; a 429 slows the pace for every worker of the run."""
+        url = request.url or ""
+        pace(url)
+        response: requests.Response = super().send(request, *args, **kwargs)
+        if response.status_code == 429:
+            slowed(url, retry_after_seconds(response.headers.get("Retry-After")))
+        return response
+
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> Any:
