@@ -40,8 +40,11 @@ def test_workers_share_the_pace_and_a_429_slows_it(pytester: pytest.Pytester) ->
     text = result.stderr.str() + "\n" + result.stdout.str()
     line = next(line for line in text.splitlines() if line.startswith("iflowtest: pacing delayed"))
     # Both workers' emulators answered one 429 each; both workers' calls were counted in one file.
-    assert "; 2 answer(s) 429 slowed it down (limits: message_log 100/s, runtime_artifacts 50/s, design_time 10/s, "
-    "runtime 20/s)" in line
+    expected = (
+        "; 2 answer(s) 429 slowed it down (limits: message_log 100/s, runtime_artifacts 50/s, design_time 10/s, "
+        "runtime 20/s)"
+    )
+    assert expected in line
     delayed = int(line.split("delayed ")[1].split(" ")[0])
     assert delayed >= 2
     assert "Pacing: delayed" in report.read_text()
