@@ -34,6 +34,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "postman": set(),
     "emulator": set(),
     "pacing": set(),
+    "project": {"credentials", "calls"},
 }
 
 

@@ -34,7 +34,7 @@ def test_generated_yaml_suites_and_one_run(bench: ModuleType, tmp_path: Path) ->
         run = bench.run_once(tmp_path, emulator, "yaml", "loop", 3, 0)
 
     assert per_test.cases[0].table == "rows.csv" and len(loop.cases[0].steps) == 3
-    assert run.runtime_calls == 3 and run.tokens_issued == 1 and run.protocol_s > 0
+    assert run.runtime_calls == 3 and run.tokens_issued == 2 and run.protocol_s > 0  # sender, and the gate's monitor
 
 
 def test_yaml_results_section_is_there() -> None:

@@ -269,3 +269,19 @@ def test_an_unknown_emulator_mode_says_the_two(tmp_path: Path) -> None:
     assert str(caught.value) == (
         "[tool.iflowtest.emulator] mode = 'relaxed' is not a mode: use 'strict' (the default) or 'lenient'"
     )
+
+
+def test_the_projects_iflows_yaml_is_found_and_must_lie_inside_the_project(tmp_path: Path) -> None:
+    assert resolve_settings(tmp_path, environ={}).emulator.iflows is None  # no file, no setting: no own flows
+    (tmp_path / "iflows.yaml").write_text("iflows: []\n")
+    assert resolve_settings(tmp_path, environ={}).emulator.iflows == (tmp_path / "iflows.yaml").resolve()
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.emulator]\niflows = "../elsewhere.yaml"\n')
+    with pytest.raises(
+        ConfigError, match=r"^\[tool.iflowtest.emulator\] iflows = '../elsewhere.yaml' lies outside the project"
+    ):
+        resolve_settings(tmp_path, environ={})
+    (tmp_path / "pyproject.toml").write_text('[tool.iflowtest.emulator]\niflows = "stubs/flows.yaml"\n')
+    with pytest.raises(
+        ConfigError, match=r"^\[tool.iflowtest.emulator\] iflows = 'stubs/flows.yaml': no such file in "
+    ):
+        resolve_settings(tmp_path, environ={})

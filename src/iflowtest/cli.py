@@ -5,6 +5,9 @@
     iflowtest provision create|list|delete|cleanup manage OAuth clients through the Cloud Foundry API
     iflowtest screenshot [REPORT] [-o PNG]        a PNG of the report, taken by headless Chromium
     iflowtest cassettes check [--max-age DAYS]    find orphaned, missing, old or leaking cassettes
+    iflowtest init [DIR]                          start a project of one's own (never overwrites a file)
+    iflowtest discover [--iflow-env P] [--write]  the tenant's deployed iFlows; --write declares them
+    iflowtest schema --write PATH                 the YAML suite JSON Schema, for editors
 
 A user's mistake (bad option, bad profile, broken key) is one clear line on stderr and exit code 2.
 `iflowtest run` exits 0 when all passed, 1 on failures, 2 on usage or configuration errors (a suite that does
@@ -21,13 +24,18 @@ import threading
 from collections.abc import Generator, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
 from iflowtest import __version__
+from iflowtest.calls.mpl import monitoring_client_name
 from iflowtest.credentials.registry import load_configured_key
-from iflowtest.errors import IflowtestError
-from iflowtest.files import write_private
+from iflowtest.errors import IflowtestError, UnreachableError
+from iflowtest.files import write_atomically, write_private
+from iflowtest.project.discover import SMOKE_SUITE, discover, listing, smoke_suite, write_smoke_suite, write_tables
+from iflowtest.project.init import describe as describe_init
+from iflowtest.project.init import init_project, schema_text
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
 from iflowtest.reporting.merge import MergeSession, check_shards, read_shard
@@ -35,10 +43,12 @@ from iflowtest.reporting.nightly import exit_code, pytest_options
 from iflowtest.reporting.notify import NotifySettings
 from iflowtest.reporting.publish import ReportPublisher, published_files
 from iflowtest.reporting.summary import one_line
-from iflowtest.settings import find_project_root, resolve_settings
+from iflowtest.settings import display_path, find_project_root, resolve_settings
 from iflowtest.stash import LAST_LINES_KEY
 from iflowtest.target import (
+    TargetSession,
     check_emulator_faults,
+    check_project_iflows,
     emulator_cf_profile,
     emulator_service_keys,
     new_emulator,
@@ -130,6 +140,24 @@ def main(argv: Sequence[str] | None = None) -> int:
     postman.add_argument("--environment", type=Path, default=None, help="exported Postman environment JSON")
     postman.add_argument("--data", type=Path, default=None, help="iteration data (.csv or .json): one test per row")
     postman.add_argument("--out", type=Path, required=True, help="suite folder to write, e.g. suites/orders")
+    init = commands.add_parser("init", help="start a project: settings, suites, iflows.yaml, CI examples")
+    init.add_argument("dir", nargs="?", type=Path, default=Path(), help="folder of the project (default: here)")
+    discover = commands.add_parser(
+        "discover",
+        help="list the iFlows deployed on a tenant and their endpoints",
+        description="Read IntegrationRuntimeArtifacts and ServiceEndpoints through the profile's 'api'-plan client.",
+    )
+    discover.add_argument("--iflow-env", dest="env", default=None, help="profile (.env.<name>) naming the tenant")
+    discover.add_argument("--iflow-target", dest="target", default=None, help="emulator or tenant (default auto)")
+    discover.add_argument("--client", default=None, help="the 'api'-plan client to read with (default: the first)")
+    discover.add_argument(
+        "--write", action="store_true", help=f"declare undeclared iFlows in pyproject.toml and write {SMOKE_SUITE}"
+    )
+    discover.add_argument("--no-smoke", action="store_true", help="with --write: no smoke suite")
+    schema = commands.add_parser("schema", help="write the JSON Schema of *.iflow.yaml suites (for editors)")
+    schema.add_argument(
+        "--write", type=Path, metavar="PATH", required=True, help="file to write, e.g. schema/iflow-suite.schema.json"
+    )
 
     if not args:
         parser.print_help()
@@ -153,6 +181,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return import_postman_command(parsed)
     if parsed.command == "merge":
         return merge_shards(parsed.shards, parsed.out)
+    if parsed.command == "init":
+        return init_command(parsed.dir)
+    if parsed.command == "discover":
+        return discover_command(parsed)
+    if parsed.command == "schema":
+        return schema_command(parsed.write)
     parser.print_help()
     return USAGE_ERROR
 
@@ -191,6 +225,8 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
     args = ["--iflow-shard=" + a.partition("=")[2] if a.startswith("--shard=") else a for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
+        if settings.target == "emulator" and "--iflow-offline" not in args:
+            check_project_iflows(settings)
         if settings.target == "tenant" and "--iflow-offline" not in args:
             for spec in settings.clients.values():
                 if spec.source == "load":  # provisioned clients are created at session start
@@ -344,6 +380,7 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     try:
         settings = resolve_settings(find_project_root(Path.cwd()), {}, environ)
         check_emulator_faults(settings)
+        check_project_iflows(settings)
     except IflowtestError as exc:
         return _fail(str(exc))
     if parsed.host not in ("127.0.0.1", "localhost", "::1") and not parsed.host.startswith("127."):
@@ -367,6 +404,10 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
             print(f"iflowtest emulator: api       {emu.api_url}")
         print(f"iflowtest emulator: token url {emu.token_host_url}/oauth/token")
         print(f"iflowtest emulator: counters  {emu.url}/_emulator/counters")
+        if settings.emulator.iflows is not None:
+            own = emu.project_flows
+            where = display_path(settings.emulator.iflows, settings.root)
+            print(f"iflowtest emulator: iflows    {where}: {', '.join(own) or 'none'} (besides the sample flows)")
         if not parsed.no_tls:
             print(f"iflowtest emulator: CA file   {emu.ca_file} (pass it as verify= / --cacert)")
         for spec, credentials in emulator_service_keys(emu, settings, tls=not parsed.no_tls):
@@ -389,6 +430,65 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
         return _fail(str(exc))
     finally:
         emu.stop()
+    return 0
+
+
+def init_command(folder: Path) -> int:
+    """`iflowtest init [DIR]`: write the project template; what exists is kept or merged, never replaced."""
+    try:
+        result = init_project(folder)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    print("\n".join(describe_init(result, folder.resolve())))
+    return 0
+
+
+def schema_command(path: Path) -> int:
+    """`iflowtest schema --write PATH`: the suite schema, for `# yaml-language-server: $schema=PATH`."""
+    try:
+        write_atomically(path, schema_text())
+    except OSError as exc:
+        return _fail(f"cannot write {path}: {exc.strerror}")
+    print(f"iflowtest: wrote the *.iflow.yaml JSON Schema to {path}")
+    return 0
+
+
+def discover_command(parsed: argparse.Namespace, cwd: Path | None = None) -> int:
+    """`iflowtest discover`: the tenant's deployed iFlows; `--write` declares the new ones and a smoke suite."""
+    root = find_project_root(cwd or Path.cwd())
+    target: TargetSession | None = None
+    try:
+        settings = resolve_settings(root, {"env": parsed.env, "target": parsed.target})
+        client = parsed.client or monitoring_client_name(settings.clients)
+        if settings.target == "emulator":
+            return _fail(
+                "discover reads a tenant: give a profile (--iflow-env NAME) whose keys or Cloud Foundry landscape "
+                "name it; against `iflowtest emulator`, copy its cf.env to .env.emu and pass --iflow-env emu"
+            )
+        target = TargetSession(settings).start()
+        iflows = discover(target.registry, client)
+        host = urlsplit(target.registry.resolve(client).url).hostname or "the tenant"
+        print("\n".join(listing(iflows, host)))
+        if parsed.write:
+            added = write_tables(settings, iflows)
+            print(
+                f"iflowtest: declared {len(added)} iFlows in pyproject.toml"
+                + (f": {', '.join(added)}" if added else "")
+            )
+            if not parsed.no_smoke:
+                names = {spec.artifact_id: name for name, spec in settings.iflows.items()} | {i: i for i in added}
+                path = write_smoke_suite(root, smoke_suite(iflows, names))
+                print(
+                    f"iflowtest: wrote the smoke suite {display_path(path, root)} (run it: iflowtest run {display_path(path, root)})"
+                )
+    except UnreachableError as exc:
+        print(f"iflowtest: error: {exc}", file=sys.stderr)
+        return 3
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    finally:
+        if target is not None:
+            target.close()
     return 0
 
 

@@ -167,6 +167,7 @@ def pytest_configure(config: pytest.Config) -> None:
     except IflowtestError as exc:
         raise pytest.UsageError(f"iflowtest: {exc}") from None
     target.offline_keys = install_recording(config, settings, mode)
+    target.deployment_gate = mode.name == "live"
     # Message logs are attributed to one call each, across xdist workers too: they share a claims folder.
     workerinput = getattr(config, "workerinput", None)
     shared = workerinput.get(ClaimsFolder.WORKER_INPUT) if workerinput is not None else None

@@ -141,6 +141,7 @@ _EMULATOR_KEYS: Final = {
     "job_delay": (int, float),
     "services_quota": int,
     "faults": list,
+    "iflows": str,
 }
 
 
@@ -211,6 +212,8 @@ class EmulatorOptions:
     job_delay: float = 0.0  # seconds until a CF job of the emulated landscape completes
     services_quota: int | None = None  # service instances the emulated org allows
     faults: tuple[str, ...] = ()  # injected at start, in the `iflowtest emulator --fault` syntax
+    # The project's own iFlows on the emulator (its iflows.yaml): None when the default file does not exist.
+    iflows: Path | None = None
 
 
 @dataclass(frozen=True)
@@ -420,7 +423,7 @@ def resolve_settings(
     suites = pick("suites", "IFLOWTEST_SUITES", "suites", ["suites"])
     if isinstance(suites, str):
         suites = [s for s in re.split(r"[,\s]+", suites) if s]
-    emulator = _parse_emulator(table.get("emulator", {}), env)
+    emulator = _parse_emulator(table.get("emulator", {}), env, root)
     ca_bundle = pick("ca_bundle", "IFLOWTEST_CA_BUNDLE", "ca_bundle", None)
     tls_verify = parse_tls_verify(pick("tls_verify", "IFLOWTEST_TLS_VERIFY", "tls_verify", True), origins)
     check_ca_bundle(tls_verify, ca_bundle, origins)
@@ -599,7 +602,25 @@ def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:
     return iflows
 
 
-def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
+def _project_iflows(raw: Mapping[str, Any], root: Path) -> Path | None:
+    """The project's iflows.yaml: the configured path must exist and lie inside the project."""
+    given = raw.get("iflows")
+    path = (root / (given or "iflows.yaml")).resolve()
+    if not path.is_relative_to(root.resolve()):
+        raise ConfigError(
+            f"[tool.iflowtest.emulator] iflows = {given!r} lies outside the project {root}: use a path inside it"
+        )
+    if not path.is_file():
+        if given:
+            raise ConfigError(
+                f"[tool.iflowtest.emulator] iflows = {given!r}: no such file in {root}; create it (`iflowtest init` "
+                "writes an example) or remove the setting"
+            )
+        return None
+    return path
+
+
+def _parse_emulator(raw: Any, env: Mapping[str, str], root: Path = Path()) -> EmulatorOptions:
     _check_keys(raw, _EMULATOR_KEYS, "[tool.iflowtest.emulator]")
     lifetime = env.get("IFLOWTEST_EMULATOR_TOKEN_LIFETIME") or raw.get("token_lifetime", 3599)
     try:
@@ -643,6 +664,7 @@ def _parse_emulator(raw: Any, env: Mapping[str, str]) -> EmulatorOptions:
         job_delay=float(raw.get("job_delay", 0.0)),
         services_quota=raw.get("services_quota"),
         faults=_emulator_faults(raw.get("faults", [])),
+        iflows=_project_iflows(raw, root),
     )
 
 

@@ -11,6 +11,7 @@ import sys
 from typing import Any
 from urllib.parse import urlsplit
 
+from iflowtest.calls.deployments import DeploymentGate, read_runtime_artifacts
 from iflowtest.calls.pool import IflowClientPool
 from iflowtest.credentials.registry import ClientRegistry, KeyProvider, check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
@@ -27,6 +28,8 @@ class TargetSession:
 
     def __init__(self, settings: Settings) -> None:
         check_emulator_faults(settings)
+        if settings.target == "emulator":
+            check_project_iflows(settings)
         self.settings = settings
         self.emulator: Any = None  # iflowtest.emulator.Emulator when the target is the emulator
         self._registry: ClientRegistry | None = None
@@ -35,6 +38,10 @@ class TargetSession:
         # Set for offline replay: every client gets a placeholder key and nothing is started or contacted.
         self.offline_keys: KeyProvider | None = None
         self._failure: IflowtestError | None = None  # why the start failed, for every later test
+        # Whether the run reads the iFlows' runtime status (live calls with an 'api'-plan client); the plugin
+        # turns it off when recording, so the read never lands in a test's cassette.
+        self.deployment_gate = True
+        self.gate: DeploymentGate | None = None
 
     @property
     def registry(self) -> ClientRegistry:
@@ -48,8 +55,16 @@ class TargetSession:
     def pool(self) -> IflowClientPool:
         """The iFlow clients of the run's declared clients (starts the target on first use)."""
         if self._pool is None:
-            self._pool = IflowClientPool(self.registry)
+            self._pool = IflowClientPool(self.registry, gate=self._deployment_gate())
         return self._pool
+
+    def _deployment_gate(self) -> DeploymentGate | None:
+        monitors = [spec.name for spec in self.settings.clients.values() if spec.plan == "api"]
+        if not self.deployment_gate or self.offline_keys is not None or not monitors:
+            return None
+        registry = self.registry
+        self.gate = DeploymentGate(lambda: read_runtime_artifacts(registry, monitors[0]))
+        return self.gate
 
     def known_hosts(self) -> set[str]:
         """Hosts of the keys resolved so far, without starting or provisioning anything.
@@ -109,6 +124,13 @@ class TargetSession:
             facts["Tenant"] = f"emulated tenant at {self.emulator.url}"
         if self.offline_keys is not None:
             facts["Tenant"] = "offline: answers replayed from cassettes"
+        if self.gate is not None and self.gate.unread:
+            facts["Deployments"] = f"not read: {self.gate.unread}"
+        elif self.gate is not None and self.gate.statuses:
+            wanted = {spec.artifact_id for spec in self.settings.iflows.values()}
+            facts["Deployments"] = ", ".join(
+                f"{s.id} {s.status}" for s in sorted(self.gate.statuses.values(), key=lambda s: s.id) if s.id in wanted
+            )
         return facts
 
     def headline(self) -> str:
@@ -179,6 +201,21 @@ def check_emulator_faults(settings: Settings) -> None:
             raise ConfigError(f"[tool.iflowtest.emulator] faults: {exc}") from None
 
 
+def check_project_iflows(settings: Settings) -> None:
+    """Refuse a project `iflows.yaml` the emulator cannot deploy (typo, clash, unknown behaviour), before any test."""
+    path = settings.emulator.iflows
+    if path is None:
+        return
+    from iflowtest.emulator.catalog import Catalog
+    from iflowtest.emulator.server import own_source
+
+    Catalog.load().merged(
+        Catalog.load_project(path, settings.root),
+        samples="iflowtest's sample iflows.yaml",
+        project=own_source(path, settings.root),
+    )
+
+
 def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **options: Any) -> Any:
     """An emulated tenant (not started) set up from `[tool.iflowtest.emulator]`; `options` override it."""
     from iflowtest.emulator import Emulator
@@ -196,6 +233,8 @@ def new_emulator(settings: Settings, host: str = "127.0.0.1", port: int = 0, **o
         "processing": table.processing,
         "display_names": table.display_names,
         "separate_hosts": table.separate_hosts,
+        "project_catalog": table.iflows,
+        "project_root": settings.root,
     } | options
     emulator = Emulator(host, port, **chosen)
     emulator.body_limit_status = body_limit_status

@@ -14,6 +14,7 @@ import requests
 from requests.auth import AuthBase
 
 from iflowtest.calls.client import ApplicationIds, IflowClient
+from iflowtest.calls.deployments import DeploymentGate
 from iflowtest.calls.hints import explain_answer
 from iflowtest.calls.retrying import RetrySettings
 from iflowtest.credentials.registry import ClientRegistry, ResolvedClient
@@ -46,8 +47,12 @@ def iflow_client_of(
 class IflowClientPool:
     """Hands out IflowClients for declared clients; all of a client's views share one connection pool."""
 
-    def __init__(self, registry: ClientRegistry, *, retry: RetrySettings | None = None) -> None:
+    def __init__(
+        self, registry: ClientRegistry, *, retry: RetrySettings | None = None, gate: DeploymentGate | None = None
+    ) -> None:
         self.registry = registry
+        # Fails the tests of an iFlow that is not STARTED on the tenant before their first call.
+        self.gate = gate
         self.retry = retry or RetrySettings()  # the run's retry policy, for every client it hands out
         # Every call of the run sends a SAP_ApplicationID, so a message log can be found without the MPL id.
         self.application_ids = ApplicationIds()
@@ -97,6 +102,8 @@ class IflowClientPool:
 
     def _view(self, base: IflowClient, iflow: str | None) -> IflowClient:
         spec = self.settings.iflow(iflow) if iflow else None
+        if self.gate is not None and iflow and spec is not None:
+            self.gate.check(iflow, spec.artifact_id)
         return base.for_iflow(iflow, spec.address if spec else None, spec.role if spec else None)
 
 

@@ -2,25 +2,35 @@
 
 Each entry names a flow, its sender address, the methods and role it accepts, whether CSRF protection is
 on, and which behaviour from `flows.BEHAVIOURS` runs it; optionally its display name, the headers it lets
-through (*Allowed Header(s)*) and what its runs write into the message log besides the standard fields.
+through (*Allowed Header(s)*) and what its runs write into the message log besides the standard fields,
+its version and its deployment (STARTED unless a `deployment` says ERROR, for the runtime-artifact API).
 The file is validated as a whole on load, and every problem names the file, the flow and the key.
+
+A project adds its own flows in its `iflows.yaml` (`load_project`): the same format, stub behaviours
+(`stubs.py`), files it names resolved inside the project, and no name or address that a sample flow has.
 """
 
 from __future__ import annotations
 
 import re
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import resources
 from pathlib import Path
 from typing import Any, Final
 
 import yaml
 
-from iflowtest.emulator.flows import BEHAVIOURS
+from iflowtest.emulator.flows import BEHAVIOURS as SAMPLE_BEHAVIOURS
+from iflowtest.emulator.flows import BehaviourSpec
+from iflowtest.emulator.stubs import ALLOWED_HEADERS, BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
 from iflowtest.errors import ConfigError
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
+# The sample flows' behaviours and the stubs a project's own flows use; any flow may use any of them.
+BEHAVIOURS: Final[Mapping[str, BehaviourSpec]] = {**SAMPLE_BEHAVIOURS, **STUB_BEHAVIOURS}
+# Runtime states of IntegrationRuntimeArtifacts (SAP's API: STARTING, STARTED, STOPPING, STOPPED, ERROR).
+DEPLOYMENT_STATES: Final = ("STARTED", "STARTING", "STOPPING", "STOPPED", "ERROR")
 METHODS: Final = ("GET", "POST", "PUT", "PATCH", "DELETE", "HEAD")
 _NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_.-]*")
 _ROLE = re.compile(r"[A-Za-z0-9_.]+")
@@ -41,8 +51,11 @@ _KEYS: Final = (
     "options",
     "allowed_headers",
     "message_log",
+    "version",
+    "deployment",
     "max_body_size",
 )
+_DEPLOYMENT_KEYS: Final = ("status", "error")
 _MESSAGE_LOG_KEYS: Final = ("custom_header_properties", "attachments")
 _ATTACHMENT_KEYS: Final = ("name", "content_type", "content")
 _HEADER = re.compile(r"[!#$%&'*+.^_`|~0-9A-Za-z-]+")  # an HTTP header name (RFC 9110 token)
@@ -81,6 +94,10 @@ class FlowSpec:
     allowed_headers: tuple[str, ...] = ()
     custom_header_properties: tuple[tuple[str, str], ...] = ()
     attachments: tuple[AttachmentSpec, ...] = ()
+    version: str = "1.0.0"
+    # The runtime artifact's status and, when it is ERROR, the error the runtime-artifact API reports.
+    deployment_status: str = "STARTED"
+    deployment_error: str = ""
     # *Body Size* of the sender adapter in MB (SAP's minimum is 1, its default 40); None means no limit here.
     max_body_size: float | None = None
 
@@ -167,11 +184,35 @@ class Catalog:
                 text = path.read_text(encoding="utf-8")
             except OSError as exc:
                 raise CatalogError(f"cannot read iFlow catalog {source}: {exc.strerror}") from exc
+        return cls.from_data(_parse_yaml(text, source), source=source)
+
+    @classmethod
+    def load_project(cls, path: Path, root: Path) -> Catalog:
+        """A project's own flows: `path` validated, `body_file` and replay cassettes resolved inside `root`."""
+        source = _shown(path, root)
         try:
-            data = yaml.safe_load(text)
-        except yaml.YAMLError as exc:
-            raise CatalogError(f"{source}: not valid YAML: {exc}") from exc
-        return cls.from_data(data, source=source)
+            text = path.read_text(encoding="utf-8")
+        except OSError as exc:
+            raise CatalogError(f"cannot read iFlow catalog {source}: {exc.strerror}") from exc
+        catalog = cls.from_data(_parse_yaml(text, source), source=source)
+        return cls(_resolve_files(flow, root, source) for flow in catalog.flows)
+
+    def merged(self, own: Catalog, *, samples: str, project: str) -> Catalog:
+        """This catalog with a project's flows added; a shared name or address names both files."""
+        for flow in own.flows:
+            clash = self.get(flow.name)
+            if clash is not None:
+                raise CatalogError(
+                    f"{project}: flow {flow.name!r}, key 'name': a sample flow in {samples} has this name; "
+                    "rename the flow in the project's catalog"
+                )
+            for other in self.flows:
+                if other.address.lower().removesuffix("/*") == flow.address.lower().removesuffix("/*"):
+                    raise CatalogError(
+                        f"{project}: flow {flow.name!r}, key 'address': {flow.address} is already the address of "
+                        f"flow {other.name!r} in {samples}; addresses must be unique across the tenant"
+                    )
+        return Catalog((*self.flows, *own.flows))
 
     @classmethod
     def from_data(cls, data: Any, *, source: str = "catalog") -> Catalog:
@@ -262,8 +303,14 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         if option not in allowed:
             known = ", ".join(sorted(allowed)) or "none"
             raise problem(f"options.{option}", f"behaviour {behaviour!r} has no such option (it takes: {known})")
-        if not isinstance(value, allowed[option]):
-            raise problem(f"options.{option}", f"expected a {allowed[option].__name__}, got {value!r}")
+        wanted = allowed[option]
+        if not isinstance(value, wanted) or (isinstance(value, bool) and bool not in _types(wanted)):
+            names = " or ".join(t.__name__ for t in _types(wanted))
+            raise problem(f"options.{option}", f"expected a {names}, got {value!r}")
+    version = entry.get("version", "1.0.0")
+    if not isinstance(version, str | int | float) or isinstance(version, bool):
+        raise problem("version", f"expected a version such as '1.0.3', got {version!r}")
+    status, error = _deployment(entry.get("deployment", {}), problem)
     return FlowSpec(
         name=name,
         address=address,
@@ -276,8 +323,79 @@ def _flow(entry: Any, index: int, source: str) -> FlowSpec:
         allowed_headers=tuple(allowed_headers),
         custom_header_properties=properties,
         attachments=attachments,
+        version=str(version),
+        deployment_status=status,
+        deployment_error=error,
         max_body_size=float(max_body_size) if max_body_size is not None else None,
     )
+
+
+def _types(wanted: type | tuple[type, ...]) -> tuple[type, ...]:
+    return wanted if isinstance(wanted, tuple) else (wanted,)
+
+
+def _deployment(section: Any, problem: Callable[[str, str], CatalogError]) -> tuple[str, str]:
+    """The runtime status a flow is deployed with and its error text (for a flow in ERROR)."""
+    if not isinstance(section, dict) or set(section) - set(_DEPLOYMENT_KEYS):
+        raise problem("deployment", f"expected a mapping with status and optionally error, got {section!r}")
+    status = section.get("status", "STARTED")
+    if status not in DEPLOYMENT_STATES:
+        raise problem("deployment.status", f"expected one of {', '.join(DEPLOYMENT_STATES)}, got {status!r}")
+    error = section.get("error", "")
+    if not isinstance(error, str):
+        raise problem("deployment.error", f"expected the deployment error as text, got {error!r}")
+    if status == "ERROR" and not error:
+        error = "com.sap.it.op.agent.api.DeploymentException: the integration flow could not be started"
+    return status, error
+
+
+def _parse_yaml(text: str, source: str) -> Any:
+    """Parsed YAML, or one line naming the file, the line and column, and the problem."""
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""
+        problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
+        raise CatalogError(f"{source}: not valid YAML{where}: {problem}") from None
+
+
+def _shown(path: Path, root: Path) -> str:
+    try:
+        return str(path.resolve().relative_to(root.resolve()))
+    except ValueError:
+        return str(path)
+
+
+def inside(root: Path, relative: str, what: str) -> Path:
+    """`relative` resolved inside the project `root`; a path leading out of it is a configuration error."""
+    resolved = (root / relative).resolve()
+    if not resolved.is_relative_to(root.resolve()):
+        raise CatalogError(f"{what}: {relative!r} lies outside the project {root}; use a path inside it")
+    return resolved
+
+
+def _resolve_files(flow: FlowSpec, root: Path, source: str) -> FlowSpec:
+    """A project flow with the files its options name read or located inside the project."""
+    options = dict(flow.options)
+    if flow.behaviour in STUB_BEHAVIOURS:
+        options[FLOW_NAME] = flow.name  # so that a stub's errors name the flow
+        options[ALLOWED_HEADERS] = list(flow.allowed_headers)
+    if "body_file" in options:
+        if "body" in options:
+            raise CatalogError(f"{source}: flow {flow.name!r}: give either options.body or options.body_file")
+        what = f"{source}: flow {flow.name!r}, key 'options.body_file'"
+        path = inside(root, options["body_file"], what)
+        try:
+            options[BODY_BYTES] = path.read_bytes()
+        except OSError as exc:
+            raise CatalogError(f"{what}: cannot read {options['body_file']}: {exc.strerror}") from None
+    if flow.behaviour == "replay":
+        what = f"{source}: flow {flow.name!r}, key 'options.cassettes'"
+        options[CASSETTE_DIR] = str(inside(root, options.get("cassettes", "cassettes"), what))
+    if flow.behaviour == "delay" and not 0 <= float(options.get("seconds", 1)) <= 300:
+        raise CatalogError(f"{source}: flow {flow.name!r}, key 'options.seconds': expected 0 to 300 seconds")
+    return replace(flow, options=options)
 
 
 def _message_log(

@@ -57,7 +57,7 @@ class BehaviourSpec:
     """A behaviour and the options a catalog may set for it (name -> expected type)."""
 
     run: Behaviour
-    options: Mapping[str, type]
+    options: Mapping[str, type | tuple[type, ...]]
 
 
 # ---------------------------------------------------------------- reading cost centers (HTTP sender)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import html
 import secrets
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from http import HTTPStatus
 from typing import Final
@@ -17,9 +18,9 @@ from typing import Final
 from werkzeug.datastructures import Headers
 from werkzeug.wrappers import Request, Response
 
-from iflowtest.emulator.catalog import Catalog, FlowSpec
+from iflowtest.emulator.catalog import BEHAVIOURS, Catalog, FlowSpec
 from iflowtest.emulator.costcenters import CostCenterService
-from iflowtest.emulator.flows import BEHAVIOURS, FlowError, FlowRequest, FlowResponse
+from iflowtest.emulator.flows import FlowError, FlowRequest, FlowResponse
 from iflowtest.emulator.tenant import MessageRecord, Tenant, new_message_id
 from iflowtest.emulator.xsuaa import TokenEndpoint, client_certificate_fingerprint
 
@@ -81,16 +82,25 @@ def tomcat_page(status: int, message: str = "", *, headers: dict[str, str] | Non
 class Runtime:
     """Dispatches runtime requests (`/http`, `/cxf`, `/gw/odata` and anything unknown) to the flows."""
 
-    def __init__(self, tenant: Tenant, catalog: Catalog, tokens: TokenEndpoint, backend: CostCenterService) -> None:
+    def __init__(
+        self,
+        tenant: Tenant,
+        catalog: Catalog,
+        tokens: TokenEndpoint,
+        backend: CostCenterService,
+        started: Callable[[str], bool] = lambda _: True,
+    ) -> None:
         self._tenant = tenant
         self._catalog = catalog
         self._tokens = tokens
         self._backend = backend
+        self._started = started  # whether a flow's runtime artifact is STARTED (runtime_api.Deployments)
 
     def handle(self, request: Request) -> Response:
         """Answer one runtime request and count it under its flow (None when no flow matched)."""
         match = self._catalog.match(request.path)
-        if match is None:
+        if match is None or not self._started(match.flow.name):
+            # A flow whose deployment failed (or was undeployed) has no servlet: Tomcat's 404, no message.
             return self._counted(None, tomcat_page(404, f"The requested resource [{request.path}] is not available"))
         flow = match.flow
         response = self._guard(request, flow)

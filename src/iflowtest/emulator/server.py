@@ -40,6 +40,7 @@ from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, ODATA_ERROR_SHAPES, MplApi
 from iflowtest.emulator.odata import NEXT_LINK_FORMS
 from iflowtest.emulator.runtime import BODY_LIMIT_STATUSES, Runtime, tomcat_page
+from iflowtest.emulator.runtime_api import Deployments, RuntimeApi
 from iflowtest.emulator.serving import HttpServer
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
@@ -93,6 +94,8 @@ class Emulator:
         token_lifetime: int = 3599,
         mpl_header: bool = True,
         catalog: Path | None = None,
+        project_catalog: Path | None = None,
+        project_root: Path | None = None,
         subdomain: str = "emulated-tenant",
         tls: bool = True,
         next_links: str = "absolute",
@@ -116,7 +119,19 @@ class Emulator:
         self._tokens = TokenEndpoint(self._tenant)
         self._backend = CostCenterService()
         flows = Catalog.load(catalog)
-        self._runtime = Runtime(self._tenant, flows, self._tokens, self._backend)
+        self.project_flows: tuple[str, ...] = ()  # names of the project's own flows (its iflows.yaml)
+        if project_catalog is not None:
+            # A project's own flows (its iflows.yaml) join the sample flows, files resolved inside the project.
+            own = Catalog.load_project(project_catalog, project_root or project_catalog.parent)
+            self.project_flows = tuple(f.name for f in own.flows)
+            flows = flows.merged(
+                own,
+                samples=str(catalog or "iflowtest's sample iflows.yaml"),
+                project=own_source(project_catalog, project_root),
+            )
+        self.deployments = Deployments(flows)
+        self._runtime = Runtime(self._tenant, flows, self._tokens, self._backend, self.deployments.started)
+        self._runtime_api = RuntimeApi(self._tenant, self._tokens, flows, self.deployments)
         # The tenant's user roles are the ones its deployed flows require (plus the predefined ones).
         broker = ProcessIntegrationBroker(
             self.issue_service_key, self._tenant.clients.revoke, custom_roles=[f.role for f in flows.flows]
@@ -317,9 +332,32 @@ class Emulator:
             "token": self._tokens.handle,
             "cf": self._cloud_foundry.handle,
             "backend": self._serve_backend,
-            "api": self._mpl_api.handle,
+            "api": self._serve_api,
         }
         return handlers.get(_endpoint(path), self._runtime.handle)(request)
+
+    def _serve_api(self, request: Request) -> Response:
+        subpath = request.path[len(API_ROOT) :]
+        if RuntimeApi.serves(subpath):
+            return self._runtime_api.handle(request, subpath, self.url)
+        return self._mpl_api.handle(request)
+
+    def set_deployment(self, iflow: str, status: str = "ERROR", error: str = "") -> None:
+        """Put ``iflow``'s runtime artifact into ``status`` (ERROR with ``error``); "" undeploys it.
+
+        A flow that is not STARTED answers 404 and is left out of `ServiceEndpoints`; the runtime-artifact
+        API shows its status and, for ERROR, the error.
+        """
+        if self._flows.get(iflow) is None:
+            raise ValueError(
+                f"no iFlow {iflow!r} on this tenant: known are {', '.join(f.name for f in self._flows.flows)}"
+            )
+        self.deployments.set(iflow, status, error or "com.sap.it.op.agent.api.DeploymentException: deployment failed")
+
+    @property
+    def flows(self) -> Catalog:
+        """The tenant's flows: the samples and the project's own."""
+        return self._flows
 
     def _fault_target(self, path: str) -> str | None:
         endpoint = _endpoint(path)
@@ -581,6 +619,14 @@ class Emulator:
     def messages(self) -> list[MessageRecord]:
         """The message processing log, oldest first (a copy)."""
         return self._tenant.messages.records()
+
+
+def own_source(path: Path, root: Path | None) -> str:
+    """A project catalog's path as messages name it (relative to the project)."""
+    try:
+        return str(path.resolve().relative_to((root or path.parent).resolve()))
+    except ValueError:
+        return str(path)
 
 
 def _endpoint(path: str) -> str:
