@@ -55,6 +55,8 @@ def test_a_429_holds_every_process_back_until_retry_after(tmp_path: Path) -> Non
     assert other.wait(RUNTIME.replace("/http/costcenters", "/http/other")) > 0  # same API, same host
     assert other.wait("https://elsewhere.example.com/http/costcenters") == 0.0  # another host is not held
     assert Pacer(RateLimits({}), tmp_path).delays()[2] == 1
+    one.slow_down(RUNTIME.replace("tenant.", "other."), 3600.0)  # beyond MAX_HOLD: the test gets the 429, no hold
+    assert other.wait(RUNTIME.replace("tenant.", "other.")) == 0.0
 
 
 def test_a_429_halves_the_pace_of_a_limited_api(tmp_path: Path) -> None:

@@ -87,7 +87,7 @@ class RateLimits:
                 break
         rate = self.apis.get(api)
         if rate:
-            found.append((f"{api} {host}", rate))
+            found.append((f"{api} {parts.netloc.lower()}", rate))
         return found
 
     def describe(self) -> str:

@@ -8,7 +8,8 @@ one), a dozen lines; the rate-limiting libraries on PyPI keep their buckets in o
 Redis and SQLite servers, which a test run does not have.
 
 A 429 slows the pace: the bucket's interval doubles (back to normal by 10 % a call) and nothing more is
-sent to that API of that host until its `Retry-After` (1 s without one) has passed, on every worker;
+sent to that API of that host until its `Retry-After` (1 s without one, none beyond `MAX_HOLD`) has passed,
+on every worker;
 urllib3's retry of that call waits as before. Calls to APIs without a limit are not paced and take no
 lock: they only look (by the file's modification time) whether a 429 holds their API back.
 
@@ -42,11 +43,14 @@ WORKER_FOLDER: Final = "iflowtest_pacing"  # xdist workerinput: the folder of th
 _SLOWEST: Final = 32.0  # a 429 doubles the interval, up to this factor
 _RECOVERY: Final = 0.9  # each paced call takes this much of the slowdown back
 _HOLD_WITHOUT_RETRY_AFTER: Final = 1.0
+# A Retry-After beyond this is not waited for by the retry policy either (RetrySettings.max_retry_after): the
+# answer goes to the test as it is, and holding every worker back for an hour would only stall the run.
+MAX_HOLD: Final = 30.0
 _NOTICEABLE: Final = 0.001  # seconds: shorter waits are not counted as delays
 
 
 def _hold_key(url: str) -> str:
-    return f"hold {api_of(url)} {(urlsplit(url).hostname or '').lower()}"
+    return f"hold {api_of(url)} {urlsplit(url).netloc.lower()}"
 
 
 class Pacer:
@@ -125,6 +129,8 @@ class Pacer:
     def slow_down(self, url: str, retry_after: float | None) -> None:
         """A 429 from `url`: hold its API of its host back until `retry_after` has passed, and halve its pace."""
         hold_for = retry_after if retry_after is not None else _HOLD_WITHOUT_RETRY_AFTER
+        if hold_for > MAX_HOLD:
+            hold_for = 0.0
         with self._locked() as state:
             buckets = state["buckets"]
             now = time.time()
