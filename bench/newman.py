@@ -8,7 +8,7 @@ issues one service key, and runs the same work twice, each side in its own proce
 - *Newman*: a one-request collection (Basic auth, `pm.response.to.have.status(200)`) with a data file of
   N rows, so Newman makes N requests with N status tests (`newman run -d rows.csv`);
 - *iflowtest*: the same collection and data file after `iflowtest import-postman`, run by `python -m pytest`
-  as the `tenant` target with the key in `IFLOWTEST_CLIENT_POSTMAN_BASIC_KEY`: N tests of one call each.
+  as the `tenant` target with the environment's values (baseUrl, clientid, clientsecret): N tests of one call each.
 
 Wall time is the whole process (start-up included, on both sides); peak memory is the process's maximum
 resident set from `os.wait4`. The emulator's counters prove both sides made the same N runtime calls.
@@ -174,22 +174,28 @@ def imported_project(project: Path, collection: Path, data: Path | None, environ
     from iflowtest.postman.importer import import_collection
 
     project.mkdir(parents=True, exist_ok=True)
-    base = '[tool.iflowtest]\nsuites = ["suites"]\ndefault_client = "postman_basic"\n'
-    (project / "pyproject.toml").write_text(base)
+    (project / "pyproject.toml").write_text('[tool.iflowtest]\nsuites = ["suites"]\n')
     out = project / "suites" / "imported"
     import_collection(collection, out, environment=environment, data=data)
-    (project / "pyproject.toml").write_text(base + "\n" + (out / "clients.toml").read_text())
+    clients = (out / "clients.toml").read_text()
+    first = clients.split("[tool.iflowtest.clients.", 1)[1].split("]", 1)[0]  # the collection's Basic client
+    base = f'[tool.iflowtest]\nsuites = ["suites"]\ndefault_client = "{first}"\n'
+    (project / "pyproject.toml").write_text(base + "\n" + clients)
     return out
 
 
-def tenant_environment(key: dict[str, Any], clients: list[str]) -> dict[str, str]:
-    """Process environment for a `tenant` run where every client uses `key`."""
+def tenant_environment(key: dict[str, Any]) -> dict[str, str]:
+    """Process environment for a `tenant` run: the Postman environment's values, taken from `key`.
+
+    The imported clients take url, client id, secret and token URL from these variables, as Newman does.
+    """
     # PYTHONDONTWRITEBYTECODE (set machine-wide on the sandbox) would make every run recompile every
     # module; a user's machine caches bytecode, so the measured runs do too.
     env = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_") and k != "PYTHONDONTWRITEBYTECODE"}
+    oauth = key["oauth"]
     env["IFLOWTEST_TARGET"] = "tenant"
-    for client in clients:
-        env[f"IFLOWTEST_CLIENT_{client.upper()}_KEY"] = json.dumps(key)
+    env |= {"baseUrl": oauth["url"], "tokenUrl": oauth["tokenurl"], "clientid": oauth["clientid"]}
+    env["clientsecret"] = oauth["clientsecret"]
     return env
 
 
@@ -261,7 +267,7 @@ def main(argv: list[str] | None = None) -> int:
             newman,
             status_collection(work / "status.postman_collection.json"),
             {"baseUrl": oauth["url"], "clientid": oauth["clientid"], "clientsecret": oauth["clientsecret"]},
-            tenant_environment(key, ["postman_basic"]),
+            tenant_environment(key),
         )
         try:
             # A warm-up round of 10 requests: disk caches and Python's bytecode cache filled for both sides,

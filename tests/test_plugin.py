@@ -137,14 +137,19 @@ def test_unknown_client_marker_is_a_usage_error_before_any_test(pytester: pytest
 
 def test_bad_setting_is_a_usage_error(pytester: pytest.Pytester) -> None:
     sample_project(pytester)
-    pytester.makepyfile(test_x="def test_x(): pass")
+    pytester.makepyfile(test_x="def test_x(iflow): pass\n\ndef test_y(): pass")
 
     result = pytester.runpytest_inprocess("test_x.py", "--iflow-target", "tenant")
+    unused = pytester.runpytest_inprocess("test_x.py", "--iflow-target", "tenant", "-k", "test_y")
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     result.stderr.fnmatch_lines(
-        ["*iflowtest: target 'tenant' needs a service key for every declared client*IFLOWTEST_CLIENT_SENDER_KEY*"]
+        [
+            "*iflowtest: target 'tenant' needs a service key for every client the selected tests use*"
+            "IFLOWTEST_CLIENT_SENDER_KEY*"
+        ]
     )
+    assert unused.ret == pytest.ExitCode.OK  # a test that calls no client needs no key
 
 
 def test_markers_are_registered(pytester: pytest.Pytester) -> None:

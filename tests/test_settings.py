@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from iflowtest import ConfigError
-from iflowtest.settings import KNOWN_VARIABLES, client_key_variable, find_project_root, resolve_settings
+from iflowtest.settings import (
+    KNOWN_VARIABLES,
+    check_client_keys,
+    client_key_variable,
+    find_project_root,
+    resolve_settings,
+)
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -119,10 +125,6 @@ plan = "api"
         ),
         ('[tool.iflowtest.iflows.Read]\naddress = "http/x"\n', "address must start with '/'"),
         ("[tool.iflowtest\n", "is not valid TOML"),
-        (
-            '[tool.iflowtest]\ntarget = "tenant"\n',
-            "target 'tenant' needs a service key for every declared client, missing for default: set IFLOWTEST_CLIENT_DEFAULT_KEY",
-        ),
     ],
 )
 def test_invalid_pyproject_settings(tmp_path: Path, table: str, message: str) -> None:
@@ -212,8 +214,9 @@ def test_other_variables_are_left_to_yaml_suites(tmp_path: Path) -> None:
 def test_a_profile_means_a_tenant_unless_the_emulator_is_asked_for(tmp_path: Path) -> None:
     root = project(tmp_path, dev="PARTNER_COMPANY_CODE=1010\n")
 
+    settings = resolve_settings(root, {"env": "dev"}, environ={"HOME": str(tmp_path)})
     with pytest.raises(ConfigError, match=r"^profile 'dev' names a tenant, which needs a service key"):
-        resolve_settings(root, {"env": "dev"}, environ={"HOME": str(tmp_path)})
+        check_client_keys(settings, settings.clients)
     assert resolve_settings(root, {"env": "dev", "target": "emulator"}, environ={}).target == "emulator"
     assert resolve_settings(root, {"env": "dev", "offline": True}, environ={}).target == "tenant"
     assert resolve_settings(root, environ={"IFLOWTEST_ENV": "dev", "IFLOWTEST_TARGET": "emulator"}).target == (
@@ -268,6 +271,18 @@ def test_an_unknown_emulator_mode_says_the_two(tmp_path: Path) -> None:
 
     assert str(caught.value) == (
         "[tool.iflowtest.emulator] mode = 'relaxed' is not a mode: use 'strict' (the default) or 'lenient'"
+    )
+
+
+def test_a_tenant_needs_keys_only_for_the_clients_the_run_uses(tmp_path: Path) -> None:
+    settings = resolve_settings(project(tmp_path, '[tool.iflowtest]\ntarget = "tenant"\n'), environ={})
+
+    check_client_keys(settings, [])
+    with pytest.raises(ConfigError) as info:
+        check_client_keys(settings, ["default"])
+    assert str(info.value).startswith(
+        "target 'tenant' needs a service key for every client the selected tests use, missing for default: set "
+        "IFLOWTEST_CLIENT_DEFAULT_KEY"
     )
 
 

@@ -8,7 +8,7 @@ import pytest
 
 from iflowtest import ConfigError
 from iflowtest.provisioning.runkeys import cloud_foundry_from_settings
-from iflowtest.settings import resolve_settings
+from iflowtest.settings import check_client_keys, resolve_settings
 
 KEY = (Path(__file__).resolve().parents[1] / "fixtures" / "servicekeys" / "FAKE-integration-flow-key.json").read_text()
 CLIENTS = """
@@ -71,8 +71,9 @@ def test_pyproject_cf_table_but_never_credentials(tmp_path: Path) -> None:
 
 
 def test_loaded_client_without_a_key_is_refused_on_a_tenant(tmp_path: Path) -> None:
+    settings = resolve_settings(project(tmp_path), {"target": "tenant"}, environ={"IFLOWTEST_CF_API": "https://api.x"})
     with pytest.raises(ConfigError) as caught:
-        resolve_settings(project(tmp_path), {"target": "tenant"}, environ={"IFLOWTEST_CF_API": "https://api.x"})
+        check_client_keys(settings, settings.clients)
 
     assert str(caught.value) == (
         "clients with source = 'load' need a service key, missing for loaded: set IFLOWTEST_CLIENT_LOADED_KEY (key "
@@ -81,12 +82,11 @@ def test_loaded_client_without_a_key_is_refused_on_a_tenant(tmp_path: Path) -> N
 
 
 def test_tenant_without_keys_or_landscape_names_both_ways(tmp_path: Path) -> None:
+    settings = resolve_settings(
+        project(tmp_path, "[tool.iflowtest.clients.sender]\n"), {"target": "tenant"}, environ={"HOME": str(tmp_path)}
+    )
     with pytest.raises(ConfigError) as caught:
-        resolve_settings(
-            project(tmp_path, "[tool.iflowtest.clients.sender]\n"),
-            {"target": "tenant"},
-            environ={"HOME": str(tmp_path)},
-        )
+        check_client_keys(settings, settings.clients)
 
     assert str(caught.value).endswith(
         "or have them provisioned: set IFLOWTEST_CF_API, IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE (or log in with "

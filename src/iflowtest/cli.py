@@ -30,6 +30,7 @@ import pytest
 
 from iflowtest import __version__
 from iflowtest.calls.mpl import monitoring_client_name
+from iflowtest.cases.sequence import has_sequences
 from iflowtest.credentials.registry import load_configured_key
 from iflowtest.errors import IflowtestError, UnreachableError
 from iflowtest.files import write_atomically, write_private
@@ -136,10 +137,18 @@ def main(argv: Sequence[str] | None = None) -> int:
     merge.add_argument("shards", nargs="+", type=Path, metavar="DIR", help="shard folders, every slice of one run")
     merge.add_argument("--out", type=Path, default=None, help="reports folder (default: [tool.iflowtest] reports)")
     postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
-    postman.add_argument("collection", type=Path, help="exported collection (v2.0 or v2.1 JSON)")
-    postman.add_argument("--environment", type=Path, default=None, help="exported Postman environment JSON")
+    postman.add_argument("collection", type=Path, help="exported collection (v2.0/v2.1 JSON) or a v3 folder")
+    postman.add_argument(
+        "--environment", type=Path, default=None, help="Postman environment: exported JSON or v3 *.environment.yaml"
+    )
+    postman.add_argument(
+        "--globals", type=Path, default=None, help="Postman globals: exported JSON or v3 *.globals.yaml"
+    )
     postman.add_argument("--data", type=Path, default=None, help="iteration data (.csv or .json): one test per row")
     postman.add_argument("--out", type=Path, required=True, help="suite folder to write, e.g. suites/orders")
+    postman.add_argument(
+        "--force", action="store_true", help="replace the files an earlier import into --out wrote (never others)"
+    )
     init = commands.add_parser("init", help="start a project: settings, suites, iflows.yaml, CI examples")
     init.add_argument("dir", nargs="?", type=Path, default=Path(), help="folder of the project (default: here)")
     discover = commands.add_parser(
@@ -244,7 +253,10 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
             )
         args = [*args, *suites]
     watcher = _InterruptWatcher()
-    in_order = any(i.in_order for i in settings.iflows.values())
+    # Sequences (imported Postman collections) and in_order iFlows keep their cases on one worker, in order.
+    in_order = any(i.in_order for i in settings.iflows.values()) or any(
+        has_sequences(Path(s.split("::")[0])) for s in suites
+    )
     code = pytest.main(
         [
             f"--rootdir={root}",
@@ -527,7 +539,14 @@ def import_postman_command(parsed: argparse.Namespace) -> int:
     from iflowtest.postman.importer import import_collection
 
     try:
-        result = import_collection(parsed.collection, parsed.out, environment=parsed.environment, data=parsed.data)
+        result = import_collection(
+            parsed.collection,
+            parsed.out,
+            environment=parsed.environment,
+            data=parsed.data,
+            force=parsed.force,
+            globals_file=parsed.globals,
+        )
     except IflowtestError as exc:
         return _fail(str(exc))
     for item in result.items:

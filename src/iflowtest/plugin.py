@@ -15,7 +15,9 @@ from iflowtest.calls.mpl import ClaimsFolder, MplClient, mpl_client, share_claim
 from iflowtest.calls.retrying import apply_case_markers
 from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationReport, silence_insecure_warnings
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
-from iflowtest.cases.names import NameCheck
+from iflowtest.cases.imported import ImportedSummary
+from iflowtest.cases.names import NameCheck, used_clients
+from iflowtest.cases.sequence import SequenceScheduling, has_sequences, order_sequences
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.credentials.registry import ClientRegistry
@@ -32,7 +34,7 @@ from iflowtest.reporting.notify import register_notifier
 from iflowtest.reporting.publish import ReportPublisher, ReportWriteError
 from iflowtest.reporting.shards import WORKER_HISTORY, Shard, ShardRecorder, ShardSelection
 from iflowtest.reporting.targetline import TargetLines
-from iflowtest.settings import Settings, find_project_root, resolve_settings
+from iflowtest.settings import Settings, check_client_keys, find_project_root, resolve_settings
 from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
 from iflowtest.target import TargetSession
 
@@ -186,6 +188,7 @@ def pytest_configure(config: pytest.Config) -> None:
             "iflowtest: --iflow-reports needs the pytest-html plugin, which is disabled: drop -p no:html"
         )
     if not hasattr(config, "workerinput"):
+        config.pluginmanager.register(ImportedSummary(), "iflowtest-imported")
         config.pluginmanager.register(TargetLines(config, target.headline()), "iflowtest-target-lines")
         config.pluginmanager.register(TlsVerificationReport(config, settings), "iflowtest-tls")
         if provisions_through_cloud_foundry(settings) and target.offline_keys is None:
@@ -244,16 +247,25 @@ def _select_shard(config: pytest.Config, settings: Settings, publisher: object) 
         config.pluginmanager.register(publisher.shard, "iflowtest-shard-recorder")
 
 
-def pytest_sessionstart(session: pytest.Session) -> None:
+def pytest_collection_finish(session: pytest.Session) -> None:
     settings = session.config.stash[SETTINGS_KEY]
-    # An xdist controller runs no tests: only its workers provision (or load) the clients they call.
-    if settings.target == "tenant" and not session.config.pluginmanager.hasplugin("dsession"):
-        try:
-            session.config.stash[TARGET_SESSION_KEY].start()
-        except UnreachableError:
-            pass  # not the user's mistake: each test fails with the cause and is counted unreachable (exit 3)
-        except IflowtestError as exc:
-            raise pytest.UsageError(f"iflowtest: {exc}") from None
+    target = session.config.stash[TARGET_SESSION_KEY]
+    # An xdist controller runs no tests: only its workers provision (or load) the clients they call, and only
+    # those the selected tests use; a broken one stops the run before any test.
+    if settings.target != "tenant" or target.offline_keys is not None or not session.items:
+        return
+    if session.config.pluginmanager.hasplugin("dsession"):
+        return
+    try:
+        names = used_clients(session.items, settings)
+        check_client_keys(settings, names)
+        target.prepare(names)
+    except UnreachableError:
+        pass  # not the user's mistake: each test fails with the cause and is counted unreachable (exit 3)
+    except IflowtestError as exc:
+        if hasattr(session.config, "workerinput"):
+            return  # each test of this worker fails with the cause (a worker cannot stop the run with a line)
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
 
 
 def pytest_sessionfinish(session: pytest.Session) -> None:
@@ -285,6 +297,21 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_pacing = config.stash.get(UNDO_PACING_KEY, None)
         if undo_pacing is not None:
             undo_pacing()
+
+
+@pytest.hookimpl(trylast=True)  # after any plugin that shuffles (pytest-randomly): a sequence keeps its order
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    order_sequences(items)
+
+
+@pytest.hookimpl(optionalhook=True)  # an xdist hook
+def pytest_xdist_make_scheduler(config: pytest.Config, log: Any) -> Any:
+    # loadfile (which `iflowtest run -n` passes for sequences and in_order iFlows) with sequences kept whole;
+    # plain `pytest -n` too when a suite of the project declares a sequence (its order is its verdict).
+    dist = config.getoption("dist", None)
+    if dist == "loadfile" or (dist == "load" and has_sequences(Path(config.rootpath))):
+        return SequenceScheduling(config, log)
+    return None
 
 
 def pytest_collect_file(file_path: Path, parent: pytest.Collector) -> pytest.Collector | None:

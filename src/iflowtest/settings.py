@@ -18,7 +18,7 @@ import importlib.metadata
 import os
 import re
 import tomllib
-from collections.abc import Mapping, MutableMapping
+from collections.abc import Iterable, Mapping, MutableMapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, Literal
@@ -30,7 +30,7 @@ from iflowtest.redaction import Secret
 
 Target = Literal["emulator", "tenant"]
 AuthMode = Literal["basic", "oauth", "certificate"]
-Source = Literal["provision", "load"]
+Source = Literal["provision", "load", "variables"]
 
 TLS_FLAG: Final = "--iflow-no-tls-verify"  # what origins name the command-line switch
 _TRUE: Final = ("1", "true", "yes", "on")
@@ -38,7 +38,9 @@ _FALSE: Final = ("0", "false", "no", "off")
 PLANS: Final = ("integration-flow", "api")
 AUTH_MODES: Final = ("basic", "oauth", "certificate")
 KEY_TYPES: Final = ("secret", "certificate")
-SOURCES: Final = ("provision", "load")
+SOURCES: Final = ("provision", "load", "variables")
+# source = "variables": the key's fields from the profile, as a Postman environment holds them (`${NAME}`).
+KEY_FIELDS: Final = ("url", "clientid", "clientsecret", "tokenurl")
 ROLE_PATTERN = re.compile(r"^[A-Za-z0-9_.]+$")  # what a role name may hold (provisioning checks it too)
 _CLIENT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,31}$")
 # Every IFLOWTEST_* variable the harness reads, besides IFLOWTEST_CLIENT_<NAME>_KEY of each declared client;
@@ -98,6 +100,10 @@ _CLIENT_KEYS: Final = {
     "source": str,
     "validity": int,
     "key_length": int,
+    "url": str,
+    "clientid": str,
+    "clientsecret": str,
+    "tokenurl": str,
 }
 _CF_KEYS: Final = {"api": str, "org": str, "space": str, "job_timeout": (int, float)}
 _IFLOW_KEYS: Final = {"address": str, "role": str, "in_order": bool, "id": str}
@@ -161,6 +167,8 @@ class ClientSpec:
     source: Source = "provision"
     validity: int = 365
     key_length: int = 2048
+    # source = "variables": each key field as a template over the profile (`${clientid}`), never a secret itself
+    key_fields: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def env_var(self) -> str:
@@ -417,7 +425,6 @@ def resolve_settings(
         clients,
         cf,
         profile=profile,
-        offline=bool(options.get("offline")),
     )
     keep_clients = _flag(pick("keep_clients", "IFLOWTEST_KEEP_CLIENTS", "keep_clients", False), origins)
     suites = pick("suites", "IFLOWTEST_SUITES", "suites", ["suites"])
@@ -462,7 +469,7 @@ def _dotenv_profile(root: Path) -> str | None:
 
 
 def _parse_target(
-    value: Any, origin: str, clients: Mapping[str, ClientSpec], cf: CfSettings, *, profile: str | None, offline: bool
+    value: Any, origin: str, clients: Mapping[str, ClientSpec], cf: CfSettings, *, profile: str | None
 ) -> Target:
     if value == "auto":
         # A profile names a tenant: falling back to the emulator when its keys are missing or misspelt would
@@ -480,26 +487,37 @@ def _parse_target(
             f"profile {profile!r} names a tenant but {origin} = 'emulator': pass --iflow-target emulator (or set "
             f"IFLOWTEST_TARGET=emulator in .env.{profile}) to run the profile against the emulated tenant"
         )
-    if target == "tenant" and not offline:  # an offline replay sends nothing, so it needs no key
-        needs = f"profile {profile!r} names a tenant, which" if origin.startswith("profile") else "target 'tenant'"
-        emulator = "; or run against the emulated tenant with --iflow-target emulator" if profile else ""
-        loaded = [c for c in clients.values() if c.source == "load" and not c.service_key]
-        if loaded:
-            lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in loaded)
-            raise ConfigError(
-                f"clients with source = 'load' need a service key, missing for {lines}. "
-                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table" + emulator
-            )
-        missing = [c for c in clients.values() if not c.service_key]
-        if missing and not cf.configured:
-            lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in missing)
-            raise ConfigError(
-                f"{needs} needs a service key for every declared client, missing for {lines}. "
-                "Put them in .env.<profile> (see .env.example) or set service_key in the client's table; "
-                "or have them provisioned: set IFLOWTEST_CF_API, IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE "
-                "(or log in with `cf login` and `cf target`)" + emulator
-            )
     return target
+
+
+def check_client_keys(settings: Settings, names: Iterable[str]) -> None:
+    """A ConfigError when a client among `names` (those the selected tests use) has no way to a key on a tenant.
+
+    Only the clients a run uses need keys: a suite that never calls `monitor` runs without its key.
+    """
+    if settings.target != "tenant":
+        return
+    profile, origin, cf = settings.profile, settings.origins.get("target", "target"), settings.cf
+    clients = [settings.client(name) for name in sorted(set(names))]
+    named_by_profile = profile and (origin.startswith("profile") or settings.origins.get("target") == "default")
+    needs = f"profile {profile!r} names a tenant, which" if named_by_profile else "target 'tenant'"
+    emulator = "; or run against the emulated tenant with --iflow-target emulator" if profile else ""
+    loaded = [c for c in clients if c.source == "load" and not c.service_key]
+    if loaded:
+        lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in loaded)
+        raise ConfigError(
+            f"clients with source = 'load' need a service key, missing for {lines}. "
+            "Put them in .env.<profile> (see .env.example) or set service_key in the client's table" + emulator
+        )
+    missing = [c for c in clients if not c.service_key and c.source == "provision"]
+    if missing and not cf.configured:
+        lines = "; ".join(f"{c.name}: set {c.env_var} (key JSON or file path)" for c in missing)
+        raise ConfigError(
+            f"{needs} needs a service key for every client the selected tests use, missing for {lines}. "
+            "Put them in .env.<profile> (see .env.example) or set service_key in the client's table; "
+            "or have them provisioned: set IFLOWTEST_CF_API, IFLOWTEST_CF_ORG and IFLOWTEST_CF_SPACE "
+            "(or log in with `cf login` and `cf target`)" + emulator
+        )
 
 
 def _parse_cf(raw: Any, env: Mapping[str, str]) -> CfSettings:
@@ -562,7 +580,10 @@ def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
         key, origin = (
             (env[variable], variable) if env.get(variable) else (body.get("service_key"), f"{where} service_key")
         )
-        source = _choice(body.get("source", "load" if key else "provision"), SOURCES, f"{where} source")
+        fields = {name: body[name] for name in KEY_FIELDS if name in body}
+        default_source = "load" if key else "variables" if fields else "provision"
+        source = _choice(body.get("source", default_source), SOURCES, f"{where} source")
+        _check_key_fields(fields, source, auth, where)
         clients[name] = ClientSpec(
             name=name,
             plan=plan,
@@ -576,8 +597,34 @@ def _parse_clients(raw: Any, env: Mapping[str, str]) -> dict[str, ClientSpec]:
             source=source,  # type: ignore[arg-type]  # checked by _choice
             validity=body.get("validity", 365),
             key_length=body.get("key_length", 2048),
+            key_fields=fields,
         )
     return clients
+
+
+def _check_key_fields(fields: Mapping[str, str], source: str, auth: str, where: str) -> None:
+    """A variables client names where each key field comes from; its secret is always a `${NAME}` reference."""
+    if source != "variables":
+        if fields:
+            raise ConfigError(
+                f"{where}: {', '.join(fields)} belong to source = 'variables' (the key's fields taken from the "
+                "profile): set source = 'variables' or remove them"
+            )
+        return
+    needed = ["url", "clientid", "clientsecret"] + (["tokenurl"] if auth == "oauth" else [])
+    missing = [name for name in needed if not fields.get(name)]
+    if missing:
+        raise ConfigError(
+            f"{where}: source = 'variables' needs {', '.join(missing)}, each a value or a profile variable such as "
+            f'{missing[0]} = "${{{missing[0]}}}"'
+        )
+    if auth == "certificate":
+        raise ConfigError(f"{where}: source = 'variables' takes a client id and secret: use auth = 'basic' or 'oauth'")
+    if not re.fullmatch(r"\$\{[A-Za-z_][A-Za-z0-9_.-]*\}", fields["clientsecret"].strip()):
+        raise ConfigError(
+            f'{where}: clientsecret must name a profile variable, such as clientsecret = "${{clientsecret}}": '
+            "a secret never goes into pyproject.toml; put its value in .env.<profile>"
+        )
 
 
 def _parse_iflows(raw: Any) -> dict[str, IflowSpec]:

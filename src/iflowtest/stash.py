@@ -49,6 +49,8 @@ class RunTarget(Protocol):
 SETTINGS_KEY = pytest.StashKey[Settings]()
 TARGET_KEY = pytest.StashKey[RunTarget]()
 UPDATE_BASELINES_KEY = pytest.StashKey[bool]()
+# The values saved by the cases of each sequence (`cases/sequence.py`), by sequence name.
+SEQUENCE_VALUES_KEY = pytest.StashKey[dict[str, dict[str, object]]]()
 # Set by `iflowtest run`, which prints the run's last lines itself: the plugin hands it the target line here
 # instead of writing it at the end of pytest's output.
 LAST_LINES_KEY = pytest.StashKey[list[str]]()

@@ -8,6 +8,7 @@ emulator is imported lazily, so a run against a tenant never loads it.
 from __future__ import annotations
 
 import sys
+from collections.abc import Iterable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -108,14 +109,23 @@ class TargetSession:
                 issued = keys_issued_in_process(self.emulator, self.settings)
             self._registry = ClientRegistry(self.settings, lambda spec: issued[spec.name], verify=verify)
         else:
-            # Provision or parse every key before the first test so a broken profile fails the run at once.
-            needs_cf = any(spec.source == "provision" for spec in self.settings.clients.values())
-            self.keys = RunKeys(self.settings, provisioner_from_settings(self.settings) if needs_cf else None)
-            keys = self.keys.prepare(self.settings.clients.values())
-            self._registry = ClientRegistry(
-                self.settings, lambda spec: keys[spec.name], verify=harness_verify(self.settings)
-            )
+            # Only the clients the run uses get keys, each on first use (`prepare` does it for the clients the
+            # selected tests name as soon as collection ends, so a broken profile still fails before any test).
+            self.keys = RunKeys(self.settings, None)
+            self._registry = ClientRegistry(self.settings, self._tenant_key, verify=harness_verify(self.settings))
         return self
+
+    def prepare(self, names: Iterable[str]) -> None:
+        """Resolve the clients `names` now (keys loaded or provisioned): a broken one fails before any test."""
+        registry = self.start().registry
+        for name in sorted(set(names)):
+            registry.resolve(name)
+
+    def _tenant_key(self, spec: ClientSpec) -> ServiceKey:
+        assert self.keys is not None
+        if spec.source == "provision" and self.keys.provisioner is None:
+            self.keys.provisioner = provisioner_from_settings(self.settings)  # only when a client needs it
+        return self.keys.prepare([spec])[spec.name]
 
     def describe(self) -> dict[str, str]:
         """Facts for the report's environment table (never a secret)."""
@@ -174,7 +184,7 @@ def configured_hosts(settings: Settings) -> set[str]:
     """The runtime hosts of the keys a profile configures (the 'api'-plan hosts when it has no other)."""
     hosts: dict[str, set[str]] = {"integration-flow": set(), "api": set()}
     for spec in settings.clients.values():
-        if not spec.service_key:
+        if not spec.service_key and spec.source != "variables":
             continue
         try:
             key = load_configured_key(spec, settings)

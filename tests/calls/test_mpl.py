@@ -196,7 +196,9 @@ def test_a_log_written_after_the_answer_is_waited_for(fresh_emulator: Emulator, 
     log = mpl.expect_status(response, "COMPLETED", timeout=30)
 
     assert log.status == "COMPLETED"
-    assert slept == [2.0, 2.0, 2.0]
+    # Polls of 2 s until the 5 s delay has passed; real time moves the emulator's clock too (a loaded
+    # machine may take a second between the answer and the polls), so the third poll may not be needed.
+    assert slept in ([2.0, 2.0], [2.0, 2.0, 2.0])
 
 
 def test_without_mpl_id_a_late_log_is_searched_for_again(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:
@@ -208,7 +210,7 @@ def test_without_mpl_id_a_late_log_is_searched_for_again(fresh_emulator: Emulato
     log = mpl.expect_status(response, "COMPLETED", timeout=30)
 
     assert log.message_guid == fresh_emulator.messages[-1].message_guid
-    assert slept == [2.0, 2.0]
+    assert slept in ([2.0], [2.0, 2.0])  # as above: real time may spare the second poll
 
 
 def test_a_log_that_never_appears_fails_after_the_wait(fresh_emulator: Emulator, issue_key: KeyIssuer) -> None:

@@ -172,6 +172,67 @@ KINDS: dict[str, tuple[dict[str, Any], dict[str, Any], dict[str, Any], str]] = {
         {"mpl": {"status": "COMPLETED", "timeout": 30}},
         "  message AG* of iFlow 'FailingFlow' ended FAILED, expected COMPLETED; error: *",
     ),
+    "reason phrase": (
+        {"request": LIST},
+        {"reason": "OK"},
+        {"reason": "Created"},
+        "reason: expected 'Created', got 'OK'",
+    ),
+    "exactly": (
+        {"request": LIST},
+        {"json": {"$.d.results[0].CompanyCode": {"exactly": "1010"}}},
+        {"json": {"$.d.results[0].CompanyCode": {"exactly": 1010}}},
+        "json $.d.results[0].CompanyCode: expected exactly 1010, got '1010'",
+    ),
+    "not": (
+        {"request": LIST},
+        {"json": {"$.d.results[0].CompanyCode": {"not": "1020"}, "$.d.nothing": {"not": 1}}},
+        {"json": {"$.d.results[0].CompanyCode": {"not": "1010"}}},
+        "json $.d.results[0].CompanyCode: expected not '1010', got '1010'",
+    ),
+    "one of": (
+        {"request": LIST},
+        {"json": {"$.d.results[0].CompanyCode": {"one_of": ["1710", "1010"]}}},
+        {"json": {"$.d.results[0].CompanyCode": {"one_of": ["1710"]}}},
+        "json $.d.results[0].CompanyCode: expected one of [\"1710\"], got '1010'",
+    ),
+    "any of and all of": (
+        {"request": LIST},
+        {
+            "json": {
+                "$.d.results[0].CompanyCode": {
+                    "any_of": [{"exactly": 1010}, {"all_of": [{"regex": "10.*"}, {"length": 4}]}]
+                }
+            }
+        },
+        {"json": {"$.d.results[0].CompanyCode": {"any_of": [{"exactly": 1010}, {"regex": "17.*"}]}}},
+        "json $.d.results[0].CompanyCode: none of the alternatives holds: expected exactly 1010, got '1010'; "
+        "expected to match /17.*/, got '1010'",
+    ),
+    "above below length": (
+        {"request": LIST},
+        {"json": {"$.d.results": {"length": {"above": 1, "below": 3}}}},
+        {"json": {"$.d.results[0].CompanyCode": {"length": {"below": 4}}}},
+        "json $.d.results[0].CompanyCode: length 4 of '1010': expected a number < 4, got 4",
+    ),
+    "type": (
+        {"request": LIST},
+        {"json": {"$.d.results": {"type": "array"}, "$.d.results[0].CompanyCode": {"type": "string"}}},
+        {"json": {"$.d.results[0].CompanyCode": {"type": "number"}}},
+        "json $.d.results[0].CompanyCode: expected a value of type number, got '1010'",
+    ),
+    "truthy": (
+        {"request": LIST},
+        {"json": {"$.d.results[0].CostCenter": {"truthy": True}, "$.d.results[0].BusinessArea": {"truthy": False}}},
+        {"json": {"$.d.results[0].BusinessArea": {"truthy": True}}},
+        "json $.d.results[0].BusinessArea: expected a truthy value, got ''",
+    ),
+    "every of an empty list": (
+        {"request": {"query": {"companyCode": "9999"}}},
+        {"json": {"$.d.results": {"every": {"fields": {"CompanyCode": "1010"}}, "empty_ok": True}}},
+        {"json": {"$.d.results": {"every": {"fields": {"CompanyCode": "1010"}}}}},
+        "json $.d.results: expected every item to match, got nothing (the query matched no value)",
+    ),
     "response time": (
         {"request": LIST},
         {"max_ms": 60000},

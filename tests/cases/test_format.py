@@ -103,7 +103,7 @@ ERRORS = [
     ),
     (
         "cases:\n  - name: a\n    request: {body: {json: 1, xml: <a/>}}\n",
-        "the body of case 'a' (suites/costcenters/costcenters.iflow.yaml:2) (line 2) needs exactly one of json, xml, text, form, file, got json and xml",
+        "the body of case 'a' (suites/costcenters/costcenters.iflow.yaml:2) (line 2) needs exactly one of json, xml, text, form, multipart, file, got json and xml",
     ),
     (
         "cases:\n  - name: a\n    request: {}\n    save: {id: {json: $.a, header: X}}\n",

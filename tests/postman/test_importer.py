@@ -70,7 +70,7 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
         "a failing flow answers 500",
     }
     first = found["cost centers of a company code"]
-    assert first["client"] == "postman_basic"
+    assert first["client"] == "pm_cpi_basic"
     assert first["table"] == "fixtures/cpi/data.json"
     assert (tmp_path / "fixtures" / "cpi" / "data.json").is_file()
     assert first["request"]["query"] == {"companyCode": "${companyCode}", "$top": "${top}"}
@@ -78,31 +78,34 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
     assert first["expect"] == {
         "status": 200,
         "json": {"$.d.results[0].CompanyCode": "${companyCode}"},
-        "headers": {"Content-Length": {"present": True}, "Content-Type": {"regex": ".*application/json.*"}},
+        "headers": {"Content-Length": {"present": True}, "Content-Type": {"contains": "application/json"}},
         "max_ms": 5000,
     }
     assert found["unknown company code"]["expect"] == {"status": [200, 204], "text": {"contains": "results"}}
     assert found["without credentials"]["auth"] == "none"
-    assert found["one cost center by key"]["client"] == "postman_oauth2"
+    assert found["one cost center by key"]["client"] == "pm_cpi_oauth"
 
     report = (out / "CONVERSION.md").read_text()
-    assert "5 item(s), 4 converted, 1 partly converted, 0 unsupported" in report
-    assert "Note:" not in report
-    assert (
-        "| OData / a failing flow answers 500 | partly converted | test line "
-        '`console.log(pm.response.headers.get("SAP_MessageProcessingLogID"));` | not one of the supported pm.* test patterns |'
-    ) in report
+    assert "5 item(s), 5 converted, 0 partly converted, 0 unsupported" in report
+    assert "Note: The suite's files are one sequence ('suites/cpi')" in report
+    assert "Note: Requests on `${baseUrl}` are taken as the CPI runtime" in report
+    assert "| OData / a failing flow answers 500 | converted | 2 | 2 | 0 |" in report  # console.log checks nothing
+    assert "| **total** | | 11 | 11 | 0 |" in report
     printed = capsys.readouterr().out
-    assert "5 item(s): 4 converted, 1 partly converted, 0 unsupported; report: " in printed
-    assert "# console.log(" in (out / "odata" / "odata.iflow.yaml").read_text()
+    assert (
+        "5 item(s): 5 converted, 0 partly converted, 0 unsupported; Postman assertions: 11 of 11 converted" in printed
+    )
 
     env = (out / ".env.example").read_text()
-    assert "IFLOWTEST_CLIENT_POSTMAN_BASIC_KEY=\n" in env
+    assert "_KEY=" not in env  # the clients take the environment's values, no service key
     assert "clientsecret=\n" in env and "accessToken=\n" in env
     assert "tokenUrl=https://127.0.0.1:8443/oauth/token\n" in env
     clients = (out / "clients.toml").read_text()
-    assert "[tool.iflowtest.clients.postman_oauth2]" in clients
-    assert "client secret ${clientsecret}" in clients
+    assert "[tool.iflowtest.clients.pm_cpi_oauth]" in clients
+    assert (
+        'source = "variables"\nurl = "${baseUrl}"\nclientid = "${clientid}"\nclientsecret = "${clientsecret}"'
+        in clients
+    )
 
 
 def test_imported_sample_runs_against_the_emulator(pytester: pytest.Pytester) -> None:
@@ -152,7 +155,10 @@ BODIES: dict[str, tuple[dict[str, Any], dict[str, Any]]] = {
         },
         {"form": {"client_secret": "${CLIENT_SECRET}", "pw": "${p}"}},
     ),
-    "formdata": ({"mode": "formdata", "formdata": [{"key": "f", "type": "text", "value": "v"}]}, {"form": {"f": "v"}}),
+    "formdata": (
+        {"mode": "formdata", "formdata": [{"key": "f", "type": "text", "value": "v"}]},
+        {"multipart": {"f": "v"}},
+    ),
     "file": ({"mode": "file", "file": {"src": "payload.xml"}}, {"file": "fixtures/out/payload.xml"}),
     "graphql": (
         {"mode": "graphql", "graphql": {"query": "query T { a }", "variables": '{"v": 1}'}},
@@ -233,15 +239,21 @@ def test_v20_shapes_strings_path_variables_and_inherited_auth(tmp_path: Path) ->
     import_collection(path, tmp_path / "out")
 
     found = cases(tmp_path / "out")
-    assert found["string request"]["request"] == {"method": "GET", "path": "/http/a", "query": {"x": "1", "y": ""}}
-    assert found["string request"]["client"] == "postman_bearer"
+    assert found["string request"]["request"] == {
+        "method": "GET",
+        "path": "/http/a",
+        "query": {"x": "1", "y": ""},
+        "headers": {"Authorization": "Bearer ${tok}"},
+    }
+    assert found["string request"]["auth"] == "none"  # a bearer token is sent as Postman sends it
+    assert found["string request"]["request"]["headers"] == {"Authorization": "Bearer ${tok}"}
     assert found["path variable"]["request"] == {
         "method": "DELETE",
         "path": "/http/orders/4711",
-        "headers": {"Accept": "application/xml", "X-Api-Key": "${X_API_KEY}"},
+        "headers": {"Authorization": "Bearer ${tok}", "Accept": "application/xml", "X-Api-Key": "${X_API_KEY}"},
     }
     assert (tmp_path / "out" / "outer" / "inner" / "inner.iflow.yaml").is_file()
-    assert suites(tmp_path / "out")[0]["variables"] == {"v": "2"}  # the last duplicate wins, disabled ones are left out
+    assert suites(tmp_path / "out")[0]["defaults"] == {"v": "2"}  # the last duplicate wins, disabled ones are left out
     assert "abc123" not in "".join(p.read_text() for p in (tmp_path / "out").rglob("*") if p.is_file())
     assert "X_API_KEY=\n" in (tmp_path / "out" / ".env.example").read_text()
 
@@ -283,12 +295,12 @@ SCRIPTS: dict[str, tuple[list[str], dict[str, Any]]] = {
     "header present": (['pm.response.to.have.header("X-A");'], {"headers": {"X-A": {"present": True}}}),
     "header includes": (
         ["pm.expect(pm.response.headers.get('Content-Type')).to.include('xml');"],
-        {"headers": {"Content-Type": {"regex": ".*xml.*"}}},
+        {"headers": {"Content-Type": {"contains": "xml"}}},
     ),
     "body includes": (['pm.expect(pm.response.text()).to.include("ok");'], {"text": {"contains": "ok"}}),
     "json value": (
         ["var jsonData = pm.response.json();", 'pm.expect(jsonData.d["a-b"][0].c).to.eql(3);'],
-        {"json": {"$.d['a-b'][0].c": 3}},
+        {"json": {"$.d['a-b'][0].c": {"exactly": 3}}},
     ),
     "jsonSchema": (
         ['var schema = {"type": "object",', '  "required": ["d"]};', "pm.response.to.have.jsonSchema(schema);"],
@@ -358,7 +370,7 @@ def test_saved_values_and_unsupported_scripts_are_reported(tmp_path: Path) -> No
 @pytest.mark.parametrize(
     ("content", "message"),
     [
-        (b'{"values": []}', "is JSON but not a Postman collection (expected an object with 'info' and 'item')"),
+        (b'{"values": []}', "is JSON but not a Postman collection (expected an object with 'item')"),
         (
             json.dumps(
                 {"info": {"schema": "https://schema.getpostman.com/json/collection/v1.0.0/"}, "item": []}
@@ -402,7 +414,7 @@ def test_a_corpus_of_every_shape_imports_and_the_report_accounts_for_every_item(
     ]
     scripts = [item(f"script {p}", "{{baseUrl}}/http/s", lines) for p, (lines, _) in SCRIPTS.items()]
     odd = [
-        item("unsupported script", "{{baseUrl}}/http/u", ["pm.sendRequest('x', () => {});", "if (a) { b(); }"]),
+        item("unsupported script", "{{baseUrl}}/http/u", ["pm.sendRequest(x, () => {});", "if (a) { b(); }"]),
         item("legacy unsupported", "{{baseUrl}}/http/u", ["tests['x'] = responseBody.length > 2;"]),
         {"name": "empty folder", "item": []},
     ]
@@ -426,57 +438,69 @@ def test_a_corpus_of_every_shape_imports_and_the_report_accounts_for_every_item(
         assert "s3cr3t-value" not in "".join(p.read_text() for p in out.rglob("*") if p.is_file())
         found = cases(out)
         assert found["script status"]["auth"] == "none"  # folder C's noauth over A's oauth2
-        assert found["body raw text"]["client"] == "postman_oauth2"
+        assert found["body raw text"]["client"] == f"pm_{out.name}_oauth"
         assert found["unsupported script"]["auth"] == "none"  # apikey is not a client: left out and reported
         assert "| unsupported script | partly converted | auth apikey |" in report
 
 
-def test_a_request_using_a_saved_value_becomes_a_step_of_the_case_that_saves_it(pytester: pytest.Pytester) -> None:
-    save = ["var jsonData = pm.response.json();", 'pm.environment.set("costCenter", jsonData.d.results[0].CostCenter);']
-    found = [
-        "pm.response.to.have.status(200);",
-        'pm.expect(pm.response.text()).to.include(pm.environment.get("costCenter"));',
-    ]
-    other = {"name": "Other", "item": [item("elsewhere", "{{baseUrl}}/http/costcenters?costCenter={{costCenter}}")]}
-    items = [
-        item(
-            "list 1010",
-            "{{baseUrl}}/http/costcenters?companyCode=1010&$top=1",
-            ["pm.response.to.have.status(200);", *save],
-        ),
-        item(
-            "read it back",
-            {"url": "{{baseUrl}}/http/costcenters?controllingArea=A000&costCenter={{costCenter}}"},
-            found,
-        ),
-        other,
-    ]
-    auth = {"type": "basic", "basic": [{"key": "username", "value": "{{id}}"}, {"key": "password", "value": "{{pw}}"}]}
-    path = write(pytester.path / "c.json", collection(items, auth=auth))
+SAVE = [
+    "var jsonData = pm.response.json();",
+    'pm.collectionVariables.set("costCenter", jsonData.d.results[0].CostCenter);',
+]
+BASIC = {"type": "basic", "basic": [{"key": "username", "value": "{{id}}"}, {"key": "password", "value": "{{pw}}"}]}
+
+
+def saved_value_collection() -> dict[str, Any]:
+    """A value saved in folder "Z first" (first in the collection, last alphabetically), used in folder "A later"."""
+    found = ["pm.response.to.have.status(200);", 'pm.expect(pm.response.text()).to.include("CostCenter");']
+    return collection(
+        [
+            {
+                "name": "Z first",
+                "item": [
+                    item(
+                        "list 1010",
+                        "{{baseUrl}}/http/costcenters?companyCode=1010&$top=1",
+                        ["pm.response.to.have.status(200);", *SAVE],
+                    )
+                ],
+            },
+            {
+                "name": "A later",
+                "item": [
+                    item(
+                        "read it back",
+                        "{{baseUrl}}/http/costcenters?controllingArea=A000&costCenter={{costCenter}}",
+                        found,
+                    )
+                ],
+            },
+        ],
+        auth=BASIC,
+    )
+
+
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "-n 2"])
+def test_a_saved_value_is_seen_by_every_later_request_in_collection_order(
+    pytester: pytest.Pytester, workers: list[str]
+) -> None:
+    path = write(pytester.path / "c.json", saved_value_collection())
     pyproject = (ROOT / "pyproject.toml").read_text()
     (pytester.path / "pyproject.toml").write_text(pyproject)
 
-    result = import_collection(path, pytester.path / "suites" / "chain")
+    import_collection(path, pytester.path / "suites" / "chain")
 
-    chained = cases(pytester.path / "suites" / "chain")["list 1010"]
-    assert [step["name"] for step in chained["steps"]] == ["list 1010", "read it back"]
-    assert chained["steps"][0]["save"] == {"costCenter": {"json": "$.d.results[0].CostCenter"}}
-    assert chained["steps"][1]["client"] == "postman_basic" and chained["steps"][1]["auth"] == "client"
-    assert chained["steps"][1]["expect"] == {"status": 200, "text": {"contains": "${costCenter}"}}
-    assert [(i.label, i.outcome) for i in result.items][:2] == [
-        ("list 1010", "converted"),
-        ("read it back", "converted"),
-    ]
-    assert (
-        "| Other / elsewhere | partly converted | a value saved by list 1010 | that request is in another folder "
-        "(another file): set it in .env |" in result.report.read_text()
-    )
+    found = cases(pytester.path / "suites" / "chain")
+    assert (found["list 1010"]["order"], found["read it back"]["order"]) == (0, 1)
+    assert found["list 1010"]["save"] == {"costCenter": {"json": "$.d.results[0].CostCenter"}}
+    assert {s["sequence"] for s in suites(pytester.path / "suites" / "chain")} == {"suites/chain"}
     (pytester.path / "pyproject.toml").write_text(
         pyproject + "\n" + (pytester.path / "suites" / "chain" / "clients.toml").read_text()
     )
-    shutil.rmtree(pytester.path / "suites" / "chain" / "other")
-    run = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
-    run.assert_outcomes(passed=1)
+    run = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly", "-v", *workers)
+    run.assert_outcomes(passed=2)
+    order = [line for line in run.outlines if "PASSED" in line]
+    assert "list 1010" in order[0] and "read it back" in order[1]  # collection order, not file names
 
 
 def test_a_folder_of_unsupported_items_only_gets_no_empty_suite(tmp_path: Path) -> None:
@@ -535,3 +559,99 @@ def test_a_utf32_collection_is_read(tmp_path: Path) -> None:
     path = write(tmp_path / "c.json", collection([item("a", "x/http/a")]), encoding="utf-32")
 
     assert import_collection(path, tmp_path / "out").counts()["converted"] == 1
+
+
+def test_an_import_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    out = tmp_path / "suites" / "costcenters"
+    out.mkdir(parents=True)
+    mine = out / "costcenters.iflow.yaml"
+    mine.write_text("cases: []  # written by hand\n")
+    path = write(tmp_path / "c.json", {"info": {"name": "costcenters", "schema": V21}, "item": [item("a", "x/http/a")]})
+
+    code = main(["import-postman", str(path), "--out", str(out)])
+    forced = main(["import-postman", str(path), "--out", str(out), "--force"])
+
+    assert (code, forced) == (2, 2)
+    assert mine.read_text() == "cases: []  # written by hand\n"
+    assert sorted(p.name for p in out.iterdir()) == ["costcenters.iflow.yaml"]  # nothing else written either
+
+
+def test_an_import_replaces_its_own_earlier_output_only_with_force(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    out = tmp_path / "suites" / "orders"
+    path = write(tmp_path / "c.json", {"info": {"name": "orders", "schema": V21}, "item": [item("a", "x/http/a")]})
+    assert main(["import-postman", str(path), "--out", str(out)]) == 0
+    capsys.readouterr()
+
+    again = main(["import-postman", str(path), "--out", str(out)])
+    message = capsys.readouterr().err
+    forced = main(["import-postman", str(path), "--out", str(out), "--force"])
+    (out / "orders.iflow.yaml").write_text((out / "orders.iflow.yaml").read_text() + "# my change\n")
+    changed = main(["import-postman", str(path), "--out", str(out), "--force"])
+
+    assert (again, forced, changed) == (2, 0, 2)
+    assert "holds an earlier import" in message and "pass --force to replace the files that import wrote" in message
+    assert "was changed after the import wrote it" in capsys.readouterr().err
+    assert (out / "orders.iflow.yaml").read_text().endswith("# my change\n")
+
+
+def test_names_that_differ_in_case_or_punctuation_stay_distinct_files(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    folders = [{"name": name, "item": [item(f"in {name}", "x/http/a")]} for name in ("Orders", "orders!", "ORDERS")]
+    path = write(tmp_path / "c.json", {"info": {"name": "c", "schema": V21}, "item": folders})
+
+    import_collection(path, tmp_path / "out")
+
+    files = sorted(p.relative_to(tmp_path / "out").as_posix() for p in (tmp_path / "out").rglob("*.iflow.yaml"))
+    assert files == ["orders-2/orders-2.iflow.yaml", "orders-3/orders-3.iflow.yaml", "orders/orders.iflow.yaml"]
+    assert sorted(cases(tmp_path / "out")) == ["in ORDERS", "in Orders", "in orders!"]
+
+
+def test_two_imports_into_one_project_never_share_client_names(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    auth = {"type": "basic", "basic": [{"key": "username", "value": "{{u}}"}, {"key": "password", "value": "{{p}}"}]}
+    path = write(
+        tmp_path / "c.json", {"info": {"name": "c", "schema": V21}, "auth": auth, "item": [item("a", "x/http/a")]}
+    )
+
+    for name in ("orders", "invoices", "orders-eu", "a/orders"):
+        import_collection(path, tmp_path / "suites" / name)
+
+    names = [
+        line
+        for name in ("orders", "invoices", "orders-eu", "a/orders")
+        for line in (tmp_path / "suites" / name / "clients.toml").read_text().splitlines()
+        if line.startswith("[tool")
+    ]
+    assert len(set(names)) == 4
+    assert all(len(n.removeprefix("[tool.iflowtest.clients.").rstrip("]")) <= 15 for n in names)
+
+
+def test_the_runtime_is_told_from_other_hosts_without_a_base_url_variable(tmp_path: Path) -> None:
+    (tmp_path / "pyproject.toml").write_text("")
+    items = [
+        item("custom domain", "https://cpi.example.com/http/orders"),
+        item("sap runtime", "https://t1.it-cpi018-rt.cfapps.eu10-003.hana.ondemand.com/http/orders"),
+        item("partner api", "https://api.partner.example/v1/orders?x=1"),
+    ]
+    path = write(tmp_path / "c.json", collection(items))
+
+    result = import_collection(path, tmp_path / "out")
+
+    found = cases(tmp_path / "out")
+    assert found["custom domain"]["request"]["path"] == "/http/orders"
+    assert found["sap runtime"]["request"]["path"] == "/http/orders"
+    assert (
+        found["partner api"]["request"]
+        == {
+            "method": "GET",
+            "url": "https://api.partner.example/v1/orders",
+            "query": {"x": "1"},
+            "auth": "none",
+        }
+        or found["partner api"]["request"]["url"] == "https://api.partner.example/v1/orders"
+    )
+    assert "partner api: `https://api.partner.example/v1/orders`" in result.report.read_text()

@@ -68,8 +68,8 @@ def test_newman_and_the_imported_suite_agree_per_request(
             data,
             SAMPLE / "cpi.postman_environment.json",
         )
-        for name, value in bench.tenant_environment({"oauth": key}, ["postman_basic", "postman_oauth2"]).items():
-            if name.startswith("IFLOWTEST_"):
+        for name, value in bench.tenant_environment({"oauth": key}).items():
+            if name.startswith("IFLOWTEST_") or name in environment:
                 monkeypatch.setenv(name, value)
         monkeypatch.setenv("IFLOWTEST_CA_BUNDLE", str(emulator.ca_file))
         junit = tmp_path / "junit.xml"
@@ -111,3 +111,46 @@ def test_without_node_the_newman_tests_skip_with_a_reason(monkeypatch: pytest.Mo
     monkeypatch.setattr(bench.shutil, "which", lambda name: None if name == "node" else "/usr/bin/npm")
 
     assert bench.ensure_newman.__wrapped__() == (None, "Newman needs Node.js and npm on PATH (node is missing)")
+
+
+def load_parity() -> ModuleType:
+    if "bench_parity" in sys.modules:
+        return sys.modules["bench_parity"]
+    load_bench()  # parity.py imports newman.py: the same module, so ensure_newman's one attempt is shared
+    sys.modules.setdefault("newman", sys.modules["bench_newman"])
+    spec = importlib.util.spec_from_file_location("bench_parity", ROOT / "bench" / "parity.py")
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules["bench_parity"] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_the_parity_corpus_has_newmans_verdicts_through_newman_itself() -> None:
+    """The measurement itself: every collection of bench/postman_corpus through Newman and the imported suite."""
+    parity = load_parity()
+    newman, why = load_bench().ensure_newman()
+    if newman is None:
+        pytest.skip(why)
+
+    rows = parity.run()
+
+    assert parity.targets_met(rows), parity.table(rows)
+    recorded = json.loads(parity.VERDICTS.read_text())
+    assert {(r.collection, r.item): r.newman_ok for r in rows} == {
+        (collection, item): ok for collection, items in recorded.items() for item, ok in items.items()
+    }, "Newman's verdicts changed: rerun python bench/parity.py and review the diff"
+
+
+def test_the_parity_table_is_in_the_bench_readme_and_rewritten_in_place(tmp_path: Path) -> None:
+    parity = load_parity()
+    text = (ROOT / "bench" / "README.md").read_text()
+    readme = tmp_path / "README.md"
+    readme.write_text("# Benchmarks\n\nintro\n")
+
+    parity.write_readme("| table 1 |", readme)
+    parity.write_readme("| table 2 |", readme)
+
+    assert "## `parity.py`: Newman's verdicts against the imported suite" in text
+    assert parity.START in text and parity.END in text and "Assertions converted: " in text
+    assert readme.read_text() == f"# Benchmarks\n\nintro\n\n{parity.START}\n| table 2 |\n{parity.END}\n"

@@ -16,13 +16,21 @@ import requests
 
 from iflowtest.calls.client import mpl_id_of
 from iflowtest.cases.format import SUFFIX, Case, Suite, load_suite
+from iflowtest.cases.imported import imported_property
 from iflowtest.cases.run import CaseRun
 from iflowtest.checks.assertions import elapsed_ms
 from iflowtest.errors import ConfigError, IflowtestError
 from iflowtest.redaction import redact_headers, redact_text
 from iflowtest.reporting.details import pretty
 from iflowtest.settings import display_path
-from iflowtest.stash import CALLS_KEY, MPL_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
+from iflowtest.stash import (
+    CALLS_KEY,
+    MPL_KEY,
+    SEQUENCE_VALUES_KEY,
+    SETTINGS_KEY,
+    TARGET_KEY,
+    UPDATE_BASELINES_KEY,
+)
 from iflowtest.tables import Row, load_table, require_columns, row_id
 
 BODY_EXCERPT: Final = 1500
@@ -48,8 +56,10 @@ class YamlSuiteFile(pytest.File):
             if case.table is None:
                 yield YamlCaseItem.from_parent(self, name=case.name, suite=suite, case=case, row=None)
                 continue
-            for row, identity in self._rows(suite, case, root):
-                yield YamlCaseItem.from_parent(self, name=f"{case.name}[{identity}]", suite=suite, case=case, row=row)
+            for index, (row, identity) in enumerate(self._rows(suite, case, root)):
+                yield YamlCaseItem.from_parent(
+                    self, name=f"{case.name}[{identity}]", suite=suite, case=case, row=row, row_index=index
+                )
 
     def _rows(self, suite: Suite, case: Case, root: Path) -> list[tuple[Row, str]]:
         assert case.table is not None
@@ -87,15 +97,18 @@ class YamlSuiteFile(pytest.File):
 class YamlCaseItem(pytest.Item):
     """One case (or one data row of it)."""
 
-    def __init__(self, *, suite: Suite, case: Case, row: Row | None, **kwargs: Any) -> None:
+    def __init__(self, *, suite: Suite, case: Case, row: Row | None, row_index: int = 0, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.suite, self.case, self.row = suite, case, row
+        self.row_index = row_index  # a sequence runs iteration by iteration, as Newman runs a data file
         self.run: CaseRun | None = None
         iflow = case.iflow or next((s.iflow for s in case.steps if s.iflow), None)
         if iflow:
             self.add_marker(pytest.mark.iflow(iflow))
         for tag in case.tags:
             self.add_marker(tag)
+        if (imported := imported_property(case)) is not None:
+            self.user_properties.append(imported)
 
     def runtest(self) -> None:
         from iflowtest.cassettes.recording import item_cassette
@@ -114,6 +127,9 @@ class YamlCaseItem(pytest.Item):
             on_call=lambda record, _response: records.append(record),
             mpl_checked=self.stash.setdefault(MPL_KEY, []),
         )
+        if self.case.sequence is not None:
+            # One store per sequence in this process: values saved by earlier cases, in sequence order.
+            self.run.saved = self.config.stash.setdefault(SEQUENCE_VALUES_KEY, {}).setdefault(self.case.sequence, {})
         # Items take no fixtures, so the case opens its own cassette (a no-op in live runs).
         with item_cassette(self, pool.registry):
             self.run.run()
@@ -211,7 +227,7 @@ def _check_names(suite: Suite, config: pytest.Config) -> None:
         label = f"case {case.name!r} ({suite.display}:{case.line})"
         for number, step in enumerate(case.steps, start=1):
             where = f"step {number} of {label}" if len(case.steps) > 1 else label
-            if "path" in step.request:
+            if "path" in step.request or "url" in step.request:
                 continue
             if step.iflow is None:
                 raise ConfigError(

@@ -28,7 +28,7 @@ from iflowtest.errors import ConfigError
 
 SCHEMA_FILE: Final = "iflow-suite.schema.json"
 SUFFIX: Final = ".iflow.yaml"
-BODY_KINDS: Final = ("json", "xml", "text", "form", "file")
+BODY_KINDS: Final = ("json", "xml", "text", "form", "multipart", "file")
 
 Path_ = tuple[str | int, ...]
 
@@ -71,6 +71,8 @@ class Step:
     expect: Mapping[str, Any]
     save: Mapping[str, Mapping[str, str]]
     baseline: Baseline | None
+    imported_assertions: int | None = None
+    unconverted: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -87,6 +89,9 @@ class Case:
     table: str | None
     table_ids: tuple[str, ...] | None
     steps: tuple[Step, ...]
+    defaults: Mapping[str, Any] = field(default_factory=dict)  # below the profile: Postman's collection variables
+    sequence: str | None = None  # the run-wide sequence it belongs to (shared saved values, fixed order)
+    order: int = 0  # its position in that sequence
 
 
 @dataclass(frozen=True)
@@ -99,6 +104,7 @@ class Suite:
     base_path: str
     namespaces: Mapping[str, str]
     cases: tuple[Case, ...] = field(default_factory=tuple)
+    sequence: str | None = None
 
 
 @lru_cache(maxsize=1)
@@ -308,7 +314,7 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
                 f"{label} needs either 'request' (one call) or 'steps' (several), not both or neither"
             )
         if "steps" in raw:
-            stray = [k for k in ("expect", "save", "baseline") if k in raw]
+            stray = [k for k in ("expect", "save", "baseline", "imported_assertions", "unconverted") if k in raw]
             if stray:
                 raise SuiteFormatError(f"{label}: {stray[0]!r} belongs inside a step when the case has 'steps'")
         raw_steps = raw.get("steps", [raw])
@@ -330,6 +336,9 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
                 table=raw.get("table"),
                 table_ids=tuple(raw["table_ids"]) if "table_ids" in raw else None,
                 steps=tuple(steps),
+                defaults=dict(data.get("defaults", {})),
+                sequence=data.get("sequence"),
+                order=raw.get("order", index),
             )
         )
     return Suite(
@@ -339,6 +348,7 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
         base_path=data.get("base_path", ""),
         namespaces=namespaces,
         cases=tuple(cases),
+        sequence=data.get("sequence"),
     )
 
 
@@ -358,6 +368,11 @@ def _step(
     line: int,
     display: str,
 ) -> Step:
+    if "path" in raw["request"] and "url" in raw["request"]:
+        raise SuiteFormatError(
+            f"the request of {label} (line {line}) has both 'path' and 'url': give 'path' below the runtime or "
+            "'url' for a full URL, not both"
+        )
     body = raw["request"].get("body")
     if body is not None:
         kinds = [k for k in BODY_KINDS if k in body]
@@ -378,6 +393,8 @@ def _step(
         expect=expect,
         save=raw.get("save", {}),
         baseline=_baseline(baseline, namespaces, label) if baseline is not None else None,
+        imported_assertions=raw.get("imported_assertions"),
+        unconverted=tuple(raw.get("unconverted", ())),
     )
 
 

@@ -96,6 +96,25 @@ def check_collected_names(items: Iterable[pytest.Item], settings: Settings) -> N
         raise ConfigError(first + more)
 
 
+def used_clients(items: Iterable[pytest.Item], settings: Settings) -> set[str]:
+    """The declared clients the selected `items` name: YAML steps, `client` markers, the `iflow` and `mpl` fixtures.
+
+    A client asked for inside a test (`iflow_client("x")`) is resolved when the call is made.
+    """
+    used: set[str] = set()
+    for item in items:
+        if isinstance(item, YamlCaseItem):
+            used |= {step.client or settings.default_client for step in item.case.steps}
+            continue
+        fixtures = set(getattr(item, "fixturenames", ()))
+        marker = item.get_closest_marker("client")
+        if "iflow" in fixtures:
+            used.add(str(marker.args[0]) if marker is not None and marker.args else settings.default_client)
+        if "mpl" in fixtures:
+            used |= {name for name, spec in settings.clients.items() if spec.plan == "api"}
+    return {name for name in used if name in settings.clients}
+
+
 def check_name(settings: Settings, kind: str, name: str | None) -> None:
     """A ConfigError when client or iFlow `name` is not declared (None: the default client, always declared)."""
     if name is None:

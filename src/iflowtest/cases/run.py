@@ -1,7 +1,8 @@
 """Running one YAML case: variables, requests through the run's iFlow clients, saved values, expectations.
 
-`${NAME}` is looked up in the values saved by earlier steps, then the data row, then the case's and file's
-`variables`, then the profile (environment and `.env.<profile>`). A string that is exactly `${NAME}` takes
+`${NAME}` is looked up in the values saved by earlier steps (and, in a `sequence`, by earlier cases), then the
+data row, then the case's and file's `variables`, then the profile (environment and `.env.<profile>`), then the
+file's `defaults`: Postman's order (local, data, environment, collection), for imported collections. A string that is exactly `${NAME}` takes
 the value with its type (a typed table column stays a number); `$${` writes a literal `${`.
 """
 
@@ -32,7 +33,7 @@ from iflowtest.checks.assertions import (
 from iflowtest.checks.baselines import compare_baseline
 from iflowtest.checks.matchers import show
 from iflowtest.errors import ConfigError
-from iflowtest.redaction import Secret
+from iflowtest.redaction import Secret, redact_text
 
 _VARIABLE: Final = re.compile(r"\$\$\{|\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 _SECRET_NAME: Final = re.compile(r"(?i)secret|password|token|key|credential")
@@ -73,7 +74,7 @@ class CaseRun:
     _mpl: MplClient | None = None
 
     def run(self) -> None:
-        """Run every step in order; the first unmet expectation stops the case."""
+        """Run every step in order; the first unmet expectation stops the case, an `unconverted:` entry fails it."""
         try:
             self._run_steps()
         finally:
@@ -83,6 +84,7 @@ class CaseRun:
                 self._mpl.close()
 
     def _run_steps(self) -> None:
+        unconverted: list[str] = []
         for number, step in enumerate(self.case.steps, start=1):
             exchange = Exchange(step, number)
             self.exchanges.append(exchange)
@@ -105,6 +107,13 @@ class CaseRun:
                     self.notes.append(note)
             for name, source in step.save.items():
                 self.saved[name] = self._extract(response, name, source, number)
+            where = f"step {number} ({step.name!r}): " if len(self.case.steps) > 1 else ""
+            unconverted += [f"{where}not converted: {what}" for what in step.unconverted]
+        if unconverted:
+            # An imported assertion that no expectation checks must not leave the case green on fewer checks.
+            raise ExpectationError(
+                [*unconverted, "convert each into expect: (or remove it from unconverted:) to check what it checked"]
+            )
 
     # ------------------------------------------------------------------ variables
     def lookup(self, name: str, number: int) -> Any:
@@ -117,7 +126,9 @@ class CaseRun:
             if _SECRET_NAME.search(name):
                 Secret(value)  # registered with the redactor: reports and failure views mask it
             return value
-        known = [*self.saved, *(self.row or {}), *self.case.variables]
+        if name in self.case.defaults:
+            return self.case.defaults[name]
+        known = [*self.saved, *(self.row or {}), *self.case.variables, *self.case.defaults]
         by_lower = {candidate.lower(): candidate for candidate in [*self.profile, *known]}
         close = difflib.get_close_matches(name.lower(), by_lower, n=1)
         hint = f" (did you mean {by_lower[close[0]]!r}?)" if close else ""
@@ -171,7 +182,17 @@ class CaseRun:
         if "body" in request:
             self._body(request["body"], kwargs, number)
         client = self.client_for(step)
-        return client.request(request.get("method", "GET"), self._path(request.get("path")), **kwargs)
+        target = self._url(request["url"], number) if "url" in request else self._path(request.get("path"))
+        return client.request(request.get("method", "GET"), target, **kwargs)
+
+    def _url(self, url: Any, number: int) -> str:
+        text = _text(url)
+        if not text.startswith(("http://", "https://")):
+            raise ConfigError(
+                f"step {number} of case {self.case.name!r}: url {redact_text(text)!r} is not a full http(s) URL: "
+                "give the scheme and host (or the variable holding them), or use path for the runtime"
+            )
+        return text
 
     def _path(self, path: str | None) -> str | None:
         if path is None or path.startswith(("/", "http://", "https://")):
@@ -185,15 +206,19 @@ class CaseRun:
             kwargs["json"] = body["json"]
         elif "form" in body:
             kwargs["data"] = {k: _text(v) for k, v in body["form"].items()}
+        elif "multipart" in body:
+            # requests writes the boundary and its Content-Type header itself.
+            parts: dict[str, Any] = {}
+            for field_name, value in body["multipart"].items():
+                if isinstance(value, Mapping):
+                    path = self.base / str(value["file"])
+                    parts[field_name] = (path.name, self._read(path, str(value["file"])), value.get("content_type"))
+                else:
+                    parts[field_name] = (None, _text(value))
+            kwargs["files"] = parts
         elif "file" in body:
             path = self.base / body["file"]
-            try:
-                raw = path.read_bytes()
-            except OSError as exc:
-                raise ConfigError(
-                    f"body file {body['file']} of case {self.case.name!r} cannot be read ({exc.strerror}): put it "
-                    "under fixtures/ and give its path from the project root"
-                ) from None
+            raw = self._read(path, body["file"])
             if path.suffix.lower() in _TEXT_SUFFIXES:
                 raw = self.resolve(raw.decode("utf-8"), number).encode("utf-8")
             kwargs["data"] = raw
@@ -204,6 +229,15 @@ class CaseRun:
             content_type = content_type or _DEFAULT_TYPES[kind]
         if content_type and not any(k.lower() == "content-type" for k in headers):
             headers["Content-Type"] = content_type
+
+    def _read(self, path: Path, named: str) -> bytes:
+        try:
+            return path.read_bytes()
+        except OSError as exc:
+            raise ConfigError(
+                f"body file {named} of case {self.case.name!r} cannot be read ({exc.strerror}): put it "
+                "under fixtures/ and give its path from the project root"
+            ) from None
 
     # ------------------------------------------------------------------ saved values
     def _extract(self, response: requests.Response, name: str, source: Mapping[str, str], number: int) -> Any:

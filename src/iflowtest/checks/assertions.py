@@ -32,7 +32,7 @@ from iflowtest.settings import find_project_root
 
 _STATUS_CLASS: Final = re.compile(r"^([1-5])xx$", re.I)
 _STATUS_RANGE: Final = re.compile(r"^(\d{3})-(\d{3})$")
-EXPECT_KEYS: Final = ("status", "max_ms", "headers", "json", "xpath", "text", "odata", "json_schema", "xsd")
+EXPECT_KEYS: Final = ("status", "max_ms", "headers", "json", "xpath", "text", "odata", "json_schema", "xsd", "reason")
 
 
 class ExpectationError(IflowtestError, AssertionError):
@@ -134,6 +134,12 @@ def expect_status(response: requests.Response, spec: Any) -> None:
         raise ExpectationError(
             [f"status: expected {shown}, got {response.status_code} {response.reason or ''}".rstrip()]
         )
+
+
+def expect_reason(response: requests.Response, spec: Any) -> None:
+    """The status line's reason phrase ("OK", "Not Found") meets `spec`."""
+    __tracebackhide__ = True
+    _fail_if(matcher(spec)([response.reason or ""]), "reason")
 
 
 def expect_header(response: requests.Response, name: str, spec: Any) -> None:
@@ -297,7 +303,7 @@ def check_response(
 ) -> None:
     """Check every expectation of an `expect:` mapping and raise one ExpectationError listing all that fail.
 
-    Keys: status, max_ms, headers, json, xpath, text, odata, json_schema, xsd (see the README's format
+    Keys: status, reason, max_ms, headers, json, xpath, text, odata, json_schema, xsd (see the README's format
     section); `base` is the folder relative schema paths start from.
     """
     __tracebackhide__ = True
@@ -328,6 +334,8 @@ def _checks_for(
 ) -> list[Callable[[], None]]:
     if key == "status":
         return [lambda: expect_status(response, spec)]
+    if key == "reason":
+        return [lambda: expect_reason(response, spec)]
     if key == "max_ms":
         return [lambda: expect_max_ms(response, float(spec))]
     if key == "text":

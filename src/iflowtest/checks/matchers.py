@@ -39,7 +39,20 @@ KEYWORDS: Final = (
     "fields",
     "present",
     "absent",
+    "exactly",
+    "not",
+    "one_of",
+    "any_of",
+    "all_of",
+    "above",
+    "below",
+    "length",
+    "type",
+    "truthy",
+    "empty_ok",
 )
+# JSON type names, as JavaScript's chai `a(...)` spells them for parsed JSON
+TYPES: Final = ("string", "number", "boolean", "object", "array", "null")
 _NOTHING: Final = "nothing (the query matched no value)"
 
 
@@ -225,12 +238,20 @@ def count(expected: int | Matcher) -> Matcher:
     return match
 
 
-def every(inner: Matcher) -> Matcher:
-    """Every item of a list (or every value matched) meets `inner`; no items fails."""
+def every(inner: Matcher, *, empty_ok: bool = False) -> Matcher:
+    """Every item of a list (or every value matched) meets `inner`; no items fails unless `empty_ok`.
+
+    With `empty_ok` an empty list passes (as a JavaScript `forEach` runs no assertion on it), but a query that
+    matched nothing, or a value that is not a list, still fails.
+    """
 
     def match(found: Found) -> tuple[bool, str]:
         items = _items(found)
+        if empty_ok and len(found) == 1 and not isinstance(found[0], list):
+            return False, f"expected a list, got {show(found[0])}"
         if not items:
+            if empty_ok and found:
+                return True, ""
             return False, f"expected every item to match, got {_NOTHING}"
         for index, item in enumerate(items):
             ok, reason = inner([item])
@@ -267,6 +288,121 @@ def absent() -> Matcher:
     return lambda found: (True, "") if not found else (False, f"expected to be absent, got {show(_subject(found))}")
 
 
+def exactly(expected: Any) -> Matcher:
+    """The value equals `expected` in type too: "10" is not 10, true is not 1 (JavaScript's `===` on JSON values)."""
+    return _scalar("exactly", lambda value: strictly_same(expected, value), f"exactly {show(expected)}")
+
+
+def strictly_same(expected: Any, actual: Any) -> bool:
+    """Deep equality of JSON values that tells text, numbers, booleans and null apart (1 and 1.0 are equal)."""
+    if isinstance(expected, Mapping) and isinstance(actual, Mapping):
+        return expected.keys() == actual.keys() and all(strictly_same(v, actual[k]) for k, v in expected.items())
+    if isinstance(expected, list) and isinstance(actual, list):
+        return len(expected) == len(actual) and all(strictly_same(e, a) for e, a in zip(expected, actual, strict=True))
+    return _json_type(expected) == _json_type(actual) and bool(expected == actual)
+
+
+def _json_type(value: Any) -> str:
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "boolean"
+    if isinstance(value, int | float):
+        return "number"
+    if isinstance(value, str):
+        return "string"
+    return "array" if isinstance(value, list) else "object" if isinstance(value, Mapping) else type(value).__name__
+
+
+def negate(inner: Matcher, wanted: str) -> Matcher:
+    """The inner matcher does not hold (a query that matched nothing meets any negation)."""
+
+    def match(found: Found) -> tuple[bool, str]:
+        ok, _ = inner(found)
+        if not ok:
+            return True, ""
+        return False, f"expected not {wanted}, got {show(_subject(found)) if found else _NOTHING}"
+
+    return match
+
+
+def one_of(expected: Sequence[Any]) -> Matcher:
+    """The value equals one of `expected` (each compared as `equals` does)."""
+    return _scalar("one_of", lambda v: any(same(e, v) for e in expected), f"one of {show(list(expected))}")
+
+
+def any_of(matchers: Sequence[Matcher]) -> Matcher:
+    """At least one matcher holds; when none does, every reason is given."""
+
+    def match(found: Found) -> tuple[bool, str]:
+        reasons = []
+        for inner in matchers:
+            ok, reason = inner(found)
+            if ok:
+                return True, ""
+            reasons.append(reason)
+        return False, "none of the alternatives holds: " + "; ".join(reasons)
+
+    return match
+
+
+def _real_number(value: Any) -> float | None:
+    # above/below compare numbers only: numeric text is text here, as in JavaScript's chai
+    return None if isinstance(value, bool) or not isinstance(value, int | float) else float(value)
+
+
+def above(bound: float) -> Matcher:
+    """The value is a number > `bound` (text is not a number here)."""
+    return _scalar("above", lambda v: (n := _real_number(v)) is not None and n > bound, f"a number > {bound:g}")
+
+
+def below(bound: float) -> Matcher:
+    """The value is a number < `bound` (text is not a number here)."""
+    return _scalar("below", lambda v: (n := _real_number(v)) is not None and n < bound, f"a number < {bound:g}")
+
+
+def length(expected: int | Matcher) -> Matcher:
+    """The value's length meets `expected`: characters of a text, items of a list, fields of an object."""
+    inner = expected if callable(expected) else equals(expected)
+
+    def match(found: Found) -> tuple[bool, str]:
+        if not found:
+            return False, f"expected a length, got {_NOTHING}"
+        value = _subject(found)
+        if not isinstance(value, str | list | Mapping):
+            return False, f"expected a text, list or object with a length, got {show(value)}"
+        ok, reason = inner([len(value)])
+        return (True, "") if ok else (False, f"length {len(value)} of {show(value, 60)}: {reason}")
+
+    return match
+
+
+def json_type(name: str) -> Matcher:
+    """The value has this JSON type: string, number, boolean, object, array or null."""
+    return _scalar("type", lambda value: _json_type(value) == name, f"a value of type {name}")
+
+
+def _is_truthy(value: Any) -> bool:
+    # JavaScript's truthiness for JSON values: every object and list is truthy, even an empty one
+    if isinstance(value, list | Mapping):
+        return True
+    return bool(value)
+
+
+def truthy(wanted: bool = True) -> Matcher:
+    """The value is truthy as JavaScript sees it (not null, false, 0 or empty text), or falsy for False."""
+
+    def match(found: Found) -> tuple[bool, str]:
+        if not found:  # undefined is falsy
+            return (not wanted, "" if not wanted else f"expected a truthy value, got {_NOTHING}")
+        value = _subject(found)
+        if _is_truthy(value) == wanted:
+            return True, ""
+        return False, f"expected a {'truthy' if wanted else 'falsy'} value, got {show(value)}"
+
+    return match
+
+
 def all_of(matchers: Sequence[Matcher]) -> Matcher:
     """Every matcher holds; the first that does not gives the reason."""
 
@@ -297,6 +433,10 @@ def matcher(spec: Any) -> Matcher:
         if key == "tolerance":
             if "approx" not in spec:
                 raise ValueError("'tolerance' needs 'approx' next to it: {approx: 10.5, tolerance: 0.01}")
+            continue
+        if key == "empty_ok":
+            if "every" not in spec or not isinstance(value, bool):
+                raise ValueError("'empty_ok' takes true or false next to 'every': {every: {...}, empty_ok: true}")
             continue
         built.append(_from_keyword(key, value, spec))
     return built[0] if len(built) == 1 else all_of(built)
@@ -339,7 +479,37 @@ def _from_keyword(key: str, value: Any, spec: Mapping[str, Any]) -> Matcher:
             raise ValueError(f"'count' takes a whole number or a matcher such as {{min: 1}}, not {show(value)}")
         return count(value if isinstance(value, int) else matcher(value))
     if key == "every":
-        return every(matcher(value))
+        return every(matcher(value), empty_ok=bool(spec.get("empty_ok", False)))
+    if key == "exactly":
+        return exactly(value)
+    if key == "not":
+        return negate(matcher(value), show(value))
+    if key in ("one_of", "any_of", "all_of"):
+        if not isinstance(value, list) or not value:
+            raise ValueError(f"'{key}' takes a non-empty list, not {show(value)}")
+        if key == "one_of":
+            return one_of(value)
+        inner = [matcher(v) for v in value]
+        return any_of(inner) if key == "any_of" else all_of(inner)
+    if key in ("above", "below"):
+        number = _number(value)
+        if number is None:
+            raise ValueError(f"'{key}' takes a number, not {show(value)}")
+        return above(number) if key == "above" else below(number)
+    if key == "length":
+        if isinstance(value, str) and value.isdigit():
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int | Mapping):
+            raise ValueError(f"'length' takes a whole number or a matcher such as {{min: 1}}, not {show(value)}")
+        return length(value if isinstance(value, int) else matcher(value))
+    if key == "type":
+        if value not in TYPES:
+            raise ValueError(f"'type' takes one of {', '.join(TYPES)}, not {show(value)}")
+        return json_type(str(value))
+    if key == "truthy":
+        if not isinstance(value, bool):
+            raise ValueError(f"'truthy' takes true or false, not {show(value)}")
+        return truthy(value)
     # fields
     if not isinstance(value, Mapping):
         raise ValueError(f"'fields' takes a mapping of field name to expected value, not {show(value)}")

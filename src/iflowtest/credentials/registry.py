@@ -9,8 +9,9 @@ timeouts), so the layers below it never ask the registry or the settings again.
 
 from __future__ import annotations
 
+import re
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 import requests
@@ -19,20 +20,55 @@ from requests.auth import AuthBase
 from iflowtest.credentials.mtls import CertificateFiles
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
-from iflowtest.errors import ConfigError, ServiceKeyError
+from iflowtest.errors import ConfigError, IflowtestError, ServiceKeyError
+from iflowtest.redaction import Secret
 from iflowtest.settings import ClientSpec, Settings
 
 KeyProvider = Callable[[ClientSpec], ServiceKey]
+_TEMPLATE = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_.-]*)\}")
 
 
 def load_configured_key(spec: ClientSpec, settings: Settings) -> ServiceKey:
-    """Load a client's key from `IFLOWTEST_CLIENT_<NAME>_KEY` or its table's `service_key`."""
+    """Load a client's key from `IFLOWTEST_CLIENT_<NAME>_KEY`, its table's `service_key`, or the profile's variables."""
+    if spec.source == "variables":
+        return key_from_variables(spec, settings.variables)
     if not spec.service_key:
         raise ConfigError(
             f"client {spec.name!r} has no service key: set {spec.env_var} in .env.<profile> to the key JSON or "
             f"its file path, or set service_key in {spec.table}"
         )
     key = ServiceKey.from_reference(spec.service_key, spec.service_key_origin or spec.env_var, base=settings.root)
+    check_key_fits(spec, key)
+    return key
+
+
+def key_from_variables(spec: ClientSpec, variables: Mapping[str, str]) -> ServiceKey:
+    """The key of a `source = "variables"` client: url, client id, secret and token URL from the profile.
+
+    This is how a Postman user holds a client (an environment with baseUrl, clientId, clientSecret and
+    accessTokenUrl), so an imported collection runs with those values and no service-key file.
+    """
+
+    def value(field: str) -> str:
+        template = spec.key_fields.get(field, "")
+
+        def lookup(match: re.Match[str]) -> str:
+            name = match.group(1)
+            found = variables.get(name)
+            if not found:
+                raise ConfigError(
+                    f"client {spec.name!r} takes its {field} from ${{{name}}}, which the profile does not set: set "
+                    f"{name} in .env.<profile> (the Postman environment's value), or change {field} in {spec.table}"
+                )
+            return found
+
+        return _TEMPLATE.sub(lookup, template).strip()
+
+    fields = {name: value(name) for name in ("url", "clientid", "clientsecret")}
+    # Basic auth never asks a token endpoint; the key's format still has one.
+    fields["tokenurl"] = value("tokenurl") if spec.key_fields.get("tokenurl") else fields["url"]
+    key = ServiceKey.from_mapping({"oauth": fields}, f"the profile's variables ({spec.table})")
+    Secret(fields["clientsecret"])  # registered with the redactor: reports and failure views mask it
     check_key_fits(spec, key)
     return key
 
@@ -108,6 +144,7 @@ class ClientRegistry:
         self.verify = verify
         self._lock = threading.Lock()
         self._resolved: dict[str, ResolvedClient] = {}
+        self._failed: dict[str, IflowtestError] = {}  # clients whose key could not be had, and why
 
     def resolve(self, name: str | None = None) -> ResolvedClient:
         """The client `name` (default client when None), its key loaded or issued on first use."""
@@ -115,7 +152,13 @@ class ClientRegistry:
         with self._lock:
             found = self._resolved.get(spec.name)
             if found is None:
-                key = self._provide_key(spec)
+                if spec.name in self._failed:
+                    raise self._failed[spec.name]  # the same cause for every test, without trying again
+                try:
+                    key = self._provide_key(spec)
+                except IflowtestError as exc:
+                    self._failed[spec.name] = exc
+                    raise
                 timeout = (self.settings.connect_timeout, self.settings.read_timeout)
                 # Certificate keys: certificate and private key go to 0600 files for requests' `cert=`.
                 files = CertificateFiles.write(key, spec.name) if key.clientsecret is None else None

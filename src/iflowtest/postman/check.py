@@ -220,9 +220,10 @@ def _check_auth(auth: Any, where: str) -> None:
     if not isinstance(auth, dict):
         raise _Broken(where, f"'auth' is {_kind(auth)}, expected an object with 'type'")
     kind = auth.get("type")
-    if kind not in AUTH_TYPES:
-        raise _Broken(where, f"auth type {kind!r} is not one of Postman's ({', '.join(AUTH_TYPES)})")
-    attributes = auth.get(kind)
+    if kind is not None and not isinstance(kind, str):
+        raise _Broken(where, f"auth type is {_kind(kind)}, expected text such as 'basic'")
+    # Postman's SDK ignores an auth type it does not know (the item then inherits): the importer reports it.
+    attributes = auth.get(kind) if kind else None
     if attributes is None or isinstance(attributes, dict):
         return
     if not isinstance(attributes, list):

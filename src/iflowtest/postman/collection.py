@@ -17,6 +17,8 @@ from urllib.parse import parse_qsl
 
 from iflowtest.errors import PostmanError
 from iflowtest.postman.check import check_collection, check_environment
+from iflowtest.postman.shapes import normalise
+from iflowtest.postman.v3 import is_v3_environment, load_v3_collection, load_v3_environment
 
 SCHEMA_VERSIONS = {"v2.0.0": "2.0", "v2.1.0": "2.1"}
 _POSTMAN_VARIABLE = re.compile(r"\{\{\s*([^{}]+?)\s*\}\}")
@@ -51,7 +53,7 @@ class PostmanRequest:
     folders: tuple[str, ...]
     name: str
     method: str
-    host: str
+    host: str  # as a template: "${baseUrl}", "api.example.com", "" for a URL without host
     path: str
     query: dict[str, str]
     headers: dict[str, str]
@@ -60,6 +62,16 @@ class PostmanRequest:
     tests: list[str]
     prerequest: list[str]
     notes: list[str] = field(default_factory=list)
+    scheme: str = ""  # "https" when the URL names it outside the host
+    port: str = ""
+    order: int = 0  # position in the collection (Newman's run order)
+
+    @property
+    def full_url(self) -> str:
+        """The URL without its query, as a template (`https://api.example.com:8443/orders`, `${url}`)."""
+        host = f"{self.scheme}://{self.host}" if self.scheme else self.host
+        port = f":{self.port}" if self.port else ""
+        return host + port + (self.path if self.path != "/" or not self.host.startswith("${") else "")
 
     @property
     def label(self) -> str:
@@ -91,27 +103,44 @@ def read_json_file(path: Path, what: str) -> Any:
 
 
 def load_collection(path: Path) -> tuple[dict[str, Any], str]:
-    """The collection's JSON and its schema version ("2.0" or "2.1"); anything else is a PostmanError."""
+    """The collection in the v2.1 shape and its schema version ("2.0" or "2.1"); anything else is a PostmanError.
+
+    A folder is a Postman v3 collection (`v3.py`); a file is v2.0/v2.1 JSON in any shape Newman accepts.
+    """
+    if path.is_dir():
+        data = load_v3_collection(path)
+        check_collection(data, path)
+        return data, "3"
     data = read_json_file(path, "collection")
-    if not isinstance(data, dict) or not isinstance(data.get("info"), dict) or "item" not in data:
+    if isinstance(data, dict) and "item" not in data and "requests" in data:
         raise PostmanError(
-            f"{path} is JSON but not a Postman collection (expected an object with 'info' and 'item'): "
+            f"{path} is a Postman v1 collection, which iflowtest does not read: open it in Postman and export it "
+            "again with Export → Collection v2.1"
+        )
+    if not isinstance(data, dict) or "item" not in data:
+        raise PostmanError(
+            f"{path} is JSON but not a Postman collection (expected an object with 'item'): "
             "export the collection from Postman with Export → Collection v2.1"
         )
-    schema = str(data["info"].get("schema", ""))
-    version = next((v for key, v in SCHEMA_VERSIONS.items() if f"/{key}/" in schema), None)
+    data = normalise(data)
+    schema = str(data["info"].get("schema") or "")
+    # Newman never reads the schema URL: a collection without one runs as v2.1.
+    version = next((v for key, v in SCHEMA_VERSIONS.items() if f"/{key}/" in schema), None if schema else "2.1")
     if version is None:
         raise PostmanError(
-            f"{path} has the unknown collection schema {schema or '(none)'!r}; expected v2.0.0 or v2.1.0: "
+            f"{path} has the unknown collection schema {schema!r}; expected v2.0.0 or v2.1.0: "
             "export it again from Postman with Export → Collection v2.1"
         )
     check_collection(data, path)
     return data, version
 
 
-def load_environment(path: Path) -> dict[str, tuple[str, bool]]:
-    """An environment's enabled variables: name → (value, is secret)."""
-    data = read_json_file(path, "environment")
+def load_environment(path: Path, what: str = "environment") -> dict[str, tuple[str, bool]]:
+    """An environment's (or globals file's) enabled variables: name → (value, is secret)."""
+    if is_v3_environment(path):
+        data: Any = load_v3_environment(path)
+    else:
+        data = read_json_file(path, what)
     if not isinstance(data, dict) or not isinstance(data.get("values"), list):
         raise PostmanError(
             f"{path} is JSON but not a Postman environment (expected an object with a 'values' list): "
@@ -209,8 +238,10 @@ def _request(
     request = item["request"]
     if isinstance(request, str):
         request = {"url": request, "method": "GET"}
-    host, path, query, notes = _url(request.get("url", ""))
+    scheme, host, port, path, query, notes = _url(request.get("url", ""))
     return PostmanRequest(
+        scheme=scheme,
+        port=port,
         folders=folders,
         name=name,
         method=str(request.get("method") or "GET").upper(),
@@ -237,33 +268,45 @@ def _headers(raw: Any) -> dict[str, str]:
     }
 
 
-def _url(raw: Any) -> tuple[str, str, dict[str, str], list[str]]:
-    """(host, path with path variables filled, enabled query, notes) from a URL string or object."""
+def parse_url(raw: Any) -> tuple[str, str, str, str, dict[str, str], list[str]]:
+    """(scheme, host, port, path, query, notes) of a URL string or object, as templates."""
+    return _url(raw)
+
+
+def _url(raw: Any) -> tuple[str, str, str, str, dict[str, str], list[str]]:
+    """(scheme, host, port, path with path variables filled, enabled query, notes) from a URL string or object."""
     notes: list[str] = []
     if isinstance(raw, str):
         raw = {"raw": raw}
     if not isinstance(raw, dict):
-        return "", "/", {}, ["the URL is neither a string nor an object"]
+        return "", "", "", "/", {}, ["the URL is neither a string nor an object"]
     text = str(raw.get("raw", ""))
     without_fragment = text.split("#", 1)[0]
     address, _, query_text = without_fragment.partition("?")
-    if "query" in raw or "path" in raw or "host" in raw:
+    scheme_match = re.match(r"^([a-zA-Z][a-zA-Z0-9+.-]*)://", address)
+    scheme = scheme_match.group(1) if scheme_match else ""
+    scheme_less = address[scheme_match.end() :] if scheme_match else address
+    host_text, slash, rest = scheme_less.partition("/")
+    port = ""
+    if re.fullmatch(r".*:\d+", host_text) and "{{" not in host_text.rsplit(":", 1)[1]:
+        host_text, port = host_text.rsplit(":", 1)
+    path = "/" + rest if slash else "/"
+    query = dict(parse_qsl(query_text, keep_blank_values=True))
+    if "path" in raw or "host" in raw:
         host = raw.get("host") or ""  # null stands for absent, as Postman itself reads it
-        host = ".".join(map(str, host)) if isinstance(host, list) else str(host)
+        host_text = ".".join(map(str, host)) if isinstance(host, list) else str(host)
+        scheme = str(raw.get("protocol") or scheme or "")
+        port = str(raw.get("port") or "")
         parts = raw.get("path") or []
         if isinstance(parts, str):
             parts = parts.split("/")
         path = "/" + "/".join(str(p.get("value", "")) if isinstance(p, dict) else str(p) for p in parts).lstrip("/")
+    if "query" in raw:
         query = {
             str(q["key"]): str(q.get("value") or "")
             for q in raw.get("query") or []
             if isinstance(q, dict) and q.get("key") is not None and not q.get("disabled")
         }
-    else:
-        scheme_less = re.sub(r"^[a-zA-Z][a-zA-Z0-9+.-]*://", "", address)
-        host, slash, rest = scheme_less.partition("/")
-        path = "/" + rest if slash else "/"
-        query = dict(parse_qsl(query_text, keep_blank_values=True))
     path_variables = {
         str(v.get("key")): str(v.get("value") or "")
         for v in raw.get("variable") or []
@@ -279,7 +322,9 @@ def _url(raw: Any) -> tuple[str, str, dict[str, str], list[str]]:
 
     path = re.sub(r"(?<=/):([A-Za-z_][A-Za-z0-9_]*)", fill, path)
     return (
-        to_template(host),
+        scheme,
+        to_template(host_text),
+        to_template(port),
         to_template(path),
         {to_template(k): to_template(v) for k, v in query.items()},
         notes,
