@@ -53,7 +53,7 @@ TABLE: Final = ROOT / "fixtures" / "costcenters" / "company_codes.csv"
 IFLOW: Final = "ReadCostCenters"
 CLIENT: Final = "sender"
 PROFILE: Final = "bench"
-TARGET_RATIO: Final = 1.15
+TARGET_RATIO: Final = 1.10  # issue 19: on kept-alive connections
 RESULTS_START: Final = "<!-- overhead:results:start -->"
 RESULTS_END: Final = "<!-- overhead:results:end -->"
 

@@ -26,8 +26,8 @@ SHARED_BASE = {"errors", "redaction", "files", "settings", "stash", "tables"}
 # Sub-packages that belong to the shared base: any module may import them; they import only `errors`.
 SHARED_PACKAGES = {"bounds"}
 MAY_IMPORT: dict[str, set[str]] = {
-    "credentials": set(),
-    "calls": {"credentials"},
+    "credentials": {"pacing"},
+    "calls": {"credentials", "pacing"},
     "provisioning": {"credentials", "calls"},
     "checks": {"calls"},
     "cases": {"calls", "checks", "cassettes", "reporting", "soap"},
@@ -36,6 +36,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "postman": set(),
     "soap": {"calls", "checks"},
     "emulator": set(),
+    "pacing": set(),
     "project": {"credentials", "calls"},
     "bounds": set(),
 }

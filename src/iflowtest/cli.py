@@ -42,7 +42,9 @@ from iflowtest.project.init import init_project, schema_text
 from iflowtest.provisioning.cli import add_parser as add_provision_parser
 from iflowtest.provisioning.cli import run_provision
 from iflowtest.redaction import redacting_stdio
+from iflowtest.reporting.merge import MergeSession, check_shards, read_shard
 from iflowtest.reporting.nightly import exit_code, pytest_options
+from iflowtest.reporting.notify import NotifySettings
 from iflowtest.reporting.publish import ReportPublisher, published_files
 from iflowtest.reporting.summary import one_line
 from iflowtest.settings import display_path, find_project_root, resolve_settings
@@ -60,7 +62,12 @@ from iflowtest.target import (
 USAGE_ERROR = 2
 _PREFLIGHT_OPTIONS = {"--iflow-env": "env", "--iflow-target": "target", "--iflow-client": "client"}
 # `iflowtest run`'s short flags for the plugin's options.
-_RUN_ALIASES = {"--record": "--iflow-record", "--offline": "--iflow-offline", "--insecure": "--iflow-no-tls-verify"}
+_RUN_ALIASES = {
+    "--record": "--iflow-record",
+    "--offline": "--iflow-offline",
+    "--insecure": "--iflow-no-tls-verify",
+    "--shard": "--iflow-shard",
+}
 
 
 class _Parser(argparse.ArgumentParser):
@@ -136,6 +143,16 @@ def _main(args: list[str]) -> int:
     check.add_argument("suites", nargs="*", help="suites to collect (default: [tool.iflowtest] suites)")
     check.add_argument("--max-age", type=int, metavar="DAYS", help="oldest acceptable recording (default 90)")
     check.add_argument("--iflow-env", dest="env", metavar="NAME", help="profile: load .env.NAME over .env")
+    merge = commands.add_parser(
+        "merge",
+        help="combine the shard folders of one run into one report, JUnit file, summary and history entry",
+        description=(
+            "Merge the folders `iflowtest run --shard K/N` wrote (reports/shard-K-of-N) into OUT/<run id>/ "
+            "(report.html, junit.xml, summary.json), add one entry to OUT/history.jsonl and switch OUT/latest."
+        ),
+    )
+    merge.add_argument("shards", nargs="+", type=Path, metavar="DIR", help="shard folders, every slice of one run")
+    merge.add_argument("--out", type=Path, default=None, help="reports folder (default: [tool.iflowtest] reports)")
     postman = commands.add_parser("import-postman", help="write a Postman collection as YAML suites")
     postman.add_argument("collection", type=Path, help="exported collection (v2.0/v2.1 JSON) or a v3 folder")
     postman.add_argument(
@@ -188,6 +205,8 @@ def _main(args: list[str]) -> int:
         return check_cassettes_command(parsed)
     if parsed.command == "import-postman":
         return import_postman_command(parsed)
+    if parsed.command == "merge":
+        return merge_shards(parsed.shards, parsed.out)
     if parsed.command == "init":
         return init_command(parsed.dir)
     if parsed.command == "discover":
@@ -229,6 +248,7 @@ def run_suites(args: list[str], cwd: Path | None = None) -> int:
 def _run_suites(args: list[str], cwd: Path | None) -> int:
     root = find_project_root(cwd or Path.cwd())
     args = [_RUN_ALIASES.get(a, a) for a in args]
+    args = ["--iflow-shard=" + a.partition("=")[2] if a.startswith("--shard=") else a for a in args]
     try:
         settings = resolve_settings(root, _preflight_options(args))
         if settings.target == "emulator" and "--iflow-offline" not in args:
@@ -268,6 +288,36 @@ def _run_suites(args: list[str], cwd: Path | None) -> int:
         ],
         plugins=[watcher],
     )
+    return finish_run(int(code), watcher)
+
+
+def merge_shards(folders: Sequence[Path], out: Path | None, cwd: Path | None = None) -> int:
+    """`iflowtest merge`: check the shards, replay their reports into one published run."""
+    root = find_project_root(cwd or Path.cwd())
+    try:
+        settings = resolve_settings(root, {})
+        NotifySettings.from_settings(settings)  # a bad [tool.iflowtest.notify] is said before anything is written
+        shards = [read_shard(folder) for folder in folders]
+        check_shards(shards)
+    except IflowtestError as exc:
+        return _fail(str(exc))
+    watcher = _InterruptWatcher()
+    code = pytest.main(
+        [
+            f"--rootdir={root}",
+            # The plugin would start the target; the merge only reports what the shards ran.
+            "-p",
+            "no:iflowtest",
+            "-p",
+            "no:cacheprovider",
+            "-q",
+            "-W",
+            "ignore::pytest.PytestAssertRewriteWarning",
+            str(root),  # not the project's testpaths: nothing is collected
+        ],
+        plugins=[watcher, MergeSession(shards, settings, out or settings.reports_dir)],
+    )
+    print(f"iflowtest: merged {len(shards)} shards of one run ({sum(len(s.planned) for s in shards)} tests)")
     return finish_run(int(code), watcher)
 
 

@@ -23,12 +23,17 @@ from iflowtest.cassettes.recording import install_recording
 from iflowtest.checks.messages import MessageChecks
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import CassetteError, IflowtestError, UnreachableError
+from iflowtest.pacing.limits import RateLimits
+from iflowtest.pacing.pacer import WORKER_FOLDER as PACING_FOLDER
+from iflowtest.pacing.pacer import Pacer, PacingReport, use_pacer
 from iflowtest.provisioning.leftovers import LeftoverReport, provisions_through_cloud_foundry
 from iflowtest.redaction import install_log_redaction, redact_report, redacting_stdio
 from iflowtest.reporting.columns import ReportColumns, attach_calls
 from iflowtest.reporting.dashboard import UNREACHABLE_PROPERTY, WORKER_HOSTS, RunDashboard
 from iflowtest.reporting.details import attach_exchanges, attach_mpl
+from iflowtest.reporting.notify import register_notifier
 from iflowtest.reporting.publish import ReportPublisher, ReportWriteError
+from iflowtest.reporting.shards import WORKER_HISTORY, Shard, ShardRecorder, ShardSelection
 from iflowtest.reporting.targetline import TargetLines
 from iflowtest.settings import Settings, check_client_keys, find_project_root, resolve_settings
 from iflowtest.stash import CALLS_KEY, MPL_KEY, RESPONSES_KEY, SETTINGS_KEY, TARGET_KEY, UPDATE_BASELINES_KEY
@@ -40,6 +45,7 @@ UNDO_STDIO_KEY = pytest.StashKey[Callable[[], None]]()
 TARGET_SESSION_KEY = pytest.StashKey[TargetSession]()
 UNDO_QUIET_TLS_KEY = pytest.StashKey[Callable[[], None]]()
 UNDO_CLAIMS_KEY = pytest.StashKey[Callable[[], None]]()
+UNDO_PACING_KEY = pytest.StashKey[Callable[[], None]]()
 NAME_CHECK_KEY = pytest.StashKey[NameCheck]()
 T = TypeVar("T")
 
@@ -85,6 +91,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
     group.addoption("--iflow-run-id", dest="iflow_run_id", metavar="ID", help="run id in history and summary.json")
     group.addoption(
+        "--iflow-shard",
+        dest="iflow_shard",
+        metavar="K/N",
+        help="run slice K of N (balanced by the history's durations) into DIR/shard-K-of-N/ for `iflowtest merge`",
+    )
+    group.addoption(
         "--iflow-progress", dest="iflow_progress", type=float, metavar="S", help="print a progress line every S seconds"
     )
     group.addoption(
@@ -110,6 +122,12 @@ def pytest_cmdline_main(config: pytest.Config) -> None:
     # (failures, captured output, summaries) passes the redaction of the run's secrets.
     config.stash[UNDO_STDIO_KEY] = redacting_stdio()
     # Before any pytest_configure: pytest-html and junitxml read their paths there.
+    shard = config.getoption("iflow_shard", None)
+    if shard:
+        try:
+            Shard.parse(shard)
+        except ValueError as exc:
+            raise pytest.UsageError(f"iflowtest: {exc}") from None
     try:
         publisher = ReportPublisher.from_config(config)
     except ReportWriteError as exc:
@@ -166,7 +184,10 @@ def pytest_configure(config: pytest.Config) -> None:
         claims = ClaimsFolder()  # the controller runs no test: it only hands the folder to its workers
         config.pluginmanager.register(claims, "iflowtest-mpl-claims")
         config.stash[UNDO_CLAIMS_KEY] = claims.remove
+    _start_pacing(config, settings, workerinput)
     publisher = config.pluginmanager.get_plugin("iflowtest-publisher")
+    if config.getoption("iflow_shard"):
+        _select_shard(config, settings, publisher)
     if publisher is not None and config.getoption("iflow_reports") and not config.pluginmanager.hasplugin("html"):
         raise pytest.UsageError(
             "iflowtest: --iflow-reports needs the pytest-html plugin, which is disabled: drop -p no:html"
@@ -194,6 +215,41 @@ def pytest_configure(config: pytest.Config) -> None:
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard
+            try:
+                register_notifier(config, settings, publisher)
+            except IflowtestError as exc:
+                raise pytest.UsageError(f"iflowtest: {exc}") from None
+
+
+def _start_pacing(config: pytest.Config, settings: Settings, workerinput: Any) -> None:
+    """One pacer for the run: the controller makes the buckets' folder, xdist workers share it."""
+    try:
+        limits = RateLimits.from_settings(settings)
+    except IflowtestError as exc:
+        raise pytest.UsageError(f"iflowtest: {exc}") from None
+    folder = workerinput.get(PACING_FOLDER) if workerinput is not None else None
+    if folder:
+        pacer = Pacer(limits, Path(folder))
+    else:
+        report = PacingReport.create(limits)
+        config.pluginmanager.register(report, "iflowtest-pacing")
+        pacer = report.pacer
+    config.stash[UNDO_PACING_KEY] = use_pacer(pacer)
+
+
+def _select_shard(config: pytest.Config, settings: Settings, publisher: object) -> None:
+    """`--iflow-shard K/N`: keep slice K (every process plans alike); the controller's publisher writes shard.json."""
+    workerinput = getattr(config, "workerinput", None)
+    history = workerinput.get(WORKER_HISTORY) if workerinput is not None else config.getoption("iflow_history")
+    selection = ShardSelection(
+        Shard.parse(config.getoption("iflow_shard")),
+        Path(history) if history else None,
+        whole_files=any(spec.in_order for spec in settings.iflows.values()),
+    )
+    config.pluginmanager.register(selection, "iflowtest-shard")
+    if isinstance(publisher, ReportPublisher) and workerinput is None:
+        publisher.shard = ShardRecorder(config, selection)
+        config.pluginmanager.register(publisher.shard, "iflowtest-shard-recorder")
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -246,6 +302,9 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         undo_stdio = config.stash.get(UNDO_STDIO_KEY, None)
         if undo_stdio is not None:
             undo_stdio()
+        undo_pacing = config.stash.get(UNDO_PACING_KEY, None)
+        if undo_pacing is not None:
+            undo_pacing()
 
 
 @pytest.hookimpl(trylast=True)  # after any plugin that shuffles (pytest-randomly): a sequence keeps its order

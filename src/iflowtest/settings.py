@@ -68,6 +68,7 @@ KNOWN_VARIABLES: Final = frozenset(
         "IFLOWTEST_CF_JOB_TIMEOUT",
         "IFLOWTEST_KEEP_CLIENTS",
         "IFLOWTEST_MONITOR_URL",
+        "IFLOWTEST_NOTIFY_WEBHOOK",
     }
 )
 
@@ -88,6 +89,8 @@ _TOP_KEYS: Final = {
     "monitor_url": str,
     "cassettes": dict,  # read by cassettes.CassetteOptions
     "allowed_paths": list,
+    "notify": dict,  # read by reporting.notify.NotifySettings
+    "rate_limits": dict,  # read by calls.pacing.RateLimits
 }
 _CLIENT_KEYS: Final = {
     "plan": str,

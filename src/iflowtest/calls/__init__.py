@@ -5,5 +5,6 @@ retried body reads (`retrying`, `bodyretry`), the pool that hands out clients pe
 (`pool`), the hints that explain error answers (`hints`), the message-log client (`mpl`), the reads of what a
 message did (`monitor`: properties, attachments, message store, trace, successors, data stores, JMS queues)
 and the notice of a run without TLS verification (`tlsverify`).
-It may import `credentials` (a `ResolvedClient` is what it calls as) and the shared base, nothing else.
+It may import `credentials` (a `ResolvedClient` is what it calls as), `pacing` (every call waits for the run's
+pacer) and the shared base, nothing else.
 """

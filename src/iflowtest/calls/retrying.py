@@ -27,6 +27,7 @@ from urllib3.response import BaseHTTPResponse
 from urllib3.util.retry import RequestHistory, Retry
 
 from iflowtest.calls.bodyretry import BodyCutShort, BodyRetryAdapter
+from iflowtest.pacing.pacer import retry_after_seconds, slowed
 
 RETRY_STATUSES: Final = frozenset({429, 502, 503, 504})
 IDEMPOTENT: Final = frozenset({"GET", "HEAD", "OPTIONS", "PUT", "DELETE"})
@@ -69,6 +70,10 @@ class RecordingRetry(Retry):
         if response is not None and _retry_after(response.headers) > self.max_retry_after:
             # Bounded in time: do not wait an hour for a 429; the test gets the answer and the reason.
             raise MaxRetryError(_pool, url or "", None)  # type: ignore[arg-type]  # urllib3 itself passes None
+        if response is not None and response.status == 429 and _pool is not None:
+            # Before urllib3 waits and retries: every worker of the run holds back from this API now.
+            origin = f"{_pool.scheme}://{_pool.host}:{_pool.port}" if hasattr(_pool, "scheme") else ""
+            slowed(origin + (url or ""), retry_after_seconds(response.headers.get("Retry-After")))
         if isinstance(error, ReadTimeoutError):
             # A read timeout is not retried: the iFlow got the request and is slow; sending it again
             # would hammer it and multiply the wait. requests turns this into its ReadTimeout.

@@ -17,9 +17,11 @@ from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
 from iflowtest.errors import IflowCallError
+from iflowtest.pacing.pacer import pace, retry_after_seconds, slowed
 from iflowtest.redaction import remember_header_secrets
 
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
+
 merge_setting = cast(Callable[[Any, Any], Any], sessions.merge_setting)  # untyped in requests
 
 
@@ -67,9 +69,9 @@ class HarnessAdapter(HTTPAdapter):
 
     With `verify=False` requests hands urllib3 no TLS context and no CA file, and urllib3 then builds a new
     context for every connection and loads the whole system CA store into it (`load_default_certs`), a store
-    it never consults since nothing is verified: about 30 ms a connection. The emulator (and any server that
-    answers `Connection: close`) opens a connection per call, so `--insecure` made every call several times
-    slower. requests documents `build_connection_pool_key_attributes` as the place to pass a context of one's
+    it never consults since nothing is verified: about 30 ms a connection. A server that answers
+    `Connection: close` (as the emulator once did) costs a connection per call, so `--insecure` made every call
+    several times slower. requests documents `build_connection_pool_key_attributes` as the place to pass a context of one's
     own; no library offers this one, so the adapter builds it once, with urllib3's own factory (same
     protocols, ciphers and SSLKEYLOGFILE as urllib3's per-connection context), without the CA store, and
     with the client certificate already loaded, so that urllib3 never changes a context shared between
@@ -86,15 +88,19 @@ class HarnessAdapter(HTTPAdapter):
         self._unverified_lock = threading.Lock()
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any) -> requests.Response:  # type: ignore[override]
-        """requests' send, reading the body with a bound, and remembering the credentials that travel."""
+        """requests' send once the run's pacer allows, reading the body with a bound, and remembering the
+        credentials that travel; a 429 slows the pace for every worker of the run."""
+        url = request.url or ""
+        pace(url)
         remember_header_secrets(request.headers)
-        response = super().send(request, stream=True, **kwargs)
+        response: requests.Response = super().send(request, stream=True, **kwargs)
         remember_header_secrets(response.headers)
+        if response.status_code == 429:
+            slowed(url, retry_after_seconds(response.headers.get("Retry-After")))
         if not stream:
             read_bounded(response, self.max_body_bytes)
         return response
 
-    # requests' stubs type the result with private TypedDicts, hence Any.
     def build_connection_pool_key_attributes(
         self, request: requests.PreparedRequest, verify: Any, cert: Any = None
     ) -> Any:

@@ -21,6 +21,7 @@ from requests_oauthlib import OAuth2Session
 from iflowtest.credentials.breaker import CircuitBreaker
 from iflowtest.credentials.servicekey import ServiceKey
 from iflowtest.errors import ClientRejectedError, TokenEndpointError, TokenEndpointUnreachableError
+from iflowtest.pacing.pacer import pace
 from iflowtest.redaction import Secret, error_reason, redact_text
 
 # XSUAA answers a bad secret with `unauthorized`; upstream UAA moved to `unauthorized_client` (PR #2575);
@@ -91,6 +92,7 @@ class OAuthToken:
         session = OAuth2Session(client=BackendApplicationClient(client_id=self.key.clientid))
         session.verify = self._verify
         session.register_compliance_hook("access_token_response", self._check_response)
+        pace(self.key.tokenurl)
         started = self._clock()
         certificate_only = self._cert is not None and self._secret is None
         if certificate_only:

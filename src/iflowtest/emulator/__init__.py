@@ -1,6 +1,6 @@
 """The emulated CPI tenant: XSUAA, iFlow runtime and an S/4HANA cost-center backend on loopback.
 
-Owns the server (`server`), the tenant's state (`tenant`), the token endpoint (`xsuaa`, `cfuaa`), the iFlow
+Owns the server (`server`, and `serving`: cheroot with HTTP/1.1 keep-alive), the tenant's state (`tenant`), the token endpoint (`xsuaa`, `cfuaa`), the iFlow
 runtime and its catalog of flows (`runtime`, `catalog`, `flows`, `iflows.yaml`), the OData V2 services
 (`odata*`, `costcenters`), the monitoring API (`mpl`, `mpl_model`) with the data stores and JMS queues
 flows write (`stores`), the Cloud Foundry V3 API and its service broker

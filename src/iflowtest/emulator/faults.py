@@ -20,9 +20,8 @@ were injected; the first that fires acts alone and the later ones do not count t
 
 from __future__ import annotations
 
+import errno
 import math
-import socket
-import struct
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
@@ -47,6 +46,8 @@ _SPEC_KEYS: Final = (
 )
 # Where the server finds how much of the answer to send before a mid-body reset.
 _CUT_AFTER: Final = "iflowtest.reset_after_bytes"
+# The environ key of the server's callable that makes the connection's close a TCP RST (see `serving`).
+RESET: Final = "iflowtest.reset"
 
 
 @dataclass
@@ -219,16 +220,16 @@ class FaultPlan:
         return None
 
 
-def reset_connection(environ: Mapping[str, Any]) -> None:
+def reset_connection(environ: Mapping[str, Any], *, mid_body: bool = False) -> None:
     """Drop the request's connection with a TCP RST instead of an answer.
 
-    SO_LINGER 0 makes the kernel send RST when the server closes the socket, which it does once the
-    handler sees the dropped connection (the emulator's request handler ends keep-alive then).
+    The server's `RESET` callable sets SO_LINGER 0 and marks the connection, so closing it sends RST; the
+    ECONNRESET raised here is what the server takes for a dropped connection: it ends keep-alive and closes.
     """
-    sock = environ.get("werkzeug.socket")
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-    raise ConnectionResetFault("connection reset by an injected fault")
+    drop = environ.get(RESET)
+    if callable(drop):
+        drop(mid_body)
+    raise ConnectionResetFault(errno.ECONNRESET, "connection reset by an injected fault")
 
 
 def cut_short(environ: Mapping[str, Any], body: Iterable[bytes]) -> Iterable[bytes]:
@@ -250,7 +251,7 @@ def _cut(environ: Mapping[str, Any], body: Iterable[bytes], limit: int) -> Itera
     if not whole:
         return  # nothing to cut (HEAD, 204): the answer goes out whole
     yield whole[: min(limit, len(whole) - 1)]  # at least one byte short, or the answer would be complete
-    reset_connection(environ)
+    reset_connection(environ, mid_body=True)
 
 
 def check_target(target: str, fault: Fault) -> None:

@@ -20,16 +20,16 @@ from __future__ import annotations
 import http.client
 import json
 import re
-import socket
 import ssl
+import sys
 import tempfile
 import threading
+import time
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any, Final
 
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.broker import ProcessIntegrationBroker
@@ -39,8 +39,9 @@ from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
 from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, ODATA_ERROR_SHAPES, MplApi
 from iflowtest.emulator.odata import NEXT_LINK_FORMS
-from iflowtest.emulator.runtime import BODY_LIMIT_STATUSES, SENT_HEADERS, Runtime, tomcat_page
+from iflowtest.emulator.runtime import BODY_LIMIT_STATUSES, Runtime, tomcat_page
 from iflowtest.emulator.runtime_api import Deployments, RuntimeApi
+from iflowtest.emulator.serving import HttpServer
 from iflowtest.emulator.tenant import Counters, MessageRecord, Tenant
 from iflowtest.emulator.tls import EmulatorTls, create_tls
 from iflowtest.emulator.xsuaa import BAD_SECRET_ERRORS, TOKEN_KEYS_PATH, TOKEN_PATH, TokenEndpoint
@@ -51,9 +52,6 @@ if TYPE_CHECKING:
 HEALTH_PATH: Final = "/_emulator/health"
 COUNTERS_PATH: Final = "/_emulator/counters"
 _SUBDOMAIN = re.compile(r"[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?")
-# How often the serving loop looks for a shutdown request: it bounds how long stop() takes (tests stop
-# hundreds of emulators), against 50 idle wake-ups a second.
-_POLL_INTERVAL: Final = 0.02
 _READY_TIMEOUT: Final = 5.0
 # The hosts a tenant's keys name, and the endpoints (see `_endpoint`) each serves when they are separate;
 # the runtime host also keeps what is no part of the tenant (the S/4 backend, the CF API).
@@ -146,8 +144,7 @@ class Emulator:
             self._tenant.queues.declare(str(queue))
         self._faults = FaultPlan(self._tenant.clock.now)
         self._cloud_foundry.faults = self._faults  # `cf-jobs` faults
-        self._servers: dict[str, BaseWSGIServer] = {}
-        self._threads: list[threading.Thread] = []
+        self._servers: dict[str, HttpServer] = {}
         self._urls: dict[str, str] = {}
         self._url: str | None = None
         self._lifecycle = threading.Lock()
@@ -197,29 +194,20 @@ class Emulator:
         with self._lifecycle:
             if self._servers:
                 raise RuntimeError(f"the emulator is already running at {self._url}")
-            servers: dict[str, BaseWSGIServer] = {}
+            servers: dict[str, HttpServer] = {}
             try:
                 for host in HOSTS if self._separate_hosts else HOSTS[:1]:
                     servers[host] = self._bind(host, self._port if host == "runtime" else 0)
             except BaseException:
                 for bound in servers.values():
-                    bound.server_close()
+                    bound.close()
                 raise
             self._servers = servers
             self._urls = {host: self._url_of(server) for host, server in servers.items()}
             self._url = self._urls["runtime"]
-            self._threads = [
-                threading.Thread(
-                    target=server.serve_forever,
-                    kwargs={"poll_interval": _POLL_INTERVAL},
-                    name=f"iflowtest-emulator-{server.port}",
-                    daemon=True,
-                )
-                for server in servers.values()
-            ]
             self._stopped.clear()
-            for thread in self._threads:
-                thread.start()
+            for server in servers.values():
+                server.start()
         try:
             for server in servers.values():
                 self._wait_until_ready(server)
@@ -229,19 +217,15 @@ class Emulator:
         return self
 
     def stop(self) -> None:
-        """Shut the servers down and wait for their threads; calling it again does nothing."""
+        """Shut the servers down, closing kept-alive connections, and wait for their threads; again does nothing."""
         with self._lifecycle:
-            servers, threads = self._servers, self._threads
-            self._servers, self._threads = {}, []
+            servers = self._servers
+            self._servers = {}
         if not servers:
             return
         self._faults.clear()  # release requests hanging on an injected fault
         for server in servers.values():
-            server.shutdown()
-        for thread in threads:
-            thread.join()
-        for server in servers.values():
-            server.server_close()
+            server.stop()
         self._stopped.set()
 
     def serve_forever(self) -> None:
@@ -269,32 +253,18 @@ class Emulator:
     ) -> None:
         self.stop()
 
-    def _bind(self, served: str, port: int) -> BaseWSGIServer:
-        # Bound here, not by Werkzeug, which answers a taken port with sys.exit(1) instead of OSError.
-        family = socket.AF_INET6 if ":" in self._host else socket.AF_INET
-        listener = socket.create_server((self._host, port), family=family)
-
+    def _bind(self, served: str, port: int) -> HttpServer:
         def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
             return self._wsgi_app(environ, start_response, served if self._separate_hosts else None)
 
-        try:
-            return make_server(
-                self._host,
-                port,
-                app,
-                threaded=True,
-                request_handler=_request_handler(self),
-                ssl_context=self._tls.server_context() if self._tls else None,
-                fd=listener.fileno(),
-            )
-        finally:
-            listener.close()  # Werkzeug serves a duplicate of the descriptor
+        tls = (self._tls.server_context(), self._tls.cert_file, self._tls.key_file) if self._tls else None
+        return HttpServer(self._host, port, app, tls=tls)
 
-    def _url_of(self, server: BaseWSGIServer) -> str:
+    def _url_of(self, server: HttpServer) -> str:
         host = f"[{self._host}]" if ":" in self._host else self._host
         return f"{'https' if self._tls else 'http'}://{host}:{server.port}"
 
-    def _wait_until_ready(self, server: BaseWSGIServer) -> None:
+    def _wait_until_ready(self, server: HttpServer) -> None:
         # Connect to loopback even when bound to a wildcard address (a lookup, not a bind).
         host = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(self._host, self._host)  # noqa: S104
         connection: http.client.HTTPConnection
@@ -332,6 +302,8 @@ class Emulator:
         self, environ: WSGIEnvironment, start_response: StartResponse, served: str | None = None
     ) -> Iterable[bytes]:
         request = Request(environ)
+        if self._log_requests:
+            start_response = _access_logged(request, start_response)
         if served is not None and not _serves(served, _endpoint(request.path)):
             # Another host's path: the runtime's Tomcat does not know it, nor do the API and token hosts.
             refused = (
@@ -340,7 +312,7 @@ class Emulator:
                 else Response("Not Found", status=404, content_type="text/plain;charset=UTF-8")
             )
             return refused(environ, start_response)
-        # Outside the try below: an injected reset must reach Werkzeug as a dropped connection.
+        # Outside the try below: an injected reset must reach the server as a dropped connection.
         injected = self._faults.apply(request, self._fault_target(request.path), _client_of(request))
         try:
             response = injected or self._dispatch(request)
@@ -727,30 +699,13 @@ def _certificate_hosts(host: str) -> tuple[str, ...]:
     return (host, *loopback)
 
 
-def _request_handler(emulator: Emulator) -> type[WSGIRequestHandler]:
-    class _Handler(WSGIRequestHandler):
-        # Headers and body go out as separate TLS records; with Nagle on, the second waits for an ACK.
-        disable_nagle_algorithm = True
+def _access_logged(request: Request, start_response: StartResponse) -> StartResponse:
+    """`start_response` that also writes one access-log line to stderr (`iflowtest emulator` in the foreground)."""
 
-        def connection_dropped(self, error: BaseException, environ: WSGIEnvironment | None = None) -> None:
-            # Also after an injected reset: no keep-alive read on a connection that is being reset.
-            self.close_connection = True
+    def logged(status: str, headers: list[tuple[str, str]], exc_info: Any = None) -> Any:
+        when = time.strftime("%d/%b/%Y %H:%M:%S")
+        line = f'{request.remote_addr} - - [{when}] "{request.method} {request.full_path.rstrip("?")}" {status[:3]}'
+        print(line, file=sys.stderr, flush=True)
+        return start_response(status, headers, exc_info)
 
-        def make_environ(self) -> WSGIEnvironment:
-            environ = super().make_environ()
-            # Werkzeug leaves out headers whose names hold "_" (WSGI cannot tell them from "-"); Tomcat and
-            # CPI keep them, and SAP's own (SAP_ApplicationID, SAP_Sender, ...) all have one.
-            environ[SENT_HEADERS] = list(self.headers.items())
-            return environ
-
-        def send_header(self, keyword: str, value: str) -> None:
-            # No `Server: Werkzeug/...`: a tenant names no server software, and no client should learn to expect one.
-            if keyword.lower() != "server":
-                super().send_header(keyword, value)
-
-        # Quiet under tests; `serve_forever` (the CLI) turns the access log on.
-        def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
-            if emulator._log_requests:
-                super().log_request(code, size)
-
-    return _Handler
+    return logged

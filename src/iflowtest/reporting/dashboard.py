@@ -66,6 +66,7 @@ class RunDashboard:
         self.started = datetime.now(UTC).isoformat(timespec="seconds")
         self._clock_start = time.monotonic()
         self._outcomes: dict[str, str] = {}
+        self._durations: dict[str, float] = {}
         self._facts: dict[str, dict[str, str]] = {}
         self._unreachable: set[str] = set()
         self._worker_hosts: set[str] = set()  # xdist: the controller resolves no keys, its workers do
@@ -75,6 +76,8 @@ class RunDashboard:
         self._last_progress = time.monotonic()
         self._total: int | None = None
         self.summary: dict[str, Any] | None = None
+        self.target_line = ""  # the target as the report names it, kept for the notification
+        self.duration_s: float | None = None  # a merge of shards sets the nightly's wall time; else measured
         self.write_error: OSError | None = None  # summary.json could not be written; the run is not published
 
     def check_history(self) -> list[str]:
@@ -99,6 +102,7 @@ class RunDashboard:
     def pytest_runtest_logreport(self, report: pytest.TestReport) -> None:
         nodeid = report.nodeid
         self._reasons.note(report)
+        self._durations[nodeid] = self._durations.get(nodeid, 0.0) + float(getattr(report, "duration", 0.0) or 0.0)
         facts = properties_of(report)
         if facts:
             # Only what the history keeps: the dict lives until the session ends, one per test.
@@ -145,6 +149,7 @@ class RunDashboard:
                     http_status=facts.get("http_status", ""),
                     mpl_id=facts.get("mpl_id", ""),
                     mpl_link=facts.get("mpl_link", ""),
+                    duration_s=self._durations.get(nodeid),
                 )
             )
         return RunRecord(
@@ -158,11 +163,15 @@ class RunDashboard:
             tls_verify=self.settings.tls_verify,
         )
 
+    def add_hosts(self, hosts: AbstractSet[str]) -> None:
+        """Tenant hosts called elsewhere (xdist workers, the shards of a merged run)."""
+        self._worker_hosts.update(hosts)
+
     def _tenant_hosts(self) -> set[str]:
         target = self.config.stash.get(TARGET_KEY, None)
-        if self.settings.target != "tenant" or target is None:
+        if self.settings.target != "tenant":
             return set()
-        return target.known_hosts() | self._worker_hosts
+        return (target.known_hosts() if target is not None else set()) | self._worker_hosts
 
     # ------------------------------------------------------------ at the end
     @pytest.hookimpl(tryfirst=True)
@@ -176,7 +185,7 @@ class RunDashboard:
             run,
             found,
             unreachable=len(self._unreachable & broken),
-            duration_s=time.monotonic() - self._clock_start,
+            duration_s=self.duration_s if self.duration_s is not None else time.monotonic() - self._clock_start,
         )
         html_path = self.config.getoption("htmlpath", None)
         if html_path:
@@ -185,12 +194,13 @@ class RunDashboard:
                 write_summary(path, self.summary)
             except OSError as exc:  # a full disk: pytest-html and the publisher must still get their turn
                 self.write_error = OSError(exc.errno, exc.strerror, str(path))
+        self.target_line = self._target_text()
         overview = render_overview(
             run,
             found,
             runs,
             history=self.history is not None,
-            target=self._target_text(),
+            target=self.target_line,
             failures=self._reasons.failures,
             unreachable=len(self._unreachable),
         )
@@ -210,8 +220,8 @@ class RunDashboard:
     def _target_text(self) -> str:
         target = self.config.stash.get(TARGET_KEY, None)
         tenant = target.describe().get("Tenant", "") if target is not None else ""
-        if not tenant and target is not None and self.settings.target == "tenant":
-            tenant = ", ".join(sorted(target.known_hosts() | self._worker_hosts))
+        if not tenant and self.settings.target == "tenant":
+            tenant = ", ".join(sorted(self._tenant_hosts()))
         return describe_target(
             self.settings.target, self.settings.profile, redact_text(tenant), tls_verify=self.settings.tls_verify
         )

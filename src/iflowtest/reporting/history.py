@@ -59,6 +59,7 @@ class CaseResult:
     http_status: str = ""
     mpl_id: str = ""
     mpl_link: str = ""
+    duration_s: float | None = None  # setup, call and teardown: what `--shard` balances by
 
     @property
     def broken(self) -> bool:
@@ -80,8 +81,12 @@ class RunRecord:
     tls_verify: bool = True
 
     def to_json(self) -> str:
-        """One compact line; cases as [nodeid, outcome, iflow, latency] to keep 2000-case runs small."""
-        cases = [[c.nodeid, c.outcome, c.iflow, c.latency_ms] for c in self.cases]
+        """One compact line; cases as [nodeid, outcome, iflow, latency, duration] to keep 2000-case runs small."""
+        cases = [
+            [c.nodeid, c.outcome, c.iflow, c.latency_ms]
+            + ([round(c.duration_s, 3)] if c.duration_s is not None else [])
+            for c in self.cases
+        ]
         head = {k: v for k, v in asdict(self).items() if k != "cases"}
         return json.dumps({**head, "cases": cases}, separators=(",", ":"))
 
@@ -91,8 +96,15 @@ class RunRecord:
         data = nesting.loads(line)
         if not isinstance(data, dict):
             raise ValueError("not a JSON object")
+        # Lines written before runs carried durations have four fields per case.
         cases = tuple(
-            CaseResult(nodeid=str(c[0]), outcome=str(c[1]), iflow=str(c[2] or ""), latency_ms=_number(c[3]))
+            CaseResult(
+                nodeid=str(c[0]),
+                outcome=str(c[1]),
+                iflow=str(c[2] or ""),
+                latency_ms=_number(c[3]),
+                duration_s=_number(c[4]) if len(c) > 4 else None,
+            )
             for c in data["cases"]
         )
         # Lines written before runs carried host, mode and TLS have target and profile already; they are

@@ -33,6 +33,7 @@ from iflowtest.files import write_atomically
 from iflowtest.reporting.dashboard import RunDashboard, run_id_now
 from iflowtest.reporting.history import HistoryStore
 from iflowtest.reporting.nightly import name_junit_cases
+from iflowtest.reporting.shards import Shard, ShardRecorder
 from iflowtest.reporting.summary import SUMMARY_FILE
 
 HISTORY_FILE: Final = "history.jsonl"
@@ -98,6 +99,14 @@ class RunFolder:
                 continue
             return cls(reports, folder)
 
+    @classmethod
+    def replace(cls, reports: Path, name: str) -> RunFolder:
+        """`reports/<name>/` afresh (a shard's folder: the same name on every run, for CI to upload)."""
+        folder = reports / name
+        shutil.rmtree(folder, ignore_errors=True)
+        folder.mkdir(parents=True)
+        return cls(reports, folder)
+
     @property
     def run_id(self) -> str:
         """The folder's name, the run's id in the history and summary.json."""
@@ -130,6 +139,7 @@ class ReportPublisher:
         self.published = False
         self.kept_partial = False
         self.error: ReportWriteError | None = None
+        self.shard: ShardRecorder | None = None  # a shard writes shard.json, not the history or latest
 
     @classmethod
     def from_config(cls, config: pytest.Config) -> ReportPublisher | None:
@@ -141,8 +151,12 @@ class ReportPublisher:
         if not reports:
             return cls(None, HistoryStore(Path(history)), {}) if history else None
         root = Path(reports)
+        shard = config.getoption("iflow_shard", None)
         with writing(root):
-            folder = RunFolder.claim(root, config.getoption("iflow_run_id", None) or run_id_now())
+            if shard:
+                folder = RunFolder.replace(root, Shard.parse(shard).folder_name)
+            else:
+                folder = RunFolder.claim(root, config.getoption("iflow_run_id", None) or run_id_now())
         copies = {}
         if config.getoption("htmlpath", None):
             copies["html"] = Path(config.option.htmlpath).resolve()
@@ -152,7 +166,8 @@ class ReportPublisher:
         config.option.htmlpath = str(folder.html)
         config.option.self_contained_html = True  # one file, so copies and archives stay whole
         config.option.xmlpath = str(folder.junit)
-        config.option.iflow_run_id = folder.run_id
+        if not shard:
+            config.option.iflow_run_id = folder.run_id
         config.option.iflow_history = str(Path(history) if history else root / HISTORY_FILE)
         return cls(folder, HistoryStore(Path(config.option.iflow_history)), copies)
 
@@ -205,6 +220,12 @@ class ReportPublisher:
                 copy_file(folder.folder / SUMMARY_FILE, self.copies["html"].with_name(SUMMARY_FILE))
             if "junit" in self.copies:
                 copy_file(folder.junit, self.copies["junit"])
+            if self.shard is not None:  # the merge adds the run to the history and switches latest, once
+                summary = self.dashboard.summary or {}
+                with writing(folder.folder):
+                    self.shard.write(folder.folder, self.dashboard.run_record(), float(summary.get("duration_s", 0.0)))
+                self.published = True
+                return
         link = prepare_link(folder) if folder is not None else None
         try:
             if self.history is not None:
@@ -285,4 +306,6 @@ def published_files(publisher: Any) -> list[Path]:
     """The files a published run offers to readers: `latest/report.html`, `latest/junit.xml`, and copies."""
     if not isinstance(publisher, ReportPublisher) or not publisher.published or publisher.folder is None:
         return []
+    if publisher.shard is not None:  # a shard's own folder: nothing is published to latest
+        return [publisher.folder.html, publisher.folder.junit, *publisher.copies.values()]
     return [publisher.folder.latest / "report.html", publisher.folder.latest / "junit.xml", *publisher.copies.values()]

@@ -1,0 +1,114 @@
+"""A latency-bound nightly: N calls that each take 200 ms on the tenant, serial against -n 4 and -n 8 and Newman.
+
+    python bench/latency.py [--requests 1000] [--latency 0.2] [--write]
+
+One `Emulator` (plain HTTP on 127.0.0.1, as bench/newman.py: Newman has no CA option) answers every call
+of the `ReadCostCenters` flow only after an injected latency of 200 ms, as a slow tenant would. The same
+Postman collection and data file (N rows, one GET with a status test each) run as:
+
+- Newman (serial: it has no parallel mode), `newman run -d rows.csv`;
+- the imported suite (`iflowtest import-postman`) under `python -m pytest`, serially, with `-n 4` and `-n 8`.
+
+Each side is its own process, timed whole (start-up included); the emulator's counters prove that every side
+made exactly N runtime calls, and every test and Newman assertion must pass. The targets (issue 19): `-n 8` at
+least 6x faster than the serial run, and at least 6x faster than Newman. The emulator keeps connections
+alive and serves up to 16 requests at once, so 8 workers are never queued on the server.
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+import tempfile
+from pathlib import Path
+from typing import Final
+
+from iflowtest.emulator import Emulator
+from newman import (
+    PYTEST,
+    Sides,
+    ensure_newman,
+    imported_project,
+    measure,
+    run_newman,
+    status_collection,
+    tenant_environment,
+    write_rows,
+)
+
+README: Final = Path(__file__).resolve().parent / "README.md"
+START: Final = "<!-- latency:results:start -->"
+END: Final = "<!-- latency:results:end -->"
+TARGET: Final = 6.0
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run every side once and print (and with --write record) the table."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--requests", type=int, default=1000)
+    parser.add_argument("--latency", type=float, default=0.2, help="seconds each call waits on the tenant")
+    parser.add_argument("--write", action="store_true", help="update the results section of bench/README.md")
+    args = parser.parse_args(argv)
+    newman, why = ensure_newman()
+    walls: dict[str, float] = {}
+    with tempfile.TemporaryDirectory(prefix="iflowtest-latency-") as tmp, Emulator(tls=False) as emulator:
+        work = Path(tmp)
+        key = emulator.issue_service_key("postman_basic")
+        oauth = key["oauth"]
+        collection = status_collection(work / "status.postman_collection.json")
+        sides = Sides(
+            emulator,
+            newman or Path(),
+            collection,
+            {"baseUrl": oauth["url"], "clientid": oauth["clientid"], "clientsecret": oauth["clientsecret"]},
+            tenant_environment(key, ["postman_basic"]),
+        )
+        data = write_rows(work / "rows.csv", args.requests)
+        project = work / "project"
+        imported_project(project, collection, data)
+        emulator.inject("ReadCostCenters", latency=args.latency)
+        commands: list[tuple[str, list[str] | None]] = [
+            ("iflowtest, serial", PYTEST),
+            ("iflowtest, -n 4", [*PYTEST, "-n", "4"]),
+            ("iflowtest, -n 8", [*PYTEST, "-n", "8"]),
+        ]
+        if newman is not None:
+            commands.append(("Newman (serial)", None))
+        for side, command in commands:
+            before = emulator.counters.calls()
+            if command is None:
+                run, _ = run_newman(newman, collection, work, sides.newman_env, data, per_request=False)  # type: ignore[arg-type]
+            else:
+                run = measure(command, project, sides.process_env)
+            calls = emulator.counters.calls() - before
+            if calls != args.requests or run.returncode != 0:
+                print(f"unequal work: {side} made {calls} calls, exit {run.returncode}:\n{run.output[-3000:]}")
+                return 1
+            walls[side] = run.wall_s
+            print(f"{side}: {run.wall_s:.1f} s", file=sys.stderr)
+    fastest = walls["iflowtest, -n 8"]
+    lines = [
+        f"{args.requests} calls, {args.latency * 1000:.0f} ms injected latency each, one run per side, whole-process "
+        "wall time:",
+        "",
+        "| side | wall s | -n 8 faster by |",
+        "|---|---:|---:|",
+    ]
+    for side, wall in walls.items():
+        ratio = wall / fastest
+        mark = "" if side == "iflowtest, -n 8" or "-n 4" in side else (" ✓" if ratio >= TARGET else " ✗")
+        lines.append(f"| {side} | {wall:.1f} | {ratio:.2f}×{mark} |")
+    if newman is None:
+        lines += ["", f"Newman skipped: {why}"]
+    table = "\n".join(lines)
+    print(table)
+    if args.write:
+        text = README.read_text()
+        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
+        README.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

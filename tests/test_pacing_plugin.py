@@ -1,0 +1,50 @@
+"""Pacing through the plugin: xdist workers share the run's buckets, a 429 slows them all, the report says so."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+
+CASES = """
+import pytest
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.parametrize("n", range(12))
+def test_read(iflow, n):
+    assert iflow.get().status_code == 200
+"""
+
+SETTINGS = """
+[tool.iflowtest.rate_limits]
+runtime = 20
+
+[tool.iflowtest.emulator]
+faults = ["ReadCostCenters:status=429,retry_after=1,times=1"]
+"""
+
+
+def test_workers_share_the_pace_and_a_429_slows_it(pytester: pytest.Pytester) -> None:
+    (pytester.path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text() + SETTINGS)
+    shutil.copytree(ROOT / "fixtures", pytester.path / "fixtures")
+    pytester.makepyfile(test_paced=CASES)
+    report = pytester.path / "report.html"
+
+    result = pytester.runpytest_subprocess("-p", "no:randomly", "-n", "2", f"--html={report}", "--self-contained-html")
+
+    result.assert_outcomes(passed=12)
+    text = result.stderr.str() + "\n" + result.stdout.str()
+    line = next(line for line in text.splitlines() if line.startswith("iflowtest: pacing delayed"))
+    # Both workers' emulators answered one 429 each; both workers' calls were counted in one file.
+    expected = (
+        "; 2 answer(s) 429 slowed it down (limits: message_log 100/s, runtime_artifacts 50/s, design_time 10/s, "
+        "runtime 20/s)"
+    )
+    assert expected in line
+    delayed = int(line.split("delayed ")[1].split(" ")[0])
+    assert delayed >= 2
+    assert "Pacing: delayed" in report.read_text()
