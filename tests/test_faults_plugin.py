@@ -195,3 +195,42 @@ def test_an_answer_not_retried_is_not_counted_as_a_retry(pytester: pytest.Pytest
     assert "    not retried: Retry-After 120 s exceeds the limit of" in text
     assert "retried: not retried" not in text
     assert "iflowtest.retries" not in properties(junit, "test_told_to_wait_too_long")
+
+
+def test_a_fault_on_an_unknown_target_is_one_line_naming_the_targets(tmp_path: Path) -> None:
+    # Issue 18: `--fault Nope:status=503` was accepted and then never fired.
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys"), "--fault", "Nope:status=503"]
+
+    result = subprocess.run(command, cwd=tmp_path, env=user_environ(), capture_output=True, text=True, timeout=120)
+
+    assert result.returncode == 2
+    line = result.stderr.strip()
+    assert "\n" not in line and "Traceback" not in result.stderr
+    assert line.startswith("iflowtest: error: --fault: unknown target 'Nope': use one of the tenant's iFlows or ")
+    assert "ReadCostCenters" in line and "token" in line and "cf-jobs" in line
+    assert not (tmp_path / "keys").exists()
+
+
+def test_a_configured_fault_on_an_unknown_target_stops_the_run(tmp_path: Path) -> None:
+    text = (ROOT / "pyproject.toml").read_text()
+    (tmp_path / "pyproject.toml").write_text(
+        text + '\n[tool.iflowtest.emulator]\nfaults = ["ReadCostCentres:status=503"]\n'
+    )
+    if "[tool.iflowtest.emulator]" in text:
+        pytest.skip("the sample pyproject.toml has its own emulator table")
+    shutil.copytree(ROOT / "suites", tmp_path / "suites")
+    shutil.copytree(ROOT / "fixtures", tmp_path / "fixtures")
+
+    result = subprocess.run(
+        [IFLOWTEST, "run", "suites/costcenters/test_read_costcenters.py"],
+        cwd=tmp_path,
+        env=user_environ(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+    assert result.returncode == 2, result.stdout[-2000:] + result.stderr[-2000:]
+    assert "[tool.iflowtest.emulator] faults: unknown target 'ReadCostCentres'" in result.stdout + result.stderr
+    assert "Traceback" not in result.stdout + result.stderr

@@ -420,6 +420,12 @@ def run_emulator(parsed: argparse.Namespace, stop: threading.Event | None = None
     except ValueError as exc:
         return _fail(f"--fault: {exc}")
     emu = new_emulator(settings, parsed.host, parsed.port, token_lifetime=lifetime, tls=not parsed.no_tls)
+    unknown = next((target for target, _ in faults if target not in emu.fault_targets()), None)
+    if unknown is not None:
+        return _fail(
+            f"--fault: unknown target {unknown!r}: use one of the tenant's iFlows or endpoints: "
+            f"{', '.join(emu.fault_targets())}"
+        )
     # SIGTERM (docker stop, systemd, kill) ends it like Ctrl-C: the TLS folder with the server's private key
     # is removed on the way out, not left in the temporary folder.
     main_thread = threading.current_thread() is threading.main_thread()

@@ -204,22 +204,37 @@ def parse_emulator_fault(text: str) -> tuple[str, Any]:
 
 def check_emulator_faults(settings: Settings) -> None:
     """Refuse `[tool.iflowtest.emulator] faults` the emulator cannot inject, before anything starts."""
+    if not settings.emulator.faults:
+        return
+    from iflowtest.emulator.server import ENDPOINT_TARGETS
+
+    targets = (*(flow.name for flow in emulator_catalog(settings).flows), *ENDPOINT_TARGETS)
     for text in settings.emulator.faults:
         try:
-            parse_emulator_fault(text)
+            target, _ = parse_emulator_fault(text)
         except ValueError as exc:
             raise ConfigError(f"[tool.iflowtest.emulator] faults: {exc}") from None
+        if target not in targets:
+            raise ConfigError(
+                f"[tool.iflowtest.emulator] faults: unknown target {target!r}: use one of the tenant's iFlows or "
+                f"endpoints: {', '.join(targets)}"
+            )
 
 
 def check_project_iflows(settings: Settings) -> None:
     """Refuse a project `iflows.yaml` the emulator cannot deploy (typo, clash, unknown behaviour), before any test."""
-    path = settings.emulator.iflows
-    if path is None:
-        return
+    emulator_catalog(settings)
+
+
+def emulator_catalog(settings: Settings) -> Any:
+    """The flows the emulator deploys for this project: the samples and those of its `iflows.yaml`."""
     from iflowtest.emulator.catalog import Catalog
     from iflowtest.emulator.server import own_source
 
-    Catalog.load().merged(
+    path = settings.emulator.iflows
+    if path is None:
+        return Catalog.load()
+    return Catalog.load().merged(
         Catalog.load_project(path, settings.root),
         samples="iflowtest's sample iflows.yaml",
         project=own_source(path, settings.root),

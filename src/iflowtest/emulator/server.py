@@ -36,7 +36,7 @@ from iflowtest.emulator.broker import ProcessIntegrationBroker
 from iflowtest.emulator.catalog import Catalog
 from iflowtest.emulator.cloudfoundry import CF_PREFIX, CloudFoundry
 from iflowtest.emulator.costcenters import SERVICE_PATH, CostCenterService
-from iflowtest.emulator.faults import Fault, FaultPlan, cut_short
+from iflowtest.emulator.faults import JOBS, Fault, FaultPlan, cut_short
 from iflowtest.emulator.mpl import API_ROOT, INTERIM_STATUSES, ODATA_ERROR_SHAPES, MplApi
 from iflowtest.emulator.odata import NEXT_LINK_FORMS
 from iflowtest.emulator.runtime import BODY_LIMIT_STATUSES, Runtime, tomcat_page
@@ -57,6 +57,9 @@ _READY_TIMEOUT: Final = 5.0
 # the runtime host also keeps what is no part of the tenant (the S/4 backend, the CF API).
 HOSTS: Final = ("runtime", "api", "token")
 _HOST_ENDPOINTS: Final = {"api": ("api", "emulator"), "token": ("token", "emulator")}
+
+# Fault targets besides the iFlows: the tenant's endpoints and its CF jobs.
+ENDPOINT_TARGETS: Final = ("token", "api", "cf", "backend", JOBS)
 
 
 class Emulator:
@@ -374,6 +377,10 @@ class Emulator:
         return match.flow.name if match else None
 
     # ------------------------------------------------------------ faults
+    def fault_targets(self) -> tuple[str, ...]:
+        """What a fault may target: the tenant's iFlows by name, its endpoints and `cf-jobs`."""
+        return (*(flow.name for flow in self._flows.flows), *ENDPOINT_TARGETS)
+
     def inject(self, target: str, **fault: Any) -> Fault:
         """Inject a fault on an iFlow (by name), endpoint (`token`, `cf`, `api`, `backend`) or `cf-jobs`; see `Fault`.
 
