@@ -99,6 +99,10 @@ def leaked(texts: dict[str, str], secrets: dict[str, str]) -> list[tuple[str, st
 def secret_forms(name: str, key: dict[str, Any]) -> dict[str, str]:
     """A key's secret as it travels: clear, URL-encoded, inside a Basic header."""
     oauth = key["oauth"]
+    if "clientsecret" not in oauth:
+        # A certificate key: its private key is the secret; a line from the middle of the PEM marks it.
+        lines = [line for line in oauth["key"].splitlines() if line and not line.startswith("-----")]
+        return {f"private key of {name}": lines[len(lines) // 2]}
     basic = base64.b64encode(f"{oauth['clientid']}:{oauth['clientsecret']}".encode()).decode()
     return {
         f"clientsecret of {name}": oauth["clientsecret"],

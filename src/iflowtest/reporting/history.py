@@ -263,7 +263,8 @@ def changes(runs: Sequence[RunRecord]) -> Changes:
         elif case.outcome == "passed" and before == "broken":
             fixes.append(case.nodeid)
     previous = earlier[-1].run_id if earlier else None
-    return Changes(previous, tuple(new_failures), tuple(fixes), flaky(runs))
+    # By node id, not by when each test ended: the same run gives the same lists serially, with -n and merged.
+    return Changes(previous, tuple(sorted(new_failures)), tuple(sorted(fixes)), flaky(runs))
 
 
 def _last_outcome(runs: Sequence[RunRecord], nodeid: str) -> str | None:
