@@ -13,7 +13,8 @@ from typing import Final
 
 from iflowtest.emulator.odata import ComplexType, EntitySet, Navigation, Property, ServiceModel
 
-_NAMESPACE: Final = "com.sap.hci.api"
+# The namespace of every OData API under /api/v1 (message logs, runtime artifacts, service endpoints).
+API_NAMESPACE: Final = "com.sap.hci.api"
 
 
 def _string(name: str, max_length: int | None = None) -> Property:
@@ -32,7 +33,7 @@ def _children(name: str, target: str, *, many: bool = True) -> Navigation:
 # The entity sets, types and property order of SAP's MessageProcessingLogs API (its EDMX as public clients
 # import it; the field order of the MessageProcessingLog follows a real answer, cpi-facts section 5).
 MPL_MODEL: Final = ServiceModel(
-    namespace=_NAMESPACE,
+    namespace=API_NAMESPACE,
     container="MessageProcessingLogs",
     complex_types=(
         ComplexType(
@@ -58,7 +59,7 @@ MPL_MODEL: Final = ServiceModel(
                 _string("IntegrationFlowName"),
                 _string("Status"),
                 _string("AlternateWebLink"),
-                Property("IntegrationArtifact", f"{_NAMESPACE}.IntegrationArtifact", nullable=False),
+                Property("IntegrationArtifact", f"{API_NAMESPACE}.IntegrationArtifact", nullable=False),
                 _string("LogLevel"),
                 _string("CustomStatus"),
                 _string("ArchivingStatus"),

@@ -25,6 +25,7 @@ from urllib.parse import unquote
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator.catalog import DEPLOYMENT_STATES, Catalog, FlowSpec
+from iflowtest.emulator.mpl_model import API_NAMESPACE
 from iflowtest.emulator.odata import EntitySet, Navigation, ODataService, Property, ServiceModel
 from iflowtest.emulator.tenant import Tenant
 from iflowtest.emulator.xsuaa import TokenEndpoint
@@ -36,7 +37,6 @@ ENTITY_SETS: Final = (
     "EntryPoints",
 )
 REQUIRED_ROLE: Final = "MonitoringDataRead"
-_NAMESPACE: Final = "com.sap.hci.api"
 _ERROR_VALUE = re.compile(
     r"IntegrationRuntimeArtifacts\('(?P<key>(?:[^']|'')*)'\)/ErrorInformation(?P<value>/\$value)?"
 )
@@ -44,12 +44,8 @@ _PROTOCOLS: Final = {"http": "REST", "cxf": "SOAP", "odata": "ODATAV2"}
 _DEPLOYED_ON: Final = datetime(2026, 1, 5, 8, 30, tzinfo=UTC)
 
 
-def _s(name: str) -> Property:
-    return Property(name, "Edm.String")
-
-
 RUNTIME_MODEL: Final = ServiceModel(
-    namespace=_NAMESPACE,
+    namespace=API_NAMESPACE,
     container="RuntimeArtifacts",
     complex_types=(),
     entity_sets=(
@@ -59,12 +55,12 @@ RUNTIME_MODEL: Final = ServiceModel(
             keys=("Id",),
             properties=(
                 Property("Id", nullable=False),
-                _s("Version"),
-                _s("Name"),
-                _s("Type"),
-                _s("DeployedBy"),
+                Property("Version"),
+                Property("Name"),
+                Property("Type"),
+                Property("DeployedBy"),
                 Property("DeployedOn", "Edm.DateTime"),
-                _s("Status"),
+                Property("Status"),
             ),
             navigations=(
                 Navigation("ErrorInformation", "RuntimeArtifactErrorInformations", (("Id", "Id"),), many=False),
@@ -83,14 +79,14 @@ RUNTIME_MODEL: Final = ServiceModel(
             entity_type="ServiceEndpoint",
             keys=("Id",),
             properties=(
-                _s("Name"),
+                Property("Name"),
                 Property("Id", nullable=False),
-                _s("Title"),
-                _s("Version"),
-                _s("Summary"),
-                _s("Description"),
+                Property("Title"),
+                Property("Version"),
+                Property("Summary"),
+                Property("Description"),
                 Property("LastUpdated", "Edm.DateTime"),
-                _s("Protocol"),
+                Property("Protocol"),
             ),
             navigations=(
                 Navigation("EntryPoints", "EntryPoints", (("Id", "EndpointId"),)),
@@ -101,13 +97,18 @@ RUNTIME_MODEL: Final = ServiceModel(
             name="EntryPoints",
             entity_type="EntryPoint",
             keys=("Url",),
-            properties=(_s("Name"), Property("Url", nullable=False), _s("Type"), _s("AdditionalInformation")),
+            properties=(
+                Property("Name"),
+                Property("Url", nullable=False),
+                Property("Type"),
+                Property("AdditionalInformation"),
+            ),
         ),
         EntitySet(
             name="APIDefinitions",
             entity_type="APIDefinition",
             keys=("Url",),
-            properties=(Property("Url", nullable=False), _s("Name"), _s("Type")),
+            properties=(Property("Url", nullable=False), Property("Name"), Property("Type")),
         ),
     ),
 )
