@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import base64
 import logging
 import pickle
+from urllib.parse import quote, quote_plus
 
 import pytest
 
+from iflowtest import redaction
 from iflowtest.redaction import (
     MASK,
     RedactingFilter,
+    Redactor,
     Secret,
     install_log_redaction,
     mask_id,
@@ -96,3 +100,52 @@ def test_record_factory_scrubs_records_of_every_logger(caplog: pytest.LogCapture
     assert "c2VjcmV0OnNlY3JldA==" not in caplog.text
     assert "'Authorization': 'Basic ***'" in caplog.text
     assert logging.getLogRecordFactory() is before
+
+
+def test_the_longest_known_secret_is_removed_whole_and_the_newest_first() -> None:
+    redactor = Redactor()
+    redactor.register("inner-secret")
+    redactor.register("outer-inner-secret-tail")  # contains the first: removed whole, not as "outer-***-tail"
+    text = "a outer-inner-secret-tail b inner-secret c inner-secre"
+    assert redactor.redact(text) == "a *** b *** c inner-secre"
+    assert redactor.contains_known("x inner-secret y")
+    assert not redactor.contains_known("x inner-secre y")
+
+
+def test_every_form_of_a_secret_is_found_in_any_text() -> None:
+    redactor = Redactor()
+    value = "s3cr3t/with+signs=ä"
+    redactor.register(value)
+    forms = [value, quote(value, safe=""), quote_plus(value), base64.b64encode(value.encode()).decode()]
+    for form in forms:
+        assert redactor.redact(f"ünïcode before {form} after") == "ünïcode before *** after", form
+    # Inside a longer base64 text (a Basic header of "user:secret"), at each of the three alignments.
+    for prefix in ("u:", "us:", "usr:"):
+        encoded = base64.b64encode((prefix + value).encode()).decode()
+        assert MASK in redactor.redact(encoded), prefix
+
+
+def test_placeholders_stay_when_known_values_are_replaced() -> None:
+    redactor = Redactor()
+    redactor.register("{access_token}")  # a replayed run wraps its placeholders in Secrets
+    redactor.register("real-secret-value")
+    assert redactor.replace_known("{access_token} real-secret-value", "{secret}") == "{access_token} {secret}"
+
+
+def test_secrets_are_indexed_when_registered_not_when_text_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    redactor = Redactor()
+    for n in range(40):  # several batches, merged as they come
+        redactor.register(f"secret-number-{n:04d}")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the redactor built an index while redacting")
+
+    monkeypatch.setattr(redaction, "AhoCorasick", refuse)
+    assert redactor.redact("secret-number-0007 and secret-number-0039") == "*** and ***"
+
+
+def test_case_insensitive_patterns_still_apply_in_any_case() -> None:
+    text = "BEARER abcdefghijk, bAsIc QWxhZGRpbjpvcGVu, CLIENT_SECRET=xyz, Access_Token: tok-123"
+    assert redact_text(text) == "BEARER ***, bAsIc ***, CLIENT_SECRET=***, Access_Token: ***"
+    long_s = "\u017f"  # what `(?i)` matches as an "s"
+    assert redact_text(f"client_{long_s}ecret=xyz") == f"client_{long_s}ecret=***"
