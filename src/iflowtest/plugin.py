@@ -212,6 +212,9 @@ def pytest_configure(config: pytest.Config) -> None:
         )
         for warning in dashboard.check_history():
             print(f"iflowtest: warning: {warning}", file=sys.stderr)
+        pacing = config.pluginmanager.get_plugin("iflowtest-pacing")
+        if isinstance(pacing, PacingReport):
+            dashboard.pacing_source = pacing.figures
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard

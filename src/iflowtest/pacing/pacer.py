@@ -13,7 +13,7 @@ on every worker;
 urllib3's retry of that call waits as before. Calls to APIs without a limit are not paced and take no
 lock: they only look (by the file's modification time) whether a 429 holds their API back.
 
-What pacing cost is counted per bucket in the same file, for the report.
+What pacing cost is counted per bucket in the same file, for the terminal, the report and summary.json.
 """
 
 from __future__ import annotations
@@ -205,7 +205,11 @@ def slowed(url: str, retry_after: float | None) -> None:
 
 
 class PacingReport:
-    """pytest hooks of the controller: the folder of the buckets, and what pacing cost, in the terminal and report."""
+    """pytest hooks of the controller: the folder of the buckets, and what pacing cost, in the terminal.
+
+    The HTML report and summary.json get the same figures from the reporting side (`figures`), which also adds
+    up the figures of a sharded run's shards.
+    """
 
     def __init__(self, pacer: Pacer, *, owned: bool) -> None:
         self.pacer = pacer
@@ -217,24 +221,24 @@ class PacingReport:
         """A fresh folder for this run's buckets."""
         return cls(Pacer(limits, Path(tempfile.mkdtemp(prefix="iflowtest-pacing-"))), owned=True)
 
+    def figures(self) -> tuple[int, float, int, str]:
+        """Calls delayed, seconds of delay in all, 429 answers that slowed the pace (every process), the limits."""
+        return (*self.pacer.delays(), self.pacer.limits.describe())
+
     @pytest.hookimpl(optionalhook=True)  # an xdist hook
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_FOLDER] = str(self.pacer.folder)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        calls, seconds, slowed_by = self.pacer.delays()
+        calls, seconds, slowed_by, limits = self.figures()
         if calls or slowed_by:
             self.line = (
                 f"pacing delayed {calls} call(s) by {seconds:.1f} s in all"
                 + (f"; {slowed_by} answer(s) 429 slowed it down" if slowed_by else "")
-                + f" (limits: {self.pacer.limits.describe()})"
+                + f" (limits: {limits})"
             )
             print(f"\niflowtest: {self.line}", file=sys.stderr)
-
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        if self.line:
-            prefix.append(f'<p class="iflowtest-pacing">Pacing: {self.line.removeprefix("pacing ")}</p>')
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.owned:
