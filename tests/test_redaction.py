@@ -140,7 +140,7 @@ def test_secrets_are_indexed_when_registered_not_when_text_is_redacted(monkeypat
     def refuse(*args: object, **kwargs: object) -> None:
         raise AssertionError("the redactor built an index while redacting")
 
-    monkeypatch.setattr(redaction, "AhoCorasick", refuse)
+    monkeypatch.setattr(redaction, "BytesAhoCorasick", refuse)
     assert redactor.redact("secret-number-0007 and secret-number-0039") == "*** and ***"
 
 
@@ -149,3 +149,12 @@ def test_case_insensitive_patterns_still_apply_in_any_case() -> None:
     assert redact_text(text) == "BEARER ***, bAsIc ***, CLIENT_SECRET=***, Access_Token: ***"
     long_s = "\u017f"  # what `(?i)` matches as an "s"
     assert redact_text(f"client_{long_s}ecret=xyz") == f"client_{long_s}ecret=***"
+
+
+def test_text_with_lone_surrogates_is_redacted() -> None:
+    # Output decoded with surrogateescape holds lone surrogates, which UTF-8 refuses.
+    redactor = Redactor()
+    redactor.register("plain-secret-value")
+    text = "a \udcfe plain-secret-value \udcfe"
+    assert redactor.redact(text) == "a \udcfe *** \udcfe"
+    assert redactor.contains_known("\udcffplain-secret-value") and not redactor.contains_known("\udcfe")
