@@ -157,11 +157,13 @@ class Redactor:
         folded = text.casefold()
         if "bearer" in folded or "bas" in folded:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
+        # Before the known values: a known value inside a field's name ("secret" in "client_secret") would
+        # otherwise hide the field, and its value would stay.
+        if "token" in folded or "secret" in folded:
+            text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         # Newest first: a later secret (a Basic value) often contains an earlier one.
         for batch in reversed(self._batches):
             text = batch.replace(text, _masked)
-        if "token" in folded or "secret" in folded:
-            text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         if "eyJ" not in text:
             return text
         # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
