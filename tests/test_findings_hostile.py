@@ -76,3 +76,34 @@ def test_hostile_answers_fail_their_case_alone_and_readably(tmp_path: Path) -> N
     assert "text: expected to match /(a+)+$/, got 'aaaa" in out  # answered at once: RE2 does not backtrack
     assert "body: expected XML, got application/xml that does not parse (Entity 'u' not defined" in out
     assert len(out) < 200_000, len(out)  # no 37 KB lxml traceback, no 100,000 brackets shown
+
+
+MARKUP = "<img src=x onerror=alert(1)></script><script>alert(2)</script>"
+CONTROLS = "\x1b[2J\x1b]0;pwned\x07\rPASSED"
+
+
+def markup_and_controls(_request: Request) -> Response:
+    return Response(json.dumps({"msg": MARKUP + CONTROLS}), content_type="application/json", headers={"X-Evil": MARKUP})
+
+
+def test_markup_and_terminal_controls_in_answers_are_shown_not_obeyed(tmp_path: Path) -> None:
+    """An answer (or a case name) with HTML and terminal escape sequences: the report shows them as text, and the
+    terminal gets them as visible escapes, never a cleared screen, a new window title or an overwritten line."""
+    cases: list[dict[str, object]] = [
+        {"name": MARKUP[:30], "request": {"path": "/http/x"}, "expect": {"status": 201, "json": {"$.msg": "x"}}}
+    ]
+    test = (
+        "import pytest\n\n@pytest.mark.iflow('Hostile')\ndef test_prints_it(iflow):\n"
+        "    answer = iflow.get('/http/x').json()['msg']\n    print(answer)\n    assert answer == 'x'\n"
+    )
+    with hostile_tenant(markup_and_controls, tmp_path) as env:
+        (tmp_path / "suites" / "hostile.iflow.yaml").write_text(suite(cases))
+        (tmp_path / "suites" / "test_prints.py").write_text(test)
+        result = iflowtest("run", "-rA", cwd=tmp_path, env=env, timeout=240)
+    out = result.stdout + result.stderr
+    assert "2 failed" in result.stdout, out[-3000:]
+    assert "\x1b" not in out and "\x07" not in out and "\rPASSED" not in out, out[-3000:]
+    assert "\\x1b[2J" in out  # shown, as an escape
+    report = next((tmp_path / "reports").glob("*/report.html")).read_text(encoding="utf-8")
+    assert "<img src=x" not in report and "<script>alert" not in report
+    assert "img src=x" in report  # the text is there, escaped
