@@ -107,5 +107,6 @@ def test_a_body_that_keeps_trickling_is_cut_at_the_deadline_and_the_connection_i
             stop.set()
         assert time.monotonic() - started < 30  # cut at its deadline, not held for a billion bytes
         assert str(info.value).startswith(f"GET {url}/drip: the answer's body was still arriving after 0.5 s (")
-        assert info.value.__str__().endswith("bytes so far); check what the endpoint sends")
-        assert session.get(url + "/fine", timeout=5, verify=verify).text == "fine"  # the next call gets a sound connection
+        assert str(info.value).endswith("bytes so far); check what the endpoint sends")
+        # The next call gets a sound connection.
+        assert session.get(url + "/fine", timeout=5, verify=verify).text == "fine"
