@@ -18,7 +18,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "iflowtest"
 # The harness reaches the emulator only here (`iflow_emulator` fixture, `TargetSession`, `iflowtest emulator`).
 GATE = "iflowtest.target"
 # What the emulator may import from the harness: the error base and the file primitives, nothing else.
-EMULATOR_MAY_IMPORT = {"iflowtest.errors", "iflowtest.files"}
+EMULATOR_MAY_IMPORT = {"iflowtest.errors", "iflowtest.files", "iflowtest.bounds", "iflowtest.bounds.yamlsize"}
 ENTRY_POINTS = {"iflowtest.plugin", "iflowtest.cli"}
 # Which concept may import which: a sub-package may import those listed (and the top-level shared base,
 # `errors`, `redaction`, `files`, `settings`, `stash`, `tables`), never the others. ARCHITECTURE.md says why.

@@ -230,3 +230,62 @@ def test_a_refused_certificate_names_xsuaas_mtls_host_when_the_key_names_the_pla
     tokenurl: str, hint: str
 ) -> None:
     assert mtls_host_hint(tokenurl) == hint
+
+
+HOSTILE_TOKENS = {
+    "deep": ("[" * 100_000 + "]" * 100_000, "a JSON document that is not a token (the JSON document nests deeper"),
+    "a list": ("[1, 2]", "instead of a JSON token"),
+    "not json": ("{'access_token': ", "instead of a JSON token"),
+    "token not text": ('{"access_token": {"x": 1}, "token_type": "bearer"}', "answered without an access_token"),
+    "null token": ('{"access_token": null, "token_type": "bearer"}', ""),
+    "bomb": (None, "answered too much"),
+}
+
+
+@pytest.mark.parametrize("kind", list(HOSTILE_TOKENS))
+def test_a_hostile_token_answer_is_one_token_endpoint_error(emulator: Emulator, tmp_path: Path, kind: str) -> None:
+    import gzip
+
+    body, said = HOSTILE_TOKENS[kind]
+
+    def token_endpoint(_request: Request) -> Response:
+        if body is None:
+            bomb = gzip.compress(b" " * (80 * 1024 * 1024))
+            return Response(bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
+        return Response(body, content_type="application/json")
+
+    tls = create_tls(directory=tmp_path)
+    with serve(token_endpoint, tls) as url:
+        data = emulator.issue_service_key("hostile")
+        data["oauth"]["tokenurl"] = url + "/oauth/token"
+        key = ServiceKey.from_mapping(data, "k")
+        with pytest.raises(TokenEndpointError) as info:
+            OAuthToken(key, "hostile", verify=str(tls.ca_file)).get()
+
+    message = str(info.value)
+    assert message.startswith(f"token endpoint {url}/oauth/token for client 'hostile'"), message
+    assert said in message and "\n" not in message and len(message) < 600, message
+    assert data["oauth"]["clientsecret"] not in message
+
+
+@pytest.mark.parametrize("lifetime", ['"NaN"', '"Infinity"', "1e400", '"soon"', "-5", "{}"])
+def test_a_senseless_lifetime_is_the_documented_default_not_a_token_kept_forever(
+    emulator: Emulator, tmp_path: Path, lifetime: str
+) -> None:
+    def token_endpoint(_request: Request) -> Response:
+        return Response(
+            f'{{"access_token": "t0ken", "token_type": "bearer", "expires_in": {lifetime}}}',
+            content_type="application/json",
+        )
+
+    clock = FakeClock()
+    tls = create_tls(directory=tmp_path)
+    with serve(token_endpoint, tls) as url:
+        data = emulator.issue_service_key("odd-lifetime")
+        data["oauth"]["tokenurl"] = url + "/oauth/token"
+        token = OAuthToken(ServiceKey.from_mapping(data, "k"), "odd", verify=str(tls.ca_file), clock=clock)
+        assert token.get() == "t0ken"
+        clock.now += 3600  # the documented default lifetime has run out: a new token is fetched
+        token.get()
+    expected = 1 if lifetime == "-5" else 2  # a negative lifetime is one second: refreshed at every use
+    assert token.fetch_count >= expected, token.fetch_count

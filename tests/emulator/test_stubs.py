@@ -185,6 +185,24 @@ def test_bad_project_catalogs_are_one_line_naming_the_files(tmp_path: Path, text
     assert "\n" not in str(raised.value)
 
 
+def test_a_project_catalog_whose_aliases_explode_is_one_line(tmp_path: Path) -> None:
+    # Nine levels of ten aliases each: a billion values once expanded, a few hundred bytes on disk.
+    levels = ['      l0: &l0 ["x", "x", "x", "x", "x", "x", "x", "x", "x", "x"]']
+    levels += [f"      l{n}: &l{n} [{', '.join([f'*l{n - 1}'] * 10)}]" for n in range(1, 9)]
+    text = (
+        FLOW.format(name="Bomb", address="/http/bomb", behaviour="respond")
+        + "    options:\n"
+        + "\n".join(levels)
+        + "\n"
+    )
+    path = write_catalog(tmp_path, text)
+    with pytest.raises(CatalogError) as raised:
+        Catalog.load_project(path, tmp_path)
+    message = str(raised.value)
+    assert message.startswith("iflows.yaml: not valid YAML at line "), message
+    assert "its anchors and aliases expand to more than 200000 values" in message and "\n" not in message
+
+
 def test_a_stub_json_answer_keeps_its_types(stubbed: tuple[Emulator, tuple[str, str]]) -> None:
     emu, auth = stubbed
     response = call(emu, auth, "POST", "/http/orders?id=1", data=json.dumps({}), headers={"X-User": "b"})

@@ -19,7 +19,8 @@ import requests
 from urllib3.exceptions import MaxRetryError, ProtocolError
 from urllib3.util.retry import Retry
 
-from iflowtest.calls.session import HarnessAdapter, read_bounded
+from iflowtest.bounds.answers import read_bounded
+from iflowtest.calls.session import HarnessAdapter
 
 # The Retry a resent request starts from; set only inside `BodyRetryAdapter.send` (adapters are shared
 # by the threads of one client, so not an attribute).

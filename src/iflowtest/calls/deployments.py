@@ -21,6 +21,7 @@ from urllib.parse import quote
 
 import requests
 
+from iflowtest.calls import odata
 from iflowtest.calls.session import HarnessSession
 from iflowtest.credentials.registry import ClientRegistry
 from iflowtest.errors import IflowtestError, UnreachableError
@@ -105,10 +106,8 @@ def read_runtime_artifacts(registry: ClientRegistry, client: str) -> dict[str, A
                 f"reading the deployment status ({base}) as client {client!r} answered HTTP {response.status_code}: "
                 f"{response.text[:200].strip()}; give the client role MonitoringDataRead (its plan must be 'api')"
             )
-        try:
-            rows = response.json()["d"]["results"]
-        except (ValueError, KeyError, TypeError):
-            raise DeploymentError(f"the runtime-artifact API {base} answered no OData list of artifacts") from None
+        what = f"the runtime-artifact API {base} answered no OData list of artifacts"
+        rows = odata.rows(odata.entity(response, what, DeploymentError), what, DeploymentError)
         statuses: dict[str, ArtifactStatus] = {}
         for row in rows:
             artifact_id, status = str(row.get("Id", "")), str(row.get("Status", ""))

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import io
 import zipfile
+import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any, Final
@@ -20,7 +21,9 @@ from urllib.parse import quote
 
 import requests
 
-from iflowtest.calls.mpl import MONITORING_ROLE, MessageLog, MplClient, MplError, next_page
+from iflowtest.bounds.answers import MAX_BODY_BYTES, BoundedResponse
+from iflowtest.calls import odata
+from iflowtest.calls.mpl import MONITORING_ROLE, MessageLog, MplClient, MplError, Pages, next_page
 
 PAYLOADS_ROLE: Final = "MessagePayloadsRead"
 TRACE_ROLE: Final = "TraceConfigurationRead"
@@ -66,65 +69,71 @@ class MonitorClient(MplClient):
             f"MessageProcessingLogs('{_key(guid)}')/CustomHeaderProperties",
             f"read the custom header properties of message {guid}",
         )
-        return [(str(row.get("Name", "")), str(row.get("Value", ""))) for row in rows]
+        return [(odata.text_field(row, "Name") or "", odata.text_field(row, "Value") or "") for row in rows]
 
     def attachments(self, guid: str) -> list[MessagePart]:
         """The attachments the flow wrote to the message's log (names may repeat)."""
-        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/Attachments", f"list the attachments of {guid}")
-        return [
-            MessagePart(
-                "attachment",
-                str(row.get("Name", "")),
-                f"MessageProcessingLogAttachments('{_key(str(row['Id']))}')/$value",
-                (PAYLOADS_ROLE,),
-                row.get("ContentType"),
-                guid,
-            )
-            for row in rows
-        ]
+        what = f"list the attachments of {guid}"
+        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/Attachments", what)
+        with odata.reading(f"cannot {what}", MplError):
+            return [
+                MessagePart(
+                    "attachment",
+                    str(row.get("Name", "")),
+                    f"MessageProcessingLogAttachments('{_key(str(row['Id']))}')/$value",
+                    (PAYLOADS_ROLE,),
+                    row.get("ContentType"),
+                    guid,
+                )
+                for row in rows
+            ]
 
     def store_entries(self, guid: str) -> list[MessagePart]:
         """The message store entries its Persist steps wrote, named by their message store id (the step id)."""
-        rows = self._results(
-            f"MessageProcessingLogs('{_key(guid)}')/MessageStoreEntries", f"list the message store entries of {guid}"
-        )
-        return [
-            MessagePart(
-                "message store entry",
-                str(row.get("MessageStoreId", "")),
-                f"MessageStoreEntries('{_key(str(row['Id']))}')/$value",
-                (PAYLOADS_ROLE,),
-                None,
-                guid,
-            )
-            for row in rows
-        ]
+        what = f"list the message store entries of {guid}"
+        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/MessageStoreEntries", what)
+        with odata.reading(f"cannot {what}", MplError):
+            return [
+                MessagePart(
+                    "message store entry",
+                    str(row.get("MessageStoreId", "")),
+                    f"MessageStoreEntries('{_key(str(row['Id']))}')/$value",
+                    (PAYLOADS_ROLE,),
+                    None,
+                    guid,
+                )
+                for row in rows
+            ]
 
     def trace_payloads(self, guid: str) -> list[MessagePart]:
         """The payloads a run at log level Trace kept, named by model step id; empty once they expired."""
         parts: list[MessagePart] = []
         for run in self._results(f"MessageProcessingLogs('{_key(guid)}')/Runs", f"list the runs of message {guid}"):
+            with odata.reading(f"cannot list the runs of message {guid}", MplError):
+                run_id = _key(str(run["Id"]))
             steps = self._results(
-                f"MessageProcessingLogRuns('{_key(str(run['Id']))}')/RunSteps", f"list the run steps of message {guid}"
+                f"MessageProcessingLogRuns('{run_id}')/RunSteps", f"list the run steps of message {guid}"
             )
             for step in steps:
+                with odata.reading(f"cannot list the run steps of message {guid}", MplError):
+                    step_key = f"RunId='{_key(str(step['RunId']))}',ChildCount={int(step['ChildCount'])}"
                 traces = self._results(
-                    f"MessageProcessingLogRunSteps(RunId='{_key(str(step['RunId']))}',ChildCount={int(step['ChildCount'])})"
-                    "/TraceMessages",
+                    f"MessageProcessingLogRunSteps({step_key})/TraceMessages",
                     f"list the trace of message {guid}",
                     role=TRACE_ROLE,
                 )
-                parts.extend(
-                    MessagePart(
-                        "trace payload",
-                        str(trace.get("ModelStepId") or step.get("ModelStepId") or ""),
-                        f"TraceMessages({int(trace['TraceId'])}L)/$value",
-                        (PAYLOADS_ROLE, TRACE_ROLE),
-                        trace.get("MimeType"),
-                        guid,
+                with odata.reading(f"cannot list the trace of message {guid}", MplError):
+                    parts.extend(
+                        MessagePart(
+                            "trace payload",
+                            str(trace.get("ModelStepId") or step.get("ModelStepId") or ""),
+                            f"TraceMessages({int(trace['TraceId'])}L)/$value",
+                            (PAYLOADS_ROLE, TRACE_ROLE),
+                            trace.get("MimeType"),
+                            guid,
+                        )
+                        for trace in traces
                     )
-                    for trace in traces
-                )
         return parts
 
     def content(self, part: MessagePart) -> requests.Response:
@@ -154,8 +163,10 @@ class MonitorClient(MplClient):
                 "with the 2025-10 release of Cloud Integration; on an older tenant, check downstream flows by their "
                 "own calls"
             )
-        self._check(response, f"find the messages that followed {guid}")
-        return [MessageLog.from_json(entity) for entity in response.json()["d"].get("results", [])]
+        what = f"find the messages that followed {guid}"
+        self._check(response, what)
+        body = odata.entity(response, f"cannot {what}", MplError)
+        return [MessageLog.from_json(row) for row in odata.rows(body, f"cannot {what}", MplError)]
 
     # ------------------------------------------------------------ data stores and queues
     def data_store_entries(self, store: str, entry_id: str) -> list[tuple[dict[str, Any], MessagePart]]:
@@ -213,7 +224,7 @@ class MonitorClient(MplClient):
                     jms_id=str(row.get("Id", "")),
                     message_guid=row.get("MessageId") or row.get("Mplid") or row.get("MplId"),
                     failed=failed,
-                    retry_count=int(row.get("RetryCount") or 0),
+                    retry_count=_count(row.get("RetryCount")),
                 )
             )
         return messages
@@ -223,28 +234,30 @@ class MonitorClient(MplClient):
         response = self._get(f"{self.base_url}/JmsBrokers('{BROKER}')", params={"$expand": "QueueStates"})
         if response.status_code == 404:
             return None
-        self._check(response, "read the queues of the JMS broker", role=STORES_ROLE)
-        states = (response.json()["d"].get("QueueStates") or {}).get("results", [])
-        return [str(state.get("Name", "")) for state in states]
+        what = "cannot read the queues of the JMS broker"
+        self._check(response, what.removeprefix("cannot "), role=STORES_ROLE)
+        states = odata.expanded(odata.entity(response, what, MplError), "QueueStates", what, MplError)
+        return [odata.text_field(state, "Name") or "" for state in states]
 
     # ------------------------------------------------------------ internals
     def _results(self, path: str, what: str, *, role: str = MONITORING_ROLE) -> list[dict[str, Any]]:
         response = self._get(f"{self.base_url}/{path}")
         self._check(response, what, role=role)
-        results: list[dict[str, Any]] = response.json()["d"].get("results", [])
-        return results
+        return odata.rows(odata.entity(response, f"cannot {what}", MplError), f"cannot {what}", MplError)
 
     def _rows(self, entity_set: str, params: dict[str, str], what: str, *, role: str) -> Iterator[dict[str, Any]]:
         """Every row of an entity set query, following `__next` links; `_Refused` for a 400 or 404."""
         url: str | None = f"{self.base_url}/{entity_set}"
         query = {"$inlinecount": "allpages", **params}
+        pages = Pages(what)
         while url is not None:
+            pages.visit(url, query)
             response = self._get(url, params=query)
             if response.status_code in (400, 404):
                 raise _Refused(response.status_code)
             self._check(response, what, role=role)
-            body = response.json()["d"]
-            yield from body.get("results", [])
+            body = odata.entity(response, f"cannot {what}", MplError)
+            yield from odata.rows(body, f"cannot {what}", MplError)
             link = body.get("__next")
             url, query = next_page(response.url, link, query) if link else (None, query)
 
@@ -261,14 +274,27 @@ def _key(value: str) -> str:
     return quote(value.replace("'", "''"), safe="")
 
 
+def _count(value: Any) -> int:
+    """A count field (`RetryCount`): 0 when absent or not a number."""
+    try:
+        return max(int(value or 0), 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+
+
 def _unpacked(response: requests.Response) -> requests.Response:
     """A data store entry's zip (`body` and `headers.prop`) as a response whose content is the body."""
     try:
-        with zipfile.ZipFile(io.BytesIO(response.content)) as archive:
-            body = archive.read("body")
-    except (zipfile.BadZipFile, KeyError):
-        return response
-    unpacked = requests.Response()
+        with zipfile.ZipFile(io.BytesIO(response.content)) as archive, archive.open("body") as stream:
+            body = stream.read(MAX_BODY_BYTES + 1)  # the size in the zip's directory is the sender's word only
+    except (zipfile.BadZipFile, KeyError, NotImplementedError, RuntimeError, EOFError, OSError, zlib.error):
+        return response  # not the zip of a data store entry: its content as it came
+    if len(body) > MAX_BODY_BYTES:
+        raise MplError(
+            f"the data store entry at {response.url} unpacks to more than {MAX_BODY_BYTES // (1024 * 1024)} MiB: "
+            "check what the data store holds"
+        )
+    unpacked = BoundedResponse()
     unpacked.status_code = response.status_code
     unpacked.url = response.url
     unpacked._content = body

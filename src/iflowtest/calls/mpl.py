@@ -23,6 +23,7 @@ import time
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime, timedelta
+from functools import partial
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import parse_qsl, quote, urljoin, urlsplit, urlunsplit
@@ -31,6 +32,7 @@ import pytest
 import requests
 from requests.auth import AuthBase
 
+from iflowtest.calls import odata
 from iflowtest.calls.client import APPLICATION_ID_PREFIX, CallRecord, record_of
 from iflowtest.calls.session import HarnessSession
 from iflowtest.credentials.registry import ClientRegistry
@@ -49,7 +51,7 @@ WINDOW_MARGIN: Final = 5.0
 # Seconds a call that sent a SAP_ApplicationID is looked up by that id alone, before the time window is tried
 # too (for iFlows that do not keep the header).
 APPLICATION_ID_GRACE: Final = 2.0
-_ODATA_DATE = re.compile(r"/Date\((-?\d+)")
+_ODATA_DATE = re.compile(r"/Date\((-?\d{1,16})")
 
 
 class MplError(IflowtestError):
@@ -103,26 +105,34 @@ class MessageLog:
     @classmethod
     def from_json(cls, entity: dict[str, Any]) -> MessageLog:
         """A log from one entity of the OData V2 JSON answer."""
+        artifact = entity.get("IntegrationArtifact")
+        field = partial(odata.text_field, entity)
         return cls(
-            message_guid=str(entity.get("MessageGuid", "")),
-            iflow=(entity.get("IntegrationArtifact") or {}).get("Id") or entity.get("IntegrationFlowName"),
-            status=str(entity.get("Status", "")),
+            message_guid=field("MessageGuid") or "",
+            iflow=(odata.text_field(artifact, "Id") if isinstance(artifact, dict) else None)
+            or field("IntegrationFlowName"),
+            status=field("Status") or "",
             log_start=parse_odata_datetime(entity.get("LogStart")),
             log_end=parse_odata_datetime(entity.get("LogEnd")),
-            correlation_id=entity.get("CorrelationId"),
-            web_link=entity.get("AlternateWebLink"),
-            application_id=entity.get("ApplicationMessageId") or None,
-            display_name=entity.get("IntegrationFlowName"),
-            predecessor=entity.get("PredecessorMessageGuid") or None,
-            custom_status=entity.get("CustomStatus"),
-            log_level=entity.get("LogLevel"),
+            correlation_id=field("CorrelationId"),
+            web_link=field("AlternateWebLink"),
+            application_id=field("ApplicationMessageId") or None,
+            display_name=field("IntegrationFlowName"),
+            predecessor=field("PredecessorMessageGuid") or None,
+            custom_status=field("CustomStatus"),
+            log_level=field("LogLevel"),
         )
 
 
 def parse_odata_datetime(value: Any) -> datetime | None:
     """`/Date(1765786792442)/` (optionally with an offset) as an aware UTC datetime."""
     match = _ODATA_DATE.match(value) if isinstance(value, str) else None
-    return datetime.fromtimestamp(int(match.group(1)) / 1000.0, UTC) if match else None
+    if match is None:
+        return None
+    try:
+        return datetime.fromtimestamp(int(match.group(1)) / 1000.0, UTC)
+    except (OverflowError, OSError, ValueError):  # a moment no calendar holds: as unknown as a missing one
+        return None
 
 
 def monitor_link(base_url: str, message_guid: str) -> str:
@@ -266,7 +276,7 @@ class MplClient:
                 "from this tenant, and that the log was not deleted (logs expire after 30 days)"
             )
         self._check(response, "read message log " + message_guid)
-        return MessageLog.from_json(response.json()["d"])
+        return MessageLog.from_json(odata.entity(response, f"cannot read message log {message_guid}", MplError))
 
     def error_text(self, message_guid: str) -> str | None:
         """The error text of a failed message (`ErrorInformation/$value`); None when it has none."""
@@ -308,11 +318,13 @@ class MplClient:
         if terms:
             params["$filter"] = " and ".join(terms)
         url: str | None = f"{self.base_url}/MessageProcessingLogs"
+        pages = Pages("query message logs")
         while url is not None:
+            pages.visit(url, params)
             response = self._get(url, params=params)
             self._check(response, "query message logs")
-            body = response.json()["d"]
-            yield from (MessageLog.from_json(entity) for entity in body.get("results", []))
+            body = odata.entity(response, "cannot query message logs", MplError)
+            yield from (MessageLog.from_json(row) for row in odata.rows(body, "cannot query message logs", MplError))
             link = body.get("__next")
             url, params = next_page(response.url, link, params) if link else (None, params)
 
@@ -520,11 +532,30 @@ def next_page(current: str, link: str, params: Mapping[str, str]) -> tuple[str, 
 
     The link may be absolute or relative to the page that carried it, and may omit the query options of the
     first request (SAP's docs show `MessageProcessingLogs?$skiptoken=1000`): options the link leaves out are
-    sent again, so the next page is filtered and ordered like the first.
+    sent again, so the next page is filtered and ordered like the first. It is always read from the host of
+    the page that carried the link.
     """
-    parts = urlsplit(urljoin(current, link))
+    parts = urlsplit(urljoin(current, str(link)))
+    here = urlsplit(current)
     query = {**params, **dict(parse_qsl(parts.query, keep_blank_values=True))}
-    return urlunsplit((parts.scheme, parts.netloc, parts.path, "", "")), query
+    # The page is read from the API's own host whatever host the link names: the client's credentials go with
+    # every page, and a link elsewhere (a hostile answer, or a proxy's internal name) must not receive them.
+    return urlunsplit((here.scheme, here.netloc, parts.path, "", "")), query
+
+
+class Pages:
+    """The pages of one query seen so far: a `__next` link back to a page already read is an error, not a loop."""
+
+    def __init__(self, what: str) -> None:
+        self.what = what
+        self._seen: set[tuple[str, tuple[tuple[str, str], ...]]] = set()
+
+    def visit(self, url: str, params: Mapping[str, str]) -> None:
+        """Note a page about to be read; MplError when it was read before."""
+        key = (url, tuple(sorted(params.items())))
+        if key in self._seen:
+            raise MplError(f"cannot {self.what}: the API's next-page links go round in a circle (back to {url})")
+        self._seen.add(key)
 
 
 def call_record(call: requests.Response | CallRecord) -> CallRecord:

@@ -6,21 +6,18 @@ import os
 import ssl
 import threading
 from collections.abc import Callable
-from typing import Any, Final, cast
+from typing import Any, cast
 from urllib.parse import urlsplit
 
 import requests
 from requests import sessions
-from requests.adapters import HTTPAdapter
 from requests.utils import get_environ_proxies
 from urllib3.connectionpool import HTTPSConnectionPool
 from urllib3.util.ssl_ import create_urllib3_context
 
-from iflowtest.errors import IflowCallError
+from iflowtest.bounds.answers import BoundedAdapter, read_bounded
 from iflowtest.pacing.pacer import pace, retry_after_seconds, slowed
 from iflowtest.redaction import remember_header_secrets
-
-MAX_BODY_BYTES: Final = 64 * 1024 * 1024
 
 merge_setting = cast(Callable[[Any, Any], Any], sessions.merge_setting)  # untyped in requests
 
@@ -64,7 +61,7 @@ class HarnessSession(requests.Session):
         }
 
 
-class HarnessAdapter(HTTPAdapter):
+class HarnessAdapter(BoundedAdapter):
     """requests' adapter, with one TLS context per client certificate for the calls that do not verify.
 
     With `verify=False` requests hands urllib3 no TLS context and no CA file, and urllib3 then builds a new
@@ -76,11 +73,9 @@ class HarnessAdapter(HTTPAdapter):
     protocols, ciphers and SSLKEYLOGFILE as urllib3's per-connection context), without the CA store, and
     with the client certificate already loaded, so that urllib3 never changes a context shared between
     connections. Verifying calls are left exactly to requests and urllib3.
-    """
 
-    # The most an answer may grow to once decompressed: a remote side decides what it sends, and a gzip
-    # bomb of a few kilobytes would otherwise expand into all of this machine's memory.
-    max_body_bytes: int = MAX_BODY_BYTES
+    Its answers are bounded (`bounds.answers`): the body size once decompressed, and the nesting of `json()`.
+    """
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -93,7 +88,7 @@ class HarnessAdapter(HTTPAdapter):
         url = request.url or ""
         pace(url)
         remember_header_secrets(request.headers)
-        response: requests.Response = super().send(request, stream=True, **kwargs)
+        response = self.send_unread(request, **kwargs)
         remember_header_secrets(response.headers)
         if response.status_code == 429:
             slowed(url, retry_after_seconds(response.headers.get("Retry-After")))
@@ -141,30 +136,3 @@ class HarnessAdapter(HTTPAdapter):
                         return None  # a missing or bad file: requests and urllib3 raise their usual error
                 self._unverified[key] = context
             return context
-
-
-def read_bounded(response: requests.Response, limit: int) -> None:
-    """Read the whole (decompressed) body into the response, or raise IflowCallError past `limit` bytes.
-
-    requests reads unbounded; this is its own reading loop (`iter_content`) with a count, then the body is
-    kept where requests keeps a consumed body, so `content`, `text` and `json()` work as usual.
-    """
-    chunks: list[bytes] = []
-    size = 0
-    for chunk in response.iter_content(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            response.close()
-            encoding = response.headers.get("Content-Encoding")
-            how = f" (Content-Encoding {encoding})" if encoding else ""
-            raise IflowCallError(
-                f"{response.request.method} {_short(response.url)}: the answer is larger than {limit // (1024 * 1024)} "
-                f"MiB once decompressed{how}; expected an iFlow's answer: check what the endpoint sends"
-            )
-        chunks.append(chunk)
-    response._content = b"".join(chunks)  # where requests keeps a read body (no public setter exists)
-
-
-def _short(url: str) -> str:
-    parts = urlsplit(url)
-    return f"{parts.scheme}://{parts.netloc}{parts.path}"

@@ -7,6 +7,8 @@ thread-safe, so xdist's threads, `concurrent.futures` in a test and the fixtures
 
 from __future__ import annotations
 
+import json
+import math
 import threading
 import time
 from collections.abc import Callable
@@ -18,15 +20,17 @@ from oauthlib.oauth2 import BackendApplicationClient, OAuth2Error
 from requests.auth import AuthBase, HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from iflowtest.bounds.answers import BoundedAdapter, TooDeepJSONError
 from iflowtest.credentials.breaker import CircuitBreaker
 from iflowtest.credentials.servicekey import ServiceKey
-from iflowtest.errors import ClientRejectedError, TokenEndpointError, TokenEndpointUnreachableError
+from iflowtest.errors import ClientRejectedError, IflowCallError, TokenEndpointError, TokenEndpointUnreachableError
 from iflowtest.pacing.pacer import pace
 from iflowtest.redaction import Secret, error_reason, redact_text
 
 # XSUAA answers a bad secret with `unauthorized`; upstream UAA moved to `unauthorized_client` (PR #2575);
 # RFC 6749 says `invalid_client`. Which one a tenant sends is unconfirmed, so all three mean "rejected".
 REJECTION_CODES: Final = frozenset({"unauthorized", "unauthorized_client", "invalid_client"})
+_NOT_A_TOKEN: Final = "tokenurl must be the XSUAA URL ending in /oauth/token, not a login page"
 # Refresh this long before expiry (capped at 10 % of the lifetime for short-lived test tokens).
 REFRESH_MARGIN_SECONDS: Final = 60.0
 
@@ -90,6 +94,8 @@ class OAuthToken:
                 "use the tokenurl of the service key as issued",
             )
         session = OAuth2Session(client=BackendApplicationClient(client_id=self.key.clientid))
+        for scheme in ("https://", "http://"):
+            session.mount(scheme, BoundedAdapter())  # a token answer is read with bounds like any other
         session.verify = self._verify
         session.register_compliance_hook("access_token_response", self._check_response)
         pace(self.key.tokenurl)
@@ -130,6 +136,12 @@ class OAuthToken:
             ) from None
         except OAuth2Error as exc:
             raise self._endpoint_error(f"answered with OAuth error {exc.error!r}", "check the service key") from None
+        except IflowCallError as exc:  # an answer past the bounds (bounds.answers)
+            raise self._endpoint_error(f"answered too much: {exc}", _NOT_A_TOKEN) from None
+        except (TypeError, AttributeError, ValueError, OverflowError) as exc:  # JSON oauthlib cannot read as a token
+            raise self._endpoint_error(
+                f"answered a token that cannot be read ({type(exc).__name__})", _NOT_A_TOKEN
+            ) from None
         finally:
             session.close()
         access = token.get("access_token")
@@ -147,6 +159,10 @@ class OAuthToken:
         if "json" in content_type:
             try:
                 body = response.json()
+            except TooDeepJSONError as exc:
+                raise self._endpoint_error(
+                    f"answered a JSON document that is not a token ({exc})", _NOT_A_TOKEN
+                ) from None
             except ValueError:
                 body = None
         error = body.get("error") if isinstance(body, dict) else None
@@ -170,11 +186,12 @@ class OAuthToken:
                 f"answered HTTP {response.status_code} ({_excerpt(response)})",
                 "check the tokenurl of the service key and the grant types of the instance (client_credentials)",
             )
-        if body is None:
+        if not isinstance(body, dict):
             raise self._endpoint_error(
                 f"answered {content_type or 'no content type'} instead of a JSON token ({_excerpt(response)})",
-                "tokenurl must be the XSUAA URL ending in /oauth/token, not a login page",
+                _NOT_A_TOKEN,
             )
+        drop_senseless_lifetime(response, body)
         return response
 
     def _endpoint_error(self, what: str, fix: str, *, unreachable: bool = False) -> TokenEndpointError:
@@ -258,12 +275,24 @@ def _refused_client_certificate(exc: BaseException) -> bool:
     return any(sign in text for sign in ("alert", "ALERT", "reset", "EOF", "Connection aborted"))
 
 
-def _lifetime(value: Any) -> float:
+def drop_senseless_lifetime(response: requests.Response, token: dict[str, Any]) -> None:
+    """Take an `expires_in` that is no finite number out of a token answer, before oauthlib reads it.
+
+    oauthlib turns expires_in into an int and fails on anything else (NaN, Infinity, text); such a lifetime
+    is treated as absent, so the documented default applies. This is what compliance hooks are for.
+    """
+    if "expires_in" in token and not math.isfinite(_lifetime(token["expires_in"], default=math.nan)):
+        del token["expires_in"]
+        response._content = json.dumps(token).encode()  # where requests keeps a read body
+
+
+def _lifetime(value: Any, default: float = 3600.0) -> float:
+    """Seconds a token lives: XSUAA always sends expires_in; a missing or senseless one is the documented default."""
     try:
         seconds = float(value)
-    except (TypeError, ValueError):
-        return 3600.0  # XSUAA always sends expires_in; a missing one is treated as the documented default
-    return max(seconds, 1.0)
+    except (TypeError, ValueError, OverflowError):
+        return default
+    return max(seconds, 1.0) if math.isfinite(seconds) else default
 
 
 def _excerpt(response: requests.Response) -> str:

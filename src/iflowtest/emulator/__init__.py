@@ -5,7 +5,8 @@ runtime and its catalog of flows (`runtime`, `catalog`, `flows`, `iflows.yaml`),
 (`odata*`, `costcenters`), the monitoring API (`mpl`, `mpl_model`) with the data stores and JMS queues
 flows write (`stores`), the Cloud Foundry V3 API and its service broker
 (`cloudfoundry`, `broker`), TLS with a generated CA (`tls`) and fault injection (`faults`).
-It stands behind a wall: it may import only `iflowtest.errors` and `iflowtest.files`, and the harness reaches
+It stands behind a wall: it may import only `iflowtest.errors`, `iflowtest.files` and the YAML bound
+(`iflowtest.bounds.yamlsize`, for the catalog and recordings a project gives it), and the harness reaches
 it only through `iflowtest.target`, so it could be lifted out as a package of its own.
 """
 

@@ -21,12 +21,16 @@ from typing import Any, Final
 
 import yaml
 
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.emulator.flows import BEHAVIOURS as SAMPLE_BEHAVIOURS
 from iflowtest.emulator.flows import BehaviourSpec
 from iflowtest.emulator.soap import SIGNATURE_ALGORITHMS, WsSecurity
 from iflowtest.emulator.soap_flows import SOAP_BEHAVIOURS
 from iflowtest.emulator.stubs import ALLOWED_HEADERS, BODY_BYTES, CASSETTE_DIR, FLOW_NAME, STUB_BEHAVIOURS
 from iflowtest.errors import ConfigError
+
+# Safe, and refusing alias bombs: a catalog or recording is a file someone else may have written.
+_LOADER: Final = bounded(yaml.SafeLoader)  # pure Python: its messages name the problem the way users read it
 
 DEFAULT_CATALOG: Final = "iflows.yaml"
 # The sample flows' behaviours (HTTP, SOAP and IDoc) and the stubs a project's own flows use; any flow may use any.
@@ -440,7 +444,7 @@ def _deployment(section: Any, problem: Callable[[str, str], CatalogError]) -> tu
 def _parse_yaml(text: str, source: str) -> Any:
     """Parsed YAML, or one line naming the file, the line and column, and the problem."""
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)  # noqa: S506 (a safe loader, bounded)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f" at line {mark.line + 1}, column {mark.column + 1}" if mark is not None else ""

@@ -24,8 +24,12 @@ from urllib.parse import parse_qsl, urlsplit
 import yaml
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
+from iflowtest.bounds.yamlsize import bounded
 from iflowtest.emulator.costcenters import CostCenterService
 from iflowtest.emulator.flows import BehaviourSpec, FlowError, FlowRequest, FlowResponse
+
+# Safe, and refusing alias bombs: a catalog or recording is a file someone else may have written.
+_LOADER: Final = bounded(getattr(yaml, "CSafeLoader", yaml.SafeLoader))
 
 _PLACEHOLDER = re.compile(r"\$\{([^}]*)\}")
 # Keys the loader adds to options after resolving paths inside the project (never written by users).
@@ -143,7 +147,7 @@ def _interactions(folder: Path) -> list[dict[str, Any]]:
             found: list[dict[str, Any]] = []
             for path in files:
                 try:
-                    data = yaml.safe_load(path.read_text(encoding="utf-8"))
+                    data = yaml.load(path.read_text(encoding="utf-8"), Loader=_LOADER)  # noqa: S506 (safe, bounded)
                 except (OSError, yaml.YAMLError):
                     continue
                 if isinstance(data, dict) and isinstance(data.get("interactions"), list):

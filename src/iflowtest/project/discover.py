@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 
 import tomlkit
 
+from iflowtest.calls import odata
 from iflowtest.calls.deployments import read_runtime_artifacts
 from iflowtest.calls.session import HarnessSession
 from iflowtest.credentials.registry import ClientRegistry
@@ -64,12 +65,13 @@ def discover(registry: ClientRegistry, client: str) -> list[DeployedIflow]:
         raise IflowtestError(f"{url} answered HTTP {answer.status_code}: {answer.text[:200].strip()}")
     endpoints: dict[str, list[tuple[str, str]]] = {}
     names: dict[str, str] = {}
-    for row in answer.json()["d"]["results"]:
-        entries = (row.get("EntryPoints") or {}).get("results", [])
-        for entry in entries:
-            address = urlsplit(str(entry.get("Url", ""))).path
-            endpoints.setdefault(str(row.get("Name")), []).append((address, str(row.get("Protocol", ""))))
-        names[str(row.get("Name"))] = str(row.get("Title") or "")
+    what = f"{url} answered no OData list of service endpoints"
+    for row in odata.rows(odata.entity(answer, what), what):
+        name = odata.text_field(row, "Name") or ""
+        for entry in odata.expanded(row, "EntryPoints", what):
+            address = urlsplit(odata.text_field(entry, "Url") or "").path
+            endpoints.setdefault(name, []).append((address, odata.text_field(row, "Protocol") or ""))
+        names[name] = odata.text_field(row, "Title") or ""
     found = []
     for artifact in sorted(artifacts.values(), key=lambda a: a.id.lower()):
         found.append(

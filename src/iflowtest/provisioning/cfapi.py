@@ -15,14 +15,17 @@ import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, Final
+from urllib.parse import urlsplit, urlunsplit
 
 import requests
 from oauthlib.oauth2 import LegacyApplicationClient, OAuth2Error
 from requests.auth import HTTPBasicAuth
 from requests_oauthlib import OAuth2Session
 
+from iflowtest.bounds.answers import BoundedAdapter
 from iflowtest.calls.session import HarnessAdapter
-from iflowtest.errors import CloudFoundryError, CloudFoundryUnreachableError
+from iflowtest.credentials.tokens import drop_senseless_lifetime
+from iflowtest.errors import CloudFoundryError, CloudFoundryUnreachableError, IflowCallError
 from iflowtest.provisioning.cfsession import CfSession, token_expired
 from iflowtest.redaction import Secret, error_reason, redact_text
 
@@ -65,6 +68,7 @@ class CloudFoundryClient:
         self._wait = wait
         self._http = requests.Session()
         self._http.mount("https://", HarnessAdapter())  # unverified calls: one TLS context, not one a call
+        self._http.mount("http://", HarnessAdapter())  # answers read with bounds (bounds.answers)
         self._lock = threading.Lock()
         self._token: Secret | None = None
         self._refresh: Secret | None = credentials.session.refresh_token if credentials.session else None
@@ -81,7 +85,8 @@ class CloudFoundryClient:
         """The UAA base URL from the API root's `uaa` (or `login`) link."""
         if self._uaa is None:
             root = self._send("GET", self.api + "/", authenticated=False)
-            links = root.get("links", {}) if isinstance(root, dict) else {}
+            links = root.get("links") if isinstance(root, dict) else None
+            links = links if isinstance(links, dict) else {}
             link = links.get("uaa") or links.get("login") or {}
             href = link.get("href") if isinstance(link, dict) else None
             if not isinstance(href, str):
@@ -120,6 +125,8 @@ class CloudFoundryClient:
         client_id = session.uaa_client if session else CF_CLIENT
         client_secret = session.uaa_client_secret.reveal() if session else ""
         oauth = OAuth2Session(client=LegacyApplicationClient(client_id=client_id))
+        for scheme in ("https://", "http://"):
+            oauth.mount(scheme, BoundedAdapter())  # a token answer is read with bounds like any other
         who = self.credentials.describe()
         fix = (
             f"the refresh token of {who} is no longer valid: run `cf login -a {self.api}` again"
@@ -142,6 +149,16 @@ class CloudFoundryClient:
                     f"{redact_text(str(description))}): {fix}",
                     status=response.status_code,
                 )
+            try:
+                token = response.json()  # bounded (bounds.answers): oauthlib's own parse is not
+            except ValueError as exc:
+                token = exc
+            if not isinstance(token, dict):
+                raise CloudFoundryError(
+                    f"Cloud Foundry UAA {token_url} answered no JSON token ({token if isinstance(token, ValueError) else type(token).__name__}): "
+                    "IFLOWTEST_CF_API must be the Cloud Foundry API URL (its UAA answers the login)"
+                )
+            drop_senseless_lifetime(response, token)
             return response
 
         oauth.register_compliance_hook("access_token_response", check)
@@ -178,8 +195,17 @@ class CloudFoundryClient:
                 f"Cloud Foundry UAA {token_url} cannot be reached ({error_reason(exc)}): check IFLOWTEST_CF_API, "
                 "your network and IFLOWTEST_CA_BUNDLE"
             ) from None
+        except (IflowCallError, TypeError, AttributeError, ValueError, OverflowError) as exc:  # no readable token
+            raise CloudFoundryError(
+                f"Cloud Foundry UAA {token_url} answered no token the harness can read ({type(exc).__name__}): "
+                "IFLOWTEST_CF_API must be the Cloud Foundry API URL (its UAA answers the login)"
+            ) from None
         finally:
             oauth.close()
+        if not isinstance(answer.get("access_token"), str):
+            raise CloudFoundryError(
+                f"Cloud Foundry UAA {token_url} answered without an access_token: check IFLOWTEST_CF_API"
+            )
         self._token = Secret(str(answer["access_token"]))
         if answer.get("refresh_token"):
             self._refresh = Secret(str(answer["refresh_token"]))
@@ -199,13 +225,30 @@ class CloudFoundryClient:
 
     def list(self, path: str, **params: str) -> Iterator[dict[str, Any]]:
         """Every resource of a paginated list, following `pagination.next`."""
-        page: Any = self.get(path, **params)
+        url = self._url(path)
+        page: Any = self.get(url, **params)
+        seen = {url}
         while True:
-            yield from page.get("resources", [])
-            following = (page.get("pagination") or {}).get("next")
+            resources = page.get("resources", []) if isinstance(page, dict) else None
+            pagination = page.get("pagination") if isinstance(page, dict) else None
+            following = pagination.get("next") if isinstance(pagination, dict) else None
+            shaped = following is None or (isinstance(following, dict) and isinstance(following.get("href"), str))
+            if not shaped or not isinstance(resources, list) or not all(isinstance(r, dict) for r in resources):
+                raise CloudFoundryError(
+                    f"GET {url} answered no V3 list of resources: IFLOWTEST_CF_API must be the Cloud Foundry API URL"
+                )
+            yield from resources
             if not following:
                 return
-            page = self.get(following["href"])
+            link = urlsplit(following["href"])
+            # The token goes with every page: it is read from the API's own host whatever host the link names.
+            url = urlunsplit((*urlsplit(self.api)[:2], link.path, link.query, ""))
+            if url in seen:
+                raise CloudFoundryError(
+                    f"GET {path}: the API's next-page links go round in a circle (back to {link.path})"
+                )
+            seen.add(url)
+            page = self.get(url)
 
     def _url(self, path: str) -> str:
         return path if path.startswith(("https://", "http://")) else self.api + path
@@ -251,10 +294,10 @@ class CloudFoundryClient:
                 return response
             try:
                 return response.json()
-            except ValueError:
+            except ValueError as exc:
                 raise CloudFoundryError(
-                    f"{method} {url} answered {response.headers.get('Content-Type', 'no content type')} instead of "
-                    "JSON: IFLOWTEST_CF_API must be the Cloud Foundry API URL"
+                    f"{method} {url.split('?')[0]} answered {response.headers.get('Content-Type', 'no content type')} "
+                    f"that is not JSON ({exc}): IFLOWTEST_CF_API must be the Cloud Foundry API URL"
                 ) from None
 
     def _error(self, method: str, url: str, response: requests.Response) -> CloudFoundryError:

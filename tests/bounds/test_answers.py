@@ -1,0 +1,68 @@
+"""Answers read with bounds over real HTTP: deep JSON is one clear error for every kind of caller, bombs stop."""
+
+from __future__ import annotations
+
+import gzip
+import json
+
+import pytest
+import requests
+from werkzeug.wrappers import Request, Response
+
+from iflowtest.bounds.answers import BoundedAdapter, BoundedResponse, TooDeepJSONError
+from iflowtest.bounds.nesting import MAX_DEPTH, TooDeepError
+from iflowtest.calls.session import HarnessSession
+from iflowtest.errors import IflowCallError
+from tests.servers import serve
+
+DEEP = "[" * 100_000 + "]" * 100_000
+
+
+def answers(request: Request) -> Response:
+    if request.path == "/deep":
+        return Response(DEEP, content_type="application/json")
+    if request.path == "/just-deep-enough":
+        return Response("[" * MAX_DEPTH + "]" * MAX_DEPTH, content_type="application/json")
+    if request.path == "/bomb":
+        return Response(gzip.compress(b"\0" * (3 * 1024 * 1024)), headers={"Content-Encoding": "gzip"})
+    return Response(json.dumps({"ok": [1, {"two": 2}]}), content_type="application/json")
+
+
+def bounded_session(limit: int | None = None) -> requests.Session:
+    session = requests.Session()
+    adapter = BoundedAdapter()
+    if limit is not None:
+        adapter.max_body_bytes = limit
+    session.mount("http://", adapter)
+    return session
+
+
+@pytest.mark.parametrize("make", [bounded_session, HarnessSession], ids=["bounded", "harness"])
+def test_deep_json_is_refused_as_every_caller_expects(make: type[requests.Session]) -> None:
+    with serve(answers) as url, make() as session:
+        response = session.get(url + "/deep", timeout=10)
+        assert isinstance(response, BoundedResponse)
+        # One error, whichever way a caller spells "not JSON": requests', json's, ValueError, or the bound's.
+        for caught in (requests.exceptions.JSONDecodeError, json.JSONDecodeError, ValueError, TooDeepError):
+            with pytest.raises(caught):
+                response.json()
+        with pytest.raises(TooDeepJSONError) as info:
+            response.json()
+        assert (
+            str(info.value) == f"the JSON document nests deeper than {MAX_DEPTH} levels; expected at most {MAX_DEPTH}"
+        )
+        assert session.get(url + "/fine", timeout=10).json() == {"ok": [1, {"two": 2}]}
+        assert len(json.dumps(session.get(url + "/just-deep-enough", timeout=10).json())) == 2 * MAX_DEPTH
+
+
+def test_a_body_past_the_bound_is_one_line_however_it_was_compressed() -> None:
+    with serve(answers) as url, bounded_session(limit=1024 * 1024) as session:
+        with pytest.raises(IflowCallError) as info:
+            session.get(url + "/bomb", timeout=10)
+        assert str(info.value) == (
+            f"GET {url}/bomb: the answer is larger than 1 MiB once decompressed (Content-Encoding gzip); "
+            "check what the endpoint sends"
+        )
+        streamed = session.get(url + "/bomb", timeout=10, stream=True)  # a caller that streams reads it itself
+        assert streamed.raw is not None
+        streamed.close()
