@@ -1,23 +1,31 @@
-"""Tiny WSGI servers for the few answers the emulated tenant never gives (redirects, hanging, HTML tokens)."""
+"""Tiny WSGI servers for the few answers the emulated tenant never gives (redirects, hanging, HTML tokens), and a
+standing `iflowtest emulator` process for tests whose landscape must outlive a run."""
 
 from __future__ import annotations
 
 import json
 import os
+import re
+import shutil
+import signal
 import subprocess
 import sys
 import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import requests
+from dotenv import dotenv_values
 from werkzeug.serving import make_server
 from werkzeug.wrappers import Request, Response
 
 from iflowtest.emulator import Emulator
 from iflowtest.emulator.tls import EmulatorTls
+from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
+from iflowtest.redaction import Secret
 
 Handler = Callable[[Request], Response]
 
@@ -64,13 +72,118 @@ def user_environ() -> dict[str, str]:
     return {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
 
 
+READY_LINE = "press Ctrl-C to stop"  # the last line `iflowtest emulator` prints once it serves
+
+
+@dataclass
+class StandingEmulator:
+    """An `iflowtest emulator` process serving from `folder`, with what it printed up to its readiness line."""
+
+    process: subprocess.Popen[str]
+    folder: Path
+    keys: Path
+    output: str = ""
+    returncode: int | None = None  # once stopped
+    stderr: str = ""  # once stopped
+
+    def shown(self, label: str) -> str:
+        """The value it printed after `label` ("runtime", "CA file", "cf api", ...)."""
+        found = re.search(rf"^iflowtest emulator: {re.escape(label)}\s+(\S+)", self.output, re.MULTILINE)
+        assert found, f"{label!r} not in:\n{self.output}"
+        return found.group(1)
+
+    @property
+    def ca_file(self) -> str:
+        """The CA file of its TLS folder (`verify=` for requests)."""
+        return self.shown("CA file")
+
+    def write_profile(self, name: str) -> Path:
+        """Copy its landscape (`keys/cf.env`) to `.env.<name>` in its folder, as the README says; returns the file."""
+        target = self.folder / f".env.{name}"
+        shutil.copy(self.keys / "cf.env", target)
+        return target
+
+    @property
+    def cf_profile(self) -> Path:
+        """The profile of its emulated landscape it wrote (`keys/cf.env`)."""
+        return self.keys / "cf.env"
+
+    def stop(self, signum: int = signal.SIGINT, timeout: float = 30) -> int:
+        """Send `signum` unless it has ended, wait for it, and keep its exit code and the rest of its stderr."""
+        if self.returncode is None:
+            if self.process.poll() is None:
+                self.process.send_signal(signum)
+            try:
+                _, stderr = self.process.communicate(timeout=timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                _, stderr = self.process.communicate()
+            self.returncode, self.stderr = self.process.returncode, stderr or ""
+        return self.returncode
+
+
+@contextmanager
+def standing_emulator(
+    folder: Path, *options: str, keys: Path | None = None, env: dict[str, str] | None = None
+) -> Iterator[StandingEmulator]:
+    """`iflowtest emulator --keys-dir KEYS OPTIONS` in `folder`, in a user's environment (plus `env`), once it serves.
+
+    Always stopped on exit (Ctrl-C, then killed after 30 s) and waited for; when the block ends without an
+    error, the emulator must have ended with exit code 0 (also after a signal the block sent it).
+    """
+    keys = keys or folder / "keys"
+    environ = user_environ()
+    environ.update(env or {})
+    process = subprocess.Popen(
+        [IFLOWTEST, "emulator", "--keys-dir", str(keys), *options],
+        cwd=folder,
+        env=environ,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    emulator = StandingEmulator(process, folder, keys)
+    try:
+        emulator.output = read_until_serving(process)
+        if READY_LINE not in emulator.output:
+            emulator.stop()
+            raise AssertionError(f"iflowtest emulator did not start:\n{emulator.output}{emulator.stderr}")
+        yield emulator
+    except BaseException:
+        emulator.stop()
+        raise
+    code = emulator.stop()
+    assert code == 0, f"iflowtest emulator ended with {code}:\n{emulator.stderr[-3000:]}"
+
+
+@contextmanager
+def cloud_foundry(profile_file: Path) -> Iterator[CloudFoundryClient]:
+    """A client of the Cloud Foundry V3 API a profile names, logged in as its user (read straight, no process)."""
+    profile = dotenv_values(profile_file)
+    client = CloudFoundryClient(
+        str(profile["IFLOWTEST_CF_API"]),
+        CfCredentials(str(profile["IFLOWTEST_CF_USERNAME"]), Secret(str(profile["IFLOWTEST_CF_PASSWORD"]))),
+        verify=str(profile["IFLOWTEST_CA_BUNDLE"]),
+    )
+    try:
+        yield client
+    finally:
+        client.close()
+
+
+def instance_names(profile_file: Path) -> list[str]:
+    """The service instances in the space of the landscape a profile names, oldest first."""
+    with cloud_foundry(profile_file) as cf:
+        return [str(i["name"]) for i in cf.list("/v3/service_instances")]
+
+
 def read_until_serving(process: subprocess.Popen[str]) -> str:
     """What `iflowtest emulator` printed up to its readiness line (it prints its URLs once it serves)."""
     assert process.stdout is not None
     lines = []
     for line in process.stdout:
         lines.append(line)
-        if "press Ctrl-C to stop" in line:
+        if READY_LINE in line:
             break
     return "".join(lines)
 

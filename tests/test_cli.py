@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import re
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,7 @@ import pytest
 from iflowtest import OAuthToken, ServiceKey
 from iflowtest.emulator import Emulator
 
-from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ, write_key_profile
+from .servers import iflowtest, standing_emulator, user_environ, write_key_profile
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -107,42 +106,22 @@ def test_help_and_version(project: Path) -> None:
 
 def test_emulator_command_serves_and_writes_keys(project: Path) -> None:
     keys = project / "keys"
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", str(keys)],
-        cwd=project,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        output = read_until_serving(process)
-        ca_file = re.search(r"CA file\s+(\S+)", output)
-        assert ca_file, output
+    with standing_emulator(project, keys=keys) as emulator:
         key = ServiceKey.from_file(keys / "sender.json")
-        assert OAuthToken(key, "sender", verify=ca_file.group(1)).get()
-        assert f"key of client 'sender_no_de' (ESBMessaging.send) -> {keys / 'sender_no_de.json'}" in output
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+        assert OAuthToken(key, "sender", verify=emulator.ca_file).get()
+        assert f"key of client 'sender_no_de' (ESBMessaging.send) -> {keys / 'sender_no_de.json'}" in emulator.output
 
 
 @pytest.mark.parametrize("mode", ["strict", "lenient"])
 def test_emulator_command_names_its_mode_and_hosts(project: Path, mode: str) -> None:
     # Strict (the default) names three hosts, as real keys do; lenient serves all on one.
-    command = [IFLOWTEST, "emulator", "--keys-dir", "keys"] + (["--mode", mode] if mode == "lenient" else [])
-    process = subprocess.Popen(command, cwd=project, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    try:
-        output = read_until_serving(process)
-        runtime = re.search(r"runtime\s+(\S+)", output)
-        assert runtime, output
+    with standing_emulator(project, *(["--mode", mode] if mode == "lenient" else [])) as emulator:
+        output, runtime = emulator.output, emulator.shown("runtime")
         key = json.loads((project / "keys" / "sender.json").read_text())["oauth"]
-        assert f"iflowtest emulator: mode      {mode}\n" in output
-        assert key["url"] == runtime.group(1)
-        assert ("iflowtest emulator: api       " in output) == (mode == "strict")
-        assert key["tokenurl"].startswith(runtime.group(1)) == (mode == "lenient")
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
+    assert f"iflowtest emulator: mode      {mode}\n" in output
+    assert key["url"] == runtime
+    assert ("iflowtest emulator: api       " in output) == (mode == "strict")
+    assert key["tokenurl"].startswith(runtime) == (mode == "lenient")
 
 
 def test_emulator_refuses_a_non_loopback_host(project: Path) -> None:

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import re
 import shutil
-import signal
 import subprocess
 from pathlib import Path
 
@@ -12,7 +10,7 @@ import pytest
 import requests
 from lxml import etree
 
-from .servers import IFLOWTEST, read_until_serving, user_environ
+from .servers import IFLOWTEST, standing_emulator, user_environ
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -147,26 +145,17 @@ def test_a_down_token_endpoint_fails_its_client_once_and_spares_the_others(pytes
 
 def test_the_emulator_command_injects_faults(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    environ = user_environ()
-    command = [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")]
-    command += ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
-    command += ["--fault", "ReadCostCenters:reset_after_bytes=100,times=1"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
-    try:
-        output = read_until_serving(process)
+    options = ["--fault", "ReadCostCenters:status=503,share=0.05", "--fault", "token:status=429,retry_after=5,times=3"]
+    options += ["--fault", "ReadCostCenters:reset_after_bytes=100,times=1"]
+    with standing_emulator(tmp_path, *options) as emulator:
+        output = emulator.output
         assert "iflowtest emulator: fault     ReadCostCenters: status=503,share=0.05\n" in output
         assert "iflowtest emulator: fault     token: status=429,retry_after=5,times=3\n" in output
         assert "iflowtest emulator: fault     ReadCostCenters: reset_after_bytes=100,times=1\n" in output
-        url = re.search(r"token url\s+(\S+)", output)
-        ca_file = re.search(r"CA file\s+(\S+)", output)
-        assert url and ca_file, output
         answer = requests.post(
-            url.group(1), data={"grant_type": "client_credentials"}, verify=ca_file.group(1), timeout=10
+            emulator.shown("token url"), data={"grant_type": "client_credentials"}, verify=emulator.ca_file, timeout=10
         )
         assert answer.status_code == 429 and answer.headers["Retry-After"] == "5"
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
 
 
 LONG_RETRY_AFTER = """

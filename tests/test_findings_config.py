@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from .servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
+from .servers import iflowtest, standing_emulator
 
 ROOT = Path(__file__).resolve().parents[1]
 SECRET = "S3cr3t-Unique-7f1e9a2b-findings"
@@ -123,54 +123,28 @@ def test_c4_nested_yaml_aliases_in_a_suite_are_refused_at_once(tmp_path: Path) -
 
 def test_c11_sigterm_to_the_emulator_removes_its_tls_folder(tmp_path: Path) -> None:
     root = project(tmp_path)
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", str(tmp_path / "keys")],
-        cwd=root,
-        env=user_environ(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        shown = read_until_serving(process)
-        ca_file = Path(next(line for line in shown.splitlines() if "CA file" in line).split()[4])
+    with standing_emulator(root, keys=tmp_path / "keys") as emulator:
+        ca_file = Path(emulator.ca_file)
         assert ca_file.exists()
-        process.send_signal(signal.SIGTERM)
-        assert process.wait(timeout=60) == 0
-    finally:
-        process.kill()
-        process.wait()
+        assert emulator.stop(signal.SIGTERM, timeout=60) == 0
     assert not ca_file.parent.exists()
 
 
 def test_provision_cleanup_leaves_a_running_emulators_own_clients(tmp_path: Path) -> None:
     root = project(tmp_path)
     keys = tmp_path / "keys"
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", str(keys)],
-        cwd=root,
-        env=user_environ(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        read_until_serving(process)
-        shutil.copy(keys / "cf.env", root / ".env.standing")
+    with standing_emulator(root, keys=keys) as emulator:
+        emulator.write_profile("standing")
         cleaned = iflowtest("provision", "cleanup", "--older-than", "0h", "--iflow-env", "standing", cwd=root)
         assert cleaned.returncode == 0, cleaned.stdout + cleaned.stderr
         oauth = json.loads((keys / "sender.json").read_text())["oauth"]
-        ca_file = next(line for line in (keys / "cf.env").read_text().splitlines() if "CA_BUNDLE" in line)
         answer = requests.post(
             oauth["tokenurl"],
             data={"grant_type": "client_credentials"},
             auth=(oauth["clientid"], oauth["clientsecret"]),
-            verify=ca_file.split("=", 1)[1],
+            verify=emulator.ca_file,
             timeout=30,
         )
-    finally:
-        process.terminate()
-        process.wait(timeout=60)
     assert answer.status_code == 200, answer.text
 
 

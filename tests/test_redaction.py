@@ -3,9 +3,14 @@
 from __future__ import annotations
 
 import base64
+import html
+import json
 import logging
+import os
 import pickle
+from collections.abc import Callable
 from urllib.parse import quote, quote_plus
+from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
@@ -19,6 +24,7 @@ from iflowtest.redaction import (
     mask_id,
     redact_headers,
     redact_text,
+    register_secret,
 )
 
 
@@ -165,3 +171,60 @@ def test_text_with_lone_surrogates_is_redacted() -> None:
     text = "a \udcfe plain-secret-value \udcfe"
     assert redactor.redact(text) == "a \udcfe *** \udcfe"
     assert redactor.contains_known("\udcffplain-secret-value") and not redactor.contains_known("\udcfe")
+
+
+SPECIAL = "hö&<s>\"'\\ x+y/z=%2F$"
+
+
+@pytest.mark.parametrize(
+    "show",
+    [
+        str,
+        repr,
+        ascii,
+        lambda v: json.dumps(v),
+        lambda v: json.dumps(v, ensure_ascii=False),
+        lambda v: json.dumps({"secret": v}),
+        html.escape,
+        lambda v: html.escape(v, quote=False),
+        lambda v: xml_escape(v, {'"': "&quot;", "'": "&apos;"}),
+        lambda v: quote(v, safe=""),
+        quote,
+        quote_plus,
+        lambda v: repr(v.encode()),
+        lambda v: f"{[v]!r}",
+    ],
+    ids=[
+        "str",
+        "repr",
+        "ascii",
+        "json",
+        "json-utf8",
+        "json-object",
+        "html",
+        "html-text",
+        "xml",
+        "url",
+        "url-path",
+        "url-plus",
+        "bytes-repr",
+        "list-repr",
+    ],
+)
+def test_a_secret_of_special_characters_is_masked_however_a_test_shows_it(show: Callable[[str], str]) -> None:
+    secret = SPECIAL + os.urandom(8).hex()
+    register_secret(secret)
+    text = f"before {show(secret)} after"
+    assert redact_text(text).startswith("before ") and secret[-16:] not in redact_text(text), redact_text(text)
+    assert MASK in redact_text(text)
+
+
+def test_the_ends_of_a_secret_cut_in_its_middle_are_masked() -> None:
+    secret = "cut-" + os.urandom(60).hex()
+    register_secret(secret)
+    # pytest's assertion repr keeps the start and end of a long value around "..."; so do our excerpts with "…".
+    for shown in (f"assert '{secret[:50]}...{secret[-50:]}' == 'x'", f"[{secret[:30]}…]", f"…{secret[-20:]} end"):
+        redacted = redact_text(shown)
+        assert secret[:10] not in redacted and secret[-10:] not in redacted, redacted
+    assert redact_text("expected ... got something") == "expected ... got something"  # ordinary text stays
+    assert redact_text(f"a {secret[:7]}... b") == f"a {secret[:7]}... b"  # too short a piece to be told apart

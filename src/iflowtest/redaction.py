@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import html
 import json
 import logging
 import re
@@ -18,6 +19,7 @@ import threading
 from collections.abc import Callable, Iterable, Mapping
 from typing import Any, Final, TextIO
 from urllib.parse import quote, quote_plus, unquote
+from xml.sax.saxutils import escape as xml_escape
 
 from ahocorasick_rs import BytesAhoCorasick, Implementation, MatchKind
 
@@ -32,6 +34,10 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+_ELLIPSIS = re.compile(r"\.\.\.|…")
+# The shortest end of a secret masked beside an ellipsis: long enough not to mask ordinary words.
+_MIN_CUT: Final = 8
+_XML_QUOTES: Final = {'"': "&quot;", "'": "&apos;"}
 JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*")
 # A JWT header or payload on its own: base64url of a JSON object ('{"'), long enough to be one.
 _JWT_SEGMENT = re.compile(r"\beyJ[A-Za-z0-9_-]{30,}")
@@ -106,7 +112,8 @@ class Redactor:
     def register(self, value: str) -> None:
         """Remember a secret value, and the forms it travels in, so later text containing any is scrubbed.
 
-        The forms: URL-encoded (query strings, form bodies), JSON-escaped, base64 (alone, and the three
+        The forms: URL-encoded (query strings, form bodies), JSON-escaped, Python's repr (str and bytes, as a
+        test's print or pytest's assertion shows it), HTML- and XML-escaped, base64 (alone, and the three
         alignments it takes inside a longer base64 text such as a Basic header or a binary body), and each
         segment of a JWT.
         """
@@ -115,7 +122,10 @@ class Redactor:
         with self._lock:
             if value in self._values:
                 return
-        forms = {value, quote(value, safe=""), quote_plus(value), json.dumps(value)[1:-1]}
+        forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+        forms |= {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        forms |= {repr(value)[1:-1], ascii(value)[1:-1], repr(value.encode("utf-8"))[2:-1]}
+        forms |= {html.escape(value), html.escape(value, quote=False), xml_escape(value, _XML_QUOTES)}
         forms |= _base64_forms(value.encode("utf-8"))
         if JWT.fullmatch(value):
             forms |= {segment for segment in value.split(".") if len(segment) >= 16}
@@ -164,10 +174,29 @@ class Redactor:
         # Newest first: a later secret (a Basic value) often contains an earlier one.
         for batch in reversed(self._batches):
             text = batch.replace(text, _masked)
+        if "..." in text or "…" in text:
+            text = self._mask_cut_ends(text)
         if "eyJ" not in text:
             return text
         # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
         return _JWT_SEGMENT.sub(MASK, JWT.sub(MASK, text))
+
+    def _mask_cut_ends(self, text: str) -> str:
+        """Mask the ends of a secret left beside an ellipsis: pytest and reprs shorten a long value in its middle
+        (`'abc...xyz'`), so neither end is the whole secret, yet both are parts of it."""
+        forms = self.known()
+        pieces: list[str] = []
+        last = 0
+        for match in _ELLIPSIS.finditer(text):
+            if match.start() < last:
+                continue
+            head = _longest_end(text[max(last, match.start() - 512) : match.start()], forms, prefix=True)
+            tail = _longest_end(text[match.end() : match.end() + 512], forms, prefix=False)
+            pieces.append(text[last : match.start() - head])
+            pieces.append((MASK if head else "") + match.group(0) + (MASK if tail else ""))
+            last = match.end() + tail
+        pieces.append(text[last:])
+        return "".join(pieces)
 
     def replace_known(self, text: str, placeholder: str) -> str:
         """Replace every known secret value in `text` with `placeholder` (cassettes: structure stays readable)."""
@@ -228,6 +257,28 @@ class _Batch:
 
 def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
+
+
+def _longest_end(context: str, forms: Iterable[str], *, prefix: bool) -> int:
+    """How many characters at the edge of `context` (its end when `prefix`, else its start) are the start
+    (`prefix`) or the end of a secret form: the longest such run of at least _MIN_CUT characters, else 0."""
+    best = 0
+    edge = context[-_MIN_CUT:] if prefix else context[:_MIN_CUT]
+    if len(edge) < _MIN_CUT:
+        return 0
+    for form in forms:
+        start = form.find(edge)
+        while start != -1:
+            if prefix:
+                size = start + _MIN_CUT  # context ends with form[:size]?
+                if size < len(form) and size > best and context.endswith(form[:size]):
+                    best = size
+            else:
+                size = len(form) - start  # context starts with form[start:]?
+                if start > 0 and size > best and context.startswith(form[start:]):
+                    best = size
+            start = form.find(edge, start + 1)
+    return best
 
 
 def _base64_forms(raw: bytes) -> set[str]:
@@ -398,14 +449,14 @@ def redact_report(report: Any) -> None:
     longrepr = getattr(report, "longrepr", None)
     if longrepr is not None and not isinstance(longrepr, tuple):
         text = longrepr if isinstance(longrepr, str) else _rendered(longrepr)
-        cleaned = redact_text(text)
+        cleaned = visible_controls(redact_text(text))
         if cleaned != text:
             report.longrepr = cleaned
     elif isinstance(longrepr, tuple) and len(longrepr) == 3:  # a skip: (path, line, reason)
-        report.longrepr = (longrepr[0], longrepr[1], redact_text(str(longrepr[2])))
+        report.longrepr = (longrepr[0], longrepr[1], visible_controls(redact_text(str(longrepr[2]))))
     sections = getattr(report, "sections", None)
     if sections:
-        report.sections = [(title, redact_text(content)) for title, content in sections]
+        report.sections = [(title, visible_controls(redact_text(content))) for title, content in sections]
     properties = getattr(report, "user_properties", None)
     if properties:
         report.user_properties = [
@@ -414,6 +465,17 @@ def redact_report(report: Any) -> None:
     for extra in getattr(report, "extras", None) or []:
         if isinstance(extra, dict) and isinstance(extra.get("content"), str):
             extra["content"] = redact_text(extra["content"])
+
+
+# Control characters a remote answer or a test's output may carry into a failure text: escape sequences
+# that retitle, clear or rewrite the reader's terminal (ESC, C1 CSI), and a lone carriage return that
+# prints a line over another ("FAILED" overwritten by "PASSED"). Tabs and line ends stay.
+_CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]|\r(?!\n)")
+
+
+def visible_controls(text: str) -> str:
+    """`text` with its control characters shown as escapes (`\\x1b`) instead of acting on a terminal."""
+    return _CONTROLS.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
 def _rendered(longrepr: Any) -> str:

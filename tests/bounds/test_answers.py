@@ -4,6 +4,10 @@ from __future__ import annotations
 
 import gzip
 import json
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 import requests
@@ -12,6 +16,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest.bounds.answers import BoundedAdapter, BoundedResponse, TooDeepJSONError
 from iflowtest.bounds.nesting import MAX_DEPTH, TooDeepError
 from iflowtest.calls.session import HarnessSession
+from iflowtest.emulator.tls import create_tls
 from iflowtest.errors import IflowCallError
 from tests.servers import serve
 
@@ -66,3 +71,42 @@ def test_a_body_past_the_bound_is_one_line_however_it_was_compressed() -> None:
         streamed = session.get(url + "/bomb", timeout=10, stream=True)  # a caller that streams reads it itself
         assert streamed.raw is not None
         streamed.close()
+
+
+@pytest.mark.parametrize("scheme", ["http", "https"])
+def test_a_body_that_keeps_trickling_is_cut_at_the_deadline_and_the_connection_is_not_reused(
+    scheme: str, tmp_path: Path
+) -> None:
+    stop = threading.Event()
+    tls = create_tls(directory=tmp_path) if scheme == "https" else None
+
+    def trickle(request: Request) -> Response:
+        if request.path == "/fine":
+            return Response("fine")
+
+        def drip() -> Iterator[bytes]:
+            while not stop.is_set():
+                yield b"x"
+                stop.wait(0.05)  # a byte every 50 ms: each wait is far within the read timeout
+
+        return Response(drip(), headers={"Content-Length": str(10**9)}, direct_passthrough=True)
+
+    class Impatient(HarnessSession):
+        def __init__(self) -> None:
+            super().__init__()
+            for adapter in self.adapters.values():
+                adapter.max_body_seconds = 0.5  # type: ignore[attr-defined]
+
+    with serve(trickle, tls) as url, Impatient() as session:
+        verify = str(tls.ca_file) if tls else True
+        started = time.monotonic()
+        try:
+            with pytest.raises(IflowCallError) as info:
+                session.get(url + "/drip", timeout=(5, 2), verify=verify)
+        finally:
+            stop.set()
+        assert time.monotonic() - started < 30  # cut at its deadline, not held for a billion bytes
+        assert str(info.value).startswith(f"GET {url}/drip: the answer's body was still arriving after 0.5 s (")
+        assert str(info.value).endswith("bytes so far); check what the endpoint sends")
+        # The next call gets a sound connection.
+        assert session.get(url + "/fine", timeout=5, verify=verify).text == "fine"

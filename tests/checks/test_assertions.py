@@ -43,6 +43,8 @@ XML = (
 ANSWERS = {
     "/json": (200, "application/json", json.dumps(ODATA).encode()),
     "/xml": (200, "application/xml", XML),
+    # Parses (entities are declared, never resolved), and then stops libxml2's schema validator (issue 18, C9).
+    "/entities": (200, "application/xml", b'<!DOCTYPE r [<!ENTITY e SYSTEM "file:///etc/passwd">]><r>&e;&e;</r>'),
     "/text": (
         500,
         "text/plain",
@@ -167,6 +169,18 @@ def test_json_schema_and_xsd(answers: dict[str, requests.Response], tmp_path: Pa
         ConfigError, match=r"XSD missing\.xsd cannot be read .*: put it under fixtures/ and check the path"
     ):
         expect_xsd(answers["/xml"], "missing.xsd", base=tmp_path)
+
+
+def test_xsd_against_an_answer_with_unresolved_entities_is_a_failure_not_an_lxml_error(
+    answers: dict[str, requests.Response], tmp_path: Path
+) -> None:
+    (tmp_path / "r.xsd").write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r" type="xs:string"/></xs:schema>'
+    )
+    assert failure(expect_xsd, answers["/entities"], "r.xsd", base=tmp_path) == (
+        "xsd r.xsd: the answer cannot be validated: it uses entities declared in its DOCTYPE, which are never "
+        "resolved (no file or network is read for an answer)"
+    )
 
 
 def test_max_ms(answers: dict[str, requests.Response]) -> None:

@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import signal
-import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
+from tests import servers
+from tests.servers import iflowtest
 
 PYPROJECT = """# a team's project
 [project]
@@ -40,21 +39,9 @@ SAMPLE_ADDRESSES = {
 def standing_emulator(tmp_path: Path) -> Iterator[Path]:
     """`iflowtest emulator` in a project folder, its landscape copied to `.env.emu` as the README says."""
     (tmp_path / "pyproject.toml").write_text(PYPROJECT)
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", "keys"],
-        cwd=tmp_path,
-        env=user_environ(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        read_until_serving(process)
-        (tmp_path / ".env.emu").write_text((tmp_path / "keys" / "cf.env").read_text())
+    with servers.standing_emulator(tmp_path) as emulator:
+        emulator.write_profile("emu")
         yield tmp_path
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
 
 
 def test_discover_lists_the_sample_iflows_and_writes_a_smoke_suite_that_passes(standing_emulator: Path) -> None:

@@ -171,46 +171,29 @@ def test_the_env_example_of_a_new_project_documents_every_variable(tmp_path: Pat
 
 def test_the_emulator_command_serves_the_projects_own_iflows(tmp_path: Path) -> None:
     import json
-    import re
-    import signal
-    import subprocess
 
     import requests
 
-    from tests.servers import IFLOWTEST, read_until_serving, user_environ
+    from tests.servers import standing_emulator
 
     init_project(tmp_path)
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", "keys"],
-        cwd=tmp_path,
-        env=user_environ(),
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        output = read_until_serving(process)
+    with standing_emulator(tmp_path) as emulator:
         key = json.loads((tmp_path / "keys" / "sender.json").read_text())["oauth"]
-        ca_file = re.search(r"CA file\s+(\S+)", output)
-        assert ca_file, output
         token = requests.post(
             key["tokenurl"],
             data={"grant_type": "client_credentials"},
             auth=(key["clientid"], key["clientsecret"]),
-            verify=ca_file.group(1),
+            verify=emulator.ca_file,
             timeout=10,
         ).json()["access_token"]
         answer = requests.get(
             key["url"] + "/http/orders/status",
             params={"id": "9"},
             headers={"Authorization": f"Bearer {token}"},
-            verify=ca_file.group(1),
+            verify=emulator.ca_file,
             timeout=10,
         )
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
-    assert "iflowtest emulator: iflows    iflows.yaml: OrderStatus (besides the sample flows)\n" in output
+    assert "iflowtest emulator: iflows    iflows.yaml: OrderStatus (besides the sample flows)\n" in emulator.output
     assert answer.json() == {"order": "9", "status": "SHIPPED"}
 
 

@@ -4,25 +4,20 @@ from __future__ import annotations
 
 import re
 import shutil
-import signal
-import subprocess
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
-from dotenv import dotenv_values
 
 from iflowtest import ConfigError
 from iflowtest.emulator.faults import Fault, parse_fault
 from iflowtest.emulator.server import Emulator
 from iflowtest.errors import ProvisioningError
-from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.provisioning.provisioner import ClientRequest, Provisioner
-from iflowtest.redaction import Secret
 from iflowtest.settings import resolve_settings
 from iflowtest.target import TargetSession
 from tests.provisioning.test_provisioner import make_provisioner
-from tests.servers import IFLOWTEST, iflowtest, read_until_serving, user_environ
+from tests.servers import iflowtest, instance_names, standing_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = ClientRequest("sender", roles=("ESBMessaging.send",), where="[tool.iflowtest.clients.sender]")
@@ -172,31 +167,13 @@ def test_a_run_whose_cf_jobs_never_finish_fails_fast_with_one_cause(
     assert "may be left behind (Cloud Foundry refuses to delete it while its creation is still in progress)" in text
 
 
-def instance_names(profile_file: Path) -> list[str]:
-    """The instances in the space of a standing emulator, read from its CF API."""
-    profile = dotenv_values(profile_file)
-    cf = CloudFoundryClient(
-        str(profile["IFLOWTEST_CF_API"]),
-        CfCredentials(str(profile["IFLOWTEST_CF_USERNAME"]), Secret(str(profile["IFLOWTEST_CF_PASSWORD"]))),
-        verify=str(profile["IFLOWTEST_CA_BUNDLE"]),
-    )
-    try:
-        return sorted(str(i["name"]) for i in cf.list("/v3/service_instances"))
-    finally:
-        cf.close()
-
-
 def test_iflowtest_emulator_with_hanging_jobs_stops_a_run_at_once(tmp_path: Path) -> None:
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
     (tmp_path / "test_cases.py").write_text(CASES)
-    environ = user_environ()
-    environ["CF_HOME"] = str(tmp_path)  # no cf CLI session of the machine's user
-    command = [IFLOWTEST, "emulator", "--keys-dir", "keys", "--fault", "cf-jobs:hang"]
-    process = subprocess.Popen(command, cwd=tmp_path, env=environ, stdout=subprocess.PIPE, text=True)
-    try:
-        output = read_until_serving(process)
-        assert "iflowtest emulator: fault     cf-jobs: hang\n" in output  # after its own keys were provisioned
-        shutil.copy(tmp_path / "keys" / "cf.env", tmp_path / ".env.emu")
+    # CF_HOME: no cf CLI session of the machine's user
+    with standing_emulator(tmp_path, "--fault", "cf-jobs:hang", env={"CF_HOME": str(tmp_path)}) as emulator:
+        assert "iflowtest emulator: fault     cf-jobs: hang\n" in emulator.output  # after its own keys were provisioned
+        emulator.write_profile("emu")
         before = instance_names(tmp_path / ".env.emu")
         assert len(before) == 5  # one per declared client
         run = iflowtest(
@@ -215,6 +192,3 @@ def test_iflowtest_emulator_with_hanging_jobs_stops_a_run_at_once(tmp_path: Path
         assert "`iflowtest provision cleanup` removes it" in run.stderr
         left = sorted(set(instance_names(tmp_path / ".env.emu")) - set(before))
         assert len(left) == 1 and left[0] in run.stderr
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0

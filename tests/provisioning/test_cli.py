@@ -4,18 +4,15 @@ from __future__ import annotations
 
 import json
 import shutil
-import signal
 import stat
 import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from dotenv import dotenv_values
 
-from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
-from iflowtest.redaction import Secret
-from tests.servers import IFLOWTEST, read_until_serving, user_environ
+from tests import servers
+from tests.servers import IFLOWTEST, standing_emulator, user_environ
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -46,36 +43,14 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
     """A project folder with the sample pyproject and `iflowtest emulator` serving it; `.env.emu` points at it."""
     folder = tmp_path_factory.mktemp("provision-cli")
     shutil.copy(ROOT / "pyproject.toml", folder / "pyproject.toml")
-    environ = user_environ()
-    process = subprocess.Popen(
-        [IFLOWTEST, "emulator", "--keys-dir", "keys"],
-        cwd=folder,
-        env=environ,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
-    try:
-        read_until_serving(process)
-        shutil.copy(folder / "keys" / "cf.env", folder / ".env.emu")
+    with standing_emulator(folder) as emulator:
+        emulator.write_profile("emu")
         yield folder
-    finally:
-        process.send_signal(signal.SIGINT)
-        assert process.wait(timeout=30) == 0
 
 
 def instance_names(project: Path) -> list[str]:
     """The instances in the emulator's space, read straight from its CF API (faster than a process)."""
-    profile = dotenv_values(project / ".env.emu")
-    client = CloudFoundryClient(
-        str(profile["IFLOWTEST_CF_API"]),
-        CfCredentials(str(profile["IFLOWTEST_CF_USERNAME"]), Secret(str(profile["IFLOWTEST_CF_PASSWORD"]))),
-        verify=str(profile["IFLOWTEST_CA_BUNDLE"]),
-    )
-    try:
-        return [str(i["name"]) for i in client.list("/v3/service_instances")]
-    finally:
-        client.close()
+    return servers.instance_names(project / ".env.emu")
 
 
 def test_emulator_command_provisions_its_keys_through_its_cf_api(project: Path) -> None:

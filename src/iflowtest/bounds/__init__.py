@@ -1,4 +1,4 @@
-"""Limits on input that a remote side or a suite file controls: JSON nesting, YAML alias expansion, regex time.
+"""Limits on input that a remote side or a suite file controls: answers, JSON nesting, YAML aliases, regex time.
 
 An answer from a tenant (or a receiver behind it), a recorded cassette and a suite file are read through
 these, so that a hostile or broken one fails one case with a clear line instead of hanging the run,

@@ -7,6 +7,10 @@ any of them is one clear error where it is read, never a MemoryError, a Recursio
 
 from __future__ import annotations
 
+import heapq
+import socket
+import threading
+import time
 from typing import Any, Final
 from urllib.parse import urlsplit
 
@@ -19,6 +23,9 @@ from iflowtest.errors import IflowCallError
 # The most an answer may grow to once decompressed: a remote side decides what it sends, and a gzip bomb of
 # a few kilobytes would otherwise expand into all of this machine's memory.
 MAX_BODY_BYTES: Final = 64 * 1024 * 1024
+# The longest an answer's body may take to arrive once its headers came. The read timeout bounds each wait
+# for the next bytes, not their sum: a side that sends a byte every second would hold a call for ever.
+MAX_BODY_SECONDS: Final = 300.0
 
 
 class TooDeepJSONError(nesting.TooDeepError, requests.exceptions.JSONDecodeError):
@@ -45,14 +52,16 @@ class BoundedResponse(requests.Response):
 
 
 class BoundedAdapter(HTTPAdapter):
-    """requests' adapter whose answers are `BoundedResponse`s with bodies read up to `max_body_bytes`."""
+    """requests' adapter whose answers are `BoundedResponse`s with bodies read up to `max_body_bytes`, within
+    `max_body_seconds`."""
 
     max_body_bytes: int = MAX_BODY_BYTES
+    max_body_seconds: float = MAX_BODY_SECONDS
 
     def send(self, request: requests.PreparedRequest, stream: bool = False, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         response = self.send_unread(request, **kwargs)
         if not stream:
-            read_bounded(response, self.max_body_bytes)
+            read_bounded(response, self.max_body_bytes, self.max_body_seconds)
         return response
 
     def send_unread(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
@@ -66,26 +75,132 @@ class BoundedAdapter(HTTPAdapter):
         return response
 
 
-def read_bounded(response: requests.Response, limit: int) -> None:
-    """Read the whole (decompressed) body into the response, or raise IflowCallError past `limit` bytes.
+def read_bounded(response: requests.Response, limit: int, seconds: float = MAX_BODY_SECONDS) -> None:
+    """Read the whole (decompressed) body into the response, or raise IflowCallError past `limit` bytes or
+    `seconds`.
 
     requests reads unbounded; this is its own reading loop (`iter_content`) with a count, then the body is
-    kept where requests keeps a consumed body, so `content`, `text` and `json()` work as usual.
+    kept where requests keeps a consumed body, so `content`, `text` and `json()` work as usual. The time is
+    kept by the shared watchdog, which shuts the connection's socket when it runs out (a read blocked in
+    the middle of a chunk returns then).
     """
     chunks: list[bytes] = []
     size = 0
-    for chunk in response.iter_content(256 * 1024):
-        size += len(chunk)
-        if size > limit:
-            response.close()
-            encoding = response.headers.get("Content-Encoding")
-            how = f" (Content-Encoding {encoding})" if encoding else ""
-            raise IflowCallError(
-                f"{response.request.method} {_short(response.url)}: the answer is larger than {limit // (1024 * 1024)} "
-                f"MiB once decompressed{how}; check what the endpoint sends"
-            )
-        chunks.append(chunk)
+    ticket = WATCHDOG.arm(response, seconds)
+    try:
+        for chunk in response.iter_content(256 * 1024):
+            size += len(chunk)
+            if size > limit:
+                response.close()
+                encoding = response.headers.get("Content-Encoding")
+                how = f" (Content-Encoding {encoding})" if encoding else ""
+                raise IflowCallError(
+                    f"{response.request.method} {_short(response.url)}: the answer is larger than "
+                    f"{limit // (1024 * 1024)} MiB once decompressed{how}; check what the endpoint sends"
+                )
+            chunks.append(chunk)
+    except requests.RequestException:
+        if not ticket.fired:
+            raise
+    finally:
+        WATCHDOG.disarm(ticket)
+    if ticket.fired:
+        response.close()
+        raise IflowCallError(
+            f"{response.request.method} {_short(response.url)}: the answer's body was still arriving after "
+            f"{seconds:g} s ({size} bytes so far); check what the endpoint sends"
+        )
     response._content = b"".join(chunks)  # where requests keeps a read body (no public setter exists)
+
+
+class _Ticket:
+    __slots__ = ("deadline", "fired", "response")
+
+    def __init__(self, deadline: float, response: requests.Response) -> None:
+        self.deadline = deadline
+        self.response: requests.Response | None = response
+        self.fired = False
+
+    def __lt__(self, other: _Ticket) -> bool:
+        return self.deadline < other.deadline
+
+
+class Watchdog:
+    """One thread that cuts the bodies still arriving at their deadline, for every adapter of the process.
+
+    A timer thread per call would cost more than a fast call on loopback; this keeps a heap of deadlines and
+    sleeps until the next one. No library offers a total deadline for requests (its timeouts bound each
+    wait, urllib3's too), hence this.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Condition()
+        self._heap: list[_Ticket] = []
+        self._thread: threading.Thread | None = None
+
+    def arm(self, response: requests.Response, seconds: float) -> _Ticket:
+        """Watch `response` for `seconds`; disarm the ticket when its body is read."""
+        ticket = _Ticket(time.monotonic() + seconds, response)
+        with self._lock:
+            heapq.heappush(self._heap, ticket)
+            if self._heap[0] is ticket:
+                self._lock.notify()
+            if self._thread is None or not self._thread.is_alive():
+                self._thread = threading.Thread(target=self._run, name="iflowtest-body-watchdog", daemon=True)
+                self._thread.start()
+        return ticket
+
+    def disarm(self, ticket: _Ticket) -> None:
+        """The body is read (or failed): forget the response; its entry leaves the heap at its deadline."""
+        with self._lock:
+            ticket.response = None
+
+    def _run(self) -> None:
+        while True:
+            with self._lock:
+                while self._heap and self._heap[0].response is None:
+                    heapq.heappop(self._heap)  # read in time
+                if not self._heap:
+                    self._lock.wait()
+                    continue
+                wait = self._heap[0].deadline - time.monotonic()
+                if wait > 0:
+                    self._lock.wait(wait)
+                    continue
+                ticket = heapq.heappop(self._heap)
+                response, ticket.response = ticket.response, None
+                if response is None:
+                    continue
+                ticket.fired = True
+            _shut(response)
+
+
+def _shut(response: requests.Response) -> None:
+    """Shut the socket under a response being read: the blocked read returns at once, with what it has."""
+    sock = _socket_of(response)
+    try:
+        if sock is not None:
+            # socket's own shutdown, also for a TLS socket: SSLSocket's would drop its TLS state under the
+            # thread still reading it.
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        else:
+            response.raw.close()
+    except OSError:
+        pass  # closed already
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    """The socket a response is read from: its kept-alive connection's, or the one http.client's reader holds
+    once the connection handed it over (an answer that closes the connection)."""
+    raw = response.raw
+    sock = getattr(getattr(raw, "connection", None), "sock", None)
+    if sock is None:
+        reader = getattr(getattr(raw, "_fp", None), "fp", None)  # http.client.HTTPResponse's buffered reader
+        sock = getattr(getattr(reader, "raw", None), "_sock", None)  # its socket.SocketIO's socket
+    return sock if isinstance(sock, socket.socket) else None
+
+
+WATCHDOG: Final = Watchdog()
 
 
 def _short(url: str) -> str:

@@ -67,7 +67,7 @@ class BodyRetryAdapter(HarnessAdapter):
                     return response  # the caller reads the body, and meets any reset there
                 try:
                     # Read here, where a cut-off body can still be retried; with the bound on its size.
-                    read_bounded(response, self.max_body_bytes)
+                    read_bounded(response, self.max_body_bytes, self.max_body_seconds)
                     return response
                 except (requests.exceptions.ChunkedEncodingError, requests.exceptions.SSLError) as exc:
                     cut = _cut_of(response, exc)

@@ -93,7 +93,7 @@ class HarnessAdapter(BoundedAdapter):
         if response.status_code == 429:
             slowed(url, retry_after_seconds(response.headers.get("Retry-After")))
         if not stream:
-            read_bounded(response, self.max_body_bytes)
+            read_bounded(response, self.max_body_bytes, self.max_body_seconds)
         return response
 
     def build_connection_pool_key_attributes(

@@ -8,12 +8,13 @@ provisioner), so every default run takes the same path as a nightly run against 
 
 from __future__ import annotations
 
+import contextlib
 import threading
 from collections.abc import Iterable
 
 from iflowtest.credentials.registry import check_key_fits, load_configured_key
 from iflowtest.credentials.servicekey import ServiceKey
-from iflowtest.errors import ConfigError, IflowtestError
+from iflowtest.errors import CloudFoundryError, ConfigError, IflowtestError
 from iflowtest.provisioning.cfapi import CfCredentials, CloudFoundryClient
 from iflowtest.provisioning.cfsession import load_cf_session
 from iflowtest.provisioning.provisioner import ClientRequest, ProvisionedClient, Provisioner, instance_name, new_run_id
@@ -90,9 +91,7 @@ class RunKeys:
             if provision_all or spec.source == "provision":
                 if self.provisioner is None:
                     raise ConfigError(f"client {spec.name!r} is to be provisioned but no Cloud Foundry API is set")
-                created = self.provisioner.provision(client_request(spec), instance_name(self.run_id, spec.name))
-                with self._lock:
-                    self.provisioned.append(created)
+                created = self._provision(spec)
                 key = created.key
                 check_key_fits(spec, key)
             else:
@@ -100,17 +99,47 @@ class RunKeys:
             keys[spec.name] = key
         return keys
 
+    def _provision(self, spec: ClientSpec) -> ProvisionedClient:
+        """Provision one client and remember it at once: Ctrl-C right after the create must not lose it."""
+        assert self.provisioner is not None
+        created: ProvisionedClient | None = None
+        try:
+            created = self.provisioner.provision(client_request(spec), instance_name(self.run_id, spec.name))
+            with self._lock:
+                self.provisioned.append(created)
+        except BaseException:
+            with self._lock:
+                lost = created is not None and created not in self.provisioned
+            if lost and created is not None:
+                # The interruption is what the user needs to see; the next run names a leftover.
+                with contextlib.suppress(IflowtestError):
+                    self._delete_interrupted(created)
+            raise
+        return created
+
     def close(self) -> list[str]:
-        """Delete every provisioned key and instance (newest first); one line per problem, never raises."""
+        """Delete every provisioned key and instance (newest first); one line per problem.
+
+        Ctrl-C in the middle (as it reaches every process of `-n` runs, also while they delete) does not
+        abandon the clients still to delete: the interrupted one and the rest are deleted, then the
+        KeyboardInterrupt goes on. It raises nothing else.
+        """
         with self._lock:
             created, self.provisioned = list(self.provisioned), []
         problems: list[str] = []
+        interrupted: KeyboardInterrupt | None = None
         try:
             if self.settings.keep_clients or self.provisioner is None:
                 return problems
             for item in reversed(created):
                 try:
-                    self.provisioner.deprovision(item)
+                    try:
+                        self.provisioner.deprovision(item)
+                    except KeyboardInterrupt as exc:
+                        if interrupted is not None:
+                            raise  # a second Ctrl-C while finishing the deletes abandons them
+                        interrupted = exc
+                        self._delete_interrupted(item)
                 except IflowtestError as exc:
                     problems.append(
                         f"could not delete service instance {item.instance_name!r} of client {item.client!r} ({exc}): "
@@ -119,4 +148,18 @@ class RunKeys:
         finally:
             if self.provisioner is not None:
                 self.provisioner.cf.close()
+        if interrupted is not None:
+            raise interrupted
         return problems
+
+    def _delete_interrupted(self, item: ProvisionedClient) -> None:
+        """Delete a client whose deletion (or recording) was interrupted: its keys left, then its instance.
+
+        An instance already gone, or already being deleted, is no problem; any other refusal raises.
+        """
+        assert self.provisioner is not None
+        try:
+            self.provisioner.delete_instance(item.instance_guid, item.instance_name)
+        except CloudFoundryError as exc:
+            if exc.status != 404 and exc.title != "CF-AsyncServiceInstanceOperationInProgress":
+                raise
