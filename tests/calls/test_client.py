@@ -219,3 +219,29 @@ def test_mpl_header_lookup_is_case_insensitive() -> None:
     response.status_code = 200
     response.headers["sap_messageprocessinglogid"] = "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"
     assert mpl_id_of(response) == "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+
+@pytest.mark.parametrize(
+    ("headers", "path"),
+    [({"X-A": "v\r\nX-Injected: 1"}, "/http/x"), ({"X-A": "v\nHost: elsewhere"}, "/http/x"), ({}, "/http/x\r\nX: 1")],
+    ids=["crlf-header", "lf-header", "crlf-path"],
+)
+def test_a_request_that_would_inject_a_header_is_not_sent_and_says_so(headers: dict[str, str], path: str) -> None:
+    seen: list[dict[str, str]] = []
+
+    def target(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return Response("ok")
+
+    with serve(target) as url:
+        client = IflowClient(url, requests.auth.HTTPBasicAuth("client", "secret-basic-password"))
+        try:
+            client.get(path, headers=headers)
+        except IflowCallError as exc:
+            said = str(exc)
+        else:
+            said = ""
+    # No header arrived that the line break would have made: refused before sending, or sent percent-encoded.
+    assert [h for h in seen if "X-Injected" in h or "X" in h or h.get("Host") == "elsewhere"] == []
+    if said:
+        assert "was not sent" in said and "fix the request in the test or suite" in said and "\n" not in said, said

@@ -274,6 +274,17 @@ class IflowClient:
             ) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise IflowCallError(f"{flow}{method} {_display(url)} failed: {_cut_not_retried(method, exc)}") from None
+        except (
+            requests.exceptions.InvalidHeader,
+            requests.exceptions.InvalidURL,
+            requests.exceptions.InvalidSchema,
+        ) as exc:
+            # Nothing was sent: a header with a line break or a control character (no header injection), a URL
+            # that is none. The request is the suite's, so the message names what to fix there.
+            raise IflowCallError(
+                f"{flow}{method} {_display(url)} was not sent: {redact_text(str(exc))}: fix the request in the test or "
+                "suite (header values are one line of text; paths and URLs are URLs)"
+            ) from None
 
     def _timed_out(self, method: str, url: str, kwargs: Mapping[str, Any], when: str, cause: str) -> IflowCallError:
         flow = f"iFlow {self.iflow!r}: " if self.iflow else ""
