@@ -160,3 +160,10 @@ def test_the_ends_of_a_secret_cut_in_its_middle_are_masked() -> None:
         assert secret[:10] not in redacted and secret[-10:] not in redacted, redacted
     assert redact_text("expected ... got something") == "expected ... got something"  # ordinary text stays
     assert redact_text(f"a {secret[:7]}... b") == f"a {secret[:7]}... b"  # too short a piece to be told apart
+
+
+def test_url_passwords_and_password_or_api_key_fields_are_masked_whoever_wrote_them() -> None:
+    text = "GET https://user:pw-never-registered@host.example/x?password=hunter22&apikey=abc123&name=apikeys"
+    assert redact_text(text) == f"GET https://user:{MASK}@host.example/x?password={MASK}&apikey={MASK}&name=apikeys"
+    body = '{"password": "hunter2x", "api_key": "k", "passwordPolicy": "strong"}'
+    assert redact_text(body) == f'{{"password": "{MASK}", "api_key": "{MASK}", "passwordPolicy": "strong"}}'

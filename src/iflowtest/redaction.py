@@ -32,6 +32,8 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# The password of a URL's user information (`https://user:password@host`), whoever wrote the URL.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 # The shortest end of a secret masked beside an ellipsis: long enough not to mask ordinary words.
 _MIN_CUT: Final = 8
@@ -41,7 +43,7 @@ JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 _JWT_SEGMENT = re.compile(r"\beyJ[A-Za-z0-9_-]{30,}")
 # Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
 _TOKEN_FIELDS = re.compile(
-    r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret)["']?\s*[:=]\s*["']?)"""
+    r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret|password|passwd|api_?key)["']?\s*[:=]\s*["']?)"""
     r"""[^"'&\s,}]+"""
 )
 
@@ -160,6 +162,8 @@ class Redactor:
         for pattern in self._compiled():
             text = pattern.sub(MASK, text)
         text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text)
         if "..." in text or "…" in text:
             text = self._mask_cut_ends(text)
         # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
