@@ -49,6 +49,14 @@ def answers(request: Request) -> Response:
     return Response(json.dumps({"ok": True}), content_type="application/json")
 
 
+def write_xsd(project: Path) -> None:
+    """fixtures/r.xsd: one element `r` holding text."""
+    (project / "fixtures").mkdir()
+    (project / "fixtures" / "r.xsd").write_text(
+        '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r" type="xs:string"/></xs:schema>'
+    )
+
+
 def suite(cases: list[dict[str, object]]) -> str:
     return yaml.safe_dump({"iflow": "Hostile", "client": "sender", "cases": cases}, sort_keys=False)
 
@@ -63,10 +71,7 @@ def test_hostile_answers_fail_their_case_alone_and_readably(tmp_path: Path) -> N
         {"name": "after them all", "request": {"path": "/http/fine"}, "expect": {"status": 200}},
     ]
     with hostile_tenant(answers, tmp_path) as env:
-        (tmp_path / "fixtures").mkdir()
-        (tmp_path / "fixtures" / "r.xsd").write_text(
-            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r" type="xs:string"/></xs:schema>'
-        )
+        write_xsd(tmp_path)
         (tmp_path / "suites" / "hostile.iflow.yaml").write_text(suite(cases))
         result = iflowtest("run", "-rA", cwd=tmp_path, env=env, timeout=240)
     out = result.stdout + result.stderr
@@ -123,10 +128,7 @@ def test_c9_an_xsd_check_on_unresolved_entities_fails_its_case_in_one_line(tmp_p
         {"name": "after them", "request": {"path": "/http/fine"}, "expect": {"status": 200}},
     ]
     with hostile_tenant(answers, tmp_path) as env:
-        (tmp_path / "fixtures").mkdir()
-        (tmp_path / "fixtures" / "r.xsd").write_text(
-            '<xs:schema xmlns:xs="http://www.w3.org/2001/XMLSchema"><xs:element name="r" type="xs:string"/></xs:schema>'
-        )
+        write_xsd(tmp_path)
         (tmp_path / "suites" / "entities.iflow.yaml").write_text(suite(cases))
         result = iflowtest("run", "-rA", "-p", "no:randomly", cwd=tmp_path, env=env, timeout=240)
     out = result.stdout + result.stderr

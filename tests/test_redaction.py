@@ -8,6 +8,7 @@ import json
 import logging
 import os
 import pickle
+import re
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
@@ -228,3 +229,20 @@ def test_the_ends_of_a_secret_cut_in_its_middle_are_masked() -> None:
         assert secret[:10] not in redacted and secret[-10:] not in redacted, redacted
     assert redact_text("expected ... got something") == "expected ... got something"  # ordinary text stays
     assert redact_text(f"a {secret[:7]}... b") == f"a {secret[:7]}... b"  # too short a piece to be told apart
+
+
+def test_url_passwords_and_password_or_api_key_fields_are_masked_whoever_wrote_them() -> None:
+    text = "GET https://user:pw-never-registered@host.example/x?password=hunter22&apikey=abc123&name=apikeys"
+    assert redact_text(text) == f"GET https://user:{MASK}@host.example/x?password={MASK}&apikey={MASK}&name=apikeys"
+    body = '{"password": "hunter2x", "api_key": "k", "passwordPolicy": "strong"}'
+    assert redact_text(body) == f'{{"password": "{MASK}", "api_key": "{MASK}", "passwordPolicy": "strong"}}'
+
+
+def test_every_token_field_name_holds_a_word_the_redactor_looks_for_first() -> None:
+    # redact() runs the field pattern only on text holding one of these words; a field added to the pattern
+    # without one would never be masked.
+    names = re.search(r"\(\?:([^)]*)\)", redaction._TOKEN_FIELDS.pattern)
+    assert names is not None
+    for name in names[1].split("|"):
+        assert any(word in name for word in redaction._TOKEN_FIELD_WORDS), name
+    assert not any("i" in word for word in redaction._TOKEN_FIELD_WORDS)  # casefold() keeps a dotless i

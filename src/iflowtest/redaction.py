@@ -34,6 +34,8 @@ _CSRF_PROTOCOL_WORDS: Final = frozenset({"fetch", "required"})
 
 _BEARER = re.compile(r"(?i)\b(bearer|basic)\s+[A-Za-z0-9._~+/=-]{8,}")
 _PLACEHOLDER = re.compile(r"\{[a-z_]+\}")
+# The password of a URL's user information (`https://user:password@host`), whoever wrote the URL.
+_URL_PASSWORD = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://[^\s/:@]+:)[^\s/@]+@")
 _ELLIPSIS = re.compile(r"\.\.\.|…")
 # The shortest end of a secret masked beside an ellipsis: long enough not to mask ordinary words.
 _MIN_CUT: Final = 8
@@ -43,9 +45,11 @@ JWT = re.compile(r"\beyJ[A-Za-z0-9_-]{4,}\.eyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]*"
 _JWT_SEGMENT = re.compile(r"\beyJ[A-Za-z0-9_-]{30,}")
 # Token fields in JSON or form text (token responses logged by requests-oauthlib at DEBUG, before we see them).
 _TOKEN_FIELDS = re.compile(
-    r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret)["']?\s*[:=]\s*["']?)"""
+    r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret|password|passwd|api_?key)["']?\s*[:=]\s*["']?)"""
     r"""[^"'&\s,}]+"""
 )
+# A word of every field name above, without an "i" (see `Redactor.redact`): text without one has no such field.
+_TOKEN_FIELD_WORDS: Final = ("token", "secret", "pass", "key")
 
 
 class Secret:
@@ -169,11 +173,13 @@ class Redactor:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
         # Before the known values: a known value inside a field's name ("secret" in "client_secret") would
         # otherwise hide the field, and its value would stay.
-        if "token" in folded or "secret" in folded:
+        if any(word in folded for word in _TOKEN_FIELD_WORDS):
             text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
         # Newest first: a later secret (a Basic value) often contains an earlier one.
         for batch in reversed(self._batches):
             text = batch.replace(text, _masked)
+        if "://" in text:
+            text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text)
         if "..." in text or "…" in text:
             text = self._mask_cut_ends(text)
         if "eyJ" not in text:

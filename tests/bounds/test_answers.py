@@ -110,3 +110,12 @@ def test_a_body_that_keeps_trickling_is_cut_at_the_deadline_and_the_connection_i
         assert str(info.value).endswith("bytes so far); check what the endpoint sends")
         # The next call gets a sound connection.
         assert session.get(url + "/fine", timeout=5, verify=verify).text == "fine"
+
+
+def test_the_watchdog_keeps_no_more_than_the_calls_in_flight() -> None:
+    from iflowtest.bounds.answers import WATCHDOG
+
+    with serve(answers) as url, HarnessSession() as session:
+        for _ in range(200):
+            session.get(url + "/fine", timeout=5)
+        assert len(WATCHDOG._heap) <= 2  # finished calls leave no entry behind (other tests may run in threads)

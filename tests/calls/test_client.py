@@ -12,6 +12,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest import CsrfError, IflowCallError, IflowClient, ServiceKey, mpl_id_of, record_of
 from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken
 from iflowtest.emulator import Emulator
+from iflowtest.errors import RuntimeUnreachableError
 from tests.servers import serve
 
 IssueKey = Callable[..., ServiceKey]
@@ -219,3 +220,60 @@ def test_mpl_header_lookup_is_case_insensitive() -> None:
     response.status_code = 200
     response.headers["sap_messageprocessinglogid"] = "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"
     assert mpl_id_of(response) == "AGaaaaaaaaaaaaaaaaaaaaaaaaaa"
+
+
+@pytest.mark.parametrize(
+    ("headers", "path"),
+    [({"X-A": "v\r\nX-Injected: 1"}, "/http/x"), ({"X-A": "v\nHost: elsewhere"}, "/http/x"), ({}, "/http/x\r\nX: 1")],
+    ids=["crlf-header", "lf-header", "crlf-path"],
+)
+def test_a_request_that_would_inject_a_header_is_not_sent_and_says_so(headers: dict[str, str], path: str) -> None:
+    seen: list[dict[str, str]] = []
+
+    def target(request: Request) -> Response:
+        seen.append(dict(request.headers))
+        return Response("ok")
+
+    with serve(target) as url:
+        client = IflowClient(url, requests.auth.HTTPBasicAuth("client", "secret-basic-password"))
+        try:
+            client.get(path, headers=headers)
+        except IflowCallError as exc:
+            said = str(exc)
+        else:
+            said = ""
+    # No header arrived that the line break would have made: refused before sending, or sent percent-encoded.
+    assert [h for h in seen if "X-Injected" in h or "X" in h or h.get("Host") == "elsewhere"] == []
+    if said:
+        assert "was not sent" in said and "fix the request in the test or suite" in said and "\n" not in said, said
+
+
+def odd_answers(request: Request) -> Response:
+    if request.path == "/loop":
+        return Response(status=302, headers={"Location": "/loop"})
+    if request.path == "/file":
+        return Response(status=302, headers={"Location": "file:///etc/passwd"})
+    if request.path == "/many-headers":
+        return Response("x", headers=[(f"X-{i}", "v") for i in range(200)])
+    return Response("x", headers={"X-Long": "v" * 100_000})
+
+
+@pytest.mark.parametrize(
+    ("path", "said"),
+    [
+        ("/loop", "failed: redirected more than 30 times (last to /loop); expected an answer: the endpoint redirects"),
+        (
+            "/file",
+            "No connection adapters were found for 'file:///etc/passwd'; the harness sends and follows http(s) only",
+        ),
+        ("/many-headers", "the answer broke HTTP's limits (HTTPException: got more than 100 headers)"),
+        ("/long-header", "the answer broke HTTP's limits (LineTooLong: got more than 65536 bytes"),
+    ],
+)
+def test_answers_that_break_http_or_redirect_for_ever_are_one_line(path: str, said: str) -> None:
+    with serve(odd_answers) as url:
+        client = IflowClient(url, requests.auth.HTTPBasicAuth("client", "secret-basic-password"))
+        with pytest.raises(IflowCallError) as info:
+            client.get(path)
+    assert said in str(info.value) and "\n" not in str(info.value), str(info.value)
+    assert not isinstance(info.value, RuntimeUnreachableError)  # the runtime answered: not "cannot connect"

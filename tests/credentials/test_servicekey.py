@@ -152,3 +152,14 @@ def test_secret_never_in_repr_or_str() -> None:
         assert SECRET not in text
     assert str(key.clientsecret) == MASK
     assert key.masked_clientid == "sb-3f0…b196"
+
+
+def test_a_key_nested_too_deep_is_one_line(tmp_path: Path) -> None:
+    deep = "[" * 100_000 + "]" * 100_000
+    (tmp_path / "deep.json").write_text(deep)
+    for read in (
+        lambda: ServiceKey.from_json(deep, "IFLOWTEST_CLIENT_X_KEY"),
+        lambda: ServiceKey.from_file(tmp_path / "deep.json"),
+    ):
+        with pytest.raises(ServiceKeyError, match=r"is not a service key \(the JSON document nests deeper than 200"):
+            read()

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import socket
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -14,7 +15,7 @@ from werkzeug.wrappers import Request, Response
 from iflowtest import ClientRejectedError, ServiceKey, TokenEndpointError
 from iflowtest.credentials.tokens import BasicClientAuth, BearerAuth, OAuthToken, mtls_host_hint
 from iflowtest.emulator import Emulator
-from iflowtest.emulator.tls import create_tls
+from iflowtest.emulator.tls import EmulatorTls, create_tls
 from iflowtest.redaction import redact_text
 from tests.servers import serve
 
@@ -171,17 +172,27 @@ def test_plain_http_token_url_is_refused_with_the_reason(emulator: Emulator) -> 
         OAuthToken(key, "p").get()
 
 
+@contextmanager
+def token_endpoint_at(
+    handler: Callable[[Request], Response], emulator: Emulator, folder: Path
+) -> Iterator[tuple[str, ServiceKey, EmulatorTls]]:
+    """A key of the emulator whose tokenurl is `handler`, served over TLS: (its URL, the key, the TLS files)."""
+    tls = create_tls(directory=folder)
+    with serve(handler, tls) as url:
+        data = emulator.issue_service_key("hostile")
+        data["oauth"]["tokenurl"] = url + "/oauth/token"
+        yield url, ServiceKey.from_mapping(data, "k"), tls
+
+
 def test_html_login_page_is_not_mistaken_for_a_token(emulator: Emulator, tmp_path: Path) -> None:
     def login_page(_request: Request) -> Response:
         return Response("<html>Sign in</html>", content_type="text/html")
 
-    tls = create_tls(directory=tmp_path)
-    with serve(login_page, tls) as url:
-        data = emulator.issue_service_key("html")
-        data["oauth"]["tokenurl"] = url + "/oauth/token"
-        key = ServiceKey.from_mapping(data, "k")
-        with pytest.raises(TokenEndpointError) as info:
-            OAuthToken(key, "html", verify=str(tls.ca_file)).get()
+    with (
+        token_endpoint_at(login_page, emulator, tmp_path) as (_url, key, tls),
+        pytest.raises(TokenEndpointError) as info,
+    ):
+        OAuthToken(key, "html", verify=str(tls.ca_file)).get()
 
     assert "answered text/html instead of a JSON token (<html>Sign in</html>)" in str(info.value)
     assert "tokenurl must be the XSUAA URL ending in /oauth/token, not a login page" in str(info.value)
@@ -254,18 +265,16 @@ def test_a_hostile_token_answer_is_one_token_endpoint_error(emulator: Emulator, 
             return Response(bomb, headers={"Content-Encoding": "gzip", "Content-Type": "application/json"})
         return Response(body, content_type="application/json")
 
-    tls = create_tls(directory=tmp_path)
-    with serve(token_endpoint, tls) as url:
-        data = emulator.issue_service_key("hostile")
-        data["oauth"]["tokenurl"] = url + "/oauth/token"
-        key = ServiceKey.from_mapping(data, "k")
-        with pytest.raises(TokenEndpointError) as info:
-            OAuthToken(key, "hostile", verify=str(tls.ca_file)).get()
+    with (
+        token_endpoint_at(token_endpoint, emulator, tmp_path) as (url, key, tls),
+        pytest.raises(TokenEndpointError) as info,
+    ):
+        OAuthToken(key, "hostile", verify=str(tls.ca_file)).get()
 
     message = str(info.value)
     assert message.startswith(f"token endpoint {url}/oauth/token for client 'hostile'"), message
     assert said in message and "\n" not in message and len(message) < 600, message
-    assert data["oauth"]["clientsecret"] not in message
+    assert key.clientsecret is not None and key.clientsecret.reveal() not in message
 
 
 @pytest.mark.parametrize("lifetime", ['"NaN"', '"Infinity"', "1e400", '"soon"', "-5", "{}"])
@@ -279,11 +288,8 @@ def test_a_senseless_lifetime_is_the_documented_default_not_a_token_kept_forever
         )
 
     clock = FakeClock()
-    tls = create_tls(directory=tmp_path)
-    with serve(token_endpoint, tls) as url:
-        data = emulator.issue_service_key("odd-lifetime")
-        data["oauth"]["tokenurl"] = url + "/oauth/token"
-        token = OAuthToken(ServiceKey.from_mapping(data, "k"), "odd", verify=str(tls.ca_file), clock=clock)
+    with token_endpoint_at(token_endpoint, emulator, tmp_path) as (_url, key, tls):
+        token = OAuthToken(key, "odd", verify=str(tls.ca_file), clock=clock)
         assert token.get() == "t0ken"
         clock.now += 3600  # the documented default lifetime has run out: a new token is fetched
         token.get()

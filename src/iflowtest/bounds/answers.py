@@ -154,6 +154,10 @@ class Watchdog:
         """The body is read (or failed): forget the response; its entry leaves the heap at its deadline."""
         with self._lock:
             ticket.response = None
+            # Every ticket has the same lifetime, so the oldest are first: dropping the finished ones from the
+            # top keeps the heap as small as the calls in flight.
+            while self._heap and self._heap[0].response is None:
+                heapq.heappop(self._heap)
 
     def _run(self) -> None:
         while True:

@@ -9,6 +9,7 @@ token is rejected later. Every call is timed and recorded as a `CallRecord` for 
 
 from __future__ import annotations
 
+import http.client
 import itertools
 import re
 import secrets
@@ -260,6 +261,12 @@ class IflowClient:
                     "answer: check the runtime's health, or opt in to retrying more (retries) if the tenant drops "
                     "connections under load"
                 ) from None
+            broken = _broken_protocol(exc)
+            if broken:
+                raise IflowCallError(
+                    f"{flow}{method} {_display(url)} failed: the answer broke HTTP's limits ({broken}); expected an "
+                    "HTTP answer: check what the endpoint (or a proxy before it) sends"
+                ) from None
             # Refused or unresolvable every time: the runtime cannot be reached (exit 3), not a flaky one.
             never_connected = all(h in _NO_CONNECTION for h in history)
             if history and not never_connected:
@@ -274,6 +281,24 @@ class IflowClient:
             ) from None
         except requests.exceptions.ChunkedEncodingError as exc:
             raise IflowCallError(f"{flow}{method} {_display(url)} failed: {_cut_not_retried(method, exc)}") from None
+        except requests.exceptions.TooManyRedirects as exc:
+            last = exc.response.headers.get("Location", "?") if exc.response is not None else "?"
+            raise IflowCallError(
+                f"{flow}{method} {_display(url)} failed: redirected more than {self.session.max_redirects} times "
+                f"(last to {_display(last)}); expected an answer: the endpoint redirects in a circle"
+            ) from None
+        except requests.exceptions.InvalidSchema as exc:
+            raise IflowCallError(
+                f"{flow}{method} {_display(url)}: {redact_text(str(exc))}; the harness sends and follows http(s) "
+                "only: fix the URL, or check where the endpoint redirects"
+            ) from None
+        except (requests.exceptions.InvalidHeader, requests.exceptions.InvalidURL) as exc:
+            # Nothing was sent: a header with a line break or a control character (no header injection), a URL
+            # that is none. The request is the suite's, so the message names what to fix there.
+            raise IflowCallError(
+                f"{flow}{method} {_display(url)} was not sent: {redact_text(str(exc))}: fix the request in the test or "
+                "suite (header values are one line of text; paths and URLs are URLs)"
+            ) from None
 
     def _timed_out(self, method: str, url: str, kwargs: Mapping[str, Any], when: str, cause: str) -> IflowCallError:
         flow = f"iFlow {self.iflow!r}: " if self.iflow else ""
@@ -369,6 +394,24 @@ def _limits(timeout: Any) -> tuple[Any, Any]:
 _NO_CONNECTION = frozenset(
     f"connection error ({name})" for name in ("NewConnectionError", "NameResolutionError", "ConnectTimeoutError")
 )
+
+
+def _broken_protocol(exc: BaseException) -> str | None:
+    """The HTTP-level fault in a connection error (too many headers, a header line too long, a bad status
+    line): the answer came, but not as HTTP; None for a connection that failed."""
+    seen: set[int] = set()
+    pending: list[BaseException | None] = [exc]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        if isinstance(current, http.client.HTTPException) and not isinstance(current, http.client.RemoteDisconnected):
+            return f"{type(current).__name__}: {str(current)[:120]}"
+        reason = getattr(current, "reason", None)  # urllib3's MaxRetryError keeps its cause there
+        pending += [current.__cause__, current.__context__, reason if isinstance(reason, BaseException) else None]
+        pending += [a for a in current.args if isinstance(a, BaseException)]
+    return None
 
 
 def _attempts(exc: BaseException) -> str:

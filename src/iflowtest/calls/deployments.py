@@ -11,7 +11,6 @@ as without it, and the run says once, as a warning and in the report's `Deployme
 
 from __future__ import annotations
 
-import json
 import threading
 import warnings
 from collections.abc import Callable
@@ -21,6 +20,7 @@ from urllib.parse import quote
 
 import requests
 
+from iflowtest.bounds import nesting
 from iflowtest.calls import odata
 from iflowtest.calls.session import HarnessSession
 from iflowtest.credentials.registry import ClientRegistry
@@ -55,7 +55,7 @@ class ArtifactStatus:
 def error_text(document: str) -> str:
     """The readable part of `ErrorInformation/$value` (a JSON text of nested messages), else the text itself."""
     try:
-        data = json.loads(document)
+        data = nesting.loads(document)
     except ValueError:
         return document.strip()
     texts: list[str] = []
@@ -70,7 +70,7 @@ def error_text(document: str) -> str:
 
     for parameter in data.get("parameter", []) if isinstance(data, dict) else []:
         try:
-            walk(json.loads(parameter))
+            walk(nesting.loads(parameter))
         except (TypeError, ValueError):
             texts.append(str(parameter))
     message = data.get("message", {}) if isinstance(data, dict) else {}

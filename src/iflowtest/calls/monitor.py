@@ -12,6 +12,7 @@ needs when the tenant refuses it, so a monitor client without `MessagePayloadsRe
 from __future__ import annotations
 
 import io
+import re
 import zipfile
 import zlib
 from collections.abc import Iterator
@@ -73,33 +74,26 @@ class MonitorClient(MplClient):
 
     def attachments(self, guid: str) -> list[MessagePart]:
         """The attachments the flow wrote to the message's log (names may repeat)."""
-        what = f"list the attachments of {guid}"
-        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/Attachments", what)
-        with odata.reading(f"cannot {what}", MplError):
-            return [
-                MessagePart(
-                    "attachment",
-                    str(row.get("Name", "")),
-                    f"MessageProcessingLogAttachments('{_key(str(row['Id']))}')/$value",
-                    (PAYLOADS_ROLE,),
-                    row.get("ContentType"),
-                    guid,
-                )
-                for row in rows
-            ]
+        return self._parts(guid, "Attachments", "attachment", "Name", "MessageProcessingLogAttachments", "ContentType")
 
     def store_entries(self, guid: str) -> list[MessagePart]:
         """The message store entries its Persist steps wrote, named by their message store id (the step id)."""
-        what = f"list the message store entries of {guid}"
-        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/MessageStoreEntries", what)
+        return self._parts(guid, "MessageStoreEntries", "message store entry", "MessageStoreId", "MessageStoreEntries")
+
+    def _parts(
+        self, guid: str, navigation: str, kind: str, name: str, entity_set: str, content_type: str | None = None
+    ) -> list[MessagePart]:
+        """The stored parts listed under a log's navigation property, each readable at `<entity_set>('id')/$value`."""
+        what = f"list the {navigation_words(navigation)} of {guid}"
+        rows = self._results(f"MessageProcessingLogs('{_key(guid)}')/{navigation}", what)
         with odata.reading(f"cannot {what}", MplError):
             return [
                 MessagePart(
-                    "message store entry",
-                    str(row.get("MessageStoreId", "")),
-                    f"MessageStoreEntries('{_key(str(row['Id']))}')/$value",
+                    kind,
+                    str(row.get(name, "")),
+                    f"{entity_set}('{_key(str(row['Id']))}')/$value",
                     (PAYLOADS_ROLE,),
-                    None,
+                    odata.text_field(row, content_type) if content_type else None,
                     guid,
                 )
                 for row in rows
@@ -272,6 +266,11 @@ class _Refused(Exception):
 
 def _key(value: str) -> str:
     return quote(value.replace("'", "''"), safe="")
+
+
+def navigation_words(navigation: str) -> str:
+    """A navigation property as words for messages: `MessageStoreEntries` → "message store entries"."""
+    return re.sub(r"(?<!^)(?=[A-Z])", " ", navigation).lower()
 
 
 def _count(value: Any) -> int:

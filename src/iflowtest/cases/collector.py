@@ -142,7 +142,7 @@ class YamlCaseItem(pytest.Item):
         with item_cassette(self, pool.registry):
             self.run.run()
         for note in self.run.notes:
-            self.add_report_section("call", "baselines", note)
+            self.add_report_section("call", "notes", note)  # baselines written, 202 steps not waited for
 
     def reportinfo(self) -> tuple[Path, int, str]:
         return self.path, self.case.line - 1, f"case {self.name}"

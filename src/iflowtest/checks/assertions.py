@@ -13,7 +13,6 @@ line per unmet expectation; `check_response` runs every expectation of a spec an
 from __future__ import annotations
 
 import functools
-import json
 import re
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -270,7 +269,7 @@ def expect_json_schema(response: requests.Response, schema: Any, *, base: Path |
     loaded, name = _load_document(schema, base, "JSON Schema")
     if isinstance(loaded, bytes):
         try:
-            loaded = json.loads(loaded)
+            loaded = nesting.loads(loaded)
         except ValueError as exc:
             raise ConfigError(f"JSON Schema {name} is not JSON ({exc})") from None
     validator_class = jsonschema.validators.validator_for(loaded)

@@ -24,6 +24,7 @@ from typing import Any, Final
 import requests
 from lxml import etree
 
+from iflowtest.bounds import nesting
 from iflowtest.checks.assertions import ExpectationError, compile_jsonpath, project_path, response_json, response_xml
 from iflowtest.checks.matchers import show
 from iflowtest.errors import ConfigError
@@ -83,7 +84,7 @@ def compare_baseline(
         ) from None
     if kind == "json":
         try:
-            expected = json.loads(stored)
+            expected = nesting.loads(stored)
         except ValueError as exc:
             raise ConfigError(f"baseline {source} is not valid JSON ({exc})") from None
         differences = diff_json(expected, response_json(response), rules)

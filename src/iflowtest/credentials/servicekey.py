@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Literal
 from urllib.parse import urlsplit
 
+from iflowtest.bounds import nesting
 from iflowtest.errors import ServiceKeyError
 from iflowtest.redaction import Secret, mask_id
 
@@ -107,7 +108,11 @@ class ServiceKey:
         if not text.strip():
             raise ServiceKeyError(f"service key from {source} is empty: paste the key JSON or point to its file")
         try:
-            data = json.loads(text)
+            data = nesting.loads(text)
+        except nesting.TooDeepError as exc:
+            raise ServiceKeyError(
+                f"service key from {source} is not a service key ({exc}): copy the key again from the BTP cockpit"
+            ) from None
         except json.JSONDecodeError as exc:
             raise ServiceKeyError(
                 f"service key from {source} is not valid JSON (line {exc.lineno}, column {exc.colno}: {exc.msg}): "

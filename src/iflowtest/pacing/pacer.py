@@ -36,6 +36,7 @@ from urllib.parse import urlsplit
 import pytest
 from filelock import FileLock
 
+from iflowtest.bounds import nesting
 from iflowtest.files import write_atomically
 from iflowtest.pacing.limits import RateLimits, api_of
 
@@ -77,7 +78,7 @@ class Pacer:
     # ------------------------------------------------------------ the state file
     def _read(self) -> dict[str, Any]:
         try:
-            state: dict[str, Any] = json.loads(self.path.read_text(encoding="utf-8"))
+            state: dict[str, Any] = nesting.loads(self.path.read_text(encoding="utf-8"))
         except (FileNotFoundError, ValueError):
             state = {}
         state.setdefault("buckets", {})

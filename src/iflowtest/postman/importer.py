@@ -26,6 +26,7 @@ from urllib.parse import urlsplit
 
 import yaml
 
+from iflowtest.bounds import nesting
 from iflowtest.errors import PostmanError
 from iflowtest.postman.check import check_data, check_out, write_all
 from iflowtest.postman.collection import (
@@ -561,7 +562,7 @@ def _check_overwrites(importer: _Importer, out: Path, force: bool) -> None:
 
 def _read_manifest(out: Path) -> dict[str, str]:
     try:
-        data = json.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
+        data = nesting.loads((out / MANIFEST_NAME).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return {}
     files = data.get("files") if isinstance(data, dict) else None

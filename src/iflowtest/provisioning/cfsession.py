@@ -8,13 +8,13 @@ the signature, exactly as the CLI decides when to refresh; the API itself checks
 
 from __future__ import annotations
 
-import json
 import time
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from iflowtest.bounds import nesting
 from iflowtest.errors import ConfigError
 from iflowtest.redaction import Secret
 
@@ -52,8 +52,8 @@ def load_cf_session(path: Path) -> CfSession | None:
     if not path.is_file():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        data = nesting.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:  # UnicodeDecodeError, JSONDecodeError and TooDeepError are ValueErrors
         raise ConfigError(
             f"cf CLI config {path} cannot be read ({type(exc).__name__}): run `cf login` again, or set "
             "IFLOWTEST_CF_USERNAME and IFLOWTEST_CF_PASSWORD instead"

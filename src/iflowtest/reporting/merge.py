@@ -13,7 +13,6 @@ held back and their wait, and the 429 answers that slowed each down, in the repo
 from __future__ import annotations
 
 import dataclasses
-import json
 import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -22,6 +21,7 @@ from typing import Any, Final
 
 import pytest
 
+from iflowtest.bounds import nesting
 from iflowtest.errors import ConfigError
 from iflowtest.reporting.columns import ReportColumns
 from iflowtest.reporting.dashboard import RunDashboard
@@ -55,7 +55,7 @@ def read_shard(folder: Path) -> ShardResult:
     """A shard folder's `shard.json`; ConfigError naming the folder when it is missing or not one."""
     path = folder / SHARD_FILE
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = nesting.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(
             f"{folder} holds no {SHARD_FILE}: pass the folders `iflowtest run --shard K/N` wrote "

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from iflowtest.bounds import nesting
 from iflowtest.files import write_atomically
 from iflowtest.reporting.history import Changes, RunRecord, percentile
 
@@ -117,7 +118,7 @@ def write_summary(path: Path, summary: dict[str, Any]) -> None:
 def read_summary(path: Path) -> dict[str, Any] | None:
     """A summary.json, or None when the run wrote none (pytest stopped before the session finished)."""
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = nesting.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
     return data if isinstance(data, dict) else None
