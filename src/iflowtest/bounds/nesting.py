@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import re
+from itertools import accumulate
 from typing import Any, Final
 
 # Deeper than any real payload (OData answers nest about six levels), shallow enough for every recursive
@@ -39,25 +41,15 @@ def _opening_brackets(text: str | bytes | bytearray) -> int:
 
 
 def _depth_exceeds(text: str | bytes | bytearray, limit: int) -> bool:
-    """Whether brackets outside strings nest deeper than `limit` (a scan, no recursion)."""
+    """Whether brackets outside strings nest deeper than `limit`: strings are cut out and the brackets left
+    counted by the `re` engine and `accumulate`, so a large answer is not walked a character at a time."""
     if not isinstance(text, str):
         text = bytes(text).decode("utf-8", "replace")
-    depth = 0
-    in_string = escaped = False
-    for char in text:
-        if in_string:
-            if escaped:
-                escaped = False
-            elif char == "\\":
-                escaped = True
-            elif char == '"':
-                in_string = False
-        elif char == '"':
-            in_string = True
-        elif char in "[{":
-            depth += 1
-            if depth > limit:
-                return True
-        elif char in "]}":
-            depth -= 1
-    return False
+    brackets = _BRACKETS.findall(_STRINGS.sub("", text))
+    return max(accumulate(_STEP[b] for b in brackets), default=0) > limit
+
+
+# A JSON string (an unterminated one runs to the end: the document is broken anyway and json says so).
+_STRINGS: Final = re.compile(r'"(?:[^"\\]|\\.)*(?:"|$)', re.DOTALL)
+_BRACKETS: Final = re.compile(r"[\[\]{}]")
+_STEP: Final = {"[": 1, "{": 1, "]": -1, "}": -1}
