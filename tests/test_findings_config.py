@@ -137,8 +137,10 @@ def test_c11_sigterm_to_the_emulator_removes_its_tls_folder(tmp_path: Path) -> N
     with standing_emulator(root, keys=tmp_path / "keys") as emulator:
         ca_file = Path(emulator.ca_file)
         assert ca_file.exists()
-        assert emulator.stop(signal.SIGTERM, timeout=60) == 0
-    assert not ca_file.parent.exists()
+        emulator.stop(signal.SIGTERM, timeout=60)
+        left = sorted(p.name for p in ca_file.parent.iterdir()) if ca_file.parent.exists() else []
+        assert not left, left  # the folder with the server's private key
+    # (standing_emulator checks the exit code: 0 after SIGTERM too)
 
 
 def test_provision_cleanup_leaves_a_running_emulators_own_clients(tmp_path: Path) -> None:
@@ -163,6 +165,10 @@ def test_unclear_messages_name_the_real_problem(tmp_path: Path) -> None:
     root = project(tmp_path)
     created = iflowtest("provision", "create", "a/../../b", "--out", str(tmp_path / "k.json"), cwd=root)
     assert created.returncode == 2 and "holds '/'" in created.stderr, created.stderr
+
+
+def test_cassettes_check_takes_iflow_env(tmp_path: Path) -> None:
+    root = project(tmp_path)
     (root / ".env.other").write_text("IFLOWTEST_READ_TIMEOUT=30\n")
     checked = iflowtest("cassettes", "check", "--iflow-env", "other", cwd=root)
     assert "unrecognized arguments" not in checked.stderr and "Traceback" not in checked.stderr, checked.stderr
