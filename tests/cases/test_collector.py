@@ -535,7 +535,9 @@ def test_update_baselines_writes_them_and_later_runs_compare(pytester: pytest.Py
         ["error:", "  baseline fixtures/new/list.baseline.json does not exist: run once with --iflow-update-baselines*"]
     )
     written.assert_outcomes(passed=1)
-    written.stdout.fnmatch_lines(["*Captured notes call*", "baseline fixtures/new/list.baseline.json written from the response*"])
+    written.stdout.fnmatch_lines(
+        ["*Captured notes call*", "baseline fixtures/new/list.baseline.json written from the response*"]
+    )
     compared.assert_outcomes(passed=1)
     changed.assert_outcomes(failed=1)
     changed.stdout.fnmatch_lines(
