@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
@@ -47,4 +48,8 @@ def test_workers_share_the_pace_and_a_429_slows_it(pytester: pytest.Pytester) ->
     assert expected in line
     delayed = int(line.split("delayed ")[1].split(" ")[0])
     assert delayed >= 2
-    assert "Pacing: delayed" in report.read_text()
+    # The report and summary.json say what the terminal said, with the same figures.
+    assert f"Pacing: {line.removeprefix('iflowtest: pacing ')}</p>" in report.read_text()
+    pacing = json.loads((pytester.path / "summary.json").read_text())["pacing"]
+    assert pacing["delayed_calls"] == delayed and pacing["slowed_by_429"] == 2
+    assert f"by {pacing['delay_s']:.1f} s in all" in line

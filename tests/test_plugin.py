@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import shutil
 from pathlib import Path
 from typing import Any
@@ -256,3 +257,21 @@ def test_harness_errors_fail_in_one_line_without_a_traceback(pytester: pytest.Py
         ]
     )
     assert "raise ClientRejectedError" not in result.stdout.str()
+
+
+def test_objects_older_than_the_tests_are_frozen_while_they_run_and_unfrozen_after(pytester: pytest.Pytester) -> None:
+    sample_project(pytester)
+    pytester.makepyfile(
+        test_x="""
+import gc
+
+
+def test_frozen():
+    assert gc.get_freeze_count() > 10000  # the modules, the plugin and the collected tests
+"""
+    )
+
+    result = pytester.runpytest_inprocess("test_x.py", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=1)
+    assert gc.get_freeze_count() == 0  # the garbage collector sees every object again

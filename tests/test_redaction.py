@@ -2,20 +2,24 @@
 
 from __future__ import annotations
 
+import base64
 import html
 import json
 import logging
 import os
 import pickle
+import re
 from collections.abc import Callable
 from urllib.parse import quote, quote_plus
 from xml.sax.saxutils import escape as xml_escape
 
 import pytest
 
+from iflowtest import redaction
 from iflowtest.redaction import (
     MASK,
     RedactingFilter,
+    Redactor,
     Secret,
     install_log_redaction,
     mask_id,
@@ -86,8 +90,15 @@ def test_mask_id_keeps_head_and_tail() -> None:
 def test_token_fields_are_masked_in_json_and_forms() -> None:
     text = '{"access_token":"abc.def.ghi","token_type":"bearer","refresh_token": "r-123"} client_secret=xyz&a=1'
     assert (
-        redact_text(text) == '{"access_token":"***","token_type":"bearer","refresh_token": "***"} client_secret=***&a=1'
+        Redactor().redact(text)  # its own: a test before may have registered any value in the process's
+        == '{"access_token":"***","token_type":"bearer","refresh_token": "***"} client_secret=***&a=1'
     )
+
+
+def test_a_known_value_inside_a_field_name_does_not_hide_the_field() -> None:
+    redactor = Redactor()
+    redactor.register("secret")  # a password "secret" (of a Basic header) was seen
+    assert redactor.redact("client_secret=xyz&a=1") == "client_***=***&a=1"
 
 
 def test_record_factory_scrubs_records_of_every_logger(caplog: pytest.LogCaptureFixture) -> None:
@@ -103,6 +114,64 @@ def test_record_factory_scrubs_records_of_every_logger(caplog: pytest.LogCapture
     assert "c2VjcmV0OnNlY3JldA==" not in caplog.text
     assert "'Authorization': 'Basic ***'" in caplog.text
     assert logging.getLogRecordFactory() is before
+
+
+def test_the_longest_known_secret_is_removed_whole_and_the_newest_first() -> None:
+    redactor = Redactor()
+    redactor.register("inner-secret")
+    redactor.register("outer-inner-secret-tail")  # contains the first: removed whole, not as "outer-***-tail"
+    text = "a outer-inner-secret-tail b inner-secret c inner-secre"
+    assert redactor.redact(text) == "a *** b *** c inner-secre"
+    assert redactor.contains_known("x inner-secret y")
+    assert not redactor.contains_known("x inner-secre y")
+
+
+def test_every_form_of_a_secret_is_found_in_any_text() -> None:
+    redactor = Redactor()
+    value = "s3cr3t/with+signs=ä"
+    redactor.register(value)
+    forms = [value, quote(value, safe=""), quote_plus(value), base64.b64encode(value.encode()).decode()]
+    for form in forms:
+        assert redactor.redact(f"ünïcode before {form} after") == "ünïcode before *** after", form
+    # Inside a longer base64 text (a Basic header of "user:secret"), at each of the three alignments.
+    for prefix in ("u:", "us:", "usr:"):
+        encoded = base64.b64encode((prefix + value).encode()).decode()
+        assert MASK in redactor.redact(encoded), prefix
+
+
+def test_placeholders_stay_when_known_values_are_replaced() -> None:
+    redactor = Redactor()
+    redactor.register("{access_token}")  # a replayed run wraps its placeholders in Secrets
+    redactor.register("real-secret-value")
+    assert redactor.replace_known("{access_token} real-secret-value", "{secret}") == "{access_token} {secret}"
+
+
+def test_secrets_are_indexed_when_registered_not_when_text_is_redacted(monkeypatch: pytest.MonkeyPatch) -> None:
+    redactor = Redactor()
+    for n in range(40):  # several batches, merged as they come
+        redactor.register(f"secret-number-{n:04d}")
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError("the redactor built an index while redacting")
+
+    monkeypatch.setattr(redaction, "BytesAhoCorasick", refuse)
+    assert redactor.redact("secret-number-0007 and secret-number-0039") == "*** and ***"
+
+
+def test_case_insensitive_patterns_still_apply_in_any_case() -> None:
+    text = "BEARER abcdefghijk, bAsIc QWxhZGRpbjpvcGVu, CLIENT_SECRET=xyz, Access_Token: tok-123"
+    assert redact_text(text) == "BEARER ***, bAsIc ***, CLIENT_SECRET=***, Access_Token: ***"
+    long_s = "\u017f"  # what `(?i)` matches as an "s"
+    assert redact_text(f"client_{long_s}ecret=xyz") == f"client_{long_s}ecret=***"
+
+
+def test_text_with_lone_surrogates_is_redacted() -> None:
+    # Output decoded with surrogateescape holds lone surrogates, which UTF-8 refuses.
+    redactor = Redactor()
+    redactor.register("plain-secret-value")
+    text = "a \udcfe plain-secret-value \udcfe"
+    assert redactor.redact(text) == "a \udcfe *** \udcfe"
+    assert redactor.contains_known("\udcffplain-secret-value") and not redactor.contains_known("\udcfe")
 
 
 SPECIAL = "hö&<s>\"'\\ x+y/z=%2F$"
@@ -167,3 +236,13 @@ def test_url_passwords_and_password_or_api_key_fields_are_masked_whoever_wrote_t
     assert redact_text(text) == f"GET https://user:{MASK}@host.example/x?password={MASK}&apikey={MASK}&name=apikeys"
     body = '{"password": "hunter2x", "api_key": "k", "passwordPolicy": "strong"}'
     assert redact_text(body) == f'{{"password": "{MASK}", "api_key": "{MASK}", "passwordPolicy": "strong"}}'
+
+
+def test_every_token_field_name_holds_a_word_the_redactor_looks_for_first() -> None:
+    # redact() runs the field pattern only on text holding one of these words; a field added to the pattern
+    # without one would never be masked.
+    names = re.search(r"\(\?:([^)]*)\)", redaction._TOKEN_FIELDS.pattern)
+    assert names is not None
+    for name in names[1].split("|"):
+        assert any(word in name for word in redaction._TOKEN_FIELD_WORDS), name
+    assert not any("i" in word for word in redaction._TOKEN_FIELD_WORDS)  # casefold() keeps a dotless i

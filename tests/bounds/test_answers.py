@@ -119,3 +119,33 @@ def test_the_watchdog_keeps_no_more_than_the_calls_in_flight() -> None:
         for _ in range(200):
             session.get(url + "/fine", timeout=5)
         assert len(WATCHDOG._heap) <= 2  # finished calls leave no entry behind (other tests may run in threads)
+
+
+def test_calls_one_after_another_do_not_wake_the_watchdog_and_an_earlier_deadline_does() -> None:
+    from iflowtest.bounds.answers import Watchdog
+
+    class Counting(threading.Condition):
+        notified = 0
+
+        def notify(self, n: int = 1) -> None:
+            Counting.notified += 1
+            super().notify(n)
+
+    watchdog = Watchdog()
+    watchdog._lock = Counting()
+    for _ in range(100):  # calls read in time, each arming in an emptied heap
+        watchdog.disarm(watchdog.arm(requests.Response(), 300.0))
+    assert Counting.notified <= 2  # the first call (and its thread's start), not one a call
+    # A shorter deadline than the one slept toward wakes the thread, and is kept.
+    shut = threading.Event()
+
+    class Body:  # a response's raw body with no socket under it: the watchdog closes it instead
+        def close(self) -> None:
+            shut.set()
+
+    response = requests.Response()
+    response.raw = Body()
+    started = time.monotonic()
+    ticket = watchdog.arm(response, 0.2)
+    assert shut.wait(10) and ticket.fired
+    assert 0.15 < time.monotonic() - started < 5

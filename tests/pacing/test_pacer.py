@@ -82,3 +82,19 @@ def test_documented_limits_are_the_default() -> None:
 )
 def test_retry_after_is_read_as_seconds_or_a_date(value: str | None, seconds: float | None) -> None:
     assert retry_after_seconds(value) == seconds
+
+
+def test_the_buckets_of_an_address_are_worked_out_once_whatever_its_query(tmp_path: Path) -> None:
+    pacer = Pacer(RateLimits({"message_log": RATE}), tmp_path, sleep=lambda _: None)
+    pacer.wait(MPL + "?$format=json")
+    pacer.wait(MPL + "?$format=json&$top=1")
+    first = pacer.last_slot
+    pacer.wait(MPL)  # the same bucket, queries aside: one interval later
+    assert pacer.last_slot == pytest.approx(first + 1 / RATE)
+    assert pacer._route.cache_info().misses == 1
+    # Another API of the same host and another host are other routes, each with its own buckets.
+    assert pacer.wait(RUNTIME + "?x=1") == 0.0  # the runtime is not limited: not paced
+    assert pacer._route(MPL.replace("tenant.", "other.")) == (
+        (("message_log other.it-cpi018.cfapps.eu10.hana.ondemand.com", RATE),),
+        "hold message_log other.it-cpi018.cfapps.eu10.hana.ondemand.com",
+    )

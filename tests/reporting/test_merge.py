@@ -47,7 +47,7 @@ def summary_of(folder: Path) -> dict[str, Any]:
 
 def comparable_summary(summary: dict[str, Any]) -> dict[str, Any]:
     """What must be equal: counts, changes, target, per-iFlow counts (latencies differ from run to run)."""
-    drop = {"run_id", "started", "duration_s", "previous_run"}
+    drop = {"run_id", "started", "duration_s", "previous_run", "pacing"}  # pacing depends on timing too
     kept = {k: v for k, v in summary.items() if k not in drop}
     kept["iflows"] = [{k: v for k, v in row.items() if k not in ("p50_ms", "p95_ms")} for row in summary["iflows"]]
     return kept
@@ -126,6 +126,59 @@ def test_two_shards_merged_equal_one_unsharded_run(suite: Path) -> None:
     assert merged_cases == whole_cases
     assert report_rows(latest / "report.html") == report_rows(whole / "report.html")
     assert "iflowtest: emulator" in (latest / "report.html").read_text()
+
+
+PACED = """
+import pytest
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.parametrize("n", range(8))
+def test_read(iflow, n):
+    assert iflow.get().status_code == 200
+"""
+
+# Ten calls a second to the runtime, and each shard's emulator answers its first call with a 429.
+PACING = """
+[tool.iflowtest.rate_limits]
+runtime = 10
+
+[tool.iflowtest.emulator]
+faults = ["ReadCostCenters:status=429,retry_after=1,times=1"]
+"""
+
+
+def test_the_merged_report_shows_the_pacing_delays_of_every_shard_added_up(project: Path) -> None:
+    (project / "suites" / "test_paced.py").write_text(PACED)
+    with (project / "pyproject.toml").open("a") as handle:
+        handle.write(PACING)
+    for shard in ("1/2", "2/2"):
+        run_ok("run", "suites/test_paced.py", "--shard", shard, cwd=project)
+    reports = project / "reports"
+    shards = [summary_of(reports / f"shard-{k}-of-2")["pacing"] for k in (1, 2)]
+    for folder, pacing in zip(("shard-1-of-2", "shard-2-of-2"), shards, strict=True):
+        # Each shard held calls back and was slowed by its 429; shard.json carries what its summary says.
+        assert pacing["delayed_calls"] >= 1 and pacing["delay_s"] > 0 and pacing["slowed_by_429"] == 1, pacing
+        assert json.loads((reports / folder / "shard.json").read_text())["pacing"] == pacing
+
+    merged = iflowtest("merge", "reports/shard-1-of-2", "reports/shard-2-of-2", cwd=project)
+
+    assert merged.returncode == 0, merged.stdout[-3000:] + merged.stderr[-3000:]
+    calls = shards[0]["delayed_calls"] + shards[1]["delayed_calls"]
+    seconds = round(shards[0]["delay_s"] + shards[1]["delay_s"], 3)
+    limits = shards[0]["limits"]
+    assert "runtime 10/s" in limits and shards[1]["limits"] == limits
+    latest = reports / "latest"
+    assert summary_of(latest)["tests"] == 8
+    assert summary_of(latest)["pacing"] == {
+        "delayed_calls": calls,
+        "delay_s": seconds,
+        "slowed_by_429": 2,
+        "limits": limits,
+    }
+    line = f"delayed {calls} call(s) by {seconds:.1f} s in all; 2 answer(s) 429 slowed it down (limits: {limits})"
+    assert f'<p class="iflowtest-pacing">Pacing: {html.escape(line)}</p>' in (latest / "report.html").read_text()
+    assert f"iflowtest: pacing {line}" in merged.stderr
 
 
 def shard_file(folder: Path, index: int, count: int, *, plan: str = "p1", nodeids: tuple[str, ...] = ()) -> Path:

@@ -8,6 +8,7 @@ any of them is one clear error where it is read, never a MemoryError, a Recursio
 from __future__ import annotations
 
 import heapq
+import math
 import socket
 import threading
 import time
@@ -137,13 +138,18 @@ class Watchdog:
         self._lock = threading.Condition()
         self._heap: list[_Ticket] = []
         self._thread: threading.Thread | None = None
+        # The deadline the thread sleeps toward (inf: until notified). A ticket due later needs no wake-up: the
+        # thread looks at the heap then. Calls one after another each arm a ticket in an emptied heap; waking
+        # the thread for each cost a switch of threads a call (+35 to +70 µs CPU, up to +185 µs wall on 2 CPUs).
+        self._until = math.inf
 
     def arm(self, response: requests.Response, seconds: float) -> _Ticket:
         """Watch `response` for `seconds`; disarm the ticket when its body is read."""
         ticket = _Ticket(time.monotonic() + seconds, response)
         with self._lock:
             heapq.heappush(self._heap, ticket)
-            if self._heap[0] is ticket:
+            if ticket.deadline < self._until:
+                self._until = ticket.deadline  # the thread looks at the heap by then, whatever it was doing
                 self._lock.notify()
             if self._thread is None or not self._thread.is_alive():
                 self._thread = threading.Thread(target=self._run, name="iflowtest-body-watchdog", daemon=True)
@@ -164,12 +170,15 @@ class Watchdog:
             with self._lock:
                 while self._heap and self._heap[0].response is None:
                     heapq.heappop(self._heap)  # read in time
-                if not self._heap:
-                    self._lock.wait()
-                    continue
-                wait = self._heap[0].deadline - time.monotonic()
-                if wait > 0:
-                    self._lock.wait(wait)
+                now = time.monotonic()
+                if not self._heap or self._heap[0].deadline > now:
+                    # Until the first deadline; with nothing in flight, until the one slept toward so far (the
+                    # calls armed meanwhile are due later), then until notified.
+                    if self._heap:
+                        self._until = self._heap[0].deadline
+                    elif self._until <= now:
+                        self._until = math.inf
+                    self._lock.wait(None if self._until == math.inf else self._until - now)
                     continue
                 ticket = heapq.heappop(self._heap)
                 response, ticket.response = ticket.response, None

@@ -13,13 +13,14 @@ on every worker;
 urllib3's retry of that call waits as before. Calls to APIs without a limit are not paced and take no
 lock: they only look (by the file's modification time) whether a 429 holds their API back.
 
-What pacing cost is counted per bucket in the same file, for the report.
+What pacing cost is counted per bucket in the same file, for the terminal, the report and summary.json.
 """
 
 from __future__ import annotations
 
 import contextlib
 import email.utils
+import functools
 import json
 import os
 import shutil
@@ -66,6 +67,13 @@ class Pacer:
         self._seen: tuple[int, dict[str, Any]] = (-1, {})
         self._seen_lock = threading.Lock()
         self.last_slot = 0.0  # when the last paced call of this process was let go (epoch seconds)
+        # Which buckets a URL draws from depends on its host and path only, not on its query: worked out once
+        # per address (three URL parses) instead of on every call. Bounded: paths can carry ids.
+        self._route = functools.lru_cache(maxsize=1024)(self._route_of)
+
+    def _route_of(self, address: str) -> tuple[tuple[tuple[str, float], ...], str]:
+        """The buckets of a call to `address` (a URL without its query) with their rates, and its API's hold."""
+        return tuple(self.limits.keys_for(address)), _hold_key(address)
 
     # ------------------------------------------------------------ the state file
     def _read(self) -> dict[str, Any]:
@@ -98,8 +106,7 @@ class Pacer:
     # ------------------------------------------------------------ pacing
     def wait(self, url: str) -> float:
         """Block until a call to `url` may go out; returns the seconds waited."""
-        keys = self.limits.keys_for(url)
-        hold = _hold_key(url)
+        keys, hold = self._route(url.partition("?")[0])
         if not keys:
             until = self._snapshot()["buckets"].get(hold, {}).get("next", 0.0)
             delay = float(until) - time.time()
@@ -199,7 +206,11 @@ def slowed(url: str, retry_after: float | None) -> None:
 
 
 class PacingReport:
-    """pytest hooks of the controller: the folder of the buckets, and what pacing cost, in the terminal and report."""
+    """pytest hooks of the controller: the folder of the buckets, and what pacing cost, in the terminal.
+
+    The HTML report and summary.json get the same figures from the reporting side (`figures`), which also adds
+    up the figures of a sharded run's shards.
+    """
 
     def __init__(self, pacer: Pacer, *, owned: bool) -> None:
         self.pacer = pacer
@@ -211,24 +222,24 @@ class PacingReport:
         """A fresh folder for this run's buckets."""
         return cls(Pacer(limits, Path(tempfile.mkdtemp(prefix="iflowtest-pacing-"))), owned=True)
 
+    def figures(self) -> tuple[int, float, int, str]:
+        """Calls delayed, seconds of delay in all, 429 answers that slowed the pace (every process), the limits."""
+        return (*self.pacer.delays(), self.pacer.limits.describe())
+
     @pytest.hookimpl(optionalhook=True)  # an xdist hook
     def pytest_configure_node(self, node: Any) -> None:
         node.workerinput[WORKER_FOLDER] = str(self.pacer.folder)
 
     @pytest.hookimpl(tryfirst=True)
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
-        calls, seconds, slowed_by = self.pacer.delays()
+        calls, seconds, slowed_by, limits = self.figures()
         if calls or slowed_by:
             self.line = (
                 f"pacing delayed {calls} call(s) by {seconds:.1f} s in all"
                 + (f"; {slowed_by} answer(s) 429 slowed it down" if slowed_by else "")
-                + f" (limits: {self.pacer.limits.describe()})"
+                + f" (limits: {limits})"
             )
             print(f"\niflowtest: {self.line}", file=sys.stderr)
-
-    def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:
-        if self.line:
-            prefix.append(f'<p class="iflowtest-pacing">Pacing: {self.line.removeprefix("pacing ")}</p>')
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:
         if self.owned:

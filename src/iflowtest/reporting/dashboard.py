@@ -14,6 +14,7 @@ import platform
 import shutil
 import subprocess
 import time
+from collections.abc import Callable
 from collections.abc import Set as AbstractSet
 from datetime import UTC, datetime
 from pathlib import Path
@@ -28,7 +29,7 @@ from iflowtest.reporting.history import CaseResult, Changes, HistoryStore, RunRe
 from iflowtest.reporting.overview import render_overview
 from iflowtest.reporting.reasons import FailureReasons
 from iflowtest.reporting.style import STYLE
-from iflowtest.reporting.summary import SUMMARY_FILE, build_summary, write_summary
+from iflowtest.reporting.summary import SUMMARY_FILE, PacingDelays, build_summary, write_summary
 from iflowtest.reporting.verdict import describe_target
 from iflowtest.settings import Settings, installed_version
 from iflowtest.stash import TARGET_KEY
@@ -78,6 +79,10 @@ class RunDashboard:
         self.summary: dict[str, Any] | None = None
         self.target_line = ""  # the target as the report names it, kept for the notification
         self.duration_s: float | None = None  # a merge of shards sets the nightly's wall time; else measured
+        # The run's pacer (calls delayed, seconds, 429s that slowed it, limits), read when the session ends;
+        # a merge of shards sets `pacing`, their figures added up, instead.
+        self.pacing_source: Callable[[], tuple[int, float, int, str]] | None = None
+        self.pacing: PacingDelays | None = None
         self.write_error: OSError | None = None  # summary.json could not be written; the run is not published
 
     def check_history(self) -> list[str]:
@@ -181,11 +186,16 @@ class RunDashboard:
         runs = comparable([*self.history.runs(), run]) if self.history else [run]
         found = changes(runs) if self.history else Changes(None, (), (), ())
         broken = {c.nodeid for c in run.cases if c.broken}
+        if self.pacing is None and self.pacing_source is not None:
+            calls, seconds, slowed, limits = self.pacing_source()
+            if calls or slowed:
+                self.pacing = PacingDelays(calls, round(seconds, 3), slowed, limits)
         self.summary = build_summary(
             run,
             found,
             unreachable=len(self._unreachable & broken),
             duration_s=self.duration_s if self.duration_s is not None else time.monotonic() - self._clock_start,
+            pacing=self.pacing,
         )
         html_path = self.config.getoption("htmlpath", None)
         if html_path:
@@ -205,6 +215,8 @@ class RunDashboard:
             unreachable=len(self._unreachable),
         )
         self._html = [STYLE, overview]
+        if self.pacing is not None:
+            self._html.append(f'<p class="iflowtest-pacing">Pacing: {html.escape(self.pacing.line())}</p>')
         self._add_environment()
 
     def pytest_html_results_summary(self, prefix: list[str], summary: list[str], postfix: list[str]) -> None:

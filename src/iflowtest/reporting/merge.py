@@ -6,12 +6,14 @@ exit 2, with `reports/latest` and the history untouched. Then a pytest session w
 every stored test report through pytest's own hooks, the way pytest-xdist's controller receives reports
 from its workers, so that pytest-html, JUnit XML, the dashboard and the publisher build `report.html`,
 `junit.xml`, `summary.json`, the one history entry and the `latest` switch exactly as for an unsharded
-run, with the same all-or-nothing publication.
+run, with the same all-or-nothing publication. What pacing cost the shards is added up: the calls each
+held back and their wait, and the 429 answers that slowed each down, in the report and summary.json.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import sys
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +28,7 @@ from iflowtest.reporting.dashboard import RunDashboard
 from iflowtest.reporting.notify import register_notifier
 from iflowtest.reporting.publish import ReportPublisher
 from iflowtest.reporting.shards import SHARD_FILE, SHARD_FORMAT
+from iflowtest.reporting.summary import PacingDelays
 from iflowtest.settings import Settings
 
 PUBLISHER: Final = "iflowtest-publisher"
@@ -45,6 +48,7 @@ class ShardResult:
     run: dict[str, Any]
     duration_s: float
     reports: tuple[dict[str, Any], ...]
+    pacing: PacingDelays | None = None  # None: pacing delayed none of its calls (or an older shard file)
 
 
 def read_shard(folder: Path) -> ShardResult:
@@ -71,6 +75,7 @@ def read_shard(folder: Path) -> ShardResult:
             run=dict(data["run"]),
             duration_s=float(data["duration_s"]),
             reports=tuple(data["reports"]),
+            pacing=PacingDelays.from_dict(data["pacing"]) if data.get("pacing") else None,
         )
     except (KeyError, TypeError, ValueError) as exc:
         raise ConfigError(
@@ -169,6 +174,7 @@ class MergeSession:
         dashboard.duration_s = max(s.duration_s for s in self.shards)
         hosts = {h.strip() for s in self.shards for h in str(s.run.get("tenant_host", "")).split(",") if h.strip()}
         dashboard.add_hosts(hosts)
+        dashboard.pacing = PacingDelays.combined([s.pacing for s in self.shards if s.pacing is not None])
         config.pluginmanager.register(dashboard, "iflowtest-dashboard")
         if isinstance(publisher, ReportPublisher):
             publisher.dashboard = dashboard
@@ -195,3 +201,9 @@ class MergeSession:
                 if getattr(report, "when", None) == "teardown":
                     hook.pytest_runtest_logfinish(nodeid=report.nodeid, location=report.location)
         return True
+
+    def pytest_sessionfinish(self, session: pytest.Session) -> None:
+        dashboard = session.config.pluginmanager.get_plugin("iflowtest-dashboard")
+        if isinstance(dashboard, RunDashboard) and dashboard.pacing is not None:
+            # The line each shard printed, for the run as a whole.
+            print(f"\niflowtest: pacing {dashboard.pacing.line()}", file=sys.stderr)

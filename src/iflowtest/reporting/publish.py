@@ -223,7 +223,12 @@ class ReportPublisher:
             if self.shard is not None:  # the merge adds the run to the history and switches latest, once
                 summary = self.dashboard.summary or {}
                 with writing(folder.folder):
-                    self.shard.write(folder.folder, self.dashboard.run_record(), float(summary.get("duration_s", 0.0)))
+                    self.shard.write(
+                        folder.folder,
+                        self.dashboard.run_record(),
+                        float(summary.get("duration_s", 0.0)),
+                        pacing=summary.get("pacing"),
+                    )
                 self.published = True
                 return
         link = prepare_link(folder) if folder is not None else None

@@ -14,8 +14,9 @@ cases together. The greedy longest-first assignment below is the textbook answer
 best split) and needs a dozen lines.
 
 A shard writes `reports/shard-K-of-N/`: its report.html, junit.xml and summary.json for a look, and
-`shard.json` with the plan and every test report (pytest's own serialisable form, as xdist sends them),
-which `iflowtest merge` replays into one report, one JUnit file, one summary and one history entry.
+`shard.json` with the plan, what pacing cost the shard, and every test report (pytest's own serialisable
+form, as xdist sends them), which `iflowtest merge` replays into one report, one JUnit file, one summary
+and one history entry, with the shards' pacing delays added up.
 A shard adds nothing to the history and leaves `reports/latest` alone: the merge does both, once.
 """
 
@@ -162,8 +163,9 @@ class ShardRecorder:
             data.pop("node", None)  # xdist's handle of the worker that ran it: no part of the result
             self.reports.append(data)
 
-    def write(self, folder: Path, run: RunRecord, duration_s: float) -> None:
-        """Write `shard.json` into the shard's folder (the run as the history would keep it, and the reports)."""
+    def write(self, folder: Path, run: RunRecord, duration_s: float, *, pacing: dict[str, Any] | None = None) -> None:
+        """Write `shard.json` into the shard's folder: the run as the history would keep it, what pacing cost it
+        (summary.json's `pacing`, for the merge to add up), and the reports."""
         plan = self.selection.plan or {"plan": "", "selected": 0, "planned": [], "whole_files": False}
         content = {
             "format": SHARD_FORMAT,
@@ -172,6 +174,7 @@ class ShardRecorder:
             **plan,
             "run": json.loads(run.to_json()),
             "duration_s": round(duration_s, 3),
+            "pacing": pacing,
             "reports": self.reports,
         }
         write_atomically(folder / SHARD_FILE, json.dumps(content, separators=(",", ":"), default=str) + "\n")

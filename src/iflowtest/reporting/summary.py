@@ -1,13 +1,14 @@
 """The numbers of one run: per-iFlow counts and latency percentiles, `summary.json`, and the one-line summary.
 
 `summary.json` is what CI scripts and the `iflowtest run` command read after pytest has finished: the
-totals, each iFlow's figures, the changes since the previous run, and how many cases failed because the
-tenant or its token endpoint could not be reached (exit code 3).
+totals, each iFlow's figures, the changes since the previous run, how many cases failed because the
+tenant or its token endpoint could not be reached (exit code 3), and what pacing cost the run.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -33,6 +34,38 @@ class IflowSummary:
     p95_ms: float | None
 
 
+@dataclass(frozen=True)
+class PacingDelays:
+    """What pacing cost a run: the calls it held back and their wait in all, the 429 answers that slowed it."""
+
+    delayed_calls: int
+    delay_s: float
+    slowed_by_429: int
+    limits: str  # as `[tool.iflowtest.rate_limits]` and the defaults set them: `runtime 20/s, message_log 100/s`
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> PacingDelays:
+        """From summary.json's `pacing` (KeyError, TypeError or ValueError when it is not one)."""
+        return cls(int(data["delayed_calls"]), float(data["delay_s"]), int(data["slowed_by_429"]), str(data["limits"]))
+
+    @classmethod
+    def combined(cls, parts: Sequence[PacingDelays]) -> PacingDelays | None:
+        """The pacing of a run's shards together: calls, seconds and 429s added up; None when none was paced."""
+        if not parts:
+            return None
+        return cls(
+            delayed_calls=sum(p.delayed_calls for p in parts),
+            delay_s=round(sum(p.delay_s for p in parts), 3),
+            slowed_by_429=sum(p.slowed_by_429 for p in parts),
+            limits="; ".join(dict.fromkeys(p.limits for p in parts)),  # the shards' own, once each
+        )
+
+    def line(self) -> str:
+        """`delayed 12 call(s) by 3.4 s in all; 2 answer(s) 429 slowed it down (limits: runtime 20/s)`."""
+        slowed = f"; {self.slowed_by_429} answer(s) 429 slowed it down" if self.slowed_by_429 else ""
+        return f"delayed {self.delayed_calls} call(s) by {self.delay_s:.1f} s in all{slowed} (limits: {self.limits})"
+
+
 def summarize_iflows(run: RunRecord) -> list[IflowSummary]:
     """Per iFlow (cases without an iFlow under '(none)'), broken ones first, then by name."""
     names = sorted({c.iflow for c in run.cases})
@@ -54,8 +87,10 @@ def summarize_iflows(run: RunRecord) -> list[IflowSummary]:
     return sorted(rows, key=lambda r: (r.failed == 0, r.iflow))
 
 
-def build_summary(run: RunRecord, found: Changes, *, unreachable: int, duration_s: float) -> dict[str, Any]:
-    """The content of summary.json."""
+def build_summary(
+    run: RunRecord, found: Changes, *, unreachable: int, duration_s: float, pacing: PacingDelays | None = None
+) -> dict[str, Any]:
+    """The content of summary.json (`pacing` is null when pacing delayed no call and no 429 slowed it)."""
     totals = {outcome: sum(1 for c in run.cases if c.outcome == outcome) for outcome in OUTCOMES}
     return {
         "run_id": run.run_id,
@@ -71,6 +106,7 @@ def build_summary(run: RunRecord, found: Changes, *, unreachable: int, duration_
         "unreachable": unreachable,
         "iflows": [asdict(row) for row in summarize_iflows(run)],
         **found.as_dict(),
+        "pacing": asdict(pacing) if pacing is not None else None,
     }
 
 
