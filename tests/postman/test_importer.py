@@ -570,11 +570,13 @@ def test_an_import_never_overwrites_a_file_it_did_not_write(tmp_path: Path) -> N
     path = write(tmp_path / "c.json", {"info": {"name": "costcenters", "schema": V21}, "item": [item("a", "x/http/a")]})
 
     code = main(["import-postman", str(path), "--out", str(out)])
+    assert mine.read_text() == "cases: []  # written by hand\n"
+    assert sorted(p.name for p in out.iterdir()) == ["costcenters.iflow.yaml"]  # nothing else written either
     forced = main(["import-postman", str(path), "--out", str(out), "--force"])
 
     assert (code, forced) == (2, 2)
     assert mine.read_text() == "cases: []  # written by hand\n"
-    assert sorted(p.name for p in out.iterdir()) == ["costcenters.iflow.yaml"]  # nothing else written either
+    assert sorted(p.name for p in out.iterdir()) == ["costcenters.iflow.yaml"]
 
 
 def test_an_import_replaces_its_own_earlier_output_only_with_force(
@@ -588,6 +590,7 @@ def test_an_import_replaces_its_own_earlier_output_only_with_force(
 
     again = main(["import-postman", str(path), "--out", str(out)])
     message = capsys.readouterr().err
+    assert again == 2, message  # an import does not silently replace even its own earlier output
     forced = main(["import-postman", str(path), "--out", str(out), "--force"])
     (out / "orders.iflow.yaml").write_text((out / "orders.iflow.yaml").read_text() + "# my change\n")
     changed = main(["import-postman", str(path), "--out", str(out), "--force"])
