@@ -62,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
             newman or Path(),
             collection,
             {"baseUrl": oauth["url"], "clientid": oauth["clientid"], "clientsecret": oauth["clientsecret"]},
-            tenant_environment(key, ["postman_basic"]),
+            tenant_environment(key),
         )
         data = write_rows(work / "rows.csv", args.requests)
         project = work / "project"
