@@ -18,7 +18,6 @@ alive and serves up to 16 requests at once, so 8 workers are never queued on the
 from __future__ import annotations
 
 import argparse
-import re
 import sys
 import tempfile
 from pathlib import Path
@@ -36,8 +35,8 @@ from newman import (
     tenant_environment,
     write_rows,
 )
+from overhead import write_readme
 
-README: Final = Path(__file__).resolve().parent / "README.md"
 START: Final = "<!-- latency:results:start -->"
 END: Final = "<!-- latency:results:end -->"
 TARGET: Final = 6.0
@@ -104,9 +103,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        text = README.read_text()
-        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-        README.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))
+        write_readme(table, START, END)
     return 0
 
 

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import re
 import shutil
 import subprocess
 import sys
@@ -25,8 +24,9 @@ from typing import Any, Final
 
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 
+from overhead import write_readme
+
 ROOT: Final = Path(__file__).resolve().parents[1]
-README: Final = Path(__file__).resolve().parent / "README.md"
 IFLOWTEST: Final = str(Path(sys.executable).parent / "iflowtest")
 START: Final = "<!-- shards:results:start -->"
 END: Final = "<!-- shards:results:end -->"
@@ -128,9 +128,7 @@ def main(argv: list[str] | None = None) -> int:
     table = "\n".join(lines)
     print(table)
     if args.write:
-        text = README.read_text()
-        pattern = re.compile(re.escape(START) + r".*?" + re.escape(END), re.DOTALL)
-        README.write_text(pattern.sub(lambda _: f"{START}\n{table}\n{END}", text))
+        write_readme(table, START, END)
     return 0 if all(checks.values()) else 1
 
 

@@ -188,22 +188,22 @@ def read_until_serving(process: subprocess.Popen[str]) -> str:
     return "".join(lines)
 
 
+# Every role of the monitoring API the harness reads (message logs, payloads, trace, data stores and queues).
+MONITOR_ROLES = (
+    "MonitoringDataRead",
+    "MessagePayloadsRead",
+    "TraceConfigurationRead",
+    "DataStoresAndQueuesRead",
+    "DataStorePayloadsRead",
+)
+
+
 def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, dict[str, Any]]:
     """Issue keys for the sample clients and write them to `.env.<profile>`, as a user configures a tenant."""
     roles = ["ESBMessaging.send", "ESBMessaging_DE"]
     keys = {name: emu.issue_service_key(name, roles=roles) for name in ("sender", "sender_basic")}
     keys["sender_no_de"] = emu.issue_service_key("sender_no_de", roles=["ESBMessaging.send"])
-    keys["monitor"] = emu.issue_service_key(
-        "monitor",
-        plan="api",
-        roles=[
-            "MonitoringDataRead",
-            "MessagePayloadsRead",
-            "TraceConfigurationRead",
-            "DataStoresAndQueuesRead",
-            "DataStorePayloadsRead",
-        ],
-    )
+    keys["monitor"] = emu.issue_service_key("monitor", plan="api", roles=list(MONITOR_ROLES))
     keys["sender_cert"] = emu.issue_service_key("sender_cert", roles=["ESBMessaging.send"], key_type="certificate")
     lines = [f"IFLOWTEST_CA_BUNDLE={emu.ca_file}"]
     lines += [f"IFLOWTEST_CLIENT_{name.upper()}_KEY='{json.dumps(key)}'" for name, key in keys.items()]

@@ -16,16 +16,11 @@ from iflowtest.checks.assertions import ExpectationError
 from iflowtest.checks.messages import MessageChecks, check_message
 from iflowtest.emulator import Emulator
 from iflowtest.errors import ConfigError
+from tests.servers import MONITOR_ROLES
 
 KeyIssuer = Callable[..., ServiceKey]
 ROOT = Path(__file__).resolve().parents[2]
-EVERY_ROLE = (
-    "MonitoringDataRead",
-    "MessagePayloadsRead",
-    "TraceConfigurationRead",
-    "DataStoresAndQueuesRead",
-    "DataStorePayloadsRead",
-)
+EVERY_ROLE = MONITOR_ROLES
 CHANGE = """<CostCenterChangeRequest>
   <ControllingArea>A000</ControllingArea>
   <CostCenter>10101101</CostCenter>

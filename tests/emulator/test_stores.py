@@ -14,14 +14,9 @@ from iflowtest.emulator import Emulator
 from iflowtest.emulator.catalog import Catalog, CatalogError
 from iflowtest.emulator.mpl import required_roles
 from tests.emulator.test_mpl import API, monitor
+from tests.servers import MONITOR_ROLES
 
-EVERY_ROLE = (
-    "MonitoringDataRead",
-    "MessagePayloadsRead",
-    "TraceConfigurationRead",
-    "DataStoresAndQueuesRead",
-    "DataStorePayloadsRead",
-)
+EVERY_ROLE = MONITOR_ROLES
 CHANGE = (
     "<CostCenterChangeRequest><ControllingArea>A000</ControllingArea><CostCenter>10101101</CostCenter>"
     "<ValidFrom>2026-01-01</ValidFrom><Changes><Field name='CostCtrResponsiblePersonName'>{person}</Field>"

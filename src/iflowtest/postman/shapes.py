@@ -61,18 +61,9 @@ def _request(request: dict[str, Any]) -> dict[str, Any]:
         request["header"] = [{"key": k, "value": v} for k, v in header.items()]
     elif isinstance(header, dict):
         request["header"] = [header]
-    url = request.get("url")
-    if isinstance(url, dict):
-        url = dict(url)
-        for key in _URL_LISTS:
-            if isinstance(url.get(key), dict):
-                url[key] = [url[key]]
-        request["url"] = url
-    body = request.get("body")
-    if isinstance(body, dict):
-        body = dict(body)
-        for key in _BODY_LISTS:
-            if isinstance(body.get(key), dict):
-                body[key] = [body[key]]
-        request["body"] = body
+    for part, lists in (("url", _URL_LISTS), ("body", _BODY_LISTS)):
+        value = request.get(part)
+        if isinstance(value, dict):
+            # A single entry where a list belongs (`"query": {...}`), as the SDK accepts it.
+            request[part] = {k: [v] if k in lists and isinstance(v, dict) else v for k, v in value.items()}
     return request
