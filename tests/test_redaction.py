@@ -245,4 +245,31 @@ def test_every_token_field_name_holds_a_word_the_redactor_looks_for_first() -> N
     assert names is not None
     for name in names[1].split("|"):
         assert any(word in name for word in redaction._TOKEN_FIELD_WORDS), name
+        for spelt in (name.replace("_?", ""), name.replace("_?", "").upper()):
+            assert redact_text(f"{spelt}=v4lue-x") == f"{spelt}={MASK}", spelt  # the check spells the words out
     assert not any("i" in word for word in redaction._TOKEN_FIELD_WORDS)  # casefold() keeps a dotless i
+
+
+def test_batches_become_one_once_registrations_are_quiet_and_mask_as_before() -> None:
+    redactor = Redactor()
+    redactor.register("inner-secret")
+    for n in range(6):
+        redactor.register(f"secret-number-{n:04d}")
+    redactor.register("outer-inner-secret-tail")  # the newest contains the first
+    assert len(redactor._batches) > 1
+    text = "a outer-inner-secret-tail b inner-secret c secret-number-0003 d inner-secre"
+    expected = "a *** b *** c *** d inner-secre"
+    for _ in range(redactor._merge_after + 1):
+        assert redactor.redact(text) == expected
+    assert len(redactor._batches) == 1
+    assert redactor.redact(text) == expected
+    redactor.register("registered-after-the-merge")  # a new secret still counts at once
+    assert redactor.redact("x registered-after-the-merge y outer-inner-secret-tail") == "x *** y ***"
+
+
+def test_texts_shorter_than_any_secret_pass_unchanged_and_a_six_character_secret_is_masked() -> None:
+    redactor = Redactor()
+    redactor.register("abc123")
+    assert redactor.redact("abc12") == "abc12"
+    assert redactor.redact("abc123") == MASK
+    assert redactor.redact("x://u:p@h") == f"x://u:{MASK}@h"  # a URL password in a short text

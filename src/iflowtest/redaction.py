@@ -112,6 +112,11 @@ class Redactor:
         # patterns); batches are merged like a binary counter, so there are never more than log2(N) of them.
         # Replaced whole under the lock, read without it: a reader sees the old tuple or the new one.
         self._batches: tuple[_Batch, ...] = ()
+        # Each batch costs every redaction a pass (about 0.4 µs on a short text), and a run registers its keys and
+        # tokens early, then redacts thousands of report lines: once registrations have been quiet for as many
+        # redactions as merging costs (one per 16 characters of values, about 1 µs each), the batches become one.
+        self._quiet_redactions = 0
+        self._merge_after = 0
 
     def register(self, value: str) -> None:
         """Remember a secret value, and the forms it travels in, so later text containing any is scrubbed.
@@ -144,6 +149,8 @@ class Redactor:
                     older = batches.pop()
                     batches.append(_Batch(older.values | newer.values))
                 self._batches = tuple(batches)
+                self._quiet_redactions = 0
+                self._merge_after = max(16, sum(len(v) for v in self._values) // 16)
 
     def known(self) -> frozenset[str]:
         """Every registered form of every secret (for scanners: `cassettes check`, the secrets audit)."""
@@ -164,6 +171,11 @@ class Redactor:
 
     def redact(self, text: str) -> str:
         """Replace every known secret, bearer/basic credential and JWT in `text` with the mask."""
+        # Nothing masked is this short: a known value has at least _MIN_LENGTH characters, and every pattern
+        # below needs more (a field name and its value, a scheme and 8 characters, 8 beside an ellipsis).
+        # Reports are made of many such texts (an HTTP status, a count, a progress dot).
+        if len(text) < self._MIN_LENGTH:
+            return text
         # Most text holds none of the words the case-insensitive patterns start with, and such a pattern
         # costs about 50 ns a character where `in` costs a few. casefold() folds at least what `(?i)` matches
         # (the long s, U+017F, is an "s") except the dotless i, U+0131, which no word checked here holds;
@@ -172,13 +184,18 @@ class Redactor:
         if "bearer" in folded or "bas" in folded:
             text = _BEARER.sub(lambda m: f"{m.group(1)} {MASK}", text)
         # Before the known values: a known value inside a field's name ("secret" in "client_secret") would
-        # otherwise hide the field, and its value would stay.
-        if any(word in folded for word in _TOKEN_FIELD_WORDS):
+        # otherwise hide the field, and its value would stay. (The words of _TOKEN_FIELD_WORDS, spelt out.)
+        if "token" in folded or "secret" in folded or "pass" in folded or "key" in folded:
             text = _TOKEN_FIELDS.sub(lambda m: m.group(1) + MASK, text)
+        batches = self._batches
+        if len(batches) > 1:
+            self._quiet_redactions += 1  # unlocked: a lost increment only delays the merge
+            if self._quiet_redactions > self._merge_after:
+                batches = self._merge_batches(batches)
         # Newest first: a later secret (a Basic value) often contains an earlier one.
-        for batch in reversed(self._batches):
+        for batch in reversed(batches):
             text = batch.replace(text, _masked)
-        if "://" in text:
+        if "://" in text and "@" in text:
             text = _URL_PASSWORD.sub(lambda m: f"{m.group(1)}{MASK}@", text)
         if "..." in text or "…" in text:
             text = self._mask_cut_ends(text)
@@ -186,6 +203,19 @@ class Redactor:
             return text
         # A whole JWT, then any segment of one left over (a repr cut in the middle of a token keeps no whole).
         return _JWT_SEGMENT.sub(MASK, JWT.sub(MASK, text))
+
+    def _merge_batches(self, seen: tuple[_Batch, ...]) -> tuple[_Batch, ...]:
+        """One batch of every value in place of `seen` (unless a registration replaced them meanwhile).
+
+        Every value is still found, and a value containing another is masked whole (the longest match at a
+        position wins), as when the newer batch was searched first. Two values that overlap without one holding
+        the other are masked as within any one batch: the one starting first.
+        """
+        with self._lock:
+            if self._batches is seen:
+                self._batches = (_Batch(self._values),)
+            self._quiet_redactions = 0
+            return self._batches
 
     def _mask_cut_ends(self, text: str) -> str:
         """Mask the ends of a secret left beside an ellipsis: pytest and reprs shorten a long value in its middle
