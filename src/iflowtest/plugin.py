@@ -426,16 +426,15 @@ def iflow_emulator(iflow_target: TargetSession) -> Any:
     return iflow_target.emulator
 
 
-@pytest.fixture
-def iflow_client(request: pytest.FixtureRequest, iflow_target: TargetSession) -> IflowClientFactory:
-    """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
+def _client_factory(request: pytest.FixtureRequest, target: TargetSession) -> IflowClientFactory:
+    """What `iflow_client` returns: a maker of clients whose calls land on the test's report."""
     records: list[CallRecord] = request.node.stash.setdefault(CALLS_KEY, [])
     responses: list[requests.Response] = request.node.stash.setdefault(RESPONSES_KEY, [])
 
     def make(name: str | None = None, iflow: str | None = None) -> IflowClient:
         names = request.config.stash[NAME_CHECK_KEY]
         _or_fail(lambda: names.check_call(request.node, name, iflow))
-        client = _or_fail(lambda: iflow_target.pool.client(name, iflow))
+        client = _or_fail(lambda: target.pool.client(name, iflow))
         client.add_listener(lambda record, _response: records.append(record))
         client.add_listener(lambda _record, response: responses.append(response))
         apply_case_markers(request.node, client)
@@ -445,11 +444,18 @@ def iflow_client(request: pytest.FixtureRequest, iflow_target: TargetSession) ->
 
 
 @pytest.fixture
-def iflow(request: pytest.FixtureRequest, iflow_client: IflowClientFactory) -> IflowClient:
+def iflow_client(request: pytest.FixtureRequest, iflow_target: TargetSession) -> IflowClientFactory:
+    """Factory: `iflow_client("sender_no_de", iflow="ReadCostCentersDE")` returns a client whose calls are reported."""
+    return _client_factory(request, iflow_target)
+
+
+@pytest.fixture
+def iflow(request: pytest.FixtureRequest, iflow_target: TargetSession) -> IflowClient:
     """An iFlow client for the `client` marker's client (default client otherwise), tagged by the `iflow` marker."""
+    # Made here, not through the `iflow_client` fixture: one fixture less to set up and tear down in every test.
     flow = request.node.get_closest_marker("iflow")
     chosen = request.node.get_closest_marker("client")
-    return iflow_client(
+    return _client_factory(request, iflow_target)(
         chosen.args[0] if chosen and chosen.args else None,
         flow.args[0] if flow and flow.args else None,
     )
