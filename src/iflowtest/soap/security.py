@@ -11,6 +11,7 @@ match lxml's, which is more to keep working on a fresh machine than these few el
 from __future__ import annotations
 
 import base64
+import functools
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -23,10 +24,6 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from lxml import etree
-from signxml.algorithms import DigestAlgorithm, SignatureConstructionMethod, SignatureMethod
-from signxml.exceptions import InvalidInput, SignXMLException
-from signxml.signer import XMLSigner
-from signxml.verifier import SignatureConfiguration, XMLVerifier
 
 from iflowtest.checks.assertions import ExpectationError
 from iflowtest.soap.envelope import WSSE, SoapInputError, parse_xml, serialize, version_of
@@ -37,12 +34,21 @@ X509_TOKEN: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x50
 BASE64_BINARY: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ALGORITHMS: Final = ("SHA256", "SHA512")
-# CPI signs answers with SHA-1 unless its channel says otherwise, so a check of its answers accepts it.
-_ANSWER_CONFIG: Final = SignatureConfiguration(
-    expect_references=True,
-    signature_methods=frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC")),
-    digest_algorithms=frozenset(DigestAlgorithm),
-)
+# signxml is imported by the functions that sign or verify, not at the top: it takes tens of milliseconds to
+# import, paid by every pytest process and xdist worker loading the plugin, while few runs sign anything.
+
+
+@functools.cache
+def _answer_config() -> Any:
+    """What an answer's signature may use: CPI signs with SHA-1 unless its channel says otherwise, so accepted."""
+    from signxml.algorithms import DigestAlgorithm, SignatureMethod
+    from signxml.verifier import SignatureConfiguration
+
+    return SignatureConfiguration(
+        expect_references=True,
+        signature_methods=frozenset(m for m in SignatureMethod if not m.name.startswith("HMAC")),
+        digest_algorithms=frozenset(DigestAlgorithm),
+    )
 
 
 @dataclass(frozen=True)
@@ -135,6 +141,9 @@ def sign_envelope(envelope: bytes, key: SigningKey, algorithm: str = "SHA256", *
     reference.set("URI", "#" + ids["X509"])
     reference.set("ValueType", X509_TOKEN)
     kind = "ecdsa" if isinstance(key.private_key, ec.EllipticCurvePrivateKey) else "rsa"
+    from signxml.algorithms import SignatureConstructionMethod
+    from signxml.signer import XMLSigner
+
     signer = XMLSigner(
         method=SignatureConstructionMethod.detached,
         signature_algorithm=f"{kind}-{algorithm.lower()}",
@@ -204,8 +213,11 @@ def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: s
     subject = certificate.subject.rfc4514_string()
     if not _trusted(certificate, trust):
         raise fail(f"the signer {subject} is neither pinned nor issued by a certificate in {trust_source}")
+    from signxml.exceptions import InvalidInput, SignXMLException
+    from signxml.verifier import XMLVerifier
+
     try:
-        verified = XMLVerifier().verify(root, x509_cert=certificate, expect_config=_ANSWER_CONFIG)
+        verified = XMLVerifier().verify(root, x509_cert=certificate, expect_config=_answer_config())
     except (SignXMLException, InvalidInput, ValueError) as exc:
         raise fail(
             f"the signature does not verify: {exc} (the answer was changed after signing, or signed with another key)"

@@ -23,8 +23,6 @@ from typing import Any, Final
 from xml.etree.ElementTree import ParseError
 
 from lxml import etree
-from xmlschema import XMLSchemaException
-from xmlschema.extras.wsdl import Wsdl11Document
 
 from iflowtest.soap.envelope import SoapInputError, body_payload, fault_of
 
@@ -131,6 +129,11 @@ def _load(path: str, stamp: int, shown: str) -> Wsdl:
             f"WSDL {shown} is not a WSDL 1.1 document (its root is {etree.QName(root).text}): give a WSDL 1.1 document"
         )
     actions = _set_aside_soap12(root)
+    # Here, not at the top: xmlschema (with elementpath) takes a tenth of a second to import, paid by every
+    # pytest process and xdist worker loading the plugin, while only runs with a WSDL check read one.
+    from xmlschema import XMLSchemaException
+    from xmlschema.extras.wsdl import Wsdl11Document
+
     try:
         document = Wsdl11Document(  # type: ignore[no-untyped-call]
             io.BytesIO(etree.tostring(root)), base_url=str(Path(path).resolve().parent), validation="strict"
