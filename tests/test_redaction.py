@@ -259,8 +259,8 @@ def test_batches_become_one_once_registrations_are_quiet_and_mask_as_before() ->
     assert len(redactor._batches) > 1
     text = "a outer-inner-secret-tail b inner-secret c secret-number-0003 d inner-secre"
     expected = "a *** b *** c *** d inner-secre"
-    for _ in range(redactor._merge_after + 1):
-        assert redactor.redact(text) == expected
+    for n in range(redactor._merge_after + 1):  # texts of their own: a text seen before is not searched again
+        assert redactor.redact(f"{text} {n}") == f"{expected} {n}"
     assert len(redactor._batches) == 1
     assert redactor.redact(text) == expected
     redactor.register("registered-after-the-merge")  # a new secret still counts at once
@@ -273,3 +273,13 @@ def test_texts_shorter_than_any_secret_pass_unchanged_and_a_six_character_secret
     assert redactor.redact("abc12") == "abc12"
     assert redactor.redact("abc123") == MASK
     assert redactor.redact("x://u:p@h") == f"x://u:{MASK}@h"  # a URL password in a short text
+
+
+def test_a_text_redacted_before_a_secret_was_registered_is_redacted_again_after() -> None:
+    redactor = Redactor()
+    text = "GET https://host.example/x?code=later-secret-1 -> 200"
+    assert redactor.redact(text) == text
+    redactor.register("later-secret-1")
+    assert redactor.redact(text) == "GET https://host.example/x?code=*** -> 200"
+    long_text = "x" * 600 + " later-secret-1"  # longer than what the redactor remembers: redacted each time
+    assert redactor.redact(long_text) == "x" * 600 + " ***"

@@ -48,6 +48,9 @@ _TOKEN_FIELDS = re.compile(
     r"""(?i)(["']?(?:access_token|refresh_token|id_token|client_secret|clientsecret|password|passwd|api_?key)["']?\s*[:=]\s*["']?)"""
     r"""[^"'&\s,}]+"""
 )
+# The redactor remembers the result for texts up to this long, this many at a time (see Redactor._redacted).
+_CACHED_LENGTH: Final = 512
+_CACHED_TEXTS: Final = 4096
 # A word of every field name above, without an "i" (see `Redactor.redact`): text without one has no such field.
 _TOKEN_FIELD_WORDS: Final = ("token", "secret", "pass", "key")
 
@@ -117,6 +120,10 @@ class Redactor:
         # redactions as merging costs (one per 16 characters of values, about 1 µs each), the batches become one.
         self._quiet_redactions = 0
         self._merge_after = 0
+        # Short texts redacted since the last registration, with their result: a report repeats the same
+        # names, URLs and ids on the call report, the teardown report and the terminal. Replaced (not cleared)
+        # by a registration after the batches, so a redaction made with older batches lands in a dropped dict.
+        self._redacted: dict[str, str] = {}
 
     def register(self, value: str) -> None:
         """Remember a secret value, and the forms it travels in, so later text containing any is scrubbed.
@@ -151,6 +158,7 @@ class Redactor:
                 self._batches = tuple(batches)
                 self._quiet_redactions = 0
                 self._merge_after = max(16, sum(len(v) for v in self._values) // 16)
+                self._redacted = {}
 
     def known(self) -> frozenset[str]:
         """Every registered form of every secret (for scanners: `cassettes check`, the secrets audit)."""
@@ -176,6 +184,18 @@ class Redactor:
         # Reports are made of many such texts (an HTTP status, a count, a progress dot).
         if len(text) < self._MIN_LENGTH:
             return text
+        if len(text) > _CACHED_LENGTH:
+            return self._redact(text)
+        redacted = self._redacted  # before the batches: see __init__
+        cleaned = redacted.get(text)
+        if cleaned is None:
+            cleaned = self._redact(text)
+            if len(redacted) >= _CACHED_TEXTS:
+                redacted.clear()
+            redacted[text] = cleaned
+        return cleaned
+
+    def _redact(self, text: str) -> str:
         # Most text holds none of the words the case-insensitive patterns start with, and such a pattern
         # costs about 50 ns a character where `in` costs a few. casefold() folds at least what `(?i)` matches
         # (the long s, U+017F, is an "s") except the dotless i, U+0131, which no word checked here holds;

@@ -154,6 +154,8 @@ class DeploymentGate:
         if self._statuses is None:
             return
         found = self._statuses.get(artifact_id)
+        if found is not None and found.status == "STARTED":
+            return
         named = f"iFlow {iflow!r}" + (f" (artifact id {artifact_id!r})" if artifact_id != iflow else "")
         if found is None:
             raise DeploymentError(

@@ -21,8 +21,6 @@ from urllib.parse import unquote, urlsplit
 
 import jsonschema
 import requests
-from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
-from jsonpath_ng.ext.parser import parse as parse_jsonpath
 from lxml import etree
 
 from iflowtest.bounds import nesting
@@ -76,6 +74,11 @@ def response_xml(response: requests.Response) -> Any:
 @functools.lru_cache(maxsize=512)
 def compile_jsonpath(path: str) -> Any:
     """A compiled JSONPath (jsonpath-ng, with filters), or a ConfigError naming the path."""
+    # Here, not at the top: jsonpath-ng and its parser tables load in every process that loads the plugin
+    # otherwise (adding loggers that pytest walks at every test phase), while only some checks use a path.
+    from jsonpath_ng.exceptions import JsonPathLexerError, JsonPathParserError
+    from jsonpath_ng.ext.parser import parse as parse_jsonpath
+
     try:
         return parse_jsonpath(path)
     except (JsonPathLexerError, JsonPathParserError, Exception) as exc:  # the parser raises bare Exception too
