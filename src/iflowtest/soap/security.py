@@ -16,17 +16,15 @@ import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
-from cryptography import x509
-from cryptography.exceptions import InvalidSignature as InvalidSignatureError
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.asymmetric import ec, rsa
-from cryptography.hazmat.primitives.serialization import Encoding, load_pem_private_key
 from lxml import etree
 
 from iflowtest.checks.assertions import ExpectationError
 from iflowtest.soap.envelope import WSSE, SoapInputError, parse_xml, serialize, version_of
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 WSU: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-wssecurity-utility-1.0.xsd"
 DS: Final = "http://www.w3.org/2000/09/xmldsig#"
@@ -34,8 +32,9 @@ X509_TOKEN: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-x50
 BASE64_BINARY: Final = "http://docs.oasis-open.org/wss/2004/01/oasis-200401-wss-soap-message-security-1.0#Base64Binary"
 EXC_C14N: Final = "http://www.w3.org/2001/10/xml-exc-c14n#"
 ALGORITHMS: Final = ("SHA256", "SHA512")
-# signxml is imported by the functions that sign or verify, not at the top: it takes tens of milliseconds to
-# import, paid by every pytest process and xdist worker loading the plugin, while few runs sign anything.
+# signxml and cryptography's X.509 are imported by the functions that sign or verify, not at the top: they take
+# tens of milliseconds to import, paid by every pytest process and xdist worker loading the plugin, while few
+# runs sign anything.
 
 
 @functools.cache
@@ -62,6 +61,10 @@ class SigningKey:
     @classmethod
     def from_pem(cls, certificate_pem: str, key_pem: str | None, source: str) -> SigningKey:
         """From PEM text: the first certificate of a chain and its private key (one PEM may hold both)."""
+        from cryptography import x509
+        from cryptography.hazmat.primitives.asymmetric import ec, rsa
+        from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
         try:
             certificates = x509.load_pem_x509_certificates(certificate_pem.encode())
         except ValueError:
@@ -106,6 +109,9 @@ class SigningKey:
 
 def sign_envelope(envelope: bytes, key: SigningKey, algorithm: str = "SHA256", *, lifetime: int = 300) -> bytes:
     """`envelope` with a wsse:Security header: the Body and a timestamp signed, the certificate as X.509 token."""
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.hazmat.primitives.serialization import Encoding
+
     if algorithm not in ALGORITHMS:
         raise SoapInputError(f"signature algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
     root = parse_xml(envelope, "the SOAP envelope to sign")
@@ -168,6 +174,8 @@ class SignedAnswer:
 
 def load_trust(path: str | Path, what: str) -> list[x509.Certificate]:
     """The certificates of a PEM file: pinned signers or the CAs that issue them."""
+    from cryptography import x509
+
     try:
         data = Path(path).read_bytes()
     except OSError as exc:
@@ -206,6 +214,8 @@ def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: s
         raise fail(
             "the signature names no X.509 BinarySecurityToken of the header (a pinned certificate cannot be guessed)"
         )
+    from cryptography import x509
+
     try:
         certificate = x509.load_der_x509_certificate(base64.b64decode("".join((token.text or "").split())))
     except ValueError as exc:
@@ -242,6 +252,9 @@ def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: s
 
 
 def _trusted(certificate: x509.Certificate, trust: list[x509.Certificate]) -> bool:
+    from cryptography.exceptions import InvalidSignature as InvalidSignatureError
+    from cryptography.hazmat.primitives import hashes
+
     now = datetime.now(UTC)
     if not certificate.not_valid_before_utc <= now <= certificate.not_valid_after_utc:
         return False
