@@ -477,6 +477,9 @@ class RedactingStream:
         for line in lines:
             self.write(line)
 
+    def flush(self) -> None:  # the terminal flushes after every test's letter: not through __getattr__ each time
+        self.inner.flush()
+
     def __getattr__(self, name: str) -> Any:  # flush, fileno, isatty, encoding, buffer ...
         return getattr(self.inner, name)
 
@@ -531,6 +534,8 @@ _CONTROLS: Final = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\x9b]|\r(?!\n)")
 
 def visible_controls(text: str) -> str:
     """`text` with its control characters shown as escapes (`\\x1b`) instead of acting on a terminal."""
+    if text.isprintable():  # holds no control character at all (a one-line text, mostly): nothing to show
+        return text
     return _CONTROLS.sub(lambda m: repr(m.group(0))[1:-1], text)
 
 
