@@ -503,6 +503,32 @@ def test_a_saved_value_is_seen_by_every_later_request_in_collection_order(
     assert "list 1010" in order[0] and "read it back" in order[1]  # collection order, not file names
 
 
+@pytest.mark.parametrize(
+    ("saves", "flags", "independent"),
+    [(False, [], True), (True, [], False), (False, ["--iterations-in-order"], False)],
+    ids=["nothing saved", "a value saved", "--iterations-in-order"],
+)
+def test_iterations_that_save_nothing_are_declared_independent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], saves: bool, flags: list[str], independent: bool
+) -> None:
+    chain = saved_value_collection()
+    if not saves:
+        chain["item"][0]["item"][0]["event"][0]["script"]["exec"] = ["pm.response.to.have.status(200);"]
+        chain["item"][1]["item"][0]["request"] = "{{baseUrl}}/http/costcenters?companyCode={{companyCode}}"
+    path = write(tmp_path / "c.json", chain)
+    out = tmp_path / "suites" / "chain"
+
+    code = main(["import-postman", str(path), "--data", str(SAMPLE / "company_codes.json"), "--out", str(out), *flags])
+
+    assert code == 0, capsys.readouterr().err
+    assert [s.get("iterations") for s in suites(out)] == ["independent" if independent else None] * 2
+    report = (out / "CONVERSION.md").read_text()
+    assert ("No request saves a value, so the data file's iterations are independent" in report) is independent
+    if not saves:  # without a data file there is one iteration: nothing to declare
+        import_collection(path, tmp_path / "one", force=True)
+        assert [s.get("iterations") for s in suites(tmp_path / "one")] == [None] * 2
+
+
 def test_a_folder_of_unsupported_items_only_gets_no_empty_suite(tmp_path: Path) -> None:
     (tmp_path / "pyproject.toml").write_text("")
     odd = {"name": "odd", "item": [item("options", {"method": "OPTIONS", "url": "x/http/a"})]}
