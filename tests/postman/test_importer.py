@@ -108,15 +108,21 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
     )
 
 
-def test_imported_sample_runs_against_the_emulator(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "-n 2"])
+def test_imported_sample_runs_against_the_emulator(pytester: pytest.Pytester, workers: list[str]) -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     (pytester.path / "pyproject.toml").write_text(pyproject)
     out = import_sample(pytester.path)
     (pytester.path / "pyproject.toml").write_text(pyproject + "\n" + (out / "clients.toml").read_text())
 
-    result = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
+    result = pytester.runpytest_inprocess("suites", "-v", "-p", "no:hypothesispytest", "-p", "no:randomly", *workers)
 
     result.assert_outcomes(passed=10)
+    if workers:  # the sample's two iterations save nothing: one on each worker, each in collection order
+        ran = [line.split() for line in result.outlines if "PASSED" in line]
+        by_row = {row: [words for words in ran if words[-1].endswith(f"[{row}]")] for row in ("1010", "1710")}
+        assert {words[0] for words in by_row["1010"]} != {words[0] for words in by_row["1710"]}
+        assert all(len({words[0] for words in lines}) == 1 and len(lines) == 5 for lines in by_row.values())
 
 
 def collection(items: list[Any], schema: str = V21, **extra: Any) -> dict[str, Any]:
