@@ -174,6 +174,21 @@ def test_text_with_lone_surrogates_is_redacted() -> None:
     assert redactor.contains_known("\udcffplain-secret-value") and not redactor.contains_known("\udcfe")
 
 
+def test_a_secret_holding_lone_surrogates_is_registered_and_masked_in_every_form() -> None:
+    # A secret read from the environment or a file with surrogateescape: bytes that are not UTF-8.
+    secret = "pw-\udce9t\udce9-secret"
+    original = secret.encode("utf-8", "surrogateescape")  # b"pw-\xe9t\xe9-secret", as sent
+    redactor = Redactor()
+
+    redactor.register(secret)
+
+    assert redactor.redact(f"x {secret} y") == "x *** y"
+    assert redactor.redact(f"q={quote(original)}") == "q=***"
+    assert redactor.redact(f"b={base64.b64encode(original).decode()}") == "b=***"
+    assert redactor.redact(repr(original)) == "b'***'"
+    assert redactor.redact_bytes(b"<" + original + b">") == b"<***>"
+
+
 SPECIAL = "hö&<s>\"'\\ x+y/z=%2F$"
 
 

@@ -166,6 +166,12 @@ def _main(args: list[str]) -> int:
     postman.add_argument(
         "--force", action="store_true", help="replace the files an earlier import into --out wrote (never others)"
     )
+    postman.add_argument(
+        "--iterations-in-order",
+        action="store_true",
+        help="run the data file's iterations one after another also with -n, as Newman does (for iterations that "
+        "depend on each other through the tenant); by default iterations that save no value run in parallel",
+    )
     init = commands.add_parser("init", help="start a project: settings, suites, iflows.yaml, CI examples")
     init.add_argument("dir", nargs="?", type=Path, default=Path(), help="folder of the project (default: here)")
     discover = commands.add_parser(
@@ -591,6 +597,7 @@ def import_postman_command(parsed: argparse.Namespace) -> int:
             data=parsed.data,
             force=parsed.force,
             globals_file=parsed.globals,
+            iterations_in_order=parsed.iterations_in_order,
         )
     except IflowtestError as exc:
         return _fail(str(exc))

@@ -18,7 +18,7 @@ from iflowtest.calls.tlsverify import IGNORE_INSECURE_WARNINGS, TlsVerificationR
 from iflowtest.cases.collector import FormatErrorExit, YamlSuiteFile, is_suite_file
 from iflowtest.cases.imported import ImportedSummary
 from iflowtest.cases.names import NameCheck, used_clients
-from iflowtest.cases.sequence import SequenceScheduling, has_sequences, order_sequences
+from iflowtest.cases.sequence import SequenceScheduling, has_sequences, order_sequences, sequence_unit
 from iflowtest.cassettes.modes import recording_mode
 from iflowtest.cassettes.recording import install_recording
 from iflowtest.checks.messages import MessageChecks
@@ -249,6 +249,7 @@ def _select_shard(config: pytest.Config, settings: Settings, publisher: object) 
         Shard.parse(config.getoption("iflow_shard")),
         Path(history) if history else None,
         whole_files=any(spec.in_order for spec in settings.iflows.values()),
+        together=sequence_unit,
     )
     config.pluginmanager.register(selection, "iflowtest-shard")
     if isinstance(publisher, ReportPublisher) and workerinput is None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import contextlib
 import html
 import json
 import logging
@@ -138,11 +139,12 @@ class Redactor:
         with self._lock:
             if value in self._values:
                 return
-        forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
-        forms |= {json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
-        forms |= {repr(value)[1:-1], ascii(value)[1:-1], repr(value.encode("utf-8"))[2:-1]}
+        forms = {value, json.dumps(value)[1:-1], json.dumps(value, ensure_ascii=False)[1:-1]}
+        forms |= {repr(value)[1:-1], ascii(value)[1:-1]}
         forms |= {html.escape(value), html.escape(value, quote=False), xml_escape(value, _XML_QUOTES)}
-        forms |= _base64_forms(value.encode("utf-8"))
+        for raw in _encodings(value):
+            forms |= {quote(raw, safe=""), quote(raw), quote_plus(raw), repr(raw)[2:-1]}
+            forms |= _base64_forms(raw)
         if JWT.fullmatch(value):
             forms |= {segment for segment in value.split(".") if len(segment) >= 16}
         with self._lock:
@@ -172,9 +174,9 @@ class Redactor:
     def redact_bytes(self, data: bytes, placeholder: bytes = MASK.encode()) -> bytes:
         """Replace every known secret (in UTF-8) in binary data: bodies that are not text carry them too."""
         for value in sorted(self.known(), key=len, reverse=True):
-            raw = value.encode("utf-8")
-            if raw in data:
-                data = data.replace(raw, placeholder)
+            for raw in _encodings(value):
+                if raw in data:
+                    data = data.replace(raw, placeholder)
         return data
 
     def redact(self, text: str) -> str:
@@ -313,6 +315,18 @@ class _Batch:
 
 def _utf8(text: str) -> bytes:
     return text.encode("utf-8", "surrogatepass")
+
+
+def _encodings(text: str) -> set[bytes]:
+    """The bytes `text` travels as: UTF-8; for text holding lone surrogates (a value read from the environment
+    or a file with `surrogateescape`), the original bytes they stand for, and the surrogates passed through."""
+    try:
+        return {text.encode("utf-8")}
+    except UnicodeEncodeError:
+        found = {_utf8(text)}
+        with contextlib.suppress(UnicodeEncodeError):  # surrogates outside U+DC80-U+DCFF stand for no byte
+            found.add(text.encode("utf-8", "surrogateescape"))
+        return found
 
 
 def _longest_end(context: str, forms: Iterable[str], *, prefix: bool) -> int:

@@ -141,6 +141,22 @@ ERRORS = [
         "cases: &a\n  - *a\n",
         "suites/costcenters/costcenters.iflow.yaml: the document is nested too deeply or refers to itself",
     ),
+    (
+        "iterations: independent\ncases:\n  - name: a\n    request: {}\n",
+        "'iterations: independent' (suites/costcenters/costcenters.iflow.yaml:1) applies to a sequence: add 'sequence: NAME' or remove it",
+    ),
+    (
+        "sequence: s\niterations: independent\ncases:\n  - name: a\n    steps:\n      - request: {}\n        save: {cc: {json: $.a}}\n",
+        "case 'a' (suites/costcenters/costcenters.iflow.yaml:4) saves 'cc', but the file declares 'iterations: independent' (suites/costcenters/costcenters.iflow.yaml:2): a later iteration would not see the value; remove 'iterations: independent' to run the iterations in order",
+    ),
+    (
+        "sequence: s\niterations: independent\ncases:\n  - {name: a, table: a.csv, request: {}}\n  - {name: b, table: a.csv, table_ids: [x], request: {}}\n",
+        "case 'b' (suites/costcenters/costcenters.iflow.yaml:5) reads table a.csv (table_ids x) but case 'a' reads table a.csv: with 'iterations: independent' (suites/costcenters/costcenters.iflow.yaml:2) every case reads the same table with the same table_ids, so that each iteration is one row of all of them",
+    ),
+    (
+        "sequence: s\niterations: sometimes\ncases:\n  - name: a\n    request: {}\n",
+        "key 'iterations' in the suite (suites/costcenters/costcenters.iflow.yaml:2) must be one of in_order, independent, got 'sometimes'",
+    ),
 ]
 
 

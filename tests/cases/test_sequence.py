@@ -66,3 +66,103 @@ def test_every_file_of_a_sequence_is_one_xdist_work_unit(tmp_path: Path) -> None
     assert declared_sequence(tmp_path / "suites" / "b.iflow.yaml") == "flow"
     assert has_sequences(tmp_path) and has_sequences(tmp_path / "suites" / "a.iflow.yaml")
     assert not has_sequences(tmp_path / "suites" / "c.iflow.yaml")
+
+
+INDEPENDENT = """sequence: flow
+iterations: independent  # each data row of the sequence on its own worker
+cases:
+  - name: list [by company]
+    order: 0
+    table: fixtures/rows.csv
+    client: sender
+    request:
+      path: /http/costcenters
+      query: {companyCode: "${companyCode}", $top: 1}
+  - name: once
+    order: 2
+    client: sender
+    request: {path: /http/costcenters}
+"""
+LATER = """sequence: flow
+iterations: independent
+cases:
+  - name: read
+    order: 1
+    table: fixtures/rows.csv
+    client: sender
+    request:
+      path: /http/costcenters
+      query: {companyCode: "${companyCode}"}
+"""
+
+
+def test_each_iteration_of_an_independent_sequence_is_one_work_unit(tmp_path: Path) -> None:
+    (tmp_path / "suites").mkdir()
+    (tmp_path / "suites" / "a.iflow.yaml").write_text(INDEPENDENT)
+    (tmp_path / "suites" / "b.iflow.yaml").write_text(LATER)
+    scheduling = SequenceScheduling.__new__(SequenceScheduling)
+    scheduling.root = tmp_path
+
+    def unit(nodeid: str) -> str:
+        return scheduling._split_scope(nodeid)
+
+    # A row's id names its iteration in every case, whatever brackets the case name or the id hold.
+    assert unit("suites/a.iflow.yaml::list [by company][1010]") == unit("suites/b.iflow.yaml::read[1010]")
+    assert unit("suites/a.iflow.yaml::list [by company][10]10]") == unit("suites/b.iflow.yaml::read[10]10]")
+    assert len({unit("suites/b.iflow.yaml::read[1010]"), unit("suites/b.iflow.yaml::read[1710]")}) == 2
+    # A case without a table runs once, in the sequence's own unit; other sequences stay whole.
+    assert unit("suites/a.iflow.yaml::once") == "sequence flow"
+    assert unit("suites/a.iflow.yaml::once") not in {unit("suites/b.iflow.yaml::read[1010]")}
+
+
+def write_independent(pytester: pytest.Pytester, first: str, second: str) -> None:
+    (pytester.path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (pytester.path / "fixtures").mkdir()
+    (pytester.path / "fixtures" / "rows.csv").write_text("companyCode\n1010\n1710\n")
+    (pytester.path / "fixtures" / "other.csv").write_text("companyCode\n1010\n")
+    (pytester.path / "suites").mkdir()
+    (pytester.path / "suites" / "a.iflow.yaml").write_text(first)
+    (pytester.path / "suites" / "b.iflow.yaml").write_text(second)
+
+
+def test_independent_iterations_spread_over_workers_in_order_within_each(pytester: pytest.Pytester) -> None:
+    write_independent(pytester, INDEPENDENT, LATER)
+
+    result = pytester.runpytest_inprocess("suites", "-v", "-n", "2", "-p", "no:hypothesispytest", "-p", "no:randomly")
+
+    result.assert_outcomes(passed=5)
+    ran = [line.rstrip() for line in result.outlines if "PASSED" in line]
+    worker = {row: {line.split()[0] for line in ran if line.endswith(f"[{row}]")} for row in ("1010", "1710")}
+    assert all(len(w) == 1 for w in worker.values())  # an iteration runs on one worker
+    assert worker["1010"] != worker["1710"]  # two iterations, two workers
+    for row in ("1010", "1710"):
+        mine = [line for line in ran if line.endswith(f"[{row}]")]
+        assert "list [by company]" in mine[0] and "::read[" in mine[1]  # in order within the iteration
+
+
+@pytest.mark.parametrize(
+    ("second", "message"),
+    [
+        (
+            LATER.replace("iterations: independent\n", ""),
+            "suites/a.iflow.yaml declares 'iterations: independent' and suites/b.iflow.yaml does not, but both are "
+            "files of sequence 'flow': declare it in every file of the sequence or in none",
+        ),
+        (
+            LATER.replace("fixtures/rows.csv", "fixtures/other.csv"),
+            "suites/b.iflow.yaml reads table fixtures/other.csv and suites/a.iflow.yaml "
+            "table fixtures/rows.csv, but sequence 'flow' declares 'iterations: independent': every case of it reads "
+            "the same table with the same table_ids, so that each iteration is one row of all of them",
+        ),
+    ],
+    ids=["one file not independent", "another table"],
+)
+def test_files_of_one_sequence_agree_on_independent_iterations(
+    pytester: pytest.Pytester, second: str, message: str
+) -> None:
+    write_independent(pytester, INDEPENDENT, second)
+
+    result = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
+
+    assert result.ret == pytest.ExitCode.USAGE_ERROR
+    assert message in result.outlines

@@ -108,15 +108,21 @@ def test_sample_collection_imports_into_valid_suites_and_a_full_report(
     )
 
 
-def test_imported_sample_runs_against_the_emulator(pytester: pytest.Pytester) -> None:
+@pytest.mark.parametrize("workers", [[], ["-n", "2"]], ids=["one process", "-n 2"])
+def test_imported_sample_runs_against_the_emulator(pytester: pytest.Pytester, workers: list[str]) -> None:
     pyproject = (ROOT / "pyproject.toml").read_text()
     (pytester.path / "pyproject.toml").write_text(pyproject)
     out = import_sample(pytester.path)
     (pytester.path / "pyproject.toml").write_text(pyproject + "\n" + (out / "clients.toml").read_text())
 
-    result = pytester.runpytest_inprocess("suites", "-p", "no:hypothesispytest", "-p", "no:randomly")
+    result = pytester.runpytest_inprocess("suites", "-v", "-p", "no:hypothesispytest", "-p", "no:randomly", *workers)
 
     result.assert_outcomes(passed=10)
+    if workers:  # the sample's two iterations save nothing: one on each worker, each in collection order
+        ran = [line.split() for line in result.outlines if "PASSED" in line]
+        by_row = {row: [words for words in ran if words[-1].endswith(f"[{row}]")] for row in ("1010", "1710")}
+        assert {words[0] for words in by_row["1010"]} != {words[0] for words in by_row["1710"]}
+        assert all(len({words[0] for words in lines}) == 1 and len(lines) == 5 for lines in by_row.values())
 
 
 def collection(items: list[Any], schema: str = V21, **extra: Any) -> dict[str, Any]:
@@ -501,6 +507,32 @@ def test_a_saved_value_is_seen_by_every_later_request_in_collection_order(
     run.assert_outcomes(passed=2)
     order = [line for line in run.outlines if "PASSED" in line]
     assert "list 1010" in order[0] and "read it back" in order[1]  # collection order, not file names
+
+
+@pytest.mark.parametrize(
+    ("saves", "flags", "independent"),
+    [(False, [], True), (True, [], False), (False, ["--iterations-in-order"], False)],
+    ids=["nothing saved", "a value saved", "--iterations-in-order"],
+)
+def test_iterations_that_save_nothing_are_declared_independent(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], saves: bool, flags: list[str], independent: bool
+) -> None:
+    chain = saved_value_collection()
+    if not saves:
+        chain["item"][0]["item"][0]["event"][0]["script"]["exec"] = ["pm.response.to.have.status(200);"]
+        chain["item"][1]["item"][0]["request"] = "{{baseUrl}}/http/costcenters?companyCode={{companyCode}}"
+    path = write(tmp_path / "c.json", chain)
+    out = tmp_path / "suites" / "chain"
+
+    code = main(["import-postman", str(path), "--data", str(SAMPLE / "company_codes.json"), "--out", str(out), *flags])
+
+    assert code == 0, capsys.readouterr().err
+    assert [s.get("iterations") for s in suites(out)] == ["independent" if independent else None] * 2
+    report = (out / "CONVERSION.md").read_text()
+    assert ("No request saves a value, so the data file's iterations are independent" in report) is independent
+    if not saves:  # without a data file there is one iteration: nothing to declare
+        import_collection(path, tmp_path / "one", force=True)
+        assert [s.get("iterations") for s in suites(tmp_path / "one")] == [None] * 2
 
 
 def test_a_folder_of_unsupported_items_only_gets_no_empty_suite(tmp_path: Path) -> None:

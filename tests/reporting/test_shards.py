@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 
 from iflowtest.reporting.history import CaseResult, RunRecord
 from iflowtest.reporting.shards import Shard, plan_id, plan_slices, recorded_durations, unit_of
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def test_slices_are_balanced_by_duration_longest_first() -> None:
@@ -51,3 +55,44 @@ def test_bad_shards_say_the_form(text: str) -> None:
 
 def test_shard_names_its_folder() -> None:
     assert Shard.parse(" 2 / 4 ").folder_name == "shard-2-of-4"
+
+
+SAVES = """sequence: flow
+cases:
+  - name: saves a cost center
+    order: 0
+    client: sender
+    request: {path: /http/costcenters, query: {companyCode: "1010", $top: 1}}
+    save: {cc: {json: "$.d.results[0].CostCenter"}}
+"""
+READS = """sequence: flow
+cases:
+  - name: reads it back
+    order: 1
+    client: sender
+    request: {path: /http/costcenters, query: {controllingArea: A000, costCenter: "${cc}"}}
+    expect: {status: 200, text: {contains: "${cc}"}}
+"""
+ALONE = """cases:
+  - name: alone
+    client: sender
+    request: {path: /http/costcenters}
+"""
+
+
+def test_a_sequence_stays_whole_on_one_shard(pytester: pytest.Pytester) -> None:
+    (pytester.path / "pyproject.toml").write_text((ROOT / "pyproject.toml").read_text())
+    (pytester.path / "suites").mkdir()
+    # Case by case, "a::reads it back" and "b::saves a cost center" would plan onto different shards.
+    for name, text in (("a", READS), ("b", SAVES), ("c", ALONE)):
+        (pytester.path / "suites" / f"{name}.iflow.yaml").write_text(text)
+    ran = {}
+    for shard in ("1/2", "2/2"):
+        result = pytester.runpytest_inprocess(
+            "suites", "-v", "--iflow-shard", shard, "-p", "no:hypothesispytest", "-p", "no:randomly"
+        )
+        assert result.ret == 0, result.outlines[-20:]
+        ran[shard] = [line for line in result.outlines if "PASSED" in line]
+    together = [shard for shard, lines in ran.items() if len(lines) == 2]
+    assert len(together) == 1 and "saves a cost center" in ran[together[0]][0]
+    assert sum(len(lines) for lines in ran.values()) == 3

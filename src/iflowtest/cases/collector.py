@@ -57,6 +57,7 @@ class YamlSuiteFile(pytest.File):
         root = _project_root(self.config)
         suite = load_suite(self.path, display=display_path(self.path, root))
         _check_names(suite, self.config)
+        _check_sequence(suite, self.config)
         for case in suite.cases:
             self._register_tags(case)
             if case.table is None:
@@ -258,6 +259,35 @@ def _check_names(suite: Suite, config: pytest.Config) -> None:
                     f"{where} calls iFlow {step.iflow!r} without a request path, but the iFlow has no address: "
                     f"declare address in [tool.iflowtest.iflows.{step.iflow}] or give request.path"
                 )
+
+
+def _check_sequence(suite: Suite, config: pytest.Config) -> None:
+    """The files of one sequence agree on `iterations` and, when independent, on the table their cases read."""
+    if suite.sequence is None:
+        return
+    table = next(((c.table, c.table_ids) for c in suite.cases if c.table is not None), None)
+    seen = config.stash.setdefault(_SEQUENCES_KEY, {})
+    first = seen.setdefault(suite.sequence, (suite, table))
+    other, other_table = first
+    if other.independent != suite.independent:
+        declaring, silent = (suite, other) if suite.independent else (other, suite)
+        raise ConfigError(
+            f"{declaring.display} declares 'iterations: independent' and {silent.display} does not, but both are "
+            f"files of sequence {suite.sequence!r}: declare it in every file of the sequence or in none"
+        )
+    if suite.independent and table is not None:
+        if other_table is None:
+            seen[suite.sequence] = (suite, table)
+        elif table != other_table:
+            raise ConfigError(
+                f"{suite.display} reads table {table[0]} and {other.display} table {other_table[0]}"
+                + (" (other table_ids)" if table[0] == other_table[0] else "")
+                + f", but sequence {suite.sequence!r} declares 'iterations: independent': every case of it reads "
+                "the same table with the same table_ids, so that each iteration is one row of all of them"
+            )
+
+
+_SEQUENCES_KEY: Final = pytest.StashKey[dict[str, tuple[Suite, tuple[str | None, tuple[str, ...] | None] | None]]]()
 
 
 def _project_root(config: pytest.Config) -> Path:

@@ -108,6 +108,7 @@ class Suite:
     namespaces: Mapping[str, str]
     cases: tuple[Case, ...] = field(default_factory=tuple)
     sequence: str | None = None
+    independent: bool = False  # `iterations: independent`: each data row of the sequence is a work unit of its own
 
 
 @lru_cache(maxsize=1)
@@ -344,6 +345,9 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
                 order=raw.get("order", index),
             )
         )
+    independent = data.get("iterations") == "independent"
+    if independent:
+        _check_independent(cases, data, lines, display)
     return Suite(
         path=path,
         display=display,
@@ -352,7 +356,39 @@ def _build(data: dict[str, Any], lines: Mapping[Path_, int], text: str, path: Pa
         namespaces=namespaces,
         cases=tuple(cases),
         sequence=data.get("sequence"),
+        independent=independent,
     )
+
+
+def _check_independent(cases: list[Case], data: dict[str, Any], lines: Mapping[Path_, int], display: str) -> None:
+    """`iterations: independent` holds only where no iteration can see another: a sequence whose cases save nothing
+    and read one table with one choice of id columns (the ids tell a worker's iterations apart)."""
+    where = f"{display}:{_line_of(lines, ('iterations',))}"
+    if data.get("sequence") is None:
+        raise SuiteFormatError(
+            f"'iterations: independent' ({where}) applies to a sequence: add 'sequence: NAME' or remove it"
+        )
+    for case in cases:
+        saving = next((s for s in case.steps if s.save), None)
+        if saving is not None:
+            raise SuiteFormatError(
+                f"case {case.name!r} ({display}:{case.line}) saves {', '.join(map(repr, saving.save))}, but the file "
+                f"declares 'iterations: independent' ({where}): a later iteration would not see the value; remove "
+                "'iterations: independent' to run the iterations in order"
+            )
+    tabled = [c for c in cases if c.table is not None]
+    for case in tabled[1:]:
+        if (case.table, case.table_ids) != (tabled[0].table, tabled[0].table_ids):
+            raise SuiteFormatError(
+                f"case {case.name!r} ({display}:{case.line}) reads {_table_text(case)} but case {tabled[0].name!r} "
+                f"reads {_table_text(tabled[0])}: with 'iterations: independent' ({where}) every case reads the same "
+                "table with the same table_ids, so that each iteration is one row of all of them"
+            )
+
+
+def _table_text(case: Case) -> str:
+    ids = f" (table_ids {', '.join(case.table_ids)})" if case.table_ids else ""
+    return f"table {case.table}{ids}"
 
 
 def _case_end(lines: Mapping[Path_, int], index: int, total: int, last: int) -> int:

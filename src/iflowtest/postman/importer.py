@@ -20,6 +20,7 @@ import json
 import re
 from collections import Counter
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 from urllib.parse import urlsplit
@@ -398,6 +399,7 @@ def import_collection(
     data: Path | None = None,
     force: bool = False,
     globals_file: Path | None = None,
+    iterations_in_order: bool = False,
 ) -> ImportResult:
     """Write the collection (a v2.0/v2.1 file or a v3 folder) as YAML suites under `out`; see the module docstring."""
     raw, version = load_collection(collection)
@@ -444,12 +446,14 @@ def import_collection(
         if report.left:
             report.outcome = "partly converted"
 
+    # Iterations that save no value see nothing of each other (the values a case reads come from the profile,
+    # the defaults and its data row), so each may run on its own worker; Newman's strict order is a flag away.
+    independent = data is not None and not iterations_in_order and not _saves(groups)
     # A folder of unsupported items only gets no suite (a suite needs a case); the report lists its items.
     paths = _suite_paths(out, name, sorted(groups))
     for folders in sorted(groups):
-        importer.pending[paths[folders]] = _suite_text(
-            name, version, folders, defaults, sequence, groups[folders], dropped.get(folders, [])
-        )
+        head = _Head(name, version, folders, defaults, sequence, independent)
+        importer.pending[paths[folders]] = _suite_text(head, groups[folders], dropped.get(folders, []))
     undefined = _undefined(importer, groups, env, collection_vars, data)
     _write_clients(importer, out, name)
     _write_env_example(importer, out, env, undefined)
@@ -461,7 +465,7 @@ def import_collection(
             'there; the table keeps cells as text and `equals` takes "1010" and 1010 as equal. A JSON data '
             "file behaves the same in both."
         )
-    notes += _semantics_notes(importer, sequence, undefined)
+    notes += _semantics_notes(importer, sequence, undefined, independent=independent)
     result = ImportResult(reports, report_path, notes)
     importer.pending[report_path] = report_text(name, collection, result)
     _check_overwrites(importer, out, force)
@@ -513,12 +517,25 @@ def _undefined(
     return sorted(used - defined)
 
 
-def _semantics_notes(importer: _Importer, sequence: str, undefined: list[str]) -> list[str]:
+def _saves(groups: Mapping[tuple[str, ...], list[tuple[dict[str, Any], list[str]]]]) -> bool:
+    """Whether any request of the import saves a value (a test script's or a pm.sendRequest callback's `set`)."""
+    return any(step.get("save") for cases in groups.values() for case, _ in cases for step in case.get("steps", [case]))
+
+
+def _semantics_notes(importer: _Importer, sequence: str, undefined: list[str], *, independent: bool) -> list[str]:
+    order = "within each iteration they run" if independent else "they run"
     notes = [
-        f"The suite's files are one sequence ({sequence!r}): they run in collection order, also with `-n`, and a "
+        f"The suite's files are one sequence ({sequence!r}): {order} in collection order, also with `-n`, and a "
         "value one request saves is seen by every later request, as in a Newman run. Collection variables are "
         "the suite's `defaults`: the profile (the Postman environment's values, in .env) overrides them."
     ]
+    if independent:
+        notes.append(
+            "No request saves a value, so the data file's iterations are independent (`iterations: independent`): "
+            "with `-n` each iteration (its requests in collection order) may run on another worker, at the same "
+            "time as others. Newman runs them one after another; if an iteration depends on what an earlier one "
+            "did on the tenant, import again with --iterations-in-order."
+        )
     if importer.runtime:
         notes.append(
             f"Requests on `{importer.runtime}` are taken as the CPI runtime: they go to the run's target (the "
@@ -580,26 +597,32 @@ def _manifest(importer: _Importer) -> str:
     return json.dumps({"written_by": "iflowtest import-postman", "files": files}, indent=2) + "\n"
 
 
-def _suite_text(
-    name: str,
-    version: str,
-    folders: tuple[str, ...],
-    defaults: Mapping[str, str],
-    sequence: str,
-    cases: list[tuple[dict[str, Any], list[str]]],
-    dropped: list[str],
-) -> str:
+@dataclass(frozen=True)
+class _Head:
+    """What the top of every suite file of an import says."""
+
+    name: str
+    version: str
+    folders: tuple[str, ...]
+    defaults: Mapping[str, str]
+    sequence: str
+    independent: bool
+
+
+def _suite_text(head: _Head, cases: list[tuple[dict[str, Any], list[str]]], dropped: list[str]) -> str:
     lines = [
         _comment(
-            f"# Imported from the Postman collection {name!r} (v{version})"
-            + (f", folder {' / '.join(folders)}" if folders else "")
+            f"# Imported from the Postman collection {head.name!r} (v{head.version})"
+            + (f", folder {' / '.join(head.folders)}" if head.folders else "")
         )
     ]
     lines += [_comment(f"# not imported: {d}") for d in dropped]
-    head: dict[str, Any] = {"sequence": sequence}
-    if defaults:
-        head["defaults"] = dict(defaults)
-    text = "\n".join(lines) + "\n" + _dump(head)
+    top: dict[str, Any] = {"sequence": head.sequence}
+    if head.independent:
+        top["iterations"] = "independent"
+    if head.defaults:
+        top["defaults"] = dict(head.defaults)
+    text = "\n".join(lines) + "\n" + _dump(top)
     text += "cases:" + (" []\n" if not cases else "\n")
     seen: dict[str, int] = {}
     for case, comments in cases:

@@ -3,7 +3,8 @@
 Each shard machine collects the same suites and reads the same run history; the tests are planned into N
 slices of about equal duration (the last recorded duration of each case; cases never run count as the
 median), and shard K runs slice K. Where iFlows are declared `in_order` whole files stay together, as
-`--dist loadfile` keeps them on one xdist worker. The plan is a pure function of the selected tests, the
+`--dist loadfile` keeps them on one xdist worker; a sequence (an imported collection: its cases share saved
+values) stays whole on one shard, or each of its iterations when they are independent. The plan is a pure function of the selected tests, the
 durations and N, so every shard computes the same plan without talking to the others; its hash goes into
 each shard's folder, and `iflowtest merge` refuses shards planned differently (another checkout, history
 or `-k`), since their union might miss or repeat tests.
@@ -26,7 +27,7 @@ import hashlib
 import json
 import re
 import statistics
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
@@ -108,22 +109,31 @@ def plan_id(slices: Sequence[Sequence[str]]) -> str:
 class ShardSelection:
     """pytest hooks (controller and xdist workers): keep slice K of the selected tests, deselect the rest."""
 
-    def __init__(self, shard: Shard, history: Path | None, *, whole_files: bool) -> None:
+    def __init__(
+        self,
+        shard: Shard,
+        history: Path | None,
+        *,
+        whole_files: bool,
+        together: Callable[[pytest.Item], str | None] = lambda item: None,
+    ) -> None:
         self.shard = shard
         self.history = history
         self.whole_files = whole_files
+        self.together = together  # the unit an item must share a shard with (its sequence), None for none
         self.plan: dict[str, Any] | None = None  # what this process planned (or its workers did)
 
     @pytest.hookimpl(trylast=True)  # after -k and -m have deselected: shards split what is left
     def pytest_collection_modifyitems(self, config: pytest.Config, items: list[pytest.Item]) -> None:
         runs = HistoryStore(self.history).runs() if self.history is not None else []
+        unit = {item.nodeid: self.together(item) or unit_of(item.nodeid, self.whole_files) for item in items}
         units: dict[str, list[str]] = {}
         for item in items:
-            units.setdefault(unit_of(item.nodeid, self.whole_files), []).append(item.nodeid)
+            units.setdefault(unit[item.nodeid], []).append(item.nodeid)
         slices = plan_slices(units, recorded_durations(runs), self.shard.count)
         mine = set(slices[self.shard.index - 1])
-        kept = [i for i in items if unit_of(i.nodeid, self.whole_files) in mine]
-        dropped = [i for i in items if unit_of(i.nodeid, self.whole_files) not in mine]
+        kept = [i for i in items if unit[i.nodeid] in mine]
+        dropped = [i for i in items if unit[i.nodeid] not in mine]
         self.plan = {
             "plan": plan_id(slices),
             "selected": len(items),
