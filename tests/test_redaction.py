@@ -299,3 +299,14 @@ def test_a_text_redacted_before_a_secret_was_registered_is_redacted_again_after(
     assert redactor.redact(text) == "GET https://host.example/x?code=*** -> 200"
     long_text = "x" * 600 + " later-secret-1"  # longer than what the redactor remembers: redacted each time
     assert redactor.redact(long_text) == "x" * 600 + " ***"
+
+
+def test_secret_headers_are_remembered_from_requests_case_insensitive_headers_and_plain_ones() -> None:
+    from requests.structures import CaseInsensitiveDict
+
+    redaction.remember_header_secrets(
+        CaseInsensitiveDict({"AUTHORIZATION": "Bearer ci-dict-token-1", "Set-Cookie": "JSESSIONID=ci-cookie-1; Path=/"})
+    )
+    redaction.remember_header_secrets([("x-csrf-token", "tuple-csrf-1"), ("X-CSRF-Token", "Fetch")])
+    text = "ci-dict-token-1 ci-cookie-1 tuple-csrf-1 Fetch"
+    assert redact_text(text) == "*** *** *** Fetch"

@@ -384,7 +384,9 @@ def remember_header_secrets(headers: Mapping[str, str] | Iterable[tuple[str, str
     The boundary where every credential of a run travels: whatever a test later prints, asserts or stores
     of them is then scrubbed wherever it leaves the process.
     """
-    items = headers.items() if isinstance(headers, Mapping) else headers
+    # requests' CaseInsensitiveDict hands out its lowered names directly (every request and answer passes here).
+    lower_items = getattr(headers, "lower_items", None)
+    items = lower_items() if lower_items is not None else headers.items() if isinstance(headers, Mapping) else headers
     for name, value in items:
         lowered = name.lower()
         if lowered not in SECRET_HEADERS or value.strip().lower() in _CSRF_PROTOCOL_WORDS:
