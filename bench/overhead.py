@@ -375,8 +375,14 @@ def pytest_command(variant: Variant, shape: Shape, prefix: Sequence[str] = ()) -
 
 
 def environment(result_file: Path) -> dict[str, str]:
-    """The caller's environment without IFLOWTEST_* variables (the profile is the only source)."""
-    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_")}
+    """The caller's environment without IFLOWTEST_* variables (the profile is the only source).
+
+    Without PYTHONDONTWRITEBYTECODE too (set machine-wide on the sandbox): with it, every process compiles every
+    module again and pytest rewrites the asserts of every iflowtest module it imports (the package is a pytest
+    plugin), also of those first imported inside a test, which the measure counts. A user's machine caches
+    both, so the measured runs do too (the warm-up round fills the caches).
+    """
+    environ = {k: v for k, v in os.environ.items() if not k.startswith("IFLOWTEST_") and k != "PYTHONDONTWRITEBYTECODE"}
     environ["BENCH_RESULT"] = str(result_file)
     return environ
 
