@@ -32,7 +32,7 @@ MAY_IMPORT: dict[str, set[str]] = {
     "checks": {"calls"},
     "cases": {"calls", "checks", "cassettes", "reporting", "soap"},
     "cassettes": {"credentials"},
-    "reporting": {"calls"},
+    "reporting": {"calls", "pacing"},
     "postman": set(),
     "soap": {"calls", "checks"},
     "emulator": set(),

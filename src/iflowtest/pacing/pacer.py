@@ -205,6 +205,13 @@ def slowed(url: str, retry_after: float | None) -> None:
         _CURRENT.slow_down(url, retry_after)
 
 
+def delays_line(calls: int, seconds: float, slowed_by: int, limits: str) -> str:
+    """`delayed 12 call(s) by 3.4 s in all; 2 answer(s) 429 slowed it down (limits: runtime 20/s)`: the terminal's
+    pacing line, and the report's and the merged run's (`reporting/summary.py`)."""
+    slowed = f"; {slowed_by} answer(s) 429 slowed it down" if slowed_by else ""
+    return f"delayed {calls} call(s) by {seconds:.1f} s in all{slowed} (limits: {limits})"
+
+
 class PacingReport:
     """pytest hooks of the controller: the folder of the buckets, and what pacing cost, in the terminal.
 
@@ -234,11 +241,7 @@ class PacingReport:
     def pytest_sessionfinish(self, session: pytest.Session) -> None:
         calls, seconds, slowed_by, limits = self.figures()
         if calls or slowed_by:
-            self.line = (
-                f"pacing delayed {calls} call(s) by {seconds:.1f} s in all"
-                + (f"; {slowed_by} answer(s) 429 slowed it down" if slowed_by else "")
-                + f" (limits: {limits})"
-            )
+            self.line = f"pacing {delays_line(calls, seconds, slowed_by, limits)}"
             print(f"\niflowtest: {self.line}", file=sys.stderr)
 
     def pytest_unconfigure(self, config: pytest.Config) -> None:

@@ -8,5 +8,5 @@ environment in `environment`, the look in `style`, monitor links in `monitor`), 
 publication as `reports/latest` (`publish`), the nightly run's options, JUnit names and exit codes (`nightly`),
 the run's target on its first and last line (`targetline`), the report screenshot (`screenshot`), a run split
 over CI machines and merged again (`shards`, `merge`) and the message to a team's chat (`notify`).
-It may import `calls` (call records, message logs) and the shared base.
+It may import `calls` (call records, message logs), `pacing` (the wording of what pacing cost) and the shared base.
 """

@@ -15,6 +15,7 @@ from typing import Any, Final
 
 from iflowtest.bounds import nesting
 from iflowtest.files import write_atomically
+from iflowtest.pacing.pacer import delays_line
 from iflowtest.reporting.history import Changes, RunRecord, percentile
 
 SUMMARY_FILE: Final = "summary.json"
@@ -62,8 +63,7 @@ class PacingDelays:
 
     def line(self) -> str:
         """`delayed 12 call(s) by 3.4 s in all; 2 answer(s) 429 slowed it down (limits: runtime 20/s)`."""
-        slowed = f"; {self.slowed_by_429} answer(s) 429 slowed it down" if self.slowed_by_429 else ""
-        return f"delayed {self.delayed_calls} call(s) by {self.delay_s:.1f} s in all{slowed} (limits: {self.limits})"
+        return delays_line(self.delayed_calls, self.delay_s, self.slowed_by_429, self.limits)
 
 
 def summarize_iflows(run: RunRecord) -> list[IflowSummary]:
