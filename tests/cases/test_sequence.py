@@ -166,3 +166,28 @@ def test_files_of_one_sequence_agree_on_independent_iterations(
 
     assert result.ret == pytest.ExitCode.USAGE_ERROR
     assert message in result.outlines
+
+
+def test_a_shard_runs_whole_iterations_of_an_independent_sequence(pytester: pytest.Pytester) -> None:
+    write_independent(pytester, INDEPENDENT, LATER)
+    ran: dict[str, list[str]] = {}
+    for shard in ("1/2", "2/2"):
+        result = pytester.runpytest_inprocess(
+            "suites", "-v", "--iflow-shard", shard, "-p", "no:hypothesispytest", "-p", "no:randomly"
+        )
+        assert result.ret == 0, result.outlines[-20:]
+        ran[shard] = [line.split(" PASSED")[0] for line in result.outlines if " PASSED" in line]
+
+    assert sorted(n for names in ran.values() for n in names) == sorted(
+        [
+            "suites/a.iflow.yaml::list [by company][1010]",
+            "suites/a.iflow.yaml::list [by company][1710]",
+            "suites/a.iflow.yaml::once",
+            "suites/b.iflow.yaml::read[1010]",
+            "suites/b.iflow.yaml::read[1710]",
+        ]
+    )
+    for names in ran.values():  # an iteration's two cases are on one shard, in their order
+        for row in ("1010", "1710"):
+            mine = [n for n in names if n.endswith(f"[{row}]")]
+            assert mine in ([], [f"suites/a.iflow.yaml::list [by company][{row}]", f"suites/b.iflow.yaml::read[{row}]"])
