@@ -111,6 +111,8 @@ def sign_envelope(envelope: bytes, key: SigningKey, algorithm: str = "SHA256", *
     """`envelope` with a wsse:Security header: the Body and a timestamp signed, the certificate as X.509 token."""
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.hazmat.primitives.serialization import Encoding
+    from signxml.algorithms import SignatureConstructionMethod
+    from signxml.signer import XMLSigner
 
     if algorithm not in ALGORITHMS:
         raise SoapInputError(f"signature algorithm {algorithm!r} is not one of {', '.join(ALGORITHMS)}")
@@ -147,9 +149,6 @@ def sign_envelope(envelope: bytes, key: SigningKey, algorithm: str = "SHA256", *
     reference.set("URI", "#" + ids["X509"])
     reference.set("ValueType", X509_TOKEN)
     kind = "ecdsa" if isinstance(key.private_key, ec.EllipticCurvePrivateKey) else "rsa"
-    from signxml.algorithms import SignatureConstructionMethod
-    from signxml.signer import XMLSigner
-
     signer = XMLSigner(
         method=SignatureConstructionMethod.detached,
         signature_algorithm=f"{kind}-{algorithm.lower()}",
@@ -190,6 +189,9 @@ def load_trust(path: str | Path, what: str) -> list[x509.Certificate]:
 
 def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: str) -> SignedAnswer:
     """Check that a SOAP answer's Body is signed by a certificate `trust` pins or issued; else ExpectationError."""
+    from cryptography import x509
+    from signxml.exceptions import InvalidInput, SignXMLException
+    from signxml.verifier import XMLVerifier
 
     def fail(why: str) -> ExpectationError:
         return ExpectationError([f"soap_signature: {why}"])
@@ -214,8 +216,6 @@ def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: s
         raise fail(
             "the signature names no X.509 BinarySecurityToken of the header (a pinned certificate cannot be guessed)"
         )
-    from cryptography import x509
-
     try:
         certificate = x509.load_der_x509_certificate(base64.b64decode("".join((token.text or "").split())))
     except ValueError as exc:
@@ -223,9 +223,6 @@ def verify_answer(content: bytes, trust: list[x509.Certificate], trust_source: s
     subject = certificate.subject.rfc4514_string()
     if not _trusted(certificate, trust):
         raise fail(f"the signer {subject} is neither pinned nor issued by a certificate in {trust_source}")
-    from signxml.exceptions import InvalidInput, SignXMLException
-    from signxml.verifier import XMLVerifier
-
     try:
         verified = XMLVerifier().verify(root, x509_cert=certificate, expect_config=_answer_config())
     except (SignXMLException, InvalidInput, ValueError) as exc:
