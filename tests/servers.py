@@ -198,6 +198,19 @@ MONITOR_ROLES = (
 )
 
 
+def read_tests(count: int) -> str:
+    """A test module of `count` tests, each reading ReadCostCenters once through the `iflow` fixture."""
+    return f"""
+import pytest
+
+
+@pytest.mark.iflow("ReadCostCenters")
+@pytest.mark.parametrize("n", range({count}))
+def test_read(iflow, n):
+    assert iflow.get().status_code == 200
+"""
+
+
 def write_key_profile(emu: Emulator, folder: Path, profile: str) -> dict[str, dict[str, Any]]:
     """Issue keys for the sample clients and write them to `.env.<profile>`, as a user configures a tenant."""
     roles = ["ESBMessaging.send", "ESBMessaging_DE"]

@@ -8,17 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from .servers import read_tests
+
 ROOT = Path(__file__).resolve().parents[1]
 
-CASES = """
-import pytest
-
-
-@pytest.mark.iflow("ReadCostCenters")
-@pytest.mark.parametrize("n", range(12))
-def test_read(iflow, n):
-    assert iflow.get().status_code == 200
-"""
+CASES = read_tests(12)
 
 SETTINGS = """
 [tool.iflowtest.rate_limits]

@@ -17,7 +17,7 @@ from iflowtest.provisioning.provisioner import ClientRequest, Provisioner
 from iflowtest.settings import resolve_settings
 from iflowtest.target import TargetSession
 from tests.provisioning.test_provisioner import make_provisioner
-from tests.servers import iflowtest, instance_names, standing_emulator
+from tests.servers import iflowtest, instance_names, read_tests, standing_emulator
 
 ROOT = Path(__file__).resolve().parents[2]
 SENDER = ClientRequest("sender", roles=("ESBMessaging.send",), where="[tool.iflowtest.clients.sender]")
@@ -100,15 +100,7 @@ def test_bad_emulator_faults_in_pyproject(tmp_path: Path, faults: str, message: 
     assert str(caught.value).startswith(message)
 
 
-CASES = """
-import pytest
-
-
-@pytest.mark.iflow("ReadCostCenters")
-@pytest.mark.parametrize("n", range(2))
-def test_read(iflow, n):
-    assert iflow.get().status_code == 200
-"""
+CASES = read_tests(2)
 
 SUITE = """
 iflow: ReadCostCenters

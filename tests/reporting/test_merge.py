@@ -14,7 +14,7 @@ import pytest
 from lxml import etree  # type: ignore[import-untyped, unused-ignore]
 from werkzeug.wrappers import Request, Response
 
-from ..servers import iflowtest, serve
+from ..servers import iflowtest, read_tests, serve
 
 EXTRA = '''"""Outcomes the sample lacks: a failure, an error in setup, a skip."""
 
@@ -128,15 +128,7 @@ def test_two_shards_merged_equal_one_unsharded_run(suite: Path) -> None:
     assert "iflowtest: emulator" in (latest / "report.html").read_text()
 
 
-PACED = """
-import pytest
-
-
-@pytest.mark.iflow("ReadCostCenters")
-@pytest.mark.parametrize("n", range(8))
-def test_read(iflow, n):
-    assert iflow.get().status_code == 200
-"""
+PACED = read_tests(8)
 
 # Ten calls a second to the runtime, and each shard's emulator answers its first call with a 429.
 PACING = """
